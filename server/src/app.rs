@@ -1,0 +1,92 @@
+//! The state every handler and socket shares.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::FromRef;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::Auth;
+use crate::channel::{Route, Target};
+use crate::config::Config;
+use crate::lobby::Lobbies;
+use crate::pubsub::PubSub;
+use crate::supervisor::Supervisor;
+
+/// Shared server state. Cheap to clone.
+#[derive(Clone)]
+pub struct App(Arc<AppInner>);
+
+pub struct AppInner {
+    pub config: Config,
+    pub auth: Auth,
+    pub pubsub: PubSub,
+    pub lobbies: Lobbies,
+    /// Parent of every lobby and room task.
+    pub supervisor: Supervisor,
+    pub metrics: PrometheusHandle,
+    /// Cancelled on SIGINT/SIGTERM (or by a test): sockets say goodbye and close.
+    pub shutdown: CancellationToken,
+    /// Every socket task, so shutdown can wait for them to finish.
+    pub sockets: TaskTracker,
+    next_socket_id: AtomicU64,
+}
+
+impl Deref for App {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+impl FromRef<App> for Auth {
+    fn from_ref(app: &App) -> Auth {
+        app.auth.clone()
+    }
+}
+
+impl App {
+    pub fn new(inner: AppInner) -> Self {
+        App(Arc::new(inner))
+    }
+
+    /// A process-unique id for a new socket.
+    pub fn next_socket_id(&self) -> u64 {
+        self.next_socket_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The actor behind a topic, started if need be. Err is the join error reason.
+    pub fn resolve(&self, route: &Route) -> Result<Target, &'static str> {
+        match route {
+            Route::Lobby(name) => self.lobbies.get_or_start(name).map(Target::Lobby),
+            Route::Room(_) => Err("not_found"),
+        }
+    }
+}
+
+impl AppInner {
+    pub fn new(
+        config: Config,
+        auth: Auth,
+        pubsub: PubSub,
+        lobbies: Lobbies,
+        supervisor: Supervisor,
+        metrics: PrometheusHandle,
+        shutdown: CancellationToken,
+    ) -> Self {
+        AppInner {
+            config,
+            auth,
+            pubsub,
+            lobbies,
+            supervisor,
+            metrics,
+            shutdown,
+            sockets: TaskTracker::new(),
+            next_socket_id: AtomicU64::new(1),
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Password hashing with argon2id (the crate's default parameters).
+//!
+//! Hashing takes tens of milliseconds of CPU on purpose, so both functions run on
+//! tokio's blocking pool and never on a runtime worker.
+//!
+//! **Invariant:** only PHC strings (`$argon2id$v=19$m=…`) leave this module; the
+//! password itself is never stored or logged.
+
+use std::sync::OnceLock;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use rand::RngCore;
+
+/// The fewest characters a new password may have.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// The most characters a password may have: argon2 accepts far more, but an
+/// unbounded input is a free way to make the server hash megabytes.
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// Hashing or verification could not run (never "wrong password": that is `Ok(false)`).
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error("password task failed: {0}")]
+    TaskFailed(String),
+}
+
+/// Why a new password is refused, in words for the user.
+pub fn check_strength(password: &str) -> Result<(), &'static str> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err("password must be at least 8 characters");
+    }
+    if chars > MAX_PASSWORD_CHARS {
+        return Err("password must be at most 256 characters");
+    }
+    Ok(())
+}
+
+/// An argon2id PHC string for `password`, with a fresh random salt.
+pub async fn hash(password: String) -> Result<String, PasswordError> {
+    run_blocking(move || hash_blocking(&password)).await?
+}
+
+/// Whether `password` matches the PHC string `phc`.
+pub async fn verify(password: String, phc: String) -> Result<bool, PasswordError> {
+    run_blocking(move || verify_blocking(&password, &phc)).await?
+}
+
+/// Spends as long as a real verification, for logins naming no account, so the
+/// response time does not reveal which names are registered.
+pub async fn verify_dummy(password: String) -> Result<(), PasswordError> {
+    run_blocking(move || {
+        static DUMMY: OnceLock<String> = OnceLock::new();
+        let phc = match DUMMY.get() {
+            Some(phc) => phc,
+            None => {
+                let phc = hash_blocking("kurve dummy password")?;
+                DUMMY.get_or_init(|| phc)
+            }
+        };
+        verify_blocking(&password, phc).map(drop)
+    })
+    .await?
+}
+
+fn hash_blocking(password: &str) -> Result<String, PasswordError> {
+    let mut salt = [0_u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| PasswordError::Hash(e.to_string()))
+}
+
+fn verify_blocking(password: &str, phc: &str) -> Result<bool, PasswordError> {
+    let parsed = PasswordHash::new(phc).map_err(|e| PasswordError::Hash(e.to_string()))?;
+    match Argon2::default().verify_password(password.as_bytes(), &parsed) {
+        Ok(()) => Ok(true),
+        Err(argon2::password_hash::Error::Password) => Ok(false),
+        Err(e) => Err(PasswordError::Hash(e.to_string())),
+    }
+}
+
+async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PasswordError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PasswordError::TaskFailed(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hash_is_a_phc_string_not_the_password() {
+        let phc = hash("correct horse".into()).await.expect("expected a hash");
+        assert!(
+            phc.starts_with("$argon2id$"),
+            "expected an argon2id PHC string, got {phc}"
+        );
+        assert!(
+            !phc.contains("correct horse"),
+            "expected the hash not to contain the password"
+        );
+        assert!(
+            verify("correct horse".into(), phc.clone())
+                .await
+                .expect("verify ran"),
+            "expected the right password to verify"
+        );
+        assert!(
+            !verify("wrong horse!".into(), phc)
+                .await
+                .expect("verify ran"),
+            "expected a wrong password not to verify"
+        );
+    }
+
+    #[tokio::test]
+    async fn salts_differ() {
+        let a = hash("same password".into()).await.expect("hash a");
+        let b = hash("same password".into()).await.expect("hash b");
+        assert_ne!(
+            a, b,
+            "expected two hashes of one password to differ by salt"
+        );
+    }
+
+    #[tokio::test]
+    async fn dummy_verification_runs() {
+        verify_dummy("anything at all".into())
+            .await
+            .expect("expected the dummy verification to run without error");
+    }
+
+    #[tokio::test]
+    async fn corrupt_hash_is_an_error_not_a_mismatch() {
+        assert!(
+            verify("whatever1".into(), "not a phc string".into())
+                .await
+                .is_err(),
+            "expected an unparsable stored hash to be an error"
+        );
+    }
+
+    #[test]
+    fn strength_rules() {
+        assert!(
+            check_strength("1234567").is_err(),
+            "expected 7 chars to be weak"
+        );
+        assert!(
+            check_strength("12345678").is_ok(),
+            "expected 8 chars to be enough"
+        );
+        assert!(
+            check_strength("éééééééé").is_ok(),
+            "expected 8 non-ASCII chars (16 bytes) to count as 8"
+        );
+        assert!(
+            check_strength(&"x".repeat(257)).is_err(),
+            "expected 257 chars to be refused"
+        );
+    }
+}

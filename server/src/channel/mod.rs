@@ -1,0 +1,187 @@
+//! Topic routing: which actor a topic belongs to, and the channels one socket has joined.
+//!
+//! A socket keeps a small table of joined channels (topic → join_ref and the actor's
+//! handle). Client frames are matched against it with Phoenix's join_ref rules and
+//! forwarded to the actor as commands; the actor answers through the socket's outbox.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kurve_shared::phoenix::InPayload;
+
+use crate::actor::Overloaded;
+use crate::lobby::LobbyHandle;
+use crate::socket::outbound::{ChannelRef, SocketId};
+
+/// What a topic string names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `lobby:<name>`, name matching `[a-z0-9_-]{1,32}`.
+    Lobby(Arc<str>),
+    /// `room:<id>`.
+    Room(Arc<str>),
+}
+
+impl Route {
+    /// Parses a topic; None means "unmatched topic".
+    pub fn parse(topic: &str) -> Option<Route> {
+        if let Some(name) = topic.strip_prefix("lobby:") {
+            return valid_name(name).then(|| Route::Lobby(Arc::from(name)));
+        }
+        if let Some(id) = topic.strip_prefix("room:") {
+            return valid_name(id).then(|| Route::Room(Arc::from(id)));
+        }
+        None
+    }
+}
+
+/// Lobby names and room ids: 1–32 of `[a-z0-9_-]`.
+pub fn valid_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// The actor behind a joined channel.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Lobby(LobbyHandle),
+}
+
+impl Target {
+    /// Label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::Lobby(_) => "lobby",
+        }
+    }
+
+    /// Asks the actor to join `chan`; it replies to `msg_ref` itself.
+    pub fn join(
+        &self,
+        chan: ChannelRef,
+        msg_ref: Arc<str>,
+        params: serde_json::Value,
+    ) -> Result<(), Overloaded> {
+        match self {
+            Target::Lobby(lobby) => lobby.join(chan, msg_ref, params),
+        }
+    }
+
+    /// Tells the actor the socket left the channel (never dropped, see [`crate::actor`]).
+    pub fn leave(&self, socket: SocketId) {
+        match self {
+            Target::Lobby(lobby) => lobby.leave(socket),
+        }
+    }
+
+    /// Forwards a client event; the actor replies to `msg_ref` itself.
+    pub fn event(
+        &self,
+        chan: ChannelRef,
+        msg_ref: Arc<str>,
+        event: String,
+        payload: InPayload,
+    ) -> Result<(), Overloaded> {
+        match self {
+            Target::Lobby(lobby) => lobby.event(chan, msg_ref, event, payload),
+        }
+    }
+
+    /// True when the actor behind this handle has stopped (crashed or ended).
+    pub fn is_gone(&self) -> bool {
+        match self {
+            Target::Lobby(lobby) => lobby.is_gone(),
+        }
+    }
+}
+
+/// One channel joined on a socket.
+#[derive(Debug)]
+pub struct Joined {
+    pub join_ref: Arc<str>,
+    pub target: Target,
+}
+
+/// The channels one socket has joined, by topic.
+#[derive(Debug, Default)]
+pub struct ChannelTable {
+    joined: HashMap<Arc<str>, Joined>,
+}
+
+impl ChannelTable {
+    pub fn get(&self, topic: &str) -> Option<&Joined> {
+        self.joined.get(topic)
+    }
+
+    pub fn len(&self) -> usize {
+        self.joined.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.joined.is_empty()
+    }
+
+    /// Records a join, returning the channel it replaces (a duplicate join).
+    pub fn insert(&mut self, topic: Arc<str>, joined: Joined) -> Option<Joined> {
+        let kind = joined.target.kind();
+        let previous = self.joined.insert(topic, joined);
+        if previous.is_none() {
+            metrics::gauge!(crate::metrics::CHANNELS_JOINED, "kind" => kind).increment(1.0);
+        }
+        previous
+    }
+
+    /// Forgets the channel on `topic` if its join_ref is `join_ref` (or any, when None).
+    pub fn remove(&mut self, topic: &str, join_ref: Option<&str>) -> Option<(Arc<str>, Joined)> {
+        let matches = self
+            .joined
+            .get(topic)
+            .is_some_and(|j| join_ref.is_none_or(|r| &*j.join_ref == r));
+        if !matches {
+            return None;
+        }
+        let (topic, joined) = self.joined.remove_entry(topic)?;
+        metrics::gauge!(crate::metrics::CHANNELS_JOINED, "kind" => joined.target.kind())
+            .decrement(1.0);
+        Some((topic, joined))
+    }
+
+    /// Removes every channel (the socket is closing).
+    pub fn drain(&mut self) -> Vec<(Arc<str>, Joined)> {
+        let all: Vec<_> = self.joined.drain().collect();
+        for (_, joined) in &all {
+            metrics::gauge!(crate::metrics::CHANNELS_JOINED, "kind" => joined.target.kind())
+                .decrement(1.0);
+        }
+        all
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Joined)> {
+        self.joined.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_route_by_prefix_and_name() {
+        assert_eq!(Route::parse("lobby:main"), Some(Route::Lobby("main".into())));
+        assert_eq!(Route::parse("lobby:a_b-9"), Some(Route::Lobby("a_b-9".into())));
+        assert_eq!(Route::parse("room:r1"), Some(Route::Room("r1".into())));
+        for bad in [
+            "lobby:",
+            "lobby:Main",
+            "lobby:has space",
+            "lobby:ü",
+            "phoenix",
+            "rooms:1",
+            "lobby:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ] {
+            assert_eq!(Route::parse(bad), None, "{bad:?} should be unmatched");
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Configuration (CONTRACT §1) and the capacities every queue and limit is sized by.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Command line and environment of `kurve-server`.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "kurve-server", version, about = "kurve multiplayer game server")]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port (tests do this).
+    #[arg(long, env = "KURVE_BIND", default_value = "127.0.0.1:4000")]
+    pub bind: SocketAddr,
+
+    /// `sqlite://PATH` (created and migrated if missing) or `sqlite::memory:`.
+    #[arg(long, env = "KURVE_DATABASE_URL", default_value = "sqlite://kurve.db")]
+    pub database_url: String,
+
+    /// Simulation rate of every room, in ticks per second.
+    #[arg(long, env = "KURVE_TICK_HZ", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=240))]
+    pub tick_hz: u32,
+
+    /// Log one JSON object per line instead of human text.
+    #[arg(long, env = "KURVE_LOG_JSON")]
+    pub log_json: bool,
+
+    /// Directory of the built web client served at `/`.
+    #[arg(long, env = "KURVE_STATIC_DIR", default_value = "web-client/dist")]
+    pub static_dir: PathBuf,
+
+    /// Lifetime of a sign-in token, in hours.
+    #[arg(long, env = "KURVE_TOKEN_TTL_HOURS", default_value_t = 24)]
+    pub token_ttl_hours: u64,
+
+    /// Enables test-only hooks (e.g. the `debug_crash` room event that makes a room panic).
+    /// Never set in production.
+    #[arg(long, env = "KURVE_TEST_HOOKS", hide = true)]
+    pub test_hooks: bool,
+}
+
+impl Config {
+    /// A configuration for tests: port 0, in-memory database, test hooks on.
+    pub fn for_tests() -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: "sqlite::memory:".into(),
+            tick_hz: 60,
+            log_json: false,
+            static_dir: PathBuf::from("web-client/dist"),
+            token_ttl_hours: 24,
+            test_hooks: true,
+        }
+    }
+}
+
+/// The largest WebSocket frame (and message) a client may send. Phoenix's frames are
+/// small JSON arrays; 64 KiB leaves room for a long chat line many times over, and a
+/// bigger frame closes the socket with 1009 (CONTRACT §3).
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Frames a socket may have waiting to be written. At 60 ticks per second a room adds
+/// 60 frames a second, so 256 is four seconds of backlog: a client that falls that far
+/// behind is not reading, and is disconnected rather than buffered without bound.
+pub const OUTBOUND_QUEUE: usize = 256;
+
+/// A socket that has sent nothing for this long is closed. The official client sends a
+/// heartbeat every 30 s, so 60 s (Phoenix's default) is two missed heartbeats.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Channels one socket may join at once (Phoenix's `max_channels_per_transport`).
+pub const MAX_CHANNELS_PER_SOCKET: usize = 100;
+
+/// Commands waiting in a lobby's mailbox. A full mailbox answers `overloaded` instead
+/// of queueing: the lobby is one task and must not be buried.
+pub const LOBBY_MAILBOX: usize = 4096;
+
+/// How long presence changes are gathered before one `presence_diff` goes out. During a
+/// join storm this turns N² single-entry diffs into a few dozen larger ones; the
+/// official `Presence` applies many joins and leaves in one diff.
+pub const PRESENCE_FLUSH: Duration = Duration::from_millis(50);
+
+/// Longest chat message, in characters (CONTRACT §4).
+pub const CHAT_MAX_CHARS: usize = 280;
+
+/// Chat messages one user may send per [`CHAT_WINDOW`].
+pub const CHAT_BURST: u32 = 5;
+
+/// Window over which [`CHAT_BURST`] applies.
+pub const CHAT_WINDOW: Duration = Duration::from_secs(10);
+
+/// Lobbies that may exist at once; `lobby:<name>` is started on first join, so without a
+/// bound a client could start lobbies without end.
+pub const MAX_LOBBIES: usize = 1000;
+
+/// How long an empty lobby (other than `lobby:main`) lives before it stops.
+pub const EMPTY_LOBBY_TTL: Duration = Duration::from_secs(60);
+
+/// Time the server gives itself to drain on SIGINT/SIGTERM before exiting anyway
+/// (CONTRACT §1 demands an exit within 10 s).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);

@@ -1,0 +1,130 @@
+//! `GET /api/leaderboard`: registered players ranked by wins, then points, then name.
+
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::routing::get;
+use serde::Serialize;
+
+use super::error::{ApiError, ApiJson};
+use crate::auth::{Auth, LeaderboardEntry};
+
+/// How many players the leaderboard lists: a page's worth, and a bound on the
+/// work one anonymous request can cause.
+pub const LEADERBOARD_SIZE: usize = 100;
+
+/// `/api/leaderboard`.
+pub fn routes<S>() -> Router<S>
+where
+    Auth: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new().route("/api/leaderboard", get(leaderboard))
+}
+
+#[derive(Debug, Serialize)]
+struct Leaderboard {
+    players: Vec<LeaderboardEntry>,
+}
+
+async fn leaderboard(State(auth): State<Auth>) -> Result<ApiJson<Leaderboard>, ApiError> {
+    let players = auth.accounts.leaderboard(LEADERBOARD_SIZE).await?;
+    Ok(ApiJson(Leaderboard { players }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{AccountStore, DEFAULT_TOKEN_TTL, MatchPlayer, MatchRecord, TokenSigner};
+    use axum::body::{Body, to_bytes};
+    use axum::http::{Request, StatusCode};
+    use serde_json::{Value, json};
+    use tower::ServiceExt;
+
+    async fn fetch(auth: &Auth) -> (StatusCode, Value) {
+        let response = routes::<Auth>()
+            .with_state(auth.clone())
+            .oneshot(
+                Request::get("/api/leaderboard")
+                    .body(Body::empty())
+                    .expect("expected a valid request"),
+            )
+            .await
+            .expect("expected the router to answer");
+        let status = response.status();
+        let bytes = to_bytes(response.into_body(), 1024 * 1024)
+            .await
+            .expect("expected a readable body");
+        (
+            status,
+            serde_json::from_slice(&bytes).expect("expected a JSON body"),
+        )
+    }
+
+    fn player(user_id: &str, name: &str, points: u32, place: u32) -> MatchPlayer {
+        MatchPlayer {
+            user_id: user_id.into(),
+            name: name.into(),
+            guest: user_id.starts_with('g'),
+            points,
+            place,
+            won: place == 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn empty_then_ranked() {
+        let auth = Auth::new(
+            TokenSigner::random(DEFAULT_TOKEN_TTL),
+            AccountStore::open(crate::db::MEMORY_URL).expect("expected an in-memory store"),
+        );
+        let (status, json) = fetch(&auth).await;
+        assert_eq!(status, StatusCode::OK, "expected 200 for the leaderboard");
+        assert_eq!(
+            json,
+            json!({"players": []}),
+            "expected no players before any match"
+        );
+
+        let ada = auth
+            .accounts
+            .register("Ada", "password1")
+            .await
+            .expect("ada");
+        let bob = auth
+            .accounts
+            .register("Bob", "password2")
+            .await
+            .expect("bob");
+        for winner in [&bob, &bob, &ada] {
+            let loser = if winner.id == ada.id { &bob } else { &ada };
+            auth.accounts
+                .record_match(MatchRecord {
+                    room_id: "r".into(),
+                    seed: 7,
+                    started_at_ms: 0,
+                    ended_at_ms: 1_000,
+                    winner_user_id: Some("gGUESTGUEST1".into()),
+                    input_log: Vec::new(),
+                    players: vec![
+                        player("gGUESTGUEST1", "Guest", 10, 1),
+                        player(&winner.id, &winner.name, 4, 2),
+                        player(&loser.id, &loser.name, 1, 3),
+                    ],
+                })
+                .await
+                .expect("expected the match to be stored");
+        }
+
+        let (status, json) = fetch(&auth).await;
+        assert_eq!(status, StatusCode::OK, "expected 200 for the leaderboard");
+        // Nobody registered won (the guest did), so points decide: Bob 4+4+1, Ada 1+1+4.
+        assert_eq!(
+            json,
+            json!({"players": [
+                {"name": "Bob", "wins": 0, "points": 9, "matches": 3},
+                {"name": "Ada", "wins": 0, "points": 6, "matches": 3},
+            ]}),
+            "expected registered players ranked by points with the guest left out"
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! HTTP: the router, and the routes that are not about accounts.
+
+pub mod accounts;
+pub mod error;
+pub mod leaderboard;
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::app::App;
+use crate::channel::valid_name;
+use crate::lobby::MAIN;
+use crate::socket;
+use error::ApiError;
+
+/// Every route of the server.
+pub fn router(app: App) -> Router {
+    let static_dir = app.config.static_dir.clone();
+    let index = static_dir.join("index.html");
+    let web_client = ServeDir::new(&static_dir).fallback(ServeFile::new(index));
+    Router::new()
+        .merge(accounts::routes())
+        .merge(leaderboard::routes())
+        .route("/api/rooms", get(rooms))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .route("/socket/websocket", get(socket::upgrade))
+        .fallback_service(web_client)
+        .with_state(app)
+}
+
+/// `GET /api/rooms?lobby=main`: the public rooms of a lobby (none if it is not running).
+async fn rooms(
+    State(app): State<App>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let lobby = query.get("lobby").map_or(MAIN, String::as_str);
+    if !valid_name(lobby) {
+        return Err(ApiError::BadRequest(
+            "lobby must match [a-z0-9_-]{1,32}".into(),
+        ));
+    }
+    let rooms = match app.lobbies.get(lobby) {
+        Some(handle) => handle
+            .rooms()
+            .await
+            .map_err(|_| ApiError::RateLimited)?,
+        None => Vec::new(),
+    };
+    Ok(axum::Json(serde_json::json!({ "rooms": rooms })).into_response())
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+async fn metrics(State(app): State<App>) -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+}

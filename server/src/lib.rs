@@ -1,0 +1,111 @@
+//! kurve-server: Phoenix Channels over WebSocket, presence, lobbies and fixed-tick rooms.
+//!
+//! [`run`] serves one listener until a shutdown token is cancelled; `main` and the
+//! tests both call it (tests on port 0). [`http::router`] builds every route.
+
+pub mod actor;
+pub mod app;
+pub mod auth;
+pub mod channel;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod lobby;
+pub mod metrics;
+pub mod presence;
+pub mod pubsub;
+pub mod sim;
+pub mod socket;
+pub mod supervisor;
+
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{App, AppInner};
+use crate::auth::{AccountStore, Auth, TokenSigner};
+use crate::config::{Config, SHUTDOWN_GRACE};
+use crate::lobby::{Lobbies, LobbyDeps, MAIN};
+use crate::pubsub::PubSub;
+use crate::supervisor::{RestartIntensity, Supervisor};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Database(#[from] db::DbError),
+    #[error("token secret: {0}")]
+    Secret(#[from] auth::TokenError),
+    #[error("lobby:main could not start: {0}")]
+    Lobby(&'static str),
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Builds the shared state: opens (and migrates) the database, starts `lobby:main`.
+pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartError> {
+    let metrics = metrics::install();
+    let ttl = Duration::from_secs(config.token_ttl_hours * 3600);
+    let (tokens, generated) = TokenSigner::from_env(ttl)?;
+    if generated {
+        tracing::warn!("KURVE_SECRET is not set: using a random secret, tokens end with this process");
+    }
+    let accounts = AccountStore::open(&config.database_url)?;
+    let supervisor = Supervisor::new("kurve", RestartIntensity::default(), &shutdown);
+    let pubsub = PubSub::new();
+    let lobbies = Lobbies::new(
+        supervisor.clone(),
+        LobbyDeps {
+            pubsub: pubsub.clone(),
+            test_hooks: config.test_hooks,
+        },
+    );
+    lobbies
+        .get_or_start(&std::sync::Arc::from(MAIN))
+        .map_err(StartError::Lobby)?;
+    Ok(App::new(AppInner::new(
+        config,
+        Auth::new(tokens, accounts),
+        pubsub,
+        lobbies,
+        supervisor,
+        metrics,
+        shutdown,
+    )))
+}
+
+/// Serves `listener` until `shutdown` is cancelled, then drains: sockets are told
+/// (`server_shutdown`, close 1012), lobbies and rooms stop, and it returns.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<(), StartError> {
+    let app = build(config, shutdown.clone())?;
+    serve(listener, app).await
+}
+
+/// Serves an already built [`App`] (tests use this to keep a handle on the state).
+pub async fn serve(listener: TcpListener, app: App) -> Result<(), StartError> {
+    let router = http::router(app.clone());
+    let shutdown = app.shutdown.clone();
+    let server = axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned());
+    server.await?;
+    // HTTP stopped accepting; the socket tasks watch the same token and close.
+    app.sockets.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE / 2, app.sockets.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(left = app.sockets.len(), "sockets still open after the grace period");
+    }
+    if tokio::time::timeout(SHUTDOWN_GRACE / 2, app.supervisor.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("lobbies and rooms still running after the grace period");
+    }
+    tracing::info!("server stopped");
+    Ok(())
+}

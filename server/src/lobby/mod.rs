@@ -1,0 +1,230 @@
+//! Lobbies: `lobby:<name>` actors, started on first join as children of the supervisor.
+//!
+//! [`Lobbies`] maps a name to the running lobby's [`LobbyHandle`]. A lobby is one task
+//! that alone owns its presence, members and room list ([`actor`]). When it panics the
+//! supervisor tells its subscribers (`phx_error`, so the official client rejoins) and
+//! starts it again with a fresh mailbox, which replaces the handle here.
+
+mod actor;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use kurve_shared::lobby::{RoomSummary, Status};
+use kurve_shared::phoenix::InPayload;
+use tokio::sync::oneshot;
+
+use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
+use crate::config::{LOBBY_MAILBOX, MAX_LOBBIES};
+use crate::pubsub::PubSub;
+use crate::socket::outbound::{ChannelRef, SocketId};
+use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};
+
+pub use actor::LobbyCommand;
+
+/// The lobby that always exists.
+pub const MAIN: &str = "main";
+
+/// Sends commands to one running lobby. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LobbyHandle {
+    pub name: Arc<str>,
+    mailbox: Mailbox<LobbyCommand>,
+}
+
+impl LobbyHandle {
+    pub fn join(
+        &self,
+        chan: ChannelRef,
+        msg_ref: Arc<str>,
+        _params: serde_json::Value,
+    ) -> Result<(), Overloaded> {
+        self.mailbox.try_send(LobbyCommand::Join { chan, msg_ref })
+    }
+
+    pub fn leave(&self, socket: SocketId) {
+        self.mailbox.send_control(LobbyCommand::Leave { socket });
+    }
+
+    pub fn event(
+        &self,
+        chan: ChannelRef,
+        msg_ref: Arc<str>,
+        event: String,
+        payload: InPayload,
+    ) -> Result<(), Overloaded> {
+        self.mailbox.try_send(LobbyCommand::Event {
+            chan,
+            msg_ref,
+            event,
+            payload,
+        })
+    }
+
+    /// Changes the lobby status shown for `socket` (it joined or left a room).
+    pub fn set_status(&self, socket: SocketId, status: Status, room_id: Option<Arc<str>>) {
+        self.mailbox.send_control(LobbyCommand::SetStatus {
+            socket,
+            status,
+            room_id,
+        });
+    }
+
+    /// The public rooms of this lobby.
+    pub async fn rooms(&self) -> Result<Vec<RoomSummary>, Overloaded> {
+        let (reply, answer) = oneshot::channel();
+        self.mailbox.try_send(LobbyCommand::Rooms { reply })?;
+        answer.await.map_err(|_| Overloaded)
+    }
+
+    pub fn is_gone(&self) -> bool {
+        self.mailbox.is_closed()
+    }
+
+    fn same_lobby(&self, other: &LobbyHandle) -> bool {
+        self.mailbox.same_channel(&other.mailbox)
+    }
+}
+
+/// What every lobby needs from the rest of the server.
+#[derive(Clone)]
+pub struct LobbyDeps {
+    pub pubsub: PubSub,
+    /// Enables the test-only `debug_crash` event.
+    pub test_hooks: bool,
+}
+
+/// The running lobbies by name. Cheap to clone.
+#[derive(Clone)]
+pub struct Lobbies {
+    running: Arc<Mutex<HashMap<Arc<str>, LobbyHandle>>>,
+    supervisor: Supervisor,
+    deps: LobbyDeps,
+}
+
+impl Lobbies {
+    pub fn new(supervisor: Supervisor, deps: LobbyDeps) -> Self {
+        Lobbies {
+            running: Arc::default(),
+            supervisor,
+            deps,
+        }
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, LobbyHandle>> {
+        self.running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The running lobby `name`, if any (does not start one).
+    pub fn get(&self, name: &str) -> Option<LobbyHandle> {
+        self.table().get(name).filter(|h| !h.is_gone()).cloned()
+    }
+
+    /// The lobby `name`, started if it is not running. Err carries the reason a join
+    /// gets: too many lobbies, or the server shutting down.
+    pub fn get_or_start(&self, name: &Arc<str>) -> Result<LobbyHandle, &'static str> {
+        let mut table = self.table();
+        if let Some(handle) = table.get(name)
+            && !handle.is_gone()
+        {
+            return Ok(handle.clone());
+        }
+        if table.len() >= MAX_LOBBIES {
+            return Err("too_many_lobbies");
+        }
+        let (tx, rx) = mailbox(LOBBY_MAILBOX);
+        let handle = LobbyHandle {
+            name: name.clone(),
+            mailbox: tx,
+        };
+        table.insert(name.clone(), handle.clone());
+        metrics::gauge!(crate::metrics::LOBBIES).set(table.len() as f64);
+        drop(table);
+        let child = LobbyChild {
+            name: name.clone(),
+            first_mailbox: Some(rx),
+            lobbies: self.clone(),
+        };
+        if let Err(error) = self
+            .supervisor
+            .start_child(format!("lobby:{name}"), Restart::Transient, child)
+        {
+            tracing::warn!(lobby = %name, %error, "could not start lobby");
+            self.forget(&handle);
+            return Err("unavailable");
+        }
+        Ok(handle)
+    }
+
+    /// Removes `handle` from the table if it is still the current one for its name.
+    fn forget(&self, handle: &LobbyHandle) {
+        let mut table = self.table();
+        if table
+            .get(&handle.name)
+            .is_some_and(|current| current.same_lobby(handle))
+        {
+            table.remove(&handle.name);
+        }
+        metrics::gauge!(crate::metrics::LOBBIES).set(table.len() as f64);
+    }
+
+    /// A new mailbox for a restarted lobby, replacing the dead one in the table.
+    fn renew(&self, name: &Arc<str>) -> MailboxReceiver<LobbyCommand> {
+        let (tx, rx) = mailbox(LOBBY_MAILBOX);
+        self.table().insert(
+            name.clone(),
+            LobbyHandle {
+                name: name.clone(),
+                mailbox: tx,
+            },
+        );
+        rx
+    }
+}
+
+/// The supervisor's recipe for one lobby.
+struct LobbyChild {
+    name: Arc<str>,
+    /// The mailbox made by `get_or_start` for the first incarnation; restarts make new ones.
+    first_mailbox: Option<MailboxReceiver<LobbyCommand>>,
+    lobbies: Lobbies,
+}
+
+impl ChildSpec for LobbyChild {
+    fn start(&mut self, ctx: ChildContext) -> BoxFuture<'static, ()> {
+        let inbox = self
+            .first_mailbox
+            .take()
+            .unwrap_or_else(|| self.lobbies.renew(&self.name));
+        let handle = self.lobbies.get(&self.name);
+        actor::run(
+            self.name.clone(),
+            inbox,
+            self.lobbies.deps.clone(),
+            ctx.cancel,
+            self.lobbies.clone(),
+            handle,
+        )
+        .boxed()
+    }
+
+    fn on_crash(&mut self, id: &str, panic: &str) {
+        tracing::error!(child = id, panic, "lobby crashed");
+        let topic = format!("lobby:{}", self.name);
+        let told = self.lobbies.deps.pubsub.crash_topic(&topic);
+        tracing::info!(lobby = %self.name, clients = told, "told lobby members of the crash");
+    }
+
+    fn on_exit(&mut self, _id: &str, why: &ExitReason) {
+        if let Some(handle) = self.lobbies.get(&self.name)
+            && (matches!(why, ExitReason::GaveUp { .. }) || handle.is_gone())
+        {
+            self.lobbies.deps.pubsub.crash_topic(&format!("lobby:{}", self.name));
+            self.lobbies.forget(&handle);
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! Topic → subscribers, where a broadcast is encoded once and shared.
+//!
+//! A [`Broadcast`] is put in an `Arc` and the same allocation goes to every subscriber's
+//! queue. The first socket that needs it in V2 (or V1) encodes the frame and caches it;
+//! everyone else clones the cached frame, which shares its bytes. So a tick to a room of
+//! eight players and a hundred spectators is encoded once, not 108 times.
+//!
+//! The subscriber lists live here, outside the actors that own the topics, so that when
+//! a room or lobby panics its subscribers can still be told (`phx_error`).
+//!
+//! Invariant: no lock here is held across an await; sending is `try_send`.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::extract::ws::{Message, Utf8Bytes};
+use kurve_shared::phoenix::{self, Vsn};
+
+use crate::socket::outbound::{Outbound, Outbox, Payload, SocketId};
+
+/// Number of independently locked shards of the topic table. Topics hash to a shard,
+/// so broadcasts to different rooms rarely contend.
+const SHARDS: usize = 16;
+
+/// One message for every subscriber of a topic (join_ref and ref are null, as Phoenix
+/// sends broadcasts).
+#[derive(Debug)]
+pub struct Broadcast {
+    pub topic: Arc<str>,
+    pub event: Cow<'static, str>,
+    pub payload: Payload,
+    v2: OnceLock<Option<Message>>,
+    v1: OnceLock<Option<Message>>,
+}
+
+impl Broadcast {
+    pub fn new(topic: Arc<str>, event: impl Into<Cow<'static, str>>, payload: Payload) -> Self {
+        Broadcast {
+            topic,
+            event: event.into(),
+            payload,
+            v2: OnceLock::new(),
+            v1: OnceLock::new(),
+        }
+    }
+
+    /// The WebSocket frame for a socket speaking `vsn`, encoded on first use and then
+    /// shared. None when the payload cannot be carried (binary to a V1 socket) or a
+    /// field is too long for a binary frame.
+    pub fn frame(&self, vsn: Vsn) -> Option<Message> {
+        let cell = match vsn {
+            Vsn::V1 => &self.v1,
+            Vsn::V2 => &self.v2,
+        };
+        cell.get_or_init(|| self.encode(vsn)).clone()
+    }
+
+    fn encode(&self, vsn: Vsn) -> Option<Message> {
+        match (&self.payload, vsn) {
+            (Payload::Json(json), _) => {
+                let text = phoenix::encode_text(vsn, None, None, &self.topic, &self.event, json);
+                Some(Message::Text(Utf8Bytes::from(text)))
+            }
+            (Payload::Binary(bytes), Vsn::V2) => {
+                match phoenix::encode_binary_broadcast(&self.topic, &self.event, bytes) {
+                    Ok(frame) => Some(Message::Binary(frame)),
+                    Err(error) => {
+                        tracing::error!(%error, topic = %self.topic, "broadcast not encodable");
+                        None
+                    }
+                }
+            }
+            (Payload::Binary(_), Vsn::V1) => None,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Shard {
+    topics: HashMap<Arc<str>, HashMap<SocketId, Outbox>>,
+}
+
+/// The topic table. Cheap to clone.
+#[derive(Clone)]
+pub struct PubSub {
+    shards: Arc<[Mutex<Shard>]>,
+    hasher: RandomState,
+}
+
+impl Default for PubSub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PubSub {
+    pub fn new() -> Self {
+        PubSub {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn shard(&self, topic: &str) -> std::sync::MutexGuard<'_, Shard> {
+        let index = (self.hasher.hash_one(topic) as usize) % self.shards.len();
+        // A panic while holding this lock cannot leave a half-updated map (every
+        // operation is a single insert/remove), so a poisoned lock is still usable.
+        self.shards[index]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds (or replaces) `socket`'s subscription to `topic`.
+    pub fn subscribe(&self, topic: &Arc<str>, socket: SocketId, outbox: Outbox) {
+        self.shard(topic)
+            .topics
+            .entry(topic.clone())
+            .or_default()
+            .insert(socket, outbox);
+    }
+
+    /// Removes `socket`'s subscription; returns whether it was subscribed.
+    pub fn unsubscribe(&self, topic: &str, socket: SocketId) -> bool {
+        let mut shard = self.shard(topic);
+        let Some(subscribers) = shard.topics.get_mut(topic) else {
+            return false;
+        };
+        let removed = subscribers.remove(&socket).is_some();
+        if subscribers.is_empty() {
+            shard.topics.remove(topic);
+        }
+        removed
+    }
+
+    /// Queues `broadcast` for every subscriber; returns how many accepted it.
+    /// Subscribers whose queue is full are disconnected by their own connection task.
+    pub fn broadcast(&self, broadcast: Broadcast) -> usize {
+        let broadcast = Arc::new(broadcast);
+        let shard = self.shard(&broadcast.topic);
+        let Some(subscribers) = shard.topics.get(&broadcast.topic) else {
+            return 0;
+        };
+        subscribers
+            .values()
+            .filter(|outbox| outbox.send(Outbound::Broadcast(broadcast.clone())))
+            .count()
+    }
+
+    /// Removes every subscriber of `topic` and returns them (used when the topic's
+    /// owner crashed, to send each of them `phx_error`).
+    pub fn take_subscribers(&self, topic: &str) -> Vec<(SocketId, Outbox)> {
+        self.shard(topic)
+            .topics
+            .remove(topic)
+            .map(|subscribers| subscribers.into_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// Number of subscribers of `topic`.
+    pub fn subscriber_count(&self, topic: &str) -> usize {
+        self.shard(topic).topics.get(topic).map_or(0, HashMap::len)
+    }
+
+    /// Tells every subscriber of `topic` that its owner crashed and forgets them.
+    pub fn crash_topic(&self, topic: &str) -> usize {
+        let topic: Arc<str> = Arc::from(topic);
+        let subscribers = self.take_subscribers(&topic);
+        for (_, outbox) in &subscribers {
+            outbox.send(Outbound::ChannelCrashed {
+                topic: topic.clone(),
+            });
+        }
+        subscribers.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::socket::outbound::outbox;
+
+    #[test]
+    fn a_broadcast_is_shared_by_every_subscriber() {
+        let pubsub = PubSub::new();
+        let topic: Arc<str> = Arc::from("room:1");
+        let mut inboxes = Vec::new();
+        for id in 0..3 {
+            let (tx, rx) = outbox(4);
+            pubsub.subscribe(&topic, id, tx);
+            inboxes.push(rx);
+        }
+        let delivered = pubsub.broadcast(Broadcast::new(
+            topic.clone(),
+            "tick",
+            Payload::Binary(bytes::Bytes::from_static(b"\x01\x02")),
+        ));
+        assert_eq!(delivered, 3, "every subscriber should get the broadcast");
+        let mut seen: Vec<Arc<Broadcast>> = Vec::new();
+        for inbox in &mut inboxes {
+            match inbox.rx.try_recv() {
+                Ok(Outbound::Broadcast(b)) => seen.push(b),
+                other => panic!("expected a broadcast, got {other:?}"),
+            }
+        }
+        assert!(
+            seen.windows(2).all(|w| Arc::ptr_eq(&w[0], &w[1])),
+            "all subscribers should share one broadcast allocation"
+        );
+        let first = seen[0].frame(Vsn::V2).expect("binary frame for V2");
+        let second = seen[1].frame(Vsn::V2).expect("binary frame for V2");
+        match (first, second) {
+            (Message::Binary(a), Message::Binary(b)) => {
+                assert_eq!(a.as_ptr(), b.as_ptr(), "the encoded bytes should be shared");
+            }
+            other => panic!("expected binary frames, got {other:?}"),
+        }
+        assert!(
+            seen[0].frame(Vsn::V1).is_none(),
+            "V1 sockets cannot receive binary"
+        );
+    }
+
+    #[test]
+    fn json_broadcast_has_null_refs() {
+        let b = Broadcast::new(
+            Arc::from("lobby:main"),
+            "chat",
+            Payload::Json(Arc::from("{\"a\":1}")),
+        );
+        match b.frame(Vsn::V2) {
+            Some(Message::Text(text)) => assert_eq!(
+                text.as_str(),
+                "[null,null,\"lobby:main\",\"chat\",{\"a\":1}]",
+                "V2 broadcast framing"
+            ),
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_full_queue_is_not_waited_on() {
+        let pubsub = PubSub::new();
+        let topic: Arc<str> = Arc::from("lobby:main");
+        let (tx, mut rx) = outbox(1);
+        pubsub.subscribe(&topic, 7, tx);
+        let payload = || Payload::Json(Arc::from("{}"));
+        assert_eq!(pubsub.broadcast(Broadcast::new(topic.clone(), "a", payload())), 1);
+        assert_eq!(
+            pubsub.broadcast(Broadcast::new(topic.clone(), "b", payload())),
+            0,
+            "a full queue refuses instead of blocking"
+        );
+        assert!(rx.rx.try_recv().is_ok(), "the first message is still queued");
+    }
+
+    #[test]
+    fn crash_topic_tells_and_forgets_subscribers() {
+        let pubsub = PubSub::new();
+        let topic: Arc<str> = Arc::from("room:9");
+        let (tx, mut rx) = outbox(4);
+        pubsub.subscribe(&topic, 1, tx);
+        assert_eq!(pubsub.crash_topic(&topic), 1);
+        assert!(
+            matches!(rx.rx.try_recv(), Ok(Outbound::ChannelCrashed { .. })),
+            "subscriber should be told of the crash"
+        );
+        assert_eq!(pubsub.subscriber_count(&topic), 0, "subscribers forgotten");
+    }
+
+    #[test]
+    fn unsubscribe_removes_empty_topics() {
+        let pubsub = PubSub::new();
+        let topic: Arc<str> = Arc::from("lobby:x");
+        let (tx, _rx) = outbox(4);
+        pubsub.subscribe(&topic, 1, tx);
+        assert!(pubsub.unsubscribe(&topic, 1));
+        assert!(!pubsub.unsubscribe(&topic, 1), "second unsubscribe is a no-op");
+        assert_eq!(pubsub.subscriber_count(&topic), 0);
+    }
+}

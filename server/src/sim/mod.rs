@@ -1,0 +1,1 @@
+//! The Curve game simulation in bevy_ecs.

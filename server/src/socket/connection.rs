@@ -1,0 +1,516 @@
+//! One task per WebSocket: read frames, route them, write what actors queued.
+//!
+//! The task `select!`s over four things: the server shutting down, its outbound queue
+//! having overflowed (a client that does not read), the idle deadline, and the next
+//! frame from either side. Writes go out in batches: everything already queued is fed
+//! to the socket and flushed once.
+//!
+//! Invariant: nothing here waits on an actor. Commands to actors are `try_send`; a busy
+//! actor yields an `overloaded` error reply, never a stalled socket.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use kurve_shared::phoenix::{self, InFrame, InPayload, Vsn};
+use tokio::time::{Instant, sleep_until};
+
+use crate::app::App;
+use crate::auth::User;
+use crate::channel::{ChannelTable, Joined, Route};
+use crate::config::{IDLE_TIMEOUT, MAX_CHANNELS_PER_SOCKET, OUTBOUND_QUEUE};
+use crate::metrics;
+use crate::socket::outbound::{
+    ChannelRef, Inbox, OutKind, OutMessage, Outbound, Payload, SocketRef, outbox,
+};
+
+/// Close codes this server uses. Never 1000 for a close the client should come back
+/// from: clients before phoenix 1.8.16 then stop reconnecting.
+mod close {
+    /// Going away: idle timeout.
+    pub const GOING_AWAY: u16 = 1001;
+    /// The frame could not be decoded at all.
+    pub const INVALID_DATA: u16 = 1007;
+    /// A frame over the size limit.
+    pub const TOO_BIG: u16 = 1009;
+    /// Server restart / shutdown: come back later.
+    pub const RESTART: u16 = 1012;
+}
+
+/// Most queued frames written in one batch before the socket is flushed.
+const WRITE_BATCH: usize = 64;
+
+/// Why the loop ended.
+enum End {
+    /// The client closed or the connection dropped; nothing more to send.
+    Gone,
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+    /// Drop the connection without a goodbye (the client is not reading anyway).
+    Abort,
+}
+
+struct Connection {
+    app: App,
+    vsn: Vsn,
+    socket: SocketRef,
+    channels: ChannelTable,
+}
+
+/// Runs one accepted WebSocket until it ends.
+pub async fn run(mut ws: WebSocket, app: App, user: User, vsn: Vsn) {
+    let (outbox, mut inbox) = outbox(OUTBOUND_QUEUE);
+    let id = app.next_socket_id();
+    let mut conn = Connection {
+        socket: SocketRef {
+            id,
+            user: Arc::new(user),
+            outbox,
+        },
+        app,
+        vsn,
+        channels: ChannelTable::default(),
+    };
+    let hot = metrics::hot();
+    hot.sockets_open.increment(1.0);
+    metrics::count_accepted();
+    tracing::debug!(socket = id, user = %conn.socket.user.id, "socket connected");
+
+    let shutdown = conn.app.shutdown.clone();
+    let idle = sleep_until(Instant::now() + IDLE_TIMEOUT);
+    tokio::pin!(idle);
+
+    let end = loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => {
+                conn.say_goodbye(&mut ws).await;
+                break End::Close(close::RESTART, "server shutting down");
+            }
+            _ = inbox.overflow.notified() => {
+                metrics::slow_client_disconnected();
+                tracing::info!(socket = id, "client does not read its frames, disconnecting");
+                break End::Abort;
+            }
+            _ = &mut idle => {
+                metrics::count_idle_closed();
+                break End::Close(close::GOING_AWAY, "idle timeout");
+            }
+            item = inbox.rx.recv() => {
+                // The connection holds a sender itself, so the queue never closes here.
+                let Some(item) = item else { break End::Gone };
+                match conn.write_batch(&mut ws, &mut inbox, item).await {
+                    Ok(()) => {}
+                    Err(end) => break end,
+                }
+            }
+            frame = ws.recv() => {
+                idle.as_mut().reset(Instant::now() + IDLE_TIMEOUT);
+                match frame {
+                    Some(Ok(message)) => {
+                        if let Some(end) = conn.on_frame(message) {
+                            break end;
+                        }
+                    }
+                    Some(Err(error)) => break classify_read_error(error),
+                    None => break End::Gone,
+                }
+            }
+        }
+    };
+
+    match end {
+        End::Close(code, reason) => {
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            };
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(1),
+                ws.send(Message::Close(Some(frame))),
+            )
+            .await;
+        }
+        End::Gone | End::Abort => {}
+    }
+    conn.leave_all();
+    hot.sockets_open.decrement(1.0);
+    tracing::debug!(socket = id, "socket closed");
+}
+
+fn classify_read_error(error: axum::Error) -> End {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    use tokio_tungstenite::tungstenite::error::CapacityError;
+    let inner = error.into_inner();
+    match inner.downcast_ref::<WsError>() {
+        Some(WsError::Capacity(CapacityError::MessageTooLong { .. })) => {
+            metrics::count_malformed();
+            End::Close(close::TOO_BIG, "frame too large")
+        }
+        Some(WsError::Utf8(_)) => End::Close(close::INVALID_DATA, "invalid utf-8"),
+        _ => End::Gone,
+    }
+}
+
+impl Connection {
+    /// Encodes `first` and whatever else is already queued, then flushes once.
+    async fn write_batch(
+        &mut self,
+        ws: &mut WebSocket,
+        inbox: &mut Inbox,
+        first: Outbound,
+    ) -> Result<(), End> {
+        let mut item = Some(first);
+        let mut written = 0;
+        while let Some(current) = item.take() {
+            if let Some(message) = self.encode(current) {
+                let hot = metrics::hot();
+                hot.frames_out.increment(1);
+                hot.bytes_out.increment(message_len(&message) as u64);
+                let feed = futures_util::SinkExt::feed(ws, message);
+                tokio::select! {
+                    result = feed => result.map_err(|_| End::Gone)?,
+                    _ = inbox.overflow.notified() => {
+                        metrics::slow_client_disconnected();
+                        return Err(End::Abort);
+                    }
+                }
+                written += 1;
+            }
+            if written < WRITE_BATCH {
+                item = inbox.rx.try_recv().ok();
+            }
+        }
+        let flush = futures_util::SinkExt::flush(ws);
+        tokio::select! {
+            result = flush => result.map_err(|_| End::Gone),
+            _ = inbox.overflow.notified() => {
+                metrics::slow_client_disconnected();
+                Err(End::Abort)
+            }
+        }
+    }
+
+    /// Turns a queued item into a WebSocket frame for this socket's serializer, updating
+    /// the channel table for the items that concern it. None: nothing to send.
+    fn encode(&mut self, item: Outbound) -> Option<Message> {
+        match item {
+            Outbound::Message(message) => self.encode_message(&message),
+            Outbound::Broadcast(broadcast) => broadcast.frame(self.vsn),
+            Outbound::JoinRefused { topic, join_ref } => {
+                self.channels.remove(&topic, Some(&join_ref));
+                None
+            }
+            Outbound::ChannelCrashed { topic } => {
+                let (topic, joined) = self.channels.remove(&topic, None)?;
+                let payload = Payload::Json(Arc::from("{\"reason\":\"channel_crash\"}"));
+                self.control_frame(&topic, &joined.join_ref, "phx_error", payload)
+            }
+            Outbound::ChannelClosed { topic, join_ref } => {
+                let (topic, joined) = self.channels.remove(&topic, Some(&join_ref))?;
+                self.control_frame(&topic, &joined.join_ref, "phx_close", Payload::empty())
+            }
+        }
+    }
+
+    /// `phx_close` / `phx_error`: join_ref and ref are both the channel's join_ref.
+    fn control_frame(
+        &self,
+        topic: &Arc<str>,
+        join_ref: &Arc<str>,
+        event: &'static str,
+        payload: Payload,
+    ) -> Option<Message> {
+        self.encode_message(&OutMessage {
+            join_ref: Some(join_ref.clone()),
+            msg_ref: Some(join_ref.clone()),
+            topic: topic.clone(),
+            kind: OutKind::Push {
+                event: event.into(),
+            },
+            payload,
+        })
+    }
+
+    fn encode_message(&self, message: &OutMessage) -> Option<Message> {
+        let join_ref = message.join_ref.as_deref();
+        let msg_ref = message.msg_ref.as_deref();
+        match (&message.kind, &message.payload) {
+            (OutKind::Push { event }, Payload::Json(json)) => Some(text(phoenix::encode_text(
+                self.vsn,
+                join_ref,
+                msg_ref,
+                &message.topic,
+                event,
+                json,
+            ))),
+            (OutKind::Reply { status }, Payload::Json(json)) => Some(text(phoenix::encode_text(
+                self.vsn,
+                join_ref,
+                msg_ref,
+                &message.topic,
+                "phx_reply",
+                &phoenix::reply_payload_json(status, json),
+            ))),
+            (_, Payload::Binary(_)) if self.vsn == Vsn::V1 => None,
+            (OutKind::Push { event }, Payload::Binary(bytes)) => {
+                phoenix::encode_binary_push(join_ref, &message.topic, event, bytes)
+                    .ok()
+                    .map(Message::Binary)
+            }
+            (OutKind::Reply { status }, Payload::Binary(bytes)) => phoenix::encode_binary_reply(
+                join_ref,
+                msg_ref.unwrap_or(""),
+                &message.topic,
+                status,
+                bytes,
+            )
+            .ok()
+            .map(Message::Binary),
+        }
+    }
+
+    /// Handles one frame from the client. Some(end) closes the socket.
+    fn on_frame(&mut self, message: Message) -> Option<End> {
+        let hot = metrics::hot();
+        hot.frames_in.increment(1);
+        hot.bytes_in.increment(message_len(&message) as u64);
+        let decoded = match &message {
+            Message::Text(text) => phoenix::decode_text(self.vsn, text.as_str()),
+            Message::Binary(data) => phoenix::decode_binary(self.vsn, data),
+            // tungstenite answers pings itself; a close is answered when we next write.
+            Message::Ping(_) | Message::Pong(_) => return None,
+            Message::Close(_) => return Some(End::Gone),
+        };
+        match decoded {
+            Ok(frame) => {
+                self.dispatch(frame);
+                None
+            }
+            Err(error) => {
+                metrics::count_malformed();
+                // A frame whose ref and topic are readable gets an error reply; one that
+                // is not even that closes the socket, as it would in Phoenix.
+                if let Message::Text(text) = &message
+                    && let Some((_, msg_ref, topic)) = phoenix::salvage_ref_topic(text.as_str())
+                {
+                    self.reply_unjoined(&topic, Some(&msg_ref), "error", &error.to_string());
+                    return None;
+                }
+                tracing::debug!(socket = self.socket.id, %error, "undecodable frame, closing");
+                Some(End::Close(close::INVALID_DATA, "malformed frame"))
+            }
+        }
+    }
+
+    fn dispatch(&mut self, frame: InFrame) {
+        match (frame.topic.as_str(), frame.event.as_str()) {
+            ("phoenix", "heartbeat") => {
+                self.reply_unjoined("phoenix", frame.msg_ref.as_deref(), "ok", "");
+            }
+            (_, "phx_join") => self.join(frame),
+            (_, "phx_leave") => self.leave(frame),
+            _ => self.forward(frame),
+        }
+    }
+
+    fn join(&mut self, frame: InFrame) {
+        let Some(msg_ref) = frame.msg_ref.clone() else {
+            // Without a ref no reply can reach the client; nothing else to do.
+            return;
+        };
+        let join_ref: Arc<str> = Arc::from(frame.join_ref.as_deref().unwrap_or(&msg_ref));
+        let msg_ref: Arc<str> = Arc::from(msg_ref);
+        let topic: Arc<str> = Arc::from(frame.topic.as_str());
+        let Some(route) = Route::parse(&topic) else {
+            self.reply_unjoined(&topic, Some(&msg_ref), "error", "unmatched topic");
+            return;
+        };
+        let duplicate = self.channels.get(&topic).is_some();
+        if !duplicate && self.channels.len() >= MAX_CHANNELS_PER_SOCKET {
+            self.reply_error(&topic, &join_ref, &msg_ref, "too many channels joined");
+            return;
+        }
+        let target = match self.app.resolve(&route) {
+            Ok(target) => target,
+            Err(reason) => {
+                self.reply_error(&topic, &join_ref, &msg_ref, reason);
+                return;
+            }
+        };
+        // A duplicate join replaces the old channel (Phoenix never rejects it); the old
+        // join_ref gets its phx_close, which the client drops by its join_ref filter.
+        if duplicate && let Some((_, old)) = self.channels.remove(&topic, None) {
+            old.target.leave(self.socket.id);
+            self.push_control(&topic, &old.join_ref, "phx_close");
+        }
+        let params = match frame.payload {
+            InPayload::Json(value) => value,
+            InPayload::Binary(_) => serde_json::Value::Null,
+        };
+        let chan = self.channel_ref(&topic, &join_ref);
+        match target.join(chan, msg_ref.clone(), params) {
+            Ok(()) => {
+                self.channels.insert(topic, Joined { join_ref, target });
+            }
+            Err(_) => self.reply_error(&topic, &join_ref, &msg_ref, "overloaded"),
+        }
+    }
+
+    fn leave(&mut self, frame: InFrame) {
+        let topic = frame.topic.as_str();
+        let msg_ref = frame.msg_ref.as_deref();
+        let join_ref = frame.join_ref.as_deref();
+        match self.channels.remove(topic, join_ref) {
+            Some((topic, joined)) => {
+                joined.target.leave(self.socket.id);
+                if let Some(msg_ref) = msg_ref {
+                    self.socket.outbox.reply(
+                        &topic,
+                        &joined.join_ref,
+                        &Arc::from(msg_ref),
+                        "ok",
+                        Payload::empty(),
+                    );
+                }
+                self.push_control(&topic, &joined.join_ref, "phx_close");
+            }
+            // Leaving a topic that is not joined: ok reply, no close (Phoenix does this).
+            None => {
+                if let Some(msg_ref) = msg_ref {
+                    let join_ref: Arc<str> = Arc::from(join_ref.unwrap_or(msg_ref));
+                    self.socket.outbox.reply(
+                        &Arc::from(topic),
+                        &join_ref,
+                        &Arc::from(msg_ref),
+                        "ok",
+                        Payload::empty(),
+                    );
+                }
+            }
+        }
+    }
+
+    fn forward(&mut self, frame: InFrame) {
+        let Some(joined) = self.channels.get(&frame.topic) else {
+            self.reply_unjoined(&frame.topic, frame.msg_ref.as_deref(), "error", "unmatched topic");
+            return;
+        };
+        // A push carrying an old join_ref belongs to a channel that no longer exists
+        // here: Phoenix drops it silently.
+        if frame
+            .join_ref
+            .as_deref()
+            .is_some_and(|r| r != &*joined.join_ref)
+        {
+            return;
+        }
+        let join_ref = joined.join_ref.clone();
+        let target = joined.target.clone();
+        let topic: Arc<str> = Arc::from(frame.topic.as_str());
+        let msg_ref: Arc<str> = Arc::from(frame.msg_ref.as_deref().unwrap_or(""));
+        if target.is_gone() {
+            // The actor stopped and its crash notice has not reached us yet.
+            self.socket.outbox.send(Outbound::ChannelCrashed { topic });
+            return;
+        }
+        let chan = self.channel_ref(&topic, &join_ref);
+        if target
+            .event(chan, msg_ref.clone(), frame.event, frame.payload)
+            .is_err()
+        {
+            self.reply_error(&topic, &join_ref, &msg_ref, "overloaded");
+        }
+    }
+
+    /// Sends `server_shutdown` on every joined channel before the 1012 close.
+    async fn say_goodbye(&mut self, ws: &mut WebSocket) {
+        let mut frames = Vec::new();
+        for (topic, joined) in self.channels.iter() {
+            let message = OutMessage {
+                join_ref: Some(joined.join_ref.clone()),
+                msg_ref: None,
+                topic: topic.clone(),
+                kind: OutKind::Push {
+                    event: "server_shutdown".into(),
+                },
+                payload: Payload::empty(),
+            };
+            frames.extend(self.encode_message(&message));
+        }
+        let send = async {
+            for frame in frames {
+                futures_util::SinkExt::feed(ws, frame).await?;
+            }
+            futures_util::SinkExt::flush(ws).await
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), send).await;
+    }
+
+    fn leave_all(&mut self) {
+        for (_, joined) in self.channels.drain() {
+            joined.target.leave(self.socket.id);
+        }
+    }
+
+    fn channel_ref(&self, topic: &Arc<str>, join_ref: &Arc<str>) -> ChannelRef {
+        ChannelRef {
+            socket: self.socket.clone(),
+            topic: topic.clone(),
+            join_ref: join_ref.clone(),
+        }
+    }
+
+    fn reply_error(&self, topic: &Arc<str>, join_ref: &Arc<str>, msg_ref: &Arc<str>, reason: &str) {
+        self.socket.outbox.reply(
+            topic,
+            join_ref,
+            msg_ref,
+            "error",
+            Payload::json(&serde_json::json!({ "reason": reason })),
+        );
+    }
+
+    /// A reply whose join_ref is null: heartbeats, unmatched topics, undecodable frames.
+    /// An empty `reason` means an empty response object.
+    fn reply_unjoined(&self, topic: &str, msg_ref: Option<&str>, status: &'static str, reason: &str) {
+        let Some(msg_ref) = msg_ref else { return };
+        let response = if reason.is_empty() {
+            Payload::empty()
+        } else {
+            Payload::json(&serde_json::json!({ "reason": reason }))
+        };
+        self.socket.outbox.send(Outbound::Message(OutMessage {
+            join_ref: None,
+            msg_ref: Some(Arc::from(msg_ref)),
+            topic: Arc::from(topic),
+            kind: OutKind::Reply { status },
+            payload: response,
+        }));
+    }
+
+    /// Queues `phx_close`/`phx_error` for a channel this socket already forgot.
+    fn push_control(&self, topic: &Arc<str>, join_ref: &Arc<str>, event: &'static str) {
+        self.socket.outbox.send(Outbound::Message(OutMessage {
+            join_ref: Some(join_ref.clone()),
+            msg_ref: Some(join_ref.clone()),
+            topic: topic.clone(),
+            kind: OutKind::Push {
+                event: event.into(),
+            },
+            payload: Payload::empty(),
+        }));
+    }
+}
+
+fn text(s: String) -> Message {
+    Message::Text(Utf8Bytes::from(s))
+}
+
+fn message_len(message: &Message) -> usize {
+    match message {
+        Message::Text(t) => t.len(),
+        Message::Binary(b) => b.len(),
+        Message::Ping(b) | Message::Pong(b) => b.len(),
+        Message::Close(_) => 0,
+    }
+}

@@ -1,0 +1,63 @@
+//! Lobby wire types (CONTRACT §4 `lobby:*`), serialized as JSON.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a room is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomPhase {
+    Waiting,
+    Countdown,
+    Playing,
+    Finished,
+}
+
+/// A user as other users see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicUser {
+    pub id: String,
+    pub name: String,
+}
+
+/// A room as listed in a lobby and by `GET /api/rooms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    pub id: String,
+    pub name: String,
+    pub lobby: String,
+    pub phase: RoomPhase,
+    pub players: Vec<PublicUser>,
+    pub spectators: u32,
+    pub max_players: u8,
+    pub private: bool,
+}
+
+/// The lobby join reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LobbyJoined {
+    pub rooms: Vec<RoomSummary>,
+}
+
+/// What a user is doing, shown in lobby presence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Lobby,
+    Playing,
+    Spectating,
+}
+
+/// Client → server `chat`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatIn {
+    pub body: String,
+}
+
+/// Server → clients `chat` broadcast.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatOut {
+    pub user: PublicUser,
+    pub body: String,
+    /// Unix time in milliseconds when the server accepted the message.
+    pub at: u64,
+}

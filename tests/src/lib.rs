@@ -1,0 +1,1 @@
+//! kurve test helpers.
