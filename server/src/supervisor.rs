@@ -8,8 +8,8 @@
 //!
 //! ## Data flow
 //!
-//! `start_child` inserts a [`ChildEntry`] into the child table and spawns one
-//! small *monitor* task per child on the supervisor's [`TaskTracker`]. The
+//! `start_child` inserts an entry into the child table and spawns one small
+//! *monitor* task per child, tracked by the supervisor's [`TaskTracker`]. The
 //! monitor calls [`ChildSpec::start`], spawns the incarnation with
 //! `tokio::spawn`, awaits its `JoinHandle`, and decides:
 //!
@@ -1220,6 +1220,64 @@ mod tests {
             "expected the refused spec not to be added"
         );
         sup.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn shutdown_races_with_crashes_and_starts_on_many_threads() {
+        let (sup, _root) = supervisor();
+        let mut rx = sup.subscribe();
+        let spec = || {
+            child_fn(|ctx: ChildContext| async move {
+                assert!(ctx.restarts > 0, "first incarnation");
+                ctx.cancel.cancelled().await;
+            })
+        };
+        for n in 0..50 {
+            sup.start_child(format!("room:{n}"), Restart::Transient, spec())
+                .expect("expected a fresh id to start");
+        }
+        let mut restarted = 0;
+        while restarted < 50 {
+            let event = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                .await
+                .expect("expected every child to be restarted within 10 s")
+                .expect("expected the event channel to stay open and not lag");
+            if matches!(event, SupervisorEvent::Started { restarts: 1, .. }) {
+                restarted += 1;
+            }
+        }
+        assert_eq!(
+            sup.children(),
+            50,
+            "expected all 50 children alive after one crash each"
+        );
+
+        // Keep starting children while the shutdown runs.
+        let starter = tokio::spawn({
+            let sup = sup.clone();
+            async move {
+                for n in 0.. {
+                    match sup.start_child(format!("late:{n}"), Restart::Transient, spec()) {
+                        Ok(()) => tokio::task::yield_now().await,
+                        Err(SupervisorError::ShuttingDown) => return n,
+                        Err(other) => panic!("expected Ok or ShuttingDown, got {other:?}"),
+                    }
+                }
+                unreachable!("the loop only ends by returning")
+            }
+        });
+        tokio::task::yield_now().await;
+        tokio::time::timeout(Duration::from_secs(10), sup.shutdown())
+            .await
+            .expect("expected shutdown of cooperative children to finish within 10 s");
+        starter
+            .await
+            .expect("expected the starter task not to panic");
+        assert_eq!(
+            sup.children(),
+            0,
+            "expected no child to survive or slip in after shutdown"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -23,16 +23,31 @@ use error::ApiError;
 pub fn router(app: App) -> Router {
     let static_dir = app.config.static_dir.clone();
     let index = static_dir.join("index.html");
-    let web_client = ServeDir::new(&static_dir).fallback(ServeFile::new(index));
-    Router::new()
+    let router = Router::new()
         .merge(accounts::routes())
         .merge(leaderboard::routes())
         .route("/api/rooms", get(rooms))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
-        .route("/socket/websocket", get(socket::upgrade))
-        .fallback_service(web_client)
-        .with_state(app)
+        .route("/socket/websocket", get(socket::upgrade));
+    let router = if index.is_file() {
+        router.fallback_service(ServeDir::new(&static_dir).fallback(ServeFile::new(index)))
+    } else {
+        tracing::warn!(dir = %static_dir.display(), "web client not built; serving a placeholder at /");
+        router.fallback(not_built)
+    };
+    router.with_state(app)
+}
+
+/// Served at `/` when the web client has not been built (`scripts/run.sh` builds it).
+async fn not_built() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        "<!doctype html><title>kurve</title><h1>kurve</h1>\
+         <p>The web client is not built. Start the server with <code>scripts/run.sh</code>, \
+         which builds it, or point <code>--static-dir</code> at a build.</p>",
+    )
 }
 
 /// `GET /api/rooms?lobby=main`: the public rooms of a lobby (none if it is not running).

@@ -11,11 +11,11 @@
 //!   kind 1 (reply) and kind 2 (broadcast).
 //!
 //! Code map:
-//! - [`vsn`]: which serializer a connection negotiated.
-//! - [`text`]: both JSON formats, server and client side, plus ref salvage for errors.
-//! - [`binary`]: the V2 binary format, server and client side.
-//! - [`escape`]: JSON string escaping for the hand-built text envelopes.
-//! - [`error`]: what can go wrong, in words short enough for a close reason.
+//! - `vsn`: which serializer a connection negotiated.
+//! - `text`: both JSON formats, server and client side, plus ref salvage for errors.
+//! - `binary`: the V2 binary format, server and client side.
+//! - `escape`: JSON string escaping for the hand-built text envelopes.
+//! - `error`: what can go wrong, in words short enough for a close reason.
 //!
 //! A frame is decoded exactly once, at the edge, into [`InFrame`] (server side) or
 //! [`ServerFrame`] (bot and test side); nothing past the socket reader sees raw JSON

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test suite: formatting and lints, Rust unit and integration tests, the
+# protocol tests with the official phoenix JS client, and the browser end-to-end tests.
+# Installs what the suites need (npm packages; Chromium for the browser tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+step() { printf '\n==> %s (%ss)\n' "$1" "$(( $(date +%s) - started ))"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test (unit and integration)"
+cargo test --workspace
+
+step "protocol tests (official phoenix client, node:test)"
+cargo build -p kurve-server
+(cd tests/js && npm ci --no-audit --no-fund && npm test)
+
+if [ -f tests/e2e/package.json ]; then
+  step "browser end-to-end tests (Chromium)"
+  scripts/install-chromium.sh
+  (cd web-client && npm ci --no-audit --no-fund && npm run build)
+  (cd tests/e2e && npm ci --no-audit --no-fund && npm test)
+fi
+
+step "all suites passed"
