@@ -119,7 +119,11 @@ mod tests {
         let (tx, mut rx) = mailbox::<u32>(2);
         assert_eq!(tx.try_send(1), Ok(()));
         assert_eq!(tx.try_send(2), Ok(()));
-        assert_eq!(tx.try_send(3), Err(Overloaded), "third ordinary command refused");
+        assert_eq!(
+            tx.try_send(3),
+            Err(Overloaded),
+            "third ordinary command refused"
+        );
         assert!(tx.send_control(4), "a control always goes through");
         assert_eq!(rx.recv().await, Some(1));
         assert_eq!(tx.try_send(5), Ok(()), "room again after one was received");

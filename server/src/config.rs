@@ -8,7 +8,11 @@ use clap::Parser;
 
 /// Command line and environment of `kurve-server`.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "kurve-server", version, about = "kurve multiplayer game server")]
+#[command(
+    name = "kurve-server",
+    version,
+    about = "kurve multiplayer game server"
+)]
 pub struct Config {
     /// Address to listen on; port 0 picks a free port (tests do this).
     #[arg(long, env = "KURVE_BIND", default_value = "127.0.0.1:4000")]
@@ -64,6 +68,10 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// 60 frames a second, so 256 is four seconds of backlog: a client that falls that far
 /// behind is not reading, and is disconnected rather than buffered without bound.
 pub const OUTBOUND_QUEUE: usize = 256;
+
+/// A write to a client that makes no progress for this long means the client stopped
+/// reading; it is disconnected. Usually the outbound queue overflows first.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A socket that has sent nothing for this long is closed. The official client sends a
 /// heartbeat every 30 s, so 60 s (Phoenix's default) is two missed heartbeats.

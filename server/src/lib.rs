@@ -49,7 +49,9 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
     let ttl = Duration::from_secs(config.token_ttl_hours * 3600);
     let (tokens, generated) = TokenSigner::from_env(ttl)?;
     if generated {
-        tracing::warn!("KURVE_SECRET is not set: using a random secret, tokens end with this process");
+        tracing::warn!(
+            "KURVE_SECRET is not set: using a random secret, tokens end with this process"
+        );
     }
     let accounts = AccountStore::open(&config.database_url)?;
     let supervisor = Supervisor::new("kurve", RestartIntensity::default(), &shutdown);
@@ -98,7 +100,10 @@ pub async fn serve(listener: TcpListener, app: App) -> Result<(), StartError> {
         .await
         .is_err()
     {
-        tracing::warn!(left = app.sockets.len(), "sockets still open after the grace period");
+        tracing::warn!(
+            left = app.sockets.len(),
+            "sockets still open after the grace period"
+        );
     }
     if tokio::time::timeout(SHUTDOWN_GRACE / 2, app.supervisor.shutdown())
         .await

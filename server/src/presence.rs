@@ -17,8 +17,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeStruct, Serializer};
@@ -351,7 +351,11 @@ mod tests {
         p.track("u2", Status("lobby"));
         let state = parse(&p.state_json());
         let metas = state["u1"]["metas"].as_array().expect("u1 metas");
-        assert_eq!(metas.len(), 2, "one user in two tabs is one key with two metas");
+        assert_eq!(
+            metas.len(),
+            2,
+            "one user in two tabs is one key with two metas"
+        );
         assert_eq!(metas[0]["phx_ref"], json!(&*a));
         assert_eq!(metas[1]["phx_ref"], json!(&*b));
         assert_eq!(metas[1]["status"], json!("playing"));
@@ -463,7 +467,10 @@ mod tests {
         }
         let truth = parse(&p.state_json());
         let truth = refs(truth.as_object().unwrap());
-        assert!(observers.len() > 100, "the test should create many observers");
+        assert!(
+            observers.len() > 100,
+            "the test should create many observers"
+        );
         for (i, o) in observers.iter().enumerate() {
             assert_eq!(refs(o), truth, "observer {i} should converge to the server");
         }

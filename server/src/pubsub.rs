@@ -246,13 +246,19 @@ mod tests {
         let (tx, mut rx) = outbox(1);
         pubsub.subscribe(&topic, 7, tx);
         let payload = || Payload::Json(Arc::from("{}"));
-        assert_eq!(pubsub.broadcast(Broadcast::new(topic.clone(), "a", payload())), 1);
+        assert_eq!(
+            pubsub.broadcast(Broadcast::new(topic.clone(), "a", payload())),
+            1
+        );
         assert_eq!(
             pubsub.broadcast(Broadcast::new(topic.clone(), "b", payload())),
             0,
             "a full queue refuses instead of blocking"
         );
-        assert!(rx.rx.try_recv().is_ok(), "the first message is still queued");
+        assert!(
+            rx.rx.try_recv().is_ok(),
+            "the first message is still queued"
+        );
     }
 
     #[test]
@@ -276,7 +282,10 @@ mod tests {
         let (tx, _rx) = outbox(4);
         pubsub.subscribe(&topic, 1, tx);
         assert!(pubsub.unsubscribe(&topic, 1));
-        assert!(!pubsub.unsubscribe(&topic, 1), "second unsubscribe is a no-op");
+        assert!(
+            !pubsub.unsubscribe(&topic, 1),
+            "second unsubscribe is a no-op"
+        );
         assert_eq!(pubsub.subscriber_count(&topic), 0);
     }
 }

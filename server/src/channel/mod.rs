@@ -169,8 +169,14 @@ mod tests {
 
     #[test]
     fn topics_route_by_prefix_and_name() {
-        assert_eq!(Route::parse("lobby:main"), Some(Route::Lobby("main".into())));
-        assert_eq!(Route::parse("lobby:a_b-9"), Some(Route::Lobby("a_b-9".into())));
+        assert_eq!(
+            Route::parse("lobby:main"),
+            Some(Route::Lobby("main".into()))
+        );
+        assert_eq!(
+            Route::parse("lobby:a_b-9"),
+            Some(Route::Lobby("a_b-9".into()))
+        );
         assert_eq!(Route::parse("room:r1"), Some(Route::Room("r1".into())));
         for bad in [
             "lobby:",

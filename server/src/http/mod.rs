@@ -62,10 +62,7 @@ async fn rooms(
         ));
     }
     let rooms = match app.lobbies.get(lobby) {
-        Some(handle) => handle
-            .rooms()
-            .await
-            .map_err(|_| ApiError::RateLimited)?,
+        Some(handle) => handle.rooms().await.map_err(|_| ApiError::RateLimited)?,
         None => Vec::new(),
     };
     Ok(axum::Json(serde_json::json!({ "rooms": rooms })).into_response())

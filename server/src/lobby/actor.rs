@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use super::{LobbyDeps, LobbyHandle, Lobbies, MAIN};
+use super::{Lobbies, LobbyDeps, LobbyHandle, MAIN};
 use crate::actor::MailboxReceiver;
 use crate::config::{CHAT_BURST, CHAT_MAX_CHARS, CHAT_WINDOW, EMPTY_LOBBY_TTL, PRESENCE_FLUSH};
 use crate::presence::{MetaFields, Presence};
@@ -22,10 +22,7 @@ use crate::socket::outbound::{ChannelRef, Payload, SocketId};
 #[derive(Debug)]
 pub enum LobbyCommand {
     /// A socket joins; the lobby replies to `msg_ref` and pushes `presence_state`.
-    Join {
-        chan: ChannelRef,
-        msg_ref: Arc<str>,
-    },
+    Join { chan: ChannelRef, msg_ref: Arc<str> },
     /// A socket left (or dropped). Never refused, see [`crate::actor`].
     Leave { socket: SocketId },
     /// A client event on the lobby channel.

@@ -149,9 +149,9 @@ impl Lobbies {
             first_mailbox: Some(rx),
             lobbies: self.clone(),
         };
-        if let Err(error) = self
-            .supervisor
-            .start_child(format!("lobby:{name}"), Restart::Transient, child)
+        if let Err(error) =
+            self.supervisor
+                .start_child(format!("lobby:{name}"), Restart::Transient, child)
         {
             tracing::warn!(lobby = %name, %error, "could not start lobby");
             self.forget(&handle);
@@ -223,7 +223,10 @@ impl ChildSpec for LobbyChild {
         if let Some(handle) = self.lobbies.get(&self.name)
             && (matches!(why, ExitReason::GaveUp { .. }) || handle.is_gone())
         {
-            self.lobbies.deps.pubsub.crash_topic(&format!("lobby:{}", self.name));
+            self.lobbies
+                .deps
+                .pubsub
+                .crash_topic(&format!("lobby:{}", self.name));
             self.lobbies.forget(&handle);
         }
     }

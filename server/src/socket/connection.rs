@@ -17,7 +17,7 @@ use tokio::time::{Instant, sleep_until};
 use crate::app::App;
 use crate::auth::User;
 use crate::channel::{ChannelTable, Joined, Route};
-use crate::config::{IDLE_TIMEOUT, MAX_CHANNELS_PER_SOCKET, OUTBOUND_QUEUE};
+use crate::config::{IDLE_TIMEOUT, MAX_CHANNELS_PER_SOCKET, OUTBOUND_QUEUE, WRITE_STALL_TIMEOUT};
 use crate::metrics;
 use crate::socket::outbound::{
     ChannelRef, Inbox, OutKind, OutMessage, Outbound, Payload, SocketRef, outbox,
@@ -137,6 +137,29 @@ pub async fn run(mut ws: WebSocket, app: App, user: User, vsn: Vsn) {
     tracing::debug!(socket = id, "socket closed");
 }
 
+/// Awaits a write to the client unless the client proves too slow first: its queue
+/// overflowed, or the write made no progress for [`WRITE_STALL_TIMEOUT`] (a client
+/// that stops reading while it is also the only producer never overflows its queue).
+async fn write_or_give_up(
+    write: impl Future<Output = Result<(), axum::Error>>,
+    inbox: &Inbox,
+) -> Result<(), End> {
+    tokio::select! {
+        result = tokio::time::timeout(WRITE_STALL_TIMEOUT, write) => match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Gone),
+            Err(_) => {
+                metrics::slow_client_disconnected();
+                Err(End::Abort)
+            }
+        },
+        _ = inbox.overflow.notified() => {
+            metrics::slow_client_disconnected();
+            Err(End::Abort)
+        }
+    }
+}
+
 fn classify_read_error(error: axum::Error) -> End {
     use tokio_tungstenite::tungstenite::Error as WsError;
     use tokio_tungstenite::tungstenite::error::CapacityError;
@@ -166,28 +189,14 @@ impl Connection {
                 let hot = metrics::hot();
                 hot.frames_out.increment(1);
                 hot.bytes_out.increment(message_len(&message) as u64);
-                let feed = futures_util::SinkExt::feed(ws, message);
-                tokio::select! {
-                    result = feed => result.map_err(|_| End::Gone)?,
-                    _ = inbox.overflow.notified() => {
-                        metrics::slow_client_disconnected();
-                        return Err(End::Abort);
-                    }
-                }
+                write_or_give_up(futures_util::SinkExt::feed(ws, message), inbox).await?;
                 written += 1;
             }
             if written < WRITE_BATCH {
                 item = inbox.rx.try_recv().ok();
             }
         }
-        let flush = futures_util::SinkExt::flush(ws);
-        tokio::select! {
-            result = flush => result.map_err(|_| End::Gone),
-            _ = inbox.overflow.notified() => {
-                metrics::slow_client_disconnected();
-                Err(End::Abort)
-            }
-        }
+        write_or_give_up(futures_util::SinkExt::flush(ws), inbox).await
     }
 
     /// Turns a queued item into a WebSocket frame for this socket's serializer, updating
@@ -392,7 +401,12 @@ impl Connection {
 
     fn forward(&mut self, frame: InFrame) {
         let Some(joined) = self.channels.get(&frame.topic) else {
-            self.reply_unjoined(&frame.topic, frame.msg_ref.as_deref(), "error", "unmatched topic");
+            self.reply_unjoined(
+                &frame.topic,
+                frame.msg_ref.as_deref(),
+                "error",
+                "unmatched topic",
+            );
             return;
         };
         // A push carrying an old join_ref belongs to a channel that no longer exists
@@ -472,7 +486,13 @@ impl Connection {
 
     /// A reply whose join_ref is null: heartbeats, unmatched topics, undecodable frames.
     /// An empty `reason` means an empty response object.
-    fn reply_unjoined(&self, topic: &str, msg_ref: Option<&str>, status: &'static str, reason: &str) {
+    fn reply_unjoined(
+        &self,
+        topic: &str,
+        msg_ref: Option<&str>,
+        status: &'static str,
+        reason: &str,
+    ) {
         let Some(msg_ref) = msg_ref else { return };
         let response = if reason.is_empty() {
             Payload::empty()

@@ -152,7 +152,9 @@ mod tests {
     fn base64_round_trips_every_length() {
         let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         for len in 0..40u8 {
-            let data: Vec<u8> = (0..len).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect();
+            let data: Vec<u8> = (0..len)
+                .map(|i| i.wrapping_mul(37).wrapping_add(11))
+                .collect();
             let mut encoded = String::new();
             for chunk in data.chunks(3) {
                 let mut acc = 0u32;

@@ -48,12 +48,20 @@ fn orient(a: Pt, b: Pt, c: Pt) -> i64 {
 }
 
 fn on_segment(a: Pt, b: Pt, p: Pt) -> bool {
-    p[0] >= a[0].min(b[0]) && p[0] <= a[0].max(b[0]) && p[1] >= a[1].min(b[1]) && p[1] <= a[1].max(b[1])
+    p[0] >= a[0].min(b[0])
+        && p[0] <= a[0].max(b[0])
+        && p[1] >= a[1].min(b[1])
+        && p[1] <= a[1].max(b[1])
 }
 
 /// Whether segments `a..b` and `c..d` intersect (touching counts).
 pub fn segments_intersect(a: Pt, b: Pt, c: Pt, d: Pt) -> bool {
-    let (o1, o2, o3, o4) = (orient(a, b, c), orient(a, b, d), orient(c, d, a), orient(c, d, b));
+    let (o1, o2, o3, o4) = (
+        orient(a, b, c),
+        orient(a, b, d),
+        orient(c, d, a),
+        orient(c, d, b),
+    );
     if o1 != o2 && o3 != o4 && o1 != 0 && o2 != 0 && o3 != 0 && o4 != 0 {
         return true;
     }
@@ -83,18 +91,42 @@ mod tests {
     #[test]
     fn point_segment_distance_is_exact() {
         // Distance from (5, 3) to the x axis segment is exactly 3.
-        assert!(!point_seg_within([5, 3], [0, 0], [10, 0], 3), "distance 3 is not < 3");
-        assert!(point_seg_within([5, 3], [0, 0], [10, 0], 4), "distance 3 is < 4");
+        assert!(
+            !point_seg_within([5, 3], [0, 0], [10, 0], 3),
+            "distance 3 is not < 3"
+        );
+        assert!(
+            point_seg_within([5, 3], [0, 0], [10, 0], 4),
+            "distance 3 is < 4"
+        );
         // Beyond the end the distance is to the end point: (13, 4) is 5 from (10, 0).
-        assert!(!point_seg_within([13, 4], [0, 0], [10, 0], 5), "end cap distance 5");
-        assert!(point_seg_within([13, 4], [0, 0], [10, 0], 6), "end cap distance 5 < 6");
+        assert!(
+            !point_seg_within([13, 4], [0, 0], [10, 0], 5),
+            "end cap distance 5"
+        );
+        assert!(
+            point_seg_within([13, 4], [0, 0], [10, 0], 6),
+            "end cap distance 5 < 6"
+        );
     }
 
     #[test]
     fn crossing_segments_touch_at_any_radius() {
-        assert!(seg_seg_within([0, -10], [0, 10], [-10, 0], [10, 0], 1), "a cross intersects");
-        assert!(!seg_seg_within([0, 0], [10, 0], [0, 5], [10, 5], 5), "parallel at 5 is not < 5");
-        assert!(seg_seg_within([0, 0], [10, 0], [0, 5], [10, 5], 6), "parallel at 5 is < 6");
-        assert!(seg_seg_within([0, 0], [10, 0], [5, 0], [20, 0], 1), "collinear overlap");
+        assert!(
+            seg_seg_within([0, -10], [0, 10], [-10, 0], [10, 0], 1),
+            "a cross intersects"
+        );
+        assert!(
+            !seg_seg_within([0, 0], [10, 0], [0, 5], [10, 5], 5),
+            "parallel at 5 is not < 5"
+        );
+        assert!(
+            seg_seg_within([0, 0], [10, 0], [0, 5], [10, 5], 6),
+            "parallel at 5 is < 6"
+        );
+        assert!(
+            seg_seg_within([0, 0], [10, 0], [5, 0], [20, 0], 1),
+            "collinear overlap"
+        );
     }
 }

@@ -40,7 +40,13 @@ impl SegmentGrid {
         let cell = cell.max(1);
         let cols = (w / cell + 1).max(1);
         let rows = (h / cell + 1).max(1);
-        Self { cell, cols, rows, cells: vec![Vec::new(); (cols * rows) as usize], segs: Vec::new() }
+        Self {
+            cell,
+            cols,
+            rows,
+            cells: vec![Vec::new(); (cols * rows) as usize],
+            segs: Vec::new(),
+        }
     }
 
     /// Every stored segment, by id (insertion order).
@@ -82,7 +88,13 @@ impl SegmentGrid {
 
     /// The smallest id of a segment whose capsule overlaps the capsule `a..b` of radius
     /// `r`, ignoring segments for which `skip` returns true.
-    pub fn first_hit(&self, a: Pt, b: Pt, r: i32, mut skip: impl FnMut(&Segment) -> bool) -> Option<u32> {
+    pub fn first_hit(
+        &self,
+        a: Pt,
+        b: Pt,
+        r: i32,
+        mut skip: impl FnMut(&Segment) -> bool,
+    ) -> Option<u32> {
         let (x0, x1, y0, y1) = self.cell_range(a, b, r);
         let mut best: Option<u32> = None;
         for y in y0..=y1 {
@@ -110,7 +122,13 @@ mod tests {
     use super::*;
 
     fn seg(a: Pt, b: Pt, seat: u8) -> Segment {
-        Segment { a, b, r: 96, seat, arc: 0 }
+        Segment {
+            a,
+            b,
+            r: 96,
+            seat,
+            arc: 0,
+        }
     }
 
     #[test]
@@ -118,11 +136,27 @@ mod tests {
         let mut g = SegmentGrid::new(32768, 24576, 512);
         g.insert(seg([1000, 1000], [1048, 1000], 0));
         g.insert(seg([20000, 20000], [20048, 20000], 1));
-        assert_eq!(g.first_hit([1000, 1150], [1000, 1150], 96, |_| false), Some(0), "150 < 96+96");
-        assert_eq!(g.first_hit([1000, 1200], [1000, 1200], 96, |_| false), None, "200 >= 192");
-        assert_eq!(g.first_hit([1000, 1150], [1000, 1150], 96, |s| s.seat == 0), None, "skipped");
+        assert_eq!(
+            g.first_hit([1000, 1150], [1000, 1150], 96, |_| false),
+            Some(0),
+            "150 < 96+96"
+        );
+        assert_eq!(
+            g.first_hit([1000, 1200], [1000, 1200], 96, |_| false),
+            None,
+            "200 >= 192"
+        );
+        assert_eq!(
+            g.first_hit([1000, 1150], [1000, 1150], 96, |s| s.seat == 0),
+            None,
+            "skipped"
+        );
         g.clear();
-        assert_eq!(g.first_hit([1000, 1150], [1000, 1150], 96, |_| false), None, "cleared");
+        assert_eq!(
+            g.first_hit([1000, 1150], [1000, 1150], 96, |_| false),
+            None,
+            "cleared"
+        );
     }
 
     #[test]
@@ -131,6 +165,10 @@ mod tests {
         g.insert(seg([5000, 0], [5000, 100], 0));
         g.insert(seg([0, 5000], [100, 5000], 1));
         g.insert(seg([0, 5000], [100, 5000], 2));
-        assert_eq!(g.first_hit([50, 4990], [50, 5010], 10, |_| false), Some(1), "oldest hit wins");
+        assert_eq!(
+            g.first_hit([50, 4990], [50, 5010], 10, |_| false),
+            Some(1),
+            "oldest hit wins"
+        );
     }
 }

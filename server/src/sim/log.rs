@@ -1,0 +1,152 @@
+//! The input log: seed, config and every tick-stamped command — enough to replay a match.
+
+use serde::{Deserialize, Serialize};
+
+use super::config::GameConfig;
+use super::{Game, MatchRecord};
+
+/// A command applied to the game between two ticks.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Command {
+    /// A player as seated when the log began (full state, explicit seat).
+    Seat {
+        /// Seat.
+        seat: u8,
+        /// User id.
+        user_id: String,
+        /// Name.
+        name: String,
+        /// Ready flag.
+        ready: bool,
+        /// Connected.
+        connected: bool,
+        /// Tick of the disconnect.
+        disconnected_at: Option<u64>,
+        /// Last input.
+        turn: i8,
+    },
+    /// `add_player`.
+    Add {
+        /// User id.
+        user_id: String,
+        /// Name.
+        name: String,
+    },
+    /// `remove_player`.
+    Remove {
+        /// User id.
+        user_id: String,
+    },
+    /// `set_connected`.
+    Connected {
+        /// User id.
+        user_id: String,
+        /// Connected.
+        connected: bool,
+    },
+    /// `set_ready`.
+    Ready {
+        /// User id.
+        user_id: String,
+        /// Ready.
+        ready: bool,
+    },
+    /// `set_input` (only when the value changes).
+    Input {
+        /// User id.
+        user_id: String,
+        /// -1, 0, +1.
+        turn: i8,
+    },
+}
+
+/// A command and the tick after which it was applied (it affects tick `tick + 1`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Last completed tick when the command was applied.
+    pub tick: u64,
+    /// The command.
+    pub cmd: Command,
+}
+
+/// Everything needed to replay: the room seed, config, the state the log starts from
+/// (tick, match counter, seated players) and every command since.
+///
+/// A new log begins whenever a match is about to start, so the log of a finished match
+/// (attached to its [`MatchRecord`]) replays just that match.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct InputLog {
+    /// Room seed.
+    pub seed: u64,
+    /// Rules.
+    pub config: GameConfig,
+    /// Seats.
+    pub max_players: u8,
+    /// Tick the log starts at.
+    pub start_tick: u64,
+    /// Matches started before the log began.
+    pub match_index: u64,
+    /// Commands in order.
+    pub entries: Vec<LogEntry>,
+    /// Last tick to replay to (set for a finished match's log).
+    pub end_tick: Option<u64>,
+}
+
+impl InputLog {
+    /// MessagePack (named fields).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        rmp_serde::to_vec_named(self).unwrap_or_default()
+    }
+
+    /// Decodes [`InputLog::to_bytes`].
+    pub fn from_bytes(b: &[u8]) -> Result<Self, rmp_serde::decode::Error> {
+        rmp_serde::from_slice(b)
+    }
+}
+
+/// What a replay produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayResult {
+    /// `state_hash` after each replayed tick, from `start_tick + 1` to the end.
+    pub hashes: Vec<u64>,
+    /// `(user_id, score)` of the seated players at the end, by seat.
+    pub scores: Vec<(String, u32)>,
+    /// Records of matches that ended during the replay.
+    pub records: Vec<MatchRecord>,
+    /// Last tick.
+    pub final_tick: u64,
+}
+
+/// Replays a log from its starting state to `end_tick` (or its last command).
+pub fn replay(log: &InputLog) -> ReplayResult {
+    let mut g = Game::from_log_start(log);
+    let mut hashes = Vec::new();
+    let mut records = Vec::new();
+    let mut run_to = |g: &mut Game, t: u64, hashes: &mut Vec<u64>| {
+        while g.tick() < t {
+            let out = g.step();
+            records.extend(out.record);
+            hashes.push(g.state_hash());
+        }
+    };
+    for e in &log.entries {
+        run_to(&mut g, e.tick, &mut hashes);
+        g.apply(&e.cmd);
+    }
+    let end = log
+        .end_tick
+        .unwrap_or_else(|| log.entries.last().map_or(log.start_tick, |e| e.tick));
+    run_to(&mut g, end, &mut hashes);
+    let scores = g
+        .players()
+        .into_iter()
+        .map(|p| (p.user_id, p.score))
+        .collect();
+    ReplayResult {
+        hashes,
+        scores,
+        records,
+        final_tick: g.tick(),
+    }
+}

@@ -1,0 +1,297 @@
+//! The socket and the lobby through real WebSockets against a server on port 0.
+
+use std::time::Duration;
+
+use kurve_shared::phoenix;
+use kurve_tests::client::{Closed, PhxClient, json};
+use kurve_tests::spawn_server;
+use serde_json::json;
+use tokio_tungstenite::tungstenite;
+
+#[tokio::test]
+async fn an_upgrade_without_a_valid_token_is_refused_with_403() {
+    let server = spawn_server().await;
+    for query in ["vsn=2.0.0", "vsn=2.0.0&token=forged", "vsn=9.0.0&token=x"] {
+        let url = format!("{}/socket/websocket?{query}", server.ws_url());
+        match tokio_tungstenite::connect_async(url).await {
+            Err(tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 403, "{query} should be refused with 403")
+            }
+            other => panic!("{query}: expected an HTTP 403, got {other:?}"),
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn heartbeats_are_answered_with_a_null_join_ref() {
+    let server = spawn_server().await;
+    let (_, token) = server.guest_token("hb");
+    let mut client = PhxClient::connect(&server.ws_url(), &token).await.unwrap();
+    let msg_ref = client
+        .push(None, "phoenix", "heartbeat", &json!({}))
+        .await
+        .unwrap();
+    let reply = client.recv_until(|f| f.event == "phx_reply").await.unwrap();
+    assert_eq!(
+        reply.msg_ref.as_deref(),
+        Some(msg_ref.as_str()),
+        "ref echoed"
+    );
+    assert_eq!(reply.join_ref, None, "heartbeat replies carry no join_ref");
+    assert_eq!(json(&reply), &json!({"status": "ok", "response": {}}));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn lobby_join_sends_rooms_then_presence_state_then_diffs() {
+    let server = spawn_server().await;
+    let (alice, alice_token) = server.guest_token("alice");
+    let (bob, bob_token) = server.guest_token("bob");
+    let mut a = PhxClient::connect(&server.ws_url(), &alice_token)
+        .await
+        .unwrap();
+    let (join_ref, reply) = a.join("lobby:main", &json!({})).await.unwrap();
+    assert_eq!(reply, json!({"status": "ok", "response": {"rooms": []}}));
+    let state = a.recv().await.unwrap();
+    assert_eq!(
+        state.event, "presence_state",
+        "the state follows the join reply"
+    );
+    assert_eq!(
+        state.join_ref.as_deref(),
+        Some(join_ref.as_str()),
+        "state is a push with J"
+    );
+    let metas = &json(&state)[&alice.id]["metas"];
+    assert_eq!(metas[0]["name"], "alice");
+    assert_eq!(metas[0]["status"], "lobby");
+    assert!(metas[0]["phx_ref"].is_string(), "every meta has a phx_ref");
+
+    let mut b = PhxClient::connect(&server.ws_url(), &bob_token)
+        .await
+        .unwrap();
+    b.join("lobby:main", &json!({})).await.unwrap();
+    let diff = a
+        .recv_until(|f| f.event == "presence_diff" && json(f)["joins"].get(&bob.id).is_some())
+        .await
+        .unwrap();
+    assert_eq!(diff.join_ref, None, "diffs are broadcasts: null join_ref");
+    assert_eq!(json(&diff)["joins"][&bob.id]["metas"][0]["name"], "bob");
+
+    drop(b);
+    let diff = a
+        .recv_until(|f| f.event == "presence_diff" && json(f)["leaves"].get(&bob.id).is_some())
+        .await
+        .unwrap();
+    assert_eq!(
+        json(&diff)["leaves"][&bob.id]["metas"][0]["name"],
+        "bob",
+        "a dropped socket leaves"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn leave_replies_ok_then_closes_with_the_join_ref() {
+    let server = spawn_server().await;
+    let (_, token) = server.guest_token("leaver");
+    let mut c = PhxClient::connect(&server.ws_url(), &token).await.unwrap();
+    let (join_ref, _) = c.join("lobby:main", &json!({})).await.unwrap();
+    let leave_ref = c
+        .push(Some(&join_ref), "lobby:main", "phx_leave", &json!({}))
+        .await
+        .unwrap();
+    let reply = c.reply_to(&leave_ref).await.unwrap();
+    assert_eq!(reply["status"], "ok");
+    let close = c.recv_until(|f| f.event == "phx_close").await.unwrap();
+    assert_eq!(close.join_ref.as_deref(), Some(join_ref.as_str()));
+    assert_eq!(
+        close.msg_ref.as_deref(),
+        Some(join_ref.as_str()),
+        "phx_close ref = join_ref"
+    );
+    // The channel is gone: a push to it is an unmatched topic.
+    let r = c
+        .push(Some(&join_ref), "lobby:main", "chat", &json!({"body": "x"}))
+        .await
+        .unwrap();
+    let reply = c.reply_to(&r).await.unwrap();
+    assert_eq!(reply["response"]["reason"], "unmatched topic");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_frame_over_64_kib_closes_the_socket_with_1009() {
+    let server = spawn_server().await;
+    let (_, token) = server.guest_token("big");
+    let mut c = PhxClient::connect(&server.ws_url(), &token).await.unwrap();
+    let body = "x".repeat(100 * 1024);
+    let _ = c
+        .push(None, "lobby:main", "chat", &json!({ "body": body }))
+        .await;
+    assert_eq!(
+        c.closed(Duration::from_secs(5)).await.unwrap(),
+        Closed::Code(1009),
+        "an oversized frame closes with 1009"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn undecodable_frames_close_only_their_own_socket() {
+    let server = spawn_server().await;
+    let (_, good_token) = server.guest_token("good");
+    let (_, bad_token) = server.guest_token("bad");
+    let mut good = PhxClient::connect(&server.ws_url(), &good_token)
+        .await
+        .unwrap();
+    let (good_ref, _) = good.join("lobby:main", &json!({})).await.unwrap();
+
+    // Readable ref and topic but a wrong type: an error reply, the socket stays.
+    let mut bad = PhxClient::connect(&server.ws_url(), &bad_token)
+        .await
+        .unwrap();
+    bad.send_text(r#"[null,"7","phoenix",5,{}]"#.into())
+        .await
+        .unwrap();
+    let reply = bad.reply_to("7").await.unwrap();
+    assert_eq!(
+        reply["status"], "error",
+        "a salvageable frame gets an error reply"
+    );
+
+    // Not JSON at all: the socket is closed with 1007.
+    bad.send_text("{not json".into()).await.unwrap();
+    assert_eq!(
+        bad.closed(Duration::from_secs(5)).await.unwrap(),
+        Closed::Code(1007)
+    );
+
+    let chat = good
+        .push(
+            Some(&good_ref),
+            "lobby:main",
+            "chat",
+            &json!({"body": "still here"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        good.reply_to(&chat).await.unwrap()["status"],
+        "ok",
+        "others are untouched"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected() {
+    let server = spawn_server().await;
+    let (_, token) = server.guest_token("slow");
+    let mut c = PhxClient::connect(&server.ws_url(), &token).await.unwrap();
+    // Heartbeats that are never read: their replies pile up in the kernel buffers, then
+    // in the bounded queue, and the server gives up on the socket.
+    let frame = phoenix::encode_client_text(None, Some("1"), "phoenix", "heartbeat", "{}");
+    let flood = async {
+        use futures_util::SinkExt;
+        for _ in 0..400_000 {
+            if c.ws
+                .feed(tungstenite::Message::Text(frame.clone().into()))
+                .await
+                .is_err()
+            {
+                return true;
+            }
+        }
+        if c.ws.flush().await.is_err() {
+            return true;
+        }
+        c.closed(Duration::from_secs(30)).await.is_ok()
+    };
+    // Bounded: the server gives up within its write-stall timeout (10 s).
+    let disconnected = tokio::time::timeout(Duration::from_secs(60), flood)
+        .await
+        .unwrap_or(false);
+    assert!(
+        disconnected,
+        "the server should drop a client that does not read"
+    );
+    let text = server.app.metrics.render();
+    let slow = text
+        .lines()
+        .find(|l| l.starts_with("kurve_slow_clients_disconnected_total"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(slow >= 1.0, "the disconnect is counted, metrics say {slow}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_crashed_lobby_errors_its_members_and_no_other_lobby() {
+    let server = spawn_server().await;
+    let (_, t1) = server.guest_token("one");
+    let (_, t2) = server.guest_token("two");
+    let mut main = PhxClient::connect(&server.ws_url(), &t1).await.unwrap();
+    let (main_ref, _) = main.join("lobby:main", &json!({})).await.unwrap();
+    let mut other = PhxClient::connect(&server.ws_url(), &t2).await.unwrap();
+    let (other_ref, _) = other.join("lobby:other", &json!({})).await.unwrap();
+
+    main.push(Some(&main_ref), "lobby:main", "debug_crash", &json!({}))
+        .await
+        .unwrap();
+    let error = main.recv_until(|f| f.event == "phx_error").await.unwrap();
+    assert_eq!(
+        error.join_ref.as_deref(),
+        Some(main_ref.as_str()),
+        "phx_error carries J"
+    );
+    assert_eq!(json(&error)["reason"], "channel_crash");
+
+    // The restarted lobby accepts the rejoin, with a fresh presence_state.
+    let (_, reply) = main.join("lobby:main", &json!({})).await.unwrap();
+    assert_eq!(
+        reply["status"], "ok",
+        "the restarted lobby takes the rejoin"
+    );
+    main.recv_until(|f| f.event == "presence_state")
+        .await
+        .unwrap();
+
+    let r = other
+        .push(
+            Some(&other_ref),
+            "lobby:other",
+            "chat",
+            &json!({"body": "unaffected"}),
+        )
+        .await
+        .unwrap();
+    let reply = other
+        .recv_until(|f| f.event == "phx_error" || f.msg_ref.as_deref() == Some(r.as_str()))
+        .await
+        .unwrap();
+    assert_eq!(reply.event, "phx_reply", "the other lobby never errored");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_says_goodbye_and_closes_with_1012() {
+    let server = spawn_server().await;
+    let (_, token) = server.guest_token("bye");
+    let mut c = PhxClient::connect(&server.ws_url(), &token).await.unwrap();
+    let (join_ref, _) = c.join("lobby:main", &json!({})).await.unwrap();
+    c.recv_until(|f| f.event == "presence_state").await.unwrap();
+    server.shutdown.cancel();
+    let bye = c
+        .recv_until(|f| f.event == "server_shutdown")
+        .await
+        .unwrap();
+    assert_eq!(bye.join_ref.as_deref(), Some(join_ref.as_str()));
+    assert_eq!(
+        c.closed(Duration::from_secs(5)).await.unwrap(),
+        Closed::Code(1012)
+    );
+    server.stop().await;
+}
