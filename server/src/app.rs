@@ -14,6 +14,7 @@ use crate::channel::{Route, Target};
 use crate::config::Config;
 use crate::lobby::Lobbies;
 use crate::pubsub::PubSub;
+use crate::room::Rooms;
 use crate::supervisor::Supervisor;
 
 /// Shared server state. Cheap to clone.
@@ -25,6 +26,7 @@ pub struct AppInner {
     pub auth: Auth,
     pub pubsub: PubSub,
     pub lobbies: Lobbies,
+    pub rooms: Rooms,
     /// Parent of every lobby and room task.
     pub supervisor: Supervisor,
     pub metrics: PrometheusHandle,
@@ -62,17 +64,19 @@ impl App {
     pub fn resolve(&self, route: &Route) -> Result<Target, &'static str> {
         match route {
             Route::Lobby(name) => self.lobbies.get_or_start(name).map(Target::Lobby),
-            Route::Room(_) => Err("not_found"),
+            Route::Room(id) => self.rooms.get(id).map(Target::Room).ok_or("not_found"),
         }
     }
 }
 
 impl AppInner {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Config,
         auth: Auth,
         pubsub: PubSub,
         lobbies: Lobbies,
+        rooms: Rooms,
         supervisor: Supervisor,
         metrics: PrometheusHandle,
         shutdown: CancellationToken,
@@ -82,6 +86,7 @@ impl AppInner {
             auth,
             pubsub,
             lobbies,
+            rooms,
             supervisor,
             metrics,
             shutdown,

@@ -14,20 +14,24 @@ pub mod lobby;
 pub mod metrics;
 pub mod presence;
 pub mod pubsub;
+pub mod room;
 pub mod sim;
 pub mod socket;
 pub mod supervisor;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::app::{App, AppInner};
 use crate::auth::{AccountStore, Auth, TokenSigner};
 use crate::config::{Config, SHUTDOWN_GRACE};
 use crate::lobby::{Lobbies, LobbyDeps, MAIN};
 use crate::pubsub::PubSub;
+use crate::room::{RoomDeps, Rooms};
 use crate::supervisor::{RestartIntensity, Supervisor};
 
 /// Why the server could not start.
@@ -56,21 +60,36 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
     let accounts = AccountStore::open(&config.database_url)?;
     let supervisor = Supervisor::new("kurve", RestartIntensity::default(), &shutdown);
     let pubsub = PubSub::new();
+    let room_directory = Arc::new(OnceLock::new());
     let lobbies = Lobbies::new(
         supervisor.clone(),
         LobbyDeps {
             pubsub: pubsub.clone(),
             test_hooks: config.test_hooks,
+            rooms: room_directory.clone(),
         },
     );
+    let rooms = Rooms::new(
+        supervisor.clone(),
+        RoomDeps {
+            pubsub: pubsub.clone(),
+            accounts: accounts.clone(),
+            lobbies: lobbies.clone(),
+            tick_hz: config.tick_hz,
+            test_hooks: config.test_hooks,
+            writes: TaskTracker::new(),
+        },
+    );
+    let _ = room_directory.set(rooms.clone());
     lobbies
-        .get_or_start(&std::sync::Arc::from(MAIN))
+        .get_or_start(&Arc::from(MAIN))
         .map_err(StartError::Lobby)?;
     Ok(App::new(AppInner::new(
         config,
         Auth::new(tokens, accounts),
         pubsub,
         lobbies,
+        rooms,
         supervisor,
         metrics,
         shutdown,
@@ -110,6 +129,15 @@ pub async fn serve(listener: TcpListener, app: App) -> Result<(), StartError> {
         .is_err()
     {
         tracing::warn!("lobbies and rooms still running after the grace period");
+    }
+    // Matches that ended during the drain are written before the process exits.
+    let writes = app.rooms.writes();
+    writes.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE / 4, writes.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("database writes still in flight at exit");
     }
     tracing::info!("server stopped");
     Ok(())

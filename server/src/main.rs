@@ -20,21 +20,27 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.bind))?;
     let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    // Signals are watched before the server announces itself, so a SIGTERM sent as soon
+    // as the line below appears still drains cleanly.
+    let signals = Signals::install()?;
+    tokio::spawn(watch_signals(signals, shutdown.clone()));
+    let app = kurve_server::build(config, shutdown)?;
     // One line on stdout that scripts and tests wait for; logs go to stderr.
     println!("listening on http://{addr}");
-    tracing::info!(%addr, database = %config.database_url, tick_hz = config.tick_hz, "kurve listening");
-
-    let shutdown = CancellationToken::new();
-    tokio::spawn(watch_signals(shutdown.clone()));
-    kurve_server::run(listener, config, shutdown).await?;
+    tracing::info!(%addr, "kurve listening");
+    kurve_server::serve(listener, app).await?;
     Ok(())
 }
 
 fn init_logging(json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // A closed stderr (a log collector that died) must not turn logging into panics:
+    // writes that fail are dropped.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     if json {
         builder.json().init();
     } else {
@@ -42,29 +48,50 @@ fn init_logging(json: bool) {
     }
 }
 
-/// Cancels `shutdown` on SIGINT or SIGTERM, and exits the process if draining takes
-/// longer than [`HARD_EXIT_AFTER`].
-async fn watch_signals(shutdown: CancellationToken) {
-    let interrupt = tokio::signal::ctrl_c();
+/// The process's SIGINT and SIGTERM streams.
+struct Signals {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot watch SIGTERM");
-                std::future::pending::<()>().await;
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt()).context("watching SIGINT")?,
+                terminate: signal(SignalKind::terminate()).context("watching SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "SIGINT",
+                _ = self.terminate.recv() => "SIGTERM",
             }
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => tracing::info!("SIGINT received, shutting down"),
-        _ = terminate => tracing::info!("SIGTERM received, shutting down"),
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "ctrl-c"
+        }
     }
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM, and exits the process if draining takes
+/// longer than [`HARD_EXIT_AFTER`]. The token is cancelled before anything is logged.
+async fn watch_signals(mut signals: Signals, shutdown: CancellationToken) {
+    let which = signals.recv().await;
     shutdown.cancel();
+    tracing::info!(signal = which, "shutting down");
     tokio::time::sleep(HARD_EXIT_AFTER).await;
     tracing::error!("shutdown took too long, exiting");
     std::process::exit(0);

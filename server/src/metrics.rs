@@ -8,7 +8,14 @@
 use std::sync::OnceLock;
 
 use metrics::{Counter, Gauge, Unit, describe_counter, describe_gauge, describe_histogram};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Histogram buckets for durations, in seconds: 10 µs to 1 s, dense around a 60 Hz
+/// tick's 16.7 ms budget and the 2 ms lateness bound.
+const TIME_BUCKETS: &[f64] = &[
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.0167, 0.033,
+    0.1, 0.25, 1.0,
+];
 
 pub const SOCKETS_OPEN: &str = "kurve_sockets_open";
 pub const SOCKETS_ACCEPTED: &str = "kurve_sockets_accepted_total";
@@ -26,6 +33,14 @@ pub const PRESENCE_DIFFS: &str = "kurve_presence_diffs_total";
 pub const CHAT_MESSAGES: &str = "kurve_chat_messages_total";
 pub const CHAT_REFUSED: &str = "kurve_chat_refused_total";
 pub const LOBBIES: &str = "kurve_lobbies";
+pub const ROOMS: &str = "kurve_rooms";
+pub const ROOM_RESTARTS: &str = "kurve_room_restarts_total";
+pub const TICKS: &str = "kurve_ticks_total";
+pub const TICKS_SKIPPED: &str = "kurve_ticks_skipped_total";
+pub const TICK_DURATION: &str = "kurve_tick_duration_seconds";
+pub const TICK_LATENESS: &str = "kurve_tick_lateness_seconds";
+pub const TICK_BYTES: &str = "kurve_tick_bytes_total";
+pub const INPUTS_DROPPED: &str = "kurve_inputs_dropped_total";
 
 /// Handles used on every frame.
 pub struct Hot {
@@ -44,7 +59,10 @@ static HOT: OnceLock<Hot> = OnceLock::new();
 pub fn install() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), TIME_BUCKETS)
+                .map(PrometheusBuilder::build_recorder)
+                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
@@ -115,9 +133,30 @@ fn describe() {
     describe_counter!(CHAT_MESSAGES, "Chat messages broadcast");
     describe_counter!(CHAT_REFUSED, "Chat messages refused (length or rate)");
     describe_gauge!(LOBBIES, "Lobbies running");
+    describe_gauge!(ROOMS, "Rooms running, by phase");
+    describe_counter!(ROOM_RESTARTS, "Rooms restarted after a panic");
+    describe_counter!(TICKS, "Room ticks simulated");
+    describe_counter!(
+        TICKS_SKIPPED,
+        "Ticks given up because a room fell too far behind"
+    );
     describe_histogram!(
-        "kurve_tick_duration_seconds",
+        TICK_DURATION,
         Unit::Seconds,
-        "Time to step a room"
+        "Time to step a room and fan out its tick"
+    );
+    describe_histogram!(
+        TICK_LATENESS,
+        Unit::Seconds,
+        "How late a room woke for its tick deadline"
+    );
+    describe_counter!(
+        TICK_BYTES,
+        Unit::Bytes,
+        "Encoded tick deltas (once per room tick)"
+    );
+    describe_counter!(
+        INPUTS_DROPPED,
+        "Inputs dropped by the per-socket rate limit"
     );
 }

@@ -7,9 +7,11 @@
 //!
 //! Changes are gathered into a pending diff that the owner flushes every
 //! [`crate::config::PRESENCE_FLUSH`]: one `presence_diff` carries many joins and leaves.
-//! A joiner gets the current state right away; it may already contain changes that the
-//! next diff repeats, which is harmless because the JS client applies joins by
-//! `phx_ref` (no duplicates) and ignores leaves of refs it does not hold.
+//! A joiner gets a state no older than the last flush — possibly without the changes
+//! (its own join among them) made since — and then the next diff, which carries every
+//! change since that flush. Overlaps are harmless: the JS client applies joins by
+//! `phx_ref` (no duplicates) and ignores leaves of refs it does not hold. So a client's
+//! view is complete at most one flush interval after its join.
 //!
 //! The encoded state is cached until the next flush, so during a join storm into a lobby
 //! of 5,000 the state is serialized a few times a second rather than once per joiner.

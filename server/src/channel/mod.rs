@@ -11,6 +11,7 @@ use kurve_shared::phoenix::InPayload;
 
 use crate::actor::Overloaded;
 use crate::lobby::LobbyHandle;
+use crate::room::RoomHandle;
 use crate::socket::outbound::{ChannelRef, SocketId};
 
 /// What a topic string names.
@@ -47,6 +48,7 @@ pub fn valid_name(name: &str) -> bool {
 #[derive(Debug, Clone)]
 pub enum Target {
     Lobby(LobbyHandle),
+    Room(RoomHandle),
 }
 
 impl Target {
@@ -54,6 +56,7 @@ impl Target {
     pub fn kind(&self) -> &'static str {
         match self {
             Target::Lobby(_) => "lobby",
+            Target::Room(_) => "room",
         }
     }
 
@@ -66,13 +69,16 @@ impl Target {
     ) -> Result<(), Overloaded> {
         match self {
             Target::Lobby(lobby) => lobby.join(chan, msg_ref, params),
+            Target::Room(room) => room.join(chan, msg_ref, params),
         }
     }
 
     /// Tells the actor the socket left the channel (never dropped, see [`crate::actor`]).
-    pub fn leave(&self, socket: SocketId) {
+    /// `explicit`: the client sent `phx_leave`, rather than the socket going away.
+    pub fn leave(&self, socket: SocketId, explicit: bool) {
         match self {
             Target::Lobby(lobby) => lobby.leave(socket),
+            Target::Room(room) => room.leave(socket, explicit),
         }
     }
 
@@ -86,6 +92,7 @@ impl Target {
     ) -> Result<(), Overloaded> {
         match self {
             Target::Lobby(lobby) => lobby.event(chan, msg_ref, event, payload),
+            Target::Room(room) => room.event(chan, msg_ref, event, payload),
         }
     }
 
@@ -93,6 +100,7 @@ impl Target {
     pub fn is_gone(&self) -> bool {
         match self {
             Target::Lobby(lobby) => lobby.is_gone(),
+            Target::Room(room) => room.is_gone(),
         }
     }
 }

@@ -61,10 +61,7 @@ async fn rooms(
             "lobby must match [a-z0-9_-]{1,32}".into(),
         ));
     }
-    let rooms = match app.lobbies.get(lobby) {
-        Some(handle) => handle.rooms().await.map_err(|_| ApiError::RateLimited)?,
-        None => Vec::new(),
-    };
+    let rooms = app.rooms.list(lobby);
     Ok(axum::Json(serde_json::json!({ "rooms": rooms })).into_response())
 }
 

@@ -6,8 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use kurve_shared::lobby::{ChatIn, ChatOut, LobbyJoined, PublicUser, RoomSummary, Status};
 use kurve_shared::phoenix::InPayload;
+use serde::Deserialize;
 use serde::ser::SerializeStruct;
-use tokio::sync::oneshot;
+use serde_json::json;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
@@ -16,6 +17,7 @@ use crate::actor::MailboxReceiver;
 use crate::config::{CHAT_BURST, CHAT_MAX_CHARS, CHAT_WINDOW, EMPTY_LOBBY_TTL, PRESENCE_FLUSH};
 use crate::presence::{MetaFields, Presence};
 use crate::pubsub::Broadcast;
+use crate::room::{MAX_PASSWORD, MAX_ROOM_NAME, RoomSpec};
 use crate::socket::outbound::{ChannelRef, Payload, SocketId};
 
 /// Commands a lobby understands.
@@ -32,15 +34,11 @@ pub enum LobbyCommand {
         event: String,
         payload: InPayload,
     },
-    /// A member's status changed (joined or left a room).
+    /// A user's status changed (joined or left a room): every session of theirs.
     SetStatus {
-        socket: SocketId,
+        user_id: Arc<str>,
         status: Status,
         room_id: Option<Arc<str>>,
-    },
-    /// The public rooms, for `GET /api/rooms`.
-    Rooms {
-        reply: oneshot::Sender<Vec<RoomSummary>>,
     },
 }
 
@@ -77,7 +75,6 @@ struct Lobby {
     members: HashMap<SocketId, Member>,
     /// Times of each user's recent chat messages, for the rate limit.
     chat_times: HashMap<Arc<str>, VecDeque<Instant>>,
-    rooms: Vec<RoomSummary>,
     /// When the pending presence changes go out.
     flush_at: Option<Instant>,
     /// Since when the lobby has had no members (None while it has some).
@@ -101,7 +98,6 @@ pub(super) async fn run(
         presence: Presence::new(),
         members: HashMap::new(),
         chat_times: HashMap::new(),
-        rooms: Vec::new(),
         flush_at: None,
         empty_since: Some(Instant::now()),
     };
@@ -149,13 +145,10 @@ impl Lobby {
                 payload,
             } => self.event(chan, msg_ref, &event, payload),
             LobbyCommand::SetStatus {
-                socket,
+                user_id,
                 status,
                 room_id,
-            } => self.set_status(socket, status, room_id),
-            LobbyCommand::Rooms { reply } => {
-                let _ = reply.send(self.public_rooms());
-            }
+            } => self.set_status(&user_id, status, room_id),
         }
     }
 
@@ -173,6 +166,11 @@ impl Lobby {
                 room_id: None,
             },
         );
+        // Subscribe before listing rooms: a room that changes in between is then both
+        // in the list and announced, never in neither.
+        self.deps
+            .pubsub
+            .subscribe(&self.topic, socket, chan.socket.outbox.clone());
         chan.reply(
             &msg_ref,
             "ok",
@@ -182,9 +180,6 @@ impl Lobby {
         );
         // The JS Presence holds back diffs until it has a state for the current join.
         chan.push("presence_state", Payload::Json(self.presence.state_json()));
-        self.deps
-            .pubsub
-            .subscribe(&self.topic, socket, chan.socket.outbox.clone());
         self.members.insert(socket, Member { chan, phx_ref });
         self.empty_since = None;
         self.schedule_flush();
@@ -206,18 +201,24 @@ impl Lobby {
         self.schedule_flush();
     }
 
-    fn set_status(&mut self, socket: SocketId, status: Status, room_id: Option<Arc<str>>) {
-        let Some(member) = self.members.get_mut(&socket) else {
-            return;
-        };
-        let user = &member.chan.socket.user;
-        let meta = LobbyMeta {
-            name: Arc::from(user.name.as_str()),
-            status,
-            room_id,
-        };
-        if let Some(new_ref) = self.presence.update(&user.id, &member.phx_ref, meta) {
-            member.phx_ref = new_ref;
+    fn set_status(&mut self, user_id: &str, status: Status, room_id: Option<Arc<str>>) {
+        let mut changed = false;
+        for member in self.members.values_mut() {
+            let user = &member.chan.socket.user;
+            if user.id != user_id {
+                continue;
+            }
+            let meta = LobbyMeta {
+                name: Arc::from(user.name.as_str()),
+                status,
+                room_id: room_id.clone(),
+            };
+            if let Some(new_ref) = self.presence.update(user_id, &member.phx_ref, meta) {
+                member.phx_ref = new_ref;
+                changed = true;
+            }
+        }
+        if changed {
             self.schedule_flush();
         }
     }
@@ -225,9 +226,22 @@ impl Lobby {
     fn event(&mut self, chan: ChannelRef, msg_ref: Arc<str>, event: &str, payload: InPayload) {
         match event {
             "chat" => self.chat(&chan, &msg_ref, payload),
-            "create_room" | "quick_join" => {
-                chan.reply_error(&msg_ref, "not_implemented");
-            }
+            "create_room" => self.create_room(&chan, &msg_ref, payload),
+            "quick_join" => match self.rooms().map(|r| r.quick_join(&self.name)) {
+                Some(Ok(room_id)) => {
+                    chan.reply(
+                        &msg_ref,
+                        "ok",
+                        Payload::json(&json!({ "room_id": &*room_id })),
+                    );
+                }
+                Some(Err(error)) => {
+                    chan.reply_error(&msg_ref, &error_reason(error));
+                }
+                None => {
+                    chan.reply_error(&msg_ref, "unavailable");
+                }
+            },
             "debug_crash" if self.deps.test_hooks => {
                 panic!("debug_crash requested on lobby:{}", self.name);
             }
@@ -286,8 +300,45 @@ impl Lobby {
         metrics::counter!(crate::metrics::CHAT_MESSAGES).increment(1);
     }
 
+    fn rooms(&self) -> Option<&crate::room::Rooms> {
+        self.deps.rooms.get()
+    }
+
     fn public_rooms(&self) -> Vec<RoomSummary> {
-        self.rooms.iter().filter(|r| !r.private).cloned().collect()
+        self.rooms().map(|r| r.list(&self.name)).unwrap_or_default()
+    }
+
+    fn create_room(&mut self, chan: &ChannelRef, msg_ref: &Arc<str>, payload: InPayload) {
+        let request = match payload {
+            InPayload::Json(value) => serde_json::from_value::<CreateRoom>(value).ok(),
+            InPayload::Binary(_) => None,
+        };
+        let Some(request) = request else {
+            chan.reply_error(msg_ref, "invalid_room");
+            return;
+        };
+        let spec = match request.into_spec(&self.name, &chan.socket.user.name) {
+            Ok(spec) => spec,
+            Err(reason) => {
+                chan.reply_error(msg_ref, reason);
+                return;
+            }
+        };
+        match self.rooms().map(|r| r.create(spec)) {
+            Some(Ok(room_id)) => {
+                chan.reply(
+                    msg_ref,
+                    "ok",
+                    Payload::json(&json!({ "room_id": &*room_id })),
+                );
+            }
+            Some(Err(error)) => {
+                chan.reply_error(msg_ref, &error_reason(error));
+            }
+            None => {
+                chan.reply_error(msg_ref, "unavailable");
+            }
+        }
     }
 
     fn schedule_flush(&mut self) {
@@ -320,10 +371,58 @@ impl Lobby {
             }
             LobbyCommand::Leave { socket } => self.leave(socket),
             LobbyCommand::SetStatus { .. } => {}
-            LobbyCommand::Rooms { reply } => {
-                let _ = reply.send(Vec::new());
-            }
         }
+    }
+}
+
+/// `create_room` payload.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRoom {
+    name: Option<String>,
+    max_players: Option<u8>,
+    #[serde(default)]
+    private: bool,
+    password: Option<String>,
+}
+
+impl CreateRoom {
+    /// Validates the request; Err is the reason the client gets.
+    fn into_spec(self, lobby: &Arc<str>, creator: &str) -> Result<RoomSpec, &'static str> {
+        let name = match self.name.as_deref().map(str::trim) {
+            None | Some("") => format!("{creator}'s room"),
+            Some(name) => name.to_owned(),
+        };
+        let name_ok =
+            name.chars().count() <= MAX_ROOM_NAME && name.chars().all(|c| !c.is_control());
+        if !name_ok {
+            return Err("invalid_room");
+        }
+        let max_players = self.max_players.unwrap_or(6);
+        if !(2..=8).contains(&max_players) {
+            return Err("invalid_room");
+        }
+        let password = self.password.filter(|p| !p.is_empty());
+        if password
+            .as_ref()
+            .is_some_and(|p| p.chars().count() > MAX_PASSWORD)
+        {
+            return Err("invalid_room");
+        }
+        Ok(RoomSpec {
+            name,
+            lobby: lobby.clone(),
+            max_players,
+            private: self.private,
+            password,
+        })
+    }
+}
+
+fn error_reason(error: crate::room::CreateError) -> String {
+    match error {
+        crate::room::CreateError::TooMany => "too_many_rooms".into(),
+        crate::room::CreateError::Unavailable => "unavailable".into(),
     }
 }
 

@@ -8,17 +8,17 @@
 mod actor;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use kurve_shared::lobby::{RoomSummary, Status};
+use kurve_shared::lobby::Status;
 use kurve_shared::phoenix::InPayload;
-use tokio::sync::oneshot;
 
 use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::config::{LOBBY_MAILBOX, MAX_LOBBIES};
 use crate::pubsub::PubSub;
+use crate::room::Rooms;
 use crate::socket::outbound::{ChannelRef, SocketId};
 use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};
 
@@ -63,20 +63,14 @@ impl LobbyHandle {
         })
     }
 
-    /// Changes the lobby status shown for `socket` (it joined or left a room).
-    pub fn set_status(&self, socket: SocketId, status: Status, room_id: Option<Arc<str>>) {
+    /// Changes the status shown for every session of `user_id` (they joined or left a
+    /// room). Not refused when busy: bounded by room joins, which are.
+    pub fn set_user_status(&self, user_id: &str, status: Status, room_id: Option<Arc<str>>) {
         self.mailbox.send_control(LobbyCommand::SetStatus {
-            socket,
+            user_id: Arc::from(user_id),
             status,
             room_id,
         });
-    }
-
-    /// The public rooms of this lobby.
-    pub async fn rooms(&self) -> Result<Vec<RoomSummary>, Overloaded> {
-        let (reply, answer) = oneshot::channel();
-        self.mailbox.try_send(LobbyCommand::Rooms { reply })?;
-        answer.await.map_err(|_| Overloaded)
     }
 
     pub fn is_gone(&self) -> bool {
@@ -94,6 +88,8 @@ pub struct LobbyDeps {
     pub pubsub: PubSub,
     /// Enables the test-only `debug_crash` event.
     pub test_hooks: bool,
+    /// The room directory; set once at start (rooms and lobbies refer to each other).
+    pub rooms: Arc<OnceLock<Rooms>>,
 }
 
 /// The running lobbies by name. Cheap to clone.

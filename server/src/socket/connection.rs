@@ -349,7 +349,7 @@ impl Connection {
         // A duplicate join replaces the old channel (Phoenix never rejects it); the old
         // join_ref gets its phx_close, which the client drops by its join_ref filter.
         if duplicate && let Some((_, old)) = self.channels.remove(&topic, None) {
-            old.target.leave(self.socket.id);
+            old.target.leave(self.socket.id, false);
             self.push_control(&topic, &old.join_ref, "phx_close");
         }
         let params = match frame.payload {
@@ -371,7 +371,7 @@ impl Connection {
         let join_ref = frame.join_ref.as_deref();
         match self.channels.remove(topic, join_ref) {
             Some((topic, joined)) => {
-                joined.target.leave(self.socket.id);
+                joined.target.leave(self.socket.id, true);
                 if let Some(msg_ref) = msg_ref {
                     self.socket.outbox.reply(
                         &topic,
@@ -462,7 +462,7 @@ impl Connection {
 
     fn leave_all(&mut self) {
         for (_, joined) in self.channels.drain() {
-            joined.target.leave(self.socket.id);
+            joined.target.leave(self.socket.id, false);
         }
     }
 

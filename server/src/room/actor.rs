@@ -1,0 +1,617 @@
+//! The room actor: one task that owns a [`Game`], steps it at the tick rate and fans
+//! out what each step produces.
+//!
+//! Per tick: `Game::step`, then the binary `tick` delta is encoded **once** and handed
+//! to the pubsub, which gives every member (players and spectators) the same bytes.
+//! Lifecycle events go out as JSON broadcasts. Between ticks the room answers joins,
+//! leaves, `ready` and `input`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use kurve_shared::game::{self, Phase};
+use kurve_shared::lobby::{PublicUser, RoomPhase, RoomSummary, Status};
+use kurve_shared::phoenix::InPayload;
+use metrics::{Counter, Histogram};
+use serde::ser::SerializeStruct;
+use serde_json::json;
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+use super::clock::TickClock;
+use super::{RoomSpec, Rooms};
+use crate::actor::MailboxReceiver;
+use crate::auth::{MatchPlayer, MatchRecord};
+use crate::config::PRESENCE_FLUSH;
+use crate::presence::{MetaFields, Presence};
+use crate::pubsub::Broadcast;
+use crate::sim::{self, Game, GameConfig, GameError, SavedGame};
+use crate::socket::outbound::{ChannelRef, Payload, SocketId};
+
+/// Inputs one socket may send per second (CONTRACT §4); the excess is dropped and counted.
+pub const MAX_INPUTS_PER_SEC: u32 = 120;
+
+/// An empty room is disposed after this long.
+pub const EMPTY_ROOM_TTL: Duration = Duration::from_secs(30);
+
+/// Commands a room understands.
+#[derive(Debug)]
+pub enum RoomCommand {
+    Join {
+        chan: ChannelRef,
+        msg_ref: Arc<str>,
+        params: serde_json::Value,
+    },
+    Leave {
+        socket: SocketId,
+        explicit: bool,
+    },
+    Event {
+        chan: ChannelRef,
+        msg_ref: Arc<str>,
+        event: String,
+        payload: InPayload,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Player,
+    Spectator,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Player => "player",
+            Role::Spectator => "spectator",
+        }
+    }
+}
+
+/// Room presence meta: `{"name", "role", "color"?}`.
+#[derive(Debug, Clone, PartialEq)]
+struct RoomMeta {
+    name: Arc<str>,
+    role: Role,
+    color: Option<Arc<str>>,
+}
+
+impl MetaFields for RoomMeta {
+    const FIELDS: usize = 3;
+    fn serialize_fields<S: SerializeStruct>(&self, s: &mut S) -> Result<(), S::Error> {
+        s.serialize_field("name", &*self.name)?;
+        s.serialize_field("role", self.role.as_str())?;
+        if let Some(color) = &self.color {
+            s.serialize_field("color", &**color)?;
+        }
+        Ok(())
+    }
+}
+
+struct Member {
+    chan: ChannelRef,
+    role: Role,
+    phx_ref: Arc<str>,
+    /// Start of the current one-second input window and inputs seen in it.
+    input_window: Instant,
+    inputs: u32,
+}
+
+/// Everything a room incarnation starts from.
+pub(super) struct RoomStart {
+    pub id: Arc<str>,
+    pub spec: RoomSpec,
+    pub inbox: MailboxReceiver<RoomCommand>,
+    pub restored: Option<SavedGame>,
+    pub save_slot: Arc<Mutex<Option<SavedGame>>>,
+    pub rooms: Rooms,
+    pub cancel: CancellationToken,
+    pub restarts: u32,
+}
+
+/// Metric handles a room uses every tick, looked up once.
+struct TickMetrics {
+    duration: Histogram,
+    lateness: Histogram,
+    ticks: Counter,
+    skipped: Counter,
+    inputs_dropped: Counter,
+    tick_bytes: Counter,
+}
+
+impl TickMetrics {
+    fn new() -> Self {
+        use crate::metrics as m;
+        TickMetrics {
+            duration: metrics::histogram!(m::TICK_DURATION),
+            lateness: metrics::histogram!(m::TICK_LATENESS),
+            ticks: metrics::counter!(m::TICKS),
+            skipped: metrics::counter!(m::TICKS_SKIPPED),
+            inputs_dropped: metrics::counter!(m::INPUTS_DROPPED),
+            tick_bytes: metrics::counter!(m::TICK_BYTES),
+        }
+    }
+}
+
+struct Room {
+    id: Arc<str>,
+    topic: Arc<str>,
+    spec: RoomSpec,
+    game: Game,
+    rooms: Rooms,
+    members: HashMap<SocketId, Member>,
+    presence: Presence<RoomMeta>,
+    flush_at: Option<Instant>,
+    empty_since: Option<Instant>,
+    save_slot: Arc<Mutex<Option<SavedGame>>>,
+    metrics: TickMetrics,
+    test_hooks: bool,
+    /// The summary last published, to publish only changes.
+    last_summary: Option<RoomSummary>,
+}
+
+pub(super) async fn run(start: RoomStart) {
+    let RoomStart {
+        id,
+        spec,
+        mut inbox,
+        restored,
+        save_slot,
+        rooms,
+        cancel,
+        restarts,
+    } = start;
+    let deps = rooms.deps.clone();
+    let game = match restored {
+        Some(saved) => {
+            let mut game = Game::restore(saved);
+            // Every socket was lost with the crash: seats are kept for 15 s for the
+            // players' clients to rejoin, as after any disconnect.
+            for player in game.players() {
+                game.set_connected(&player.user_id, false);
+            }
+            tracing::warn!(room = %id, restarts, tick = game.tick(), "room resumed from its last saved state");
+            game
+        }
+        None => {
+            let config = GameConfig {
+                tick_hz: deps.tick_hz,
+                ..GameConfig::default()
+            };
+            Game::new(config, rand::random(), spec.max_players)
+        }
+    };
+    let mut room = Room {
+        topic: Arc::from(format!("room:{id}")),
+        id,
+        spec,
+        game,
+        rooms,
+        members: HashMap::new(),
+        presence: Presence::new(),
+        flush_at: None,
+        empty_since: Some(Instant::now()),
+        save_slot,
+        metrics: TickMetrics::new(),
+        test_hooks: deps.test_hooks,
+        last_summary: None,
+    };
+    room.save();
+    room.publish_summary();
+    tracing::info!(room = %room.id, lobby = %room.spec.lobby, "room started");
+
+    let mut clock = TickClock::new(deps.tick_hz, Instant::now());
+    let far = Instant::now() + Duration::from_secs(86_400 * 365);
+    loop {
+        let flush_at = room.flush_at.unwrap_or(far);
+        let dispose_at = room.empty_since.map_or(far, |t| t + EMPTY_ROOM_TTL);
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break,
+            _ = sleep_until(clock.deadline()) => {
+                let due = clock.wake(Instant::now());
+                room.metrics.lateness.record(due.lateness.as_secs_f64());
+                if due.skipped > 0 {
+                    room.metrics.skipped.increment(due.skipped);
+                    tracing::warn!(room = %room.id, skipped = due.skipped, "room fell behind, ticks skipped");
+                }
+                for _ in 0..due.run {
+                    room.step();
+                }
+            }
+            command = inbox.recv() => match command {
+                Some(command) => room.handle(command),
+                None => break,
+            },
+            _ = sleep_until(flush_at) => room.flush_presence(),
+            _ = sleep_until(dispose_at) => {
+                tracing::info!(room = %room.id, "empty room disposed");
+                inbox.close();
+                while let Some(command) = inbox.try_recv() {
+                    room.refuse_after_close(command);
+                }
+                break;
+            }
+        }
+    }
+    room.flush_presence();
+}
+
+impl Room {
+    fn handle(&mut self, command: RoomCommand) {
+        match command {
+            RoomCommand::Join {
+                chan,
+                msg_ref,
+                params,
+            } => self.join(chan, msg_ref, &params),
+            RoomCommand::Leave { socket, explicit } => self.leave(socket, explicit),
+            RoomCommand::Event {
+                chan,
+                msg_ref,
+                event,
+                payload,
+            } => self.event(chan, msg_ref, &event, payload),
+        }
+    }
+
+    /// Advances the game one tick and fans out what it produced.
+    fn step(&mut self) {
+        let started = std::time::Instant::now();
+        let out = self.game.step();
+        if let Some(tick) = &out.tick {
+            let bytes = Bytes::from(game::encode_tick(tick));
+            self.metrics.tick_bytes.increment(bytes.len() as u64);
+            self.broadcast("tick", Payload::Binary(bytes));
+        }
+        let phase_changed = !out.lifecycle.is_empty();
+        for event in &out.lifecycle {
+            self.broadcast(event.name(), Payload::json(&event.payload()));
+        }
+        if let Some(record) = out.record {
+            self.store_match(record);
+        }
+        if phase_changed {
+            self.save();
+            self.publish_summary();
+        }
+        self.metrics.ticks.increment(1);
+        self.metrics
+            .duration
+            .record(started.elapsed().as_secs_f64());
+    }
+
+    fn join(&mut self, chan: ChannelRef, msg_ref: Arc<str>, params: &serde_json::Value) {
+        let role = match params.get("as").and_then(|v| v.as_str()) {
+            None | Some("player") => Role::Player,
+            Some("spectator") => Role::Spectator,
+            Some(_) => {
+                chan.refuse_join(&msg_ref, "bad_request");
+                return;
+            }
+        };
+        let password = params.get("password").and_then(|v| v.as_str());
+        if !self.rooms.password_ok(&self.id, password) {
+            chan.refuse_join(&msg_ref, "wrong_password");
+            return;
+        }
+        let user = chan.socket.user.clone();
+        let socket = chan.socket.id;
+        if self.members.contains_key(&socket) {
+            self.leave(socket, false);
+        }
+        let mut color = None;
+        let mut seat = None;
+        if role == Role::Player {
+            let seated = self
+                .game
+                .players()
+                .into_iter()
+                .find(|p| p.user_id == user.id);
+            match seated {
+                Some(player) => {
+                    // A rejoin within the seat-keeping window, or a second tab.
+                    self.game.set_connected(&user.id, true);
+                    color = Some(player.color);
+                    seat = Some(player.seat);
+                }
+                None => match self.game.add_player(&user.id, &user.name) {
+                    Ok(slot) => {
+                        color = Some(slot.color);
+                        seat = Some(slot.seat);
+                    }
+                    Err(GameError::Full) => return chan.refuse_join(&msg_ref, "room_full"),
+                    Err(GameError::AlreadyStarted) => {
+                        return chan.refuse_join(&msg_ref, "already_started");
+                    }
+                    Err(GameError::AlreadySeated) => {
+                        return chan.refuse_join(&msg_ref, "already_seated");
+                    }
+                },
+            }
+        }
+        let config = self.game.arena_config();
+        let mut you = json!({ "id": user.id, "role": role.as_str() });
+        if let Some(color) = &color {
+            you["color"] = json!(color);
+        }
+        if let Some(seat) = seat {
+            you["seat"] = json!(seat);
+        }
+        chan.reply(
+            &msg_ref,
+            "ok",
+            Payload::json(&json!({
+                "you": you,
+                "config": {
+                    "tick_hz": config.tick_hz,
+                    "arena": { "w": config.w, "h": config.h },
+                    "pos_scale": config.pos_scale,
+                    "item_radius": config.item_radius,
+                    "max_players": self.spec.max_players,
+                    "name": self.spec.name,
+                    "lobby": &*self.spec.lobby,
+                    "room_id": &*self.id,
+                },
+            })),
+        );
+        let snapshot = game::encode_snapshot(&self.game.snapshot());
+        chan.push("snapshot", Payload::Binary(Bytes::from(snapshot)));
+        let meta = RoomMeta {
+            name: Arc::from(user.name.as_str()),
+            role,
+            color: color.as_deref().map(Arc::from),
+        };
+        let phx_ref = self.presence.track(&user.id, meta);
+        chan.push("presence_state", Payload::Json(self.presence.state_json()));
+        self.rooms
+            .deps
+            .pubsub
+            .subscribe(&self.topic, socket, chan.socket.outbox.clone());
+        self.set_lobby_status(
+            &user.id,
+            match role {
+                Role::Player => Status::Playing,
+                Role::Spectator => Status::Spectating,
+            },
+            Some(self.id.clone()),
+        );
+        self.members.insert(
+            socket,
+            Member {
+                chan,
+                role,
+                phx_ref,
+                input_window: Instant::now(),
+                inputs: 0,
+            },
+        );
+        self.empty_since = None;
+        self.schedule_flush();
+        self.save_if_waiting();
+        self.publish_summary();
+    }
+
+    fn leave(&mut self, socket: SocketId, explicit: bool) {
+        let Some(member) = self.members.remove(&socket) else {
+            return;
+        };
+        self.rooms.deps.pubsub.unsubscribe(&self.topic, socket);
+        let user_id = member.chan.socket.user.id.clone();
+        self.presence.untrack(&user_id, &member.phx_ref);
+        let still_here = self
+            .members
+            .values()
+            .any(|m| m.chan.socket.user.id == user_id);
+        if !still_here {
+            if member.role == Role::Player {
+                if explicit {
+                    self.game.remove_player(&user_id);
+                } else {
+                    self.game.set_connected(&user_id, false);
+                }
+            }
+            self.set_lobby_status(&user_id, Status::Lobby, None);
+        }
+        if self.members.is_empty() {
+            self.empty_since = Some(Instant::now());
+        }
+        self.schedule_flush();
+        self.save_if_waiting();
+        self.publish_summary();
+    }
+
+    fn event(&mut self, chan: ChannelRef, msg_ref: Arc<str>, event: &str, payload: InPayload) {
+        let Some(member) = self.members.get_mut(&chan.socket.id) else {
+            chan.reply_error(&msg_ref, "not_joined");
+            return;
+        };
+        match event {
+            "input" => {
+                if member.role != Role::Player {
+                    chan.reply_error(&msg_ref, "not_a_player");
+                    return;
+                }
+                let now = Instant::now();
+                if now.duration_since(member.input_window) >= Duration::from_secs(1) {
+                    member.input_window = now;
+                    member.inputs = 0;
+                }
+                member.inputs += 1;
+                if member.inputs > MAX_INPUTS_PER_SEC {
+                    self.metrics.inputs_dropped.increment(1);
+                    return;
+                }
+                let turn = match &payload {
+                    InPayload::Json(value) => value.get("turn").and_then(|t| t.as_i64()),
+                    InPayload::Binary(_) => None,
+                };
+                match turn {
+                    Some(turn @ -1..=1) => {
+                        self.game.set_input(&chan.socket.user.id, turn as i8);
+                    }
+                    _ => {
+                        chan.reply_error(&msg_ref, "bad_input");
+                    }
+                }
+            }
+            "ready" => {
+                if member.role != Role::Player {
+                    chan.reply_error(&msg_ref, "not_a_player");
+                    return;
+                }
+                let ready = match &payload {
+                    InPayload::Json(value) => {
+                        value.get("ready").and_then(|r| r.as_bool()).unwrap_or(true)
+                    }
+                    InPayload::Binary(_) => true,
+                };
+                self.game.set_ready(&chan.socket.user.id, ready);
+                chan.reply(&msg_ref, "ok", Payload::empty());
+                self.save_if_waiting();
+            }
+            "debug_crash" if self.test_hooks => {
+                panic!("debug_crash requested on room:{}", self.id);
+            }
+            _ => {
+                chan.reply_error(&msg_ref, "unknown_event");
+            }
+        }
+    }
+
+    fn broadcast(&self, event: &'static str, payload: Payload) {
+        self.rooms
+            .deps
+            .pubsub
+            .broadcast(Broadcast::new(self.topic.clone(), event, payload));
+    }
+
+    /// Keeps the state a restart would resume from. Saved at phase changes (cheap: at
+    /// a round's start the arena is empty) and while waiting, so a crash mid-round
+    /// restarts that round from its countdown.
+    fn save(&mut self) {
+        let saved = self.game.save();
+        *self
+            .save_slot
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(saved);
+    }
+
+    fn save_if_waiting(&mut self) {
+        if self.game.phase() == Phase::Waiting {
+            self.save();
+        }
+    }
+
+    fn summary(&self) -> RoomSummary {
+        let players = self.game.players();
+        let spectators = self
+            .members
+            .values()
+            .filter(|m| m.role == Role::Spectator)
+            .count();
+        RoomSummary {
+            id: self.id.to_string(),
+            name: self.spec.name.clone(),
+            lobby: self.spec.lobby.to_string(),
+            phase: match self.game.phase() {
+                Phase::Waiting => RoomPhase::Waiting,
+                Phase::Countdown => RoomPhase::Countdown,
+                Phase::Playing | Phase::RoundOver => RoomPhase::Playing,
+                Phase::Finished => RoomPhase::Finished,
+            },
+            players: players
+                .into_iter()
+                .map(|p| PublicUser {
+                    id: p.user_id,
+                    name: p.name,
+                })
+                .collect(),
+            spectators: spectators as u32,
+            max_players: self.spec.max_players,
+            private: self.spec.private,
+        }
+    }
+
+    fn publish_summary(&mut self) {
+        let summary = self.summary();
+        if self.last_summary.as_ref() != Some(&summary) {
+            self.rooms.update(summary.clone());
+            self.last_summary = Some(summary);
+        }
+    }
+
+    fn set_lobby_status(&self, user_id: &str, status: Status, room_id: Option<Arc<str>>) {
+        if let Some(lobby) = self.rooms.deps.lobbies.get(&self.spec.lobby) {
+            lobby.set_user_status(user_id, status, room_id);
+        }
+    }
+
+    fn schedule_flush(&mut self) {
+        if self.flush_at.is_none() {
+            self.flush_at = Some(Instant::now() + PRESENCE_FLUSH);
+        }
+    }
+
+    fn flush_presence(&mut self) {
+        self.flush_at = None;
+        if let Some(diff) = self.presence.flush() {
+            self.broadcast("presence_diff", Payload::Json(Arc::from(diff)));
+        }
+    }
+
+    /// Writes a finished match to the database without blocking the tick loop.
+    fn store_match(&self, record: sim::MatchRecord) {
+        let tick_hz = u64::from(self.game.config().tick_hz.max(1));
+        let ended_at_ms = unix_millis();
+        let duration_ms = record.duration_ticks * 1000 / tick_hz;
+        let row = MatchRecord {
+            room_id: self.id.to_string(),
+            seed: record.seed,
+            started_at_ms: ended_at_ms - duration_ms as i64,
+            ended_at_ms,
+            winner_user_id: record.winner.clone(),
+            input_log: record.input_log,
+            players: record
+                .players
+                .iter()
+                .map(|s| MatchPlayer {
+                    user_id: s.id.clone(),
+                    name: s.name.clone(),
+                    guest: !s.id.starts_with('u'),
+                    points: s.points,
+                    place: s.place,
+                    won: s.won,
+                })
+                .collect(),
+        };
+        let accounts = self.rooms.deps.accounts.clone();
+        let room = self.id.clone();
+        self.rooms.deps.writes.spawn(async move {
+            match accounts.record_match(row).await {
+                Ok(id) => tracing::info!(room = %room, match_id = id, "match stored"),
+                Err(error) => tracing::error!(room = %room, %error, "could not store a match"),
+            }
+        });
+    }
+
+    fn refuse_after_close(&mut self, command: RoomCommand) {
+        match command {
+            RoomCommand::Join { chan, msg_ref, .. } => chan.refuse_join(&msg_ref, "not_found"),
+            RoomCommand::Event { chan, msg_ref, .. } => {
+                chan.reply_error(&msg_ref, "not_found");
+            }
+            RoomCommand::Leave { socket, explicit } => self.leave(socket, explicit),
+        }
+    }
+}
+
+fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

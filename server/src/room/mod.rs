@@ -1,0 +1,455 @@
+//! Rooms: `room:<id>` actors, each a supervised task that alone owns a [`Game`].
+//!
+//! [`Rooms`] is the directory: id → handle, the room's latest [`RoomSummary`] (what
+//! lobbies list and `GET /api/rooms` returns) and its password. Lobbies create rooms
+//! through it and read listings from it, so a lobby that restarts loses no rooms.
+//!
+//! A room that panics is restarted by the supervisor from the state it saved at its last
+//! phase change (the round restarts from its countdown); its clients get `phx_error`
+//! and the official client rejoins by itself.
+
+mod actor;
+mod clock;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use kurve_shared::lobby::{RoomPhase, RoomSummary};
+use kurve_shared::phoenix::InPayload;
+use tokio_util::task::TaskTracker;
+
+use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
+use crate::auth::AccountStore;
+use crate::lobby::Lobbies;
+use crate::pubsub::{Broadcast, PubSub};
+use crate::sim::SavedGame;
+use crate::socket::outbound::{ChannelRef, Payload, SocketId};
+use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};
+
+pub use actor::RoomCommand;
+
+/// Commands waiting in a room's mailbox before new ones are refused. Inputs are the bulk:
+/// 8 players at 120/s is ~1,000 a second, so this is about a second of backlog.
+pub const ROOM_MAILBOX: usize = 1024;
+
+/// Rooms that may exist at once (each ticks 60 times a second).
+pub const MAX_ROOMS: usize = 2000;
+
+/// Longest room name, in characters.
+pub const MAX_ROOM_NAME: usize = 32;
+
+/// Longest room password, in characters.
+pub const MAX_PASSWORD: usize = 64;
+
+/// What a room is asked to be.
+#[derive(Debug, Clone)]
+pub struct RoomSpec {
+    pub name: String,
+    pub lobby: Arc<str>,
+    pub max_players: u8,
+    pub private: bool,
+    pub password: Option<String>,
+}
+
+/// Why a room could not be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CreateError {
+    #[error("too many rooms")]
+    TooMany,
+    #[error("server shutting down")]
+    Unavailable,
+}
+
+/// Sends commands to one running room. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct RoomHandle {
+    pub id: Arc<str>,
+    mailbox: Mailbox<RoomCommand>,
+}
+
+impl RoomHandle {
+    pub fn join(
+        &self,
+        chan: ChannelRef,
+        msg_ref: Arc<str>,
+        params: serde_json::Value,
+    ) -> Result<(), Overloaded> {
+        self.mailbox.try_send(RoomCommand::Join {
+            chan,
+            msg_ref,
+            params,
+        })
+    }
+
+    /// `explicit`: the client sent `phx_leave` (the seat is given up at once) rather
+    /// than dropping (the seat is kept for 15 s).
+    pub fn leave(&self, socket: SocketId, explicit: bool) {
+        self.mailbox
+            .send_control(RoomCommand::Leave { socket, explicit });
+    }
+
+    pub fn event(
+        &self,
+        chan: ChannelRef,
+        msg_ref: Arc<str>,
+        event: String,
+        payload: InPayload,
+    ) -> Result<(), Overloaded> {
+        self.mailbox.try_send(RoomCommand::Event {
+            chan,
+            msg_ref,
+            event,
+            payload,
+        })
+    }
+
+    pub fn is_gone(&self) -> bool {
+        self.mailbox.is_closed()
+    }
+
+    fn same_room(&self, other: &RoomHandle) -> bool {
+        self.mailbox.same_channel(&other.mailbox)
+    }
+}
+
+/// What every room needs from the rest of the server.
+#[derive(Clone)]
+pub struct RoomDeps {
+    pub pubsub: PubSub,
+    pub accounts: AccountStore,
+    pub lobbies: Lobbies,
+    pub tick_hz: u32,
+    pub test_hooks: bool,
+    /// Database writes in flight, so shutdown can wait for them.
+    pub writes: TaskTracker,
+}
+
+struct Entry {
+    handle: RoomHandle,
+    summary: RoomSummary,
+    password: Option<String>,
+}
+
+/// The room directory. Cheap to clone.
+#[derive(Clone)]
+pub struct Rooms {
+    entries: Arc<Mutex<HashMap<Arc<str>, Entry>>>,
+    supervisor: Supervisor,
+    deps: RoomDeps,
+}
+
+impl Rooms {
+    pub fn new(supervisor: Supervisor, deps: RoomDeps) -> Self {
+        Rooms {
+            entries: Arc::default(),
+            supervisor,
+            deps,
+        }
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Entry>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The running room `id`.
+    pub fn get(&self, id: &str) -> Option<RoomHandle> {
+        self.table()
+            .get(id)
+            .map(|e| e.handle.clone())
+            .filter(|h| !h.is_gone())
+    }
+
+    /// Public rooms of `lobby`, oldest first.
+    pub fn list(&self, lobby: &str) -> Vec<RoomSummary> {
+        let mut rooms: Vec<RoomSummary> = self
+            .table()
+            .values()
+            .filter(|e| !e.summary.private && e.summary.lobby == lobby)
+            .map(|e| e.summary.clone())
+            .collect();
+        rooms.sort_by(|a, b| a.id.cmp(&b.id));
+        rooms
+    }
+
+    /// Database writes in flight (shutdown waits for them).
+    pub fn writes(&self) -> &TaskTracker {
+        &self.deps.writes
+    }
+
+    /// Number of rooms.
+    pub fn len(&self) -> usize {
+        self.table().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table().is_empty()
+    }
+
+    /// Starts a room; returns its id.
+    pub fn create(&self, spec: RoomSpec) -> Result<Arc<str>, CreateError> {
+        let mut table = self.table();
+        if table.len() >= MAX_ROOMS {
+            return Err(CreateError::TooMany);
+        }
+        let id = loop {
+            let id = new_room_id();
+            if !table.contains_key(id.as_str()) {
+                break Arc::<str>::from(id);
+            }
+        };
+        let (tx, rx) = mailbox(ROOM_MAILBOX);
+        let handle = RoomHandle {
+            id: id.clone(),
+            mailbox: tx,
+        };
+        let summary = RoomSummary {
+            id: id.to_string(),
+            name: spec.name.clone(),
+            lobby: spec.lobby.to_string(),
+            phase: RoomPhase::Waiting,
+            players: Vec::new(),
+            spectators: 0,
+            max_players: spec.max_players,
+            private: spec.private,
+        };
+        table.insert(
+            id.clone(),
+            Entry {
+                handle: handle.clone(),
+                summary: summary.clone(),
+                password: spec.password.clone(),
+            },
+        );
+        drop(table);
+        rooms_gauge(RoomPhase::Waiting, 1.0);
+        self.announce("room_added", &summary);
+        let child = RoomChild {
+            id: id.clone(),
+            spec,
+            first_mailbox: Some(rx),
+            saved: Arc::default(),
+            rooms: self.clone(),
+        };
+        if self
+            .supervisor
+            .start_child(format!("room:{id}"), Restart::Transient, child)
+            .is_err()
+        {
+            self.remove(&handle);
+            return Err(CreateError::Unavailable);
+        }
+        Ok(id)
+    }
+
+    /// A waiting public room of `lobby` with a free seat, else a new one.
+    pub fn quick_join(&self, lobby: &Arc<str>) -> Result<Arc<str>, CreateError> {
+        let found = self
+            .table()
+            .iter()
+            .filter(|(_, e)| {
+                let s = &e.summary;
+                !s.private
+                    && s.lobby == **lobby
+                    && s.phase == RoomPhase::Waiting
+                    && s.players.len() < usize::from(s.max_players)
+                    && !e.handle.is_gone()
+            })
+            // The fullest waiting room first, so players meet rather than spread out.
+            .max_by_key(|(id, e)| (e.summary.players.len(), std::cmp::Reverse((*id).clone())))
+            .map(|(id, _)| id.clone());
+        match found {
+            Some(id) => Ok(id),
+            None => self.create(RoomSpec {
+                name: "Quick play".into(),
+                lobby: lobby.clone(),
+                max_players: 6,
+                private: false,
+                password: None,
+            }),
+        }
+    }
+
+    /// Whether `password` opens room `id` (rooms without a password open for anyone).
+    pub fn password_ok(&self, id: &str, password: Option<&str>) -> bool {
+        match self.table().get(id).and_then(|e| e.password.as_deref()) {
+            None => true,
+            Some(expected) => password.is_some_and(|p| constant_time_eq(p, expected)),
+        }
+    }
+
+    /// Records a room's new summary and tells its lobby.
+    fn update(&self, summary: RoomSummary) {
+        let mut table = self.table();
+        let Some(entry) = table.get_mut(summary.id.as_str()) else {
+            return;
+        };
+        if entry.summary == summary {
+            return;
+        }
+        if entry.summary.phase != summary.phase {
+            rooms_gauge(entry.summary.phase, -1.0);
+            rooms_gauge(summary.phase, 1.0);
+        }
+        entry.summary = summary.clone();
+        drop(table);
+        self.announce("room_updated", &summary);
+    }
+
+    /// Removes a room that ended (if `handle` is still the current one).
+    fn remove(&self, handle: &RoomHandle) {
+        let mut table = self.table();
+        let current = table
+            .get(&handle.id)
+            .is_some_and(|e| e.handle.same_room(handle));
+        if !current {
+            return;
+        }
+        let Some(entry) = table.remove(&handle.id) else {
+            return;
+        };
+        drop(table);
+        rooms_gauge(entry.summary.phase, -1.0);
+        self.announce("room_removed", &entry.summary);
+    }
+
+    /// A fresh mailbox for a restarted room, replacing the dead one.
+    fn renew(&self, id: &Arc<str>) -> MailboxReceiver<RoomCommand> {
+        let (tx, rx) = mailbox(ROOM_MAILBOX);
+        if let Some(entry) = self.table().get_mut(id) {
+            entry.handle = RoomHandle {
+                id: id.clone(),
+                mailbox: tx,
+            };
+        }
+        rx
+    }
+
+    /// Tells the room's lobby (public rooms only: private ones are never listed).
+    fn announce(&self, event: &'static str, summary: &RoomSummary) {
+        if summary.private {
+            return;
+        }
+        let topic: Arc<str> = Arc::from(format!("lobby:{}", summary.lobby));
+        self.deps
+            .pubsub
+            .broadcast(Broadcast::new(topic, event, Payload::json(summary)));
+    }
+}
+
+fn rooms_gauge(phase: RoomPhase, delta: f64) {
+    let label = match phase {
+        RoomPhase::Waiting => "waiting",
+        RoomPhase::Countdown => "countdown",
+        RoomPhase::Playing => "playing",
+        RoomPhase::Finished => "finished",
+    };
+    metrics::gauge!(crate::metrics::ROOMS, "phase" => label).increment(delta);
+}
+
+/// Eight characters of `[a-z0-9]`: short enough to share, 2.8·10¹² possibilities.
+fn new_room_id() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..8)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Compares without stopping at the first difference, so timing tells nothing.
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+/// The supervisor's recipe for one room.
+struct RoomChild {
+    id: Arc<str>,
+    spec: RoomSpec,
+    first_mailbox: Option<MailboxReceiver<RoomCommand>>,
+    /// The state saved at the room's last phase change; a restart resumes from it.
+    saved: Arc<Mutex<Option<SavedGame>>>,
+    rooms: Rooms,
+}
+
+impl ChildSpec for RoomChild {
+    fn start(&mut self, ctx: ChildContext) -> BoxFuture<'static, ()> {
+        let inbox = self
+            .first_mailbox
+            .take()
+            .unwrap_or_else(|| self.rooms.renew(&self.id));
+        let saved = self
+            .saved
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        actor::run(actor::RoomStart {
+            id: self.id.clone(),
+            spec: self.spec.clone(),
+            inbox,
+            restored: saved,
+            save_slot: self.saved.clone(),
+            rooms: self.rooms.clone(),
+            cancel: ctx.cancel,
+            restarts: ctx.restarts,
+        })
+        .boxed()
+    }
+
+    fn on_crash(&mut self, id: &str, panic: &str) {
+        tracing::error!(child = id, panic, "room crashed");
+        metrics::counter!(crate::metrics::ROOM_RESTARTS).increment(1);
+        let told = self
+            .rooms
+            .deps
+            .pubsub
+            .crash_topic(&format!("room:{}", self.id));
+        tracing::info!(room = %self.id, clients = told, "told room members of the crash");
+    }
+
+    fn on_exit(&mut self, _id: &str, why: &ExitReason) {
+        let handle = self.rooms.table().get(&self.id).map(|e| e.handle.clone());
+        if let Some(handle) = handle {
+            if matches!(why, ExitReason::GaveUp { .. }) {
+                self.rooms
+                    .deps
+                    .pubsub
+                    .crash_topic(&format!("room:{}", self.id));
+            }
+            self.rooms.remove(&handle);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_ids_are_short_and_url_safe() {
+        for _ in 0..100 {
+            let id = new_room_id();
+            assert_eq!(id.len(), 8);
+            assert!(
+                crate::channel::valid_name(&id),
+                "{id} must be a valid topic name"
+            );
+        }
+    }
+
+    #[test]
+    fn passwords_compare_exactly() {
+        assert!(constant_time_eq("secret", "secret"));
+        assert!(!constant_time_eq("secret", "secreT"));
+        assert!(!constant_time_eq("secret", "secret2"));
+        assert!(!constant_time_eq("", "x"));
+    }
+}

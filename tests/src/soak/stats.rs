@@ -1,0 +1,145 @@
+//! Counters shared by every bot, and the latency histograms.
+//!
+//! Counters are relaxed atomics; bots batch per-tick counts and histogram samples
+//! locally ([`LocalStats`]) and flush them now and then, so a tick costs no lock.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use hdrhistogram::Histogram;
+
+/// Largest recorded value, µs (60 s); larger samples are clamped.
+const HIST_MAX_US: u64 = 60_000_000;
+
+/// Samples a bot gathers before taking the histogram lock.
+const LOCAL_BATCH: usize = 128;
+
+/// Every counter of a run.
+#[derive(Default)]
+pub struct Stats {
+    pub launched: AtomicU64,
+    pub signed_in: AtomicU64,
+    pub connected_now: AtomicU64,
+    pub connected_peak: AtomicU64,
+    pub connected_total: AtomicU64,
+    pub lobby_joins_ok: AtomicU64,
+    pub lobby_joins_failed: AtomicU64,
+    pub room_joins_ok: AtomicU64,
+    pub room_joins_failed: AtomicU64,
+    pub rooms_created: AtomicU64,
+    pub rounds: AtomicU64,
+    pub matches: AtomicU64,
+    pub presence_complete: AtomicU64,
+    /// When the last bot first saw its whole lobby, µs since the run started.
+    pub presence_last_complete_us: AtomicU64,
+    /// When the first lobby join was sent, µs since the run started (+1, 0 = none yet).
+    pub first_join_us: AtomicU64,
+    pub snapshots: AtomicU64,
+    pub ticks_received: AtomicU64,
+    pub ticks_expected: AtomicU64,
+    pub inputs_sent: AtomicU64,
+    pub heartbeats: AtomicU64,
+    hists: Mutex<Hists>,
+    errors: Mutex<BTreeMap<String, u64>>,
+}
+
+/// Latency histograms, µs.
+pub struct Hists {
+    /// |inter-arrival − tick period| between consecutive ticks.
+    pub jitter: Histogram<u64>,
+    /// Input sent → first tick whose heading reflects it.
+    pub echo: Histogram<u64>,
+    /// Lobby join sent → join reply.
+    pub join: Histogram<u64>,
+}
+
+impl Default for Hists {
+    fn default() -> Self {
+        let h = || Histogram::new_with_bounds(1, HIST_MAX_US, 3).expect("valid histogram bounds");
+        Hists {
+            jitter: h(),
+            echo: h(),
+            join: h(),
+        }
+    }
+}
+
+impl Stats {
+    /// Counts one error of `kind`.
+    pub fn error(&self, kind: impl Into<String>) {
+        let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        *errors.entry(kind.into()).or_default() += 1;
+    }
+
+    /// A copy of the error counts.
+    pub fn errors(&self) -> BTreeMap<String, u64> {
+        self.errors.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Runs `f` on the histograms under their lock.
+    pub fn with_hists<T>(&self, f: impl FnOnce(&mut Hists) -> T) -> T {
+        f(&mut self.hists.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub fn connected(&self) {
+        self.connected_total.fetch_add(1, Relaxed);
+        let now = self.connected_now.fetch_add(1, Relaxed) + 1;
+        self.connected_peak.fetch_max(now, Relaxed);
+    }
+
+    pub fn disconnected(&self) {
+        self.connected_now.fetch_sub(1, Relaxed);
+    }
+}
+
+/// What one bot gathers between flushes.
+#[derive(Default)]
+pub struct LocalStats {
+    pub ticks_received: u64,
+    pub ticks_expected: u64,
+    pub jitter_us: Vec<u64>,
+    pub echo_us: Vec<u64>,
+}
+
+impl LocalStats {
+    /// Whether enough has gathered to be worth a flush.
+    pub fn due(&self) -> bool {
+        self.ticks_received >= LOCAL_BATCH as u64
+            || self.jitter_us.len() >= LOCAL_BATCH
+            || self.echo_us.len() >= LOCAL_BATCH
+    }
+
+    /// Moves everything into `stats`.
+    pub fn flush(&mut self, stats: &Stats) {
+        if self.ticks_received > 0 || self.ticks_expected > 0 {
+            stats.ticks_received.fetch_add(self.ticks_received, Relaxed);
+            stats.ticks_expected.fetch_add(self.ticks_expected, Relaxed);
+            self.ticks_received = 0;
+            self.ticks_expected = 0;
+        }
+        if !self.jitter_us.is_empty() || !self.echo_us.is_empty() {
+            stats.with_hists(|h| {
+                for &v in &self.jitter_us {
+                    h.jitter.saturating_record(v.clamp(1, HIST_MAX_US));
+                }
+                for &v in &self.echo_us {
+                    h.echo.saturating_record(v.clamp(1, HIST_MAX_US));
+                }
+            });
+            self.jitter_us.clear();
+            self.echo_us.clear();
+        }
+    }
+}
+
+/// p50 / p99 / max of a histogram in ms, `None` without samples.
+pub fn percentiles(h: &Histogram<u64>) -> Option<(f64, f64, f64)> {
+    (h.len() > 0).then(|| {
+        (
+            h.value_at_quantile(0.50) as f64 / 1000.0,
+            h.value_at_quantile(0.99) as f64 / 1000.0,
+            h.max() as f64 / 1000.0,
+        )
+    })
+}

@@ -1,0 +1,75 @@
+// The one Phoenix socket of a signed-in page, and its visible connection state.
+
+import { Socket } from "phoenix";
+import { api, ApiError } from "./api";
+
+export type ConnState = "connecting" | "connected" | "reconnecting";
+
+export class Connection {
+  readonly socket: Socket;
+  state: ConnState = "connecting";
+  private listeners = new Set<(s: ConnState) => void>();
+  private openedOnce = false;
+  private checkingAuth = false;
+  private closed = false;
+
+  /** `onAuthLost` runs when the server no longer accepts the token. */
+  constructor(
+    private token: string,
+    private onAuthLost: () => void,
+  ) {
+    this.socket = new Socket("/socket", {
+      params: { token },
+      // Back off 0.5 s, 1 s, 2 s … up to 5 s; the client retries forever.
+      reconnectAfterMs: (tries: number) => [500, 1000, 2000, 3000][tries - 1] ?? 5000,
+      rejoinAfterMs: (tries: number) => [300, 1000, 2000][tries - 1] ?? 4000,
+    });
+    this.socket.onOpen(() => {
+      this.openedOnce = true;
+      this.set("connected");
+    });
+    this.socket.onError(() => {
+      this.set(this.openedOnce ? "reconnecting" : "connecting");
+      void this.checkAuth();
+    });
+    this.socket.onClose(() => {
+      if (!this.closed) this.set(this.openedOnce ? "reconnecting" : "connecting");
+    });
+    this.socket.connect();
+  }
+
+  onChange(fn: (s: ConnState) => void): () => void {
+    this.listeners.add(fn);
+    fn(this.state);
+    return () => this.listeners.delete(fn);
+  }
+
+  private set(s: ConnState): void {
+    if (this.state === s) return;
+    this.state = s;
+    for (const fn of this.listeners) fn(s);
+  }
+
+  /** A refused upgrade (403) looks like any socket error: ask /api/me whether the token died. */
+  private async checkAuth(): Promise<void> {
+    if (this.checkingAuth || this.closed) return;
+    this.checkingAuth = true;
+    try {
+      await api.me(this.token);
+    } catch (e) {
+      if (e instanceof ApiError && (e.status === 401 || e.status === 403) && !this.closed) {
+        this.close();
+        this.onAuthLost();
+      }
+    } finally {
+      // Check at most every few seconds while the socket keeps failing.
+      setTimeout(() => (this.checkingAuth = false), 4000);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.listeners.clear();
+    this.socket.disconnect();
+  }
+}

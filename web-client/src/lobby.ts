@@ -1,0 +1,429 @@
+// Lobby (`lobby:main`): presence, the live room list, create / quick play / join, chat,
+// and the leaderboard. The channel stays joined while a room is open, so presence and
+// the room list stay live (spectators switch rooms from it).
+
+import { Presence, type Channel } from "phoenix";
+import { api, type LeaderRow, type User } from "./api";
+import type { Connection } from "./conn";
+import { dot, h, nameColor, replace, toast } from "./dom";
+
+export interface RoomSummary {
+  id: string;
+  name: string;
+  lobby: string;
+  phase: "waiting" | "countdown" | "playing" | "finished";
+  players: { id: string; name: string }[];
+  spectators: number;
+  max_players: number;
+  private: boolean;
+}
+
+export interface OnlineUser {
+  id: string;
+  name: string;
+  status: "lobby" | "playing" | "spectating";
+  roomId: string | null;
+  tabs: number;
+}
+
+interface Meta {
+  name?: string;
+  status?: OnlineUser["status"];
+  room_id?: string | null;
+}
+
+interface ChatMsg {
+  user: { id: string; name: string };
+  body: string;
+  at: number | string;
+}
+
+export type OpenRoom = (id: string, as: "player" | "spectator", password?: string) => void;
+
+const STATUS_RANK = { playing: 3, spectating: 2, lobby: 1 } as const;
+
+export const PHASE_LABEL: Record<string, string> = {
+  waiting: "Waiting",
+  countdown: "Starting",
+  playing: "Playing",
+  round_over: "Playing",
+  finished: "Finished",
+};
+
+/** Human text for a room or lobby error reason. */
+export function reasonText(reason: string | undefined): string {
+  switch (reason) {
+    case "not_found":
+      return "That room does not exist any more.";
+    case "room_full":
+      return "That room is full — you can still watch.";
+    case "already_started":
+      return "That match has already started — watch it, or join the next one.";
+    case "wrong_password":
+      return "Wrong room password.";
+    case "invalid_room":
+      return "Check the room settings: a name up to 24 characters, 2–8 players, and a password for private rooms.";
+    case "invalid_body":
+      return "Messages are 1–280 characters.";
+    case "rate_limited":
+      return "Slow down — too many messages.";
+    case "unauthorized":
+      return "Your session is no longer valid.";
+    default:
+      return reason ? `Request refused (${reason}).` : "The server did not answer. Try again.";
+  }
+}
+
+export class Lobby {
+  readonly el: HTMLElement;
+  readonly channel: Channel;
+  rooms = new Map<string, RoomSummary>();
+  online: OnlineUser[] = [];
+  private presence: Presence;
+  private roomListeners = new Set<() => void>();
+  private roomsEl: HTMLElement;
+  private onlineEl: HTMLElement;
+  private onlineCount: HTMLElement;
+  private chatLog: HTMLElement;
+  private boardEl: HTMLElement;
+  private leaderTimer: number;
+  private joined = false;
+
+  constructor(
+    private conn: Connection,
+    private me: User,
+    private openRoom: OpenRoom,
+  ) {
+    this.channel = conn.socket.channel("lobby:main", {});
+    this.presence = new Presence(this.channel);
+    this.presence.onSync(() => this.syncPresence());
+
+    this.roomsEl = h("div", { class: "room-list", id: "room-list" });
+    this.onlineEl = h("ul", { class: "online-list", id: "online-list" });
+    this.onlineCount = h("span", { class: "count" }, "0");
+    this.chatLog = h("ol", { class: "chat-log", id: "chat-log", "aria-live": "polite" });
+    this.boardEl = h("table", { class: "leaderboard", id: "leaderboard" });
+    this.el = this.build();
+
+    this.channel.on("room_added", (r: RoomSummary) => this.upsertRoom(r));
+    this.channel.on("room_updated", (r: RoomSummary) => this.upsertRoom(r));
+    this.channel.on("room_removed", (r: RoomSummary) => {
+      this.rooms.delete(r.id);
+      this.roomsChanged();
+    });
+    this.channel.on("chat", (m: ChatMsg) => this.addChat(m));
+    this.channel
+      .join()
+      .receive("ok", (reply: { rooms?: RoomSummary[] }) => {
+        // Also runs after every automatic rejoin: the reply is the fresh list.
+        this.joined = true;
+        this.rooms = new Map((reply.rooms ?? []).map((r) => [r.id, r]));
+        this.roomsChanged();
+      })
+      .receive("error", (reply: { reason?: string }) => toast(`Lobby: ${reasonText(reply?.reason)}`, "error"));
+
+    void this.refreshLeaderboard();
+    this.leaderTimer = window.setInterval(() => void this.refreshLeaderboard(), 30000);
+  }
+
+  destroy(): void {
+    clearInterval(this.leaderTimer);
+    this.channel.leave();
+    this.roomListeners.clear();
+  }
+
+  /** Subscribes to room list changes; returns an unsubscribe function. */
+  onRooms(fn: () => void): () => void {
+    this.roomListeners.add(fn);
+    return () => this.roomListeners.delete(fn);
+  }
+
+  private upsertRoom(r: RoomSummary): void {
+    if (r.private) this.rooms.delete(r.id);
+    else this.rooms.set(r.id, r);
+    this.roomsChanged();
+  }
+
+  private roomsChanged(): void {
+    this.renderRooms();
+    this.syncPresence();
+    for (const fn of this.roomListeners) fn();
+  }
+
+  // --- layout --------------------------------------------------------------------
+
+  private build(): HTMLElement {
+    // Play card: quick play, create, join by code.
+    const quick = h("button", { class: "btn primary big", id: "quick-play" }, "Quick play");
+    quick.addEventListener("click", () => {
+      quick.disabled = true;
+      this.channel
+        .push("quick_join", {})
+        .receive("ok", (r: { room_id: string }) => this.openRoom(r.room_id, "player"))
+        .receive("error", (r: { reason?: string }) => toast(reasonText(r?.reason), "error"))
+        .receive("timeout", () => toast(reasonText(undefined), "error"));
+      setTimeout(() => (quick.disabled = false), 800);
+    });
+
+    const rName = h("input", { id: "create-name", type: "text", maxlength: 24, placeholder: `${this.me.name}'s room` });
+    const rMax = h("select", { id: "create-max" });
+    for (let n = 2; n <= 8; n++) rMax.appendChild(h("option", { value: n, selected: n === 6 }, `${n} players`));
+    const rPrivate = h("input", { id: "create-private", type: "checkbox" });
+    const rPassword = h("input", {
+      id: "create-password",
+      type: "password",
+      maxlength: 64,
+      placeholder: "Room password",
+      autocomplete: "new-password",
+    });
+    const pwField = h("label", { class: "field" }, h("span", {}, "Password"), rPassword);
+    pwField.hidden = true;
+    rPrivate.addEventListener("change", () => (pwField.hidden = !rPrivate.checked));
+    const createErr = h("p", { class: "form-error", role: "alert" });
+    const create = h(
+      "form",
+      { class: "create-form", id: "create-form" },
+      h("label", { class: "field" }, h("span", {}, "Room name"), rName),
+      h("label", { class: "field" }, h("span", {}, "Seats"), rMax),
+      h("label", { class: "check" }, rPrivate, h("span", {}, "Private (join by code)")),
+      pwField,
+      createErr,
+      h("button", { type: "submit", class: "btn", id: "create-submit" }, "Create room"),
+    );
+    create.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      createErr.textContent = "";
+      const payload: Record<string, unknown> = {
+        name: rName.value.trim() || `${this.me.name}'s room`,
+        max_players: Number(rMax.value),
+        private: rPrivate.checked,
+      };
+      if (rPrivate.checked && rPassword.value) payload.password = rPassword.value;
+      this.channel
+        .push("create_room", payload)
+        .receive("ok", (r: { room_id: string }) =>
+          this.openRoom(r.room_id, "player", rPrivate.checked ? rPassword.value || undefined : undefined),
+        )
+        .receive("error", (r: { reason?: string }) => (createErr.textContent = reasonText(r?.reason)))
+        .receive("timeout", () => (createErr.textContent = reasonText(undefined)));
+    });
+
+    const code = h("input", { id: "join-code", type: "text", maxlength: 16, placeholder: "Room code", autocomplete: "off" });
+    const codePw = h("input", { id: "join-password", type: "password", placeholder: "Password (if any)", autocomplete: "off" });
+    const joinForm = h(
+      "form",
+      { class: "join-form", id: "join-form" },
+      h("div", { class: "row" }, code, codePw),
+      h(
+        "div",
+        { class: "row" },
+        h("button", { type: "submit", class: "btn", "data-as": "player" }, "Join"),
+        h("button", { type: "submit", class: "btn ghost", "data-as": "spectator" }, "Watch"),
+      ),
+    );
+    joinForm.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const as = ((ev as SubmitEvent).submitter as HTMLElement | null)?.dataset.as === "spectator" ? "spectator" : "player";
+      const id = code.value.trim().toLowerCase();
+      if (!id) return;
+      this.openRoom(id, as, codePw.value || undefined);
+    });
+
+    const play = h(
+      "div",
+      { class: "card play-card" },
+      h("h2", {}, "Play"),
+      quick,
+      h("p", { class: "hint" }, "Jumps into an open room, or makes a new one."),
+      h("details", { class: "fold", open: true }, h("summary", {}, "Create a room"), create),
+      h("details", { class: "fold" }, h("summary", {}, "Join by code"), joinForm),
+    );
+
+    // Chat.
+    const chatInput = h("input", {
+      id: "chat-input",
+      type: "text",
+      maxlength: 280,
+      placeholder: "Say something nice…",
+      autocomplete: "off",
+    });
+    const chatForm = h("form", { class: "chat-form", id: "chat-form" }, chatInput, h("button", { class: "btn", type: "submit" }, "Send"));
+    chatForm.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const body = chatInput.value.trim();
+      if (!body) return;
+      this.channel
+        .push("chat", { body })
+        .receive("ok", () => (chatInput.value = ""))
+        .receive("error", (r: { reason?: string }) => toast(reasonText(r?.reason), "error"))
+        .receive("timeout", () => toast("Message not sent — no connection.", "error"));
+    });
+
+    const rooms = h(
+      "div",
+      { class: "card rooms-card" },
+      h("h2", {}, "Rooms ", h("span", { class: "sub" }, "live")),
+      this.roomsEl,
+    );
+    const chat = h("div", { class: "card chat-card" }, h("h2", {}, "Chat"), this.chatLog, chatForm);
+    const online = h("div", { class: "card online-card" }, h("h2", {}, "Online ", this.onlineCount), this.onlineEl);
+    const board = h("div", { class: "card board-card" }, h("h2", {}, "Leaderboard"), this.boardEl);
+
+    this.renderRooms();
+    return h(
+      "section",
+      { class: "lobby view", id: "view-lobby" },
+      h("div", { class: "col col-left" }, play, board),
+      h("div", { class: "col col-mid" }, rooms, chat),
+      h("div", { class: "col col-right" }, online),
+    );
+  }
+
+  // --- rooms ---------------------------------------------------------------------
+
+  private renderRooms(): void {
+    const list = [...this.rooms.values()].sort((a, b) => {
+      const wa = a.phase === "waiting" ? 0 : 1;
+      const wb = b.phase === "waiting" ? 0 : 1;
+      return wa - wb || b.players.length - a.players.length || a.name.localeCompare(b.name);
+    });
+    if (list.length === 0) {
+      replace(
+        this.roomsEl,
+        h(
+          "div",
+          { class: "empty" },
+          h("p", {}, this.joined ? "No rooms yet." : "Loading rooms…"),
+          h("p", { class: "hint" }, "Create one, or hit Quick play and invite a friend."),
+        ),
+      );
+      return;
+    }
+    replace(this.roomsEl, ...list.map((r) => this.roomCard(r)));
+  }
+
+  private roomCard(r: RoomSummary): HTMLElement {
+    const full = r.players.length >= r.max_players;
+    const canJoin = r.phase === "waiting" && !full;
+    const seats = h("div", { class: "seats" });
+    for (let i = 0; i < r.max_players; i++) {
+      const p = r.players[i];
+      seats.appendChild(p ? h("span", { class: "seat taken", title: p.name }, p.name) : h("span", { class: "seat free" }, "open"));
+    }
+    const join = h("button", { class: "btn small", "data-action": "join", disabled: !canJoin }, "Join");
+    join.addEventListener("click", () => this.openRoom(r.id, "player"));
+    const watch = h("button", { class: "btn small ghost", "data-action": "watch" }, "Watch");
+    watch.addEventListener("click", () => this.openRoom(r.id, "spectator"));
+    return h(
+      "article",
+      { class: `room phase-${r.phase}`, "data-room-id": r.id },
+      h(
+        "header",
+        {},
+        h("span", { class: "room-name" }, r.name || r.id),
+        h("span", { class: `badge phase ${r.phase}` }, PHASE_LABEL[r.phase] ?? r.phase),
+      ),
+      seats,
+      h(
+        "footer",
+        {},
+        h("span", { class: "meta" }, `${r.players.length}/${r.max_players} players · ${r.spectators} watching`),
+        h("span", { class: "actions" }, join, watch),
+      ),
+    );
+  }
+
+  // --- presence ------------------------------------------------------------------
+
+  private syncPresence(): void {
+    const users: OnlineUser[] = this.presence.list((id: string, { metas }: { metas: Meta[] }) => {
+      // One row per user however many tabs: the most engaged status wins.
+      let best: Meta = metas[0] ?? {};
+      for (const m of metas) {
+        if ((STATUS_RANK[m.status ?? "lobby"] ?? 0) > (STATUS_RANK[best.status ?? "lobby"] ?? 0)) best = m;
+      }
+      return {
+        id,
+        name: best.name ?? metas.find((m) => m.name)?.name ?? "?",
+        status: best.status ?? "lobby",
+        roomId: best.room_id ?? null,
+        tabs: metas.length,
+      };
+    });
+    users.sort((a, b) => (a.id === this.me.id ? -1 : b.id === this.me.id ? 1 : a.name.localeCompare(b.name)));
+    this.online = users;
+    this.onlineCount.textContent = String(users.length);
+    replace(
+      this.onlineEl,
+      ...users.map((u) => {
+        const room = u.roomId ? this.rooms.get(u.roomId) : undefined;
+        const where =
+          u.status === "lobby"
+            ? "in lobby"
+            : `${u.status === "playing" ? "playing" : "watching"}${room ? ` · ${room.name}` : u.roomId ? ` · ${u.roomId}` : ""}`;
+        const li = h(
+          "li",
+          { class: `user status-${u.status}${u.id === this.me.id ? " me" : ""}`, "data-user-id": u.id, "data-status": u.status },
+          h("span", { class: "avatar" }, u.name.slice(0, 1).toUpperCase()),
+          h("span", { class: "uname" }, u.name, u.id === this.me.id ? h("span", { class: "you" }, " (you)") : null),
+          h("span", { class: "where" }, where),
+        );
+        (li.firstChild as HTMLElement).style.setProperty("--c", nameColor(u.name));
+        if (u.roomId && u.id !== this.me.id && this.rooms.has(u.roomId)) {
+          li.classList.add("clickable");
+          li.title = "Watch";
+          li.addEventListener("click", () => this.openRoom(u.roomId!, "spectator"));
+        }
+        return li;
+      }),
+    );
+  }
+
+  // --- chat ----------------------------------------------------------------------
+
+  private addChat(m: ChatMsg): void {
+    const at = typeof m.at === "number" ? new Date(m.at) : new Date(m.at);
+    const time = isNaN(at.getTime()) ? "" : at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const name = h("span", { class: "who" }, m.user?.name ?? "?");
+    name.style.color = nameColor(m.user?.name ?? "?");
+    const li = h("li", { class: m.user?.id === this.me.id ? "mine" : "" }, h("time", {}, time), name, h("span", { class: "body" }, m.body));
+    const stick = this.chatLog.scrollTop + this.chatLog.clientHeight >= this.chatLog.scrollHeight - 20;
+    this.chatLog.appendChild(li);
+    while (this.chatLog.children.length > 150) this.chatLog.firstChild?.remove();
+    if (stick) this.chatLog.scrollTop = this.chatLog.scrollHeight;
+  }
+
+  // --- leaderboard ---------------------------------------------------------------
+
+  async refreshLeaderboard(): Promise<void> {
+    let rows: LeaderRow[];
+    try {
+      rows = (await api.leaderboard()).players ?? [];
+    } catch {
+      return;
+    }
+    if (rows.length === 0) {
+      replace(this.boardEl, h("tbody", {}, h("tr", {}, h("td", { class: "empty" }, "No finished matches yet — be the first!"))));
+      return;
+    }
+    replace(
+      this.boardEl,
+      h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "Player"), h("th", {}, "Wins"), h("th", {}, "Points"), h("th", {}, "Matches"))),
+      h(
+        "tbody",
+        {},
+        ...rows.slice(0, 15).map((r, i) =>
+          h(
+            "tr",
+            { class: r.name === this.me.name ? "me" : "" },
+            h("td", { class: "rank" }, i + 1),
+            h("td", { class: "pname" }, dot(nameColor(r.name)), r.name),
+            h("td", {}, r.wins),
+            h("td", {}, r.points),
+            h("td", {}, r.matches),
+          ),
+        ),
+      ),
+    );
+  }
+}

@@ -1,0 +1,729 @@
+// Room view (`room:<id>`): the arena from `snapshot` + every `tick`, the player list with
+// live scores, countdown / round / match overlays, ready, steering, spectating.
+
+import { Presence, type Channel } from "phoenix";
+import { Arena, OutOfSequence } from "./arena";
+import type { Connection } from "./conn";
+import { dot, h, replace, toast } from "./dom";
+import { PHASE_LABEL, reasonText, type Lobby } from "./lobby";
+import { ArenaRenderer, ITEM_COLORS, ITEM_LABELS, drawItemGlyph, itemTarget } from "./render";
+import {
+  decodeSnapshot,
+  decodeTick,
+  ITEM_KINDS,
+  seatColor,
+  type MatchEndMsg,
+  type PhaseMsg,
+  type RoundEndMsg,
+  type Tick,
+} from "./wire";
+
+export type Role = "player" | "spectator";
+
+interface JoinReply {
+  you: { id: string; role: Role; color?: string; seat?: number };
+  config: { tick_hz: number; arena: { w: number; h: number }; pos_scale?: number; max_players?: number; name?: string; lobby?: string };
+}
+
+interface RoomMeta {
+  name?: string;
+  role?: Role;
+  color?: string;
+  ready?: boolean;
+  seat?: number;
+}
+
+interface Row {
+  id: string;
+  name: string;
+  color: string;
+  score: number;
+  alive: boolean;
+  ready: boolean;
+  connected: boolean;
+  seat: number | null;
+}
+
+const LEFT_KEYS = new Set(["ArrowLeft", "a", "A"]);
+const RIGHT_KEYS = new Set(["ArrowRight", "d", "D"]);
+
+export class RoomView {
+  readonly el: HTMLElement;
+  arena: Arena | null = null;
+  role: Role;
+  seat: number | null = null;
+  color: string | null = null;
+  turn = 0;
+  /** Number of snapshots applied (joins, rejoins and resyncs). */
+  snapshots = 0;
+  /** Number of resyncs asked for after a missed tick. */
+  resyncs = 0;
+  /** Per-tick fingerprints, when a test asks for them. */
+  fingerprints: Map<number, string> | null = null;
+  private channel!: Channel;
+  private presence!: Presence;
+  private renderer: ArenaRenderer;
+  private pending: Tick[] = [];
+  private awaitingSnapshot = true;
+  private joinedOnce = false;
+  private destroyed = false;
+  private ready = false;
+  private keys = { left: false, right: false, tleft: false, tright: false };
+  private roomName: string;
+  private members: { id: string; meta: RoomMeta }[] = [];
+  private lastSig = "";
+  private banner: { text: string; color?: string; until: number; sub?: string } | null = null;
+  private standings: MatchEndMsg | null = null;
+  private raf = 0;
+  private unsubRooms: () => void;
+  private cleanup: (() => void)[] = [];
+
+  // DOM
+  private stage: HTMLElement;
+  private canvas: HTMLCanvasElement;
+  private overlay: HTMLElement;
+  private playersEl: HTMLElement;
+  private specEl: HTMLElement;
+  private statusEl: HTMLElement;
+  private readyBtn: HTMLButtonElement;
+  private effectsEl: HTMLElement;
+  private otherRoomsEl: HTMLElement;
+  private titleEl: HTMLElement;
+
+  constructor(
+    private conn: Connection,
+    private lobby: Lobby,
+    private myId: string,
+    readonly roomId: string,
+    as: Role,
+    private password: string | undefined,
+    private onExit: (message?: string) => void,
+    private onSwitch: (id: string, as: Role) => void,
+  ) {
+    this.role = as;
+    this.roomName = lobby.rooms.get(roomId)?.name ?? roomId;
+
+    this.canvas = h("canvas", { class: "arena", id: "arena", width: 1024, height: 768, "aria-label": "Game arena" });
+    this.overlay = h("div", { class: "overlay", id: "overlay" });
+    const touch = h(
+      "div",
+      { class: "touch-controls", id: "touch-controls" },
+      h("button", { class: "touch-btn left", "aria-label": "Turn left", "data-dir": "left" }, "◀"),
+      h("button", { class: "touch-btn right", "aria-label": "Turn right", "data-dir": "right" }, "▶"),
+    );
+    this.stage = h("div", { class: "stage" }, h("div", { class: "canvas-wrap", id: "canvas-wrap" }, this.canvas, this.overlay), touch);
+    this.renderer = new ArenaRenderer(this.canvas);
+
+    this.titleEl = h("h2", { class: "room-title" }, this.roomName);
+    this.statusEl = h("div", { class: "room-status", id: "room-status" });
+    this.playersEl = h("ol", { class: "score-list", id: "score-list" });
+    this.specEl = h("p", { class: "spectators", id: "spectators" });
+    this.effectsEl = h("ul", { class: "effects", id: "effects" });
+    this.otherRoomsEl = h("ul", { class: "other-rooms", id: "other-rooms" });
+    this.readyBtn = h("button", { class: "btn primary big", id: "ready-btn" }, "Ready");
+    this.readyBtn.addEventListener("click", () => this.toggleReady());
+    const leave = h("button", { class: "btn ghost", id: "leave-btn" }, "← Lobby");
+    leave.addEventListener("click", () => this.onExit());
+    const copy = h("button", { class: "btn small ghost", id: "copy-code", title: "Copy the room code" }, `Code ${roomId}`);
+    copy.addEventListener("click", () => {
+      void navigator.clipboard?.writeText(roomId).then(
+        () => toast("Room code copied"),
+        () => toast(`Room code: ${roomId}`),
+      );
+    });
+
+    const side = h(
+      "aside",
+      { class: "room-side" },
+      h("div", { class: "card" }, h("div", { class: "room-head" }, leave, copy), this.titleEl, this.statusEl, this.readyBtn, h("p", { class: "hint keys" }, h("kbd", {}, "←"), h("kbd", {}, "→"), " / ", h("kbd", {}, "A"), h("kbd", {}, "D"), " steer · ", h("kbd", {}, "Space"), " ready")),
+      h("div", { class: "card" }, h("h3", {}, "Scores"), this.playersEl, this.specEl),
+      h("div", { class: "card effects-card" }, h("h3", {}, "Power-ups"), this.effectsEl, this.legend()),
+      h("div", { class: "card rooms-mini" }, h("h3", {}, "Other rooms"), this.otherRoomsEl),
+    );
+    this.el = h("section", { class: "room view", id: "view-room", "data-room-id": roomId }, this.stage, side);
+
+    // Input.
+    const onKey = (ev: KeyboardEvent) => this.onKey(ev);
+    const onBlur = () => {
+      this.keys = { left: false, right: false, tleft: false, tright: false };
+      this.sendTurn();
+    };
+    window.addEventListener("keydown", onKey);
+    window.addEventListener("keyup", onKey);
+    window.addEventListener("blur", onBlur);
+    this.cleanup.push(() => {
+      window.removeEventListener("keydown", onKey);
+      window.removeEventListener("keyup", onKey);
+      window.removeEventListener("blur", onBlur);
+    });
+    for (const b of touch.querySelectorAll<HTMLButtonElement>(".touch-btn")) {
+      const dir = b.dataset.dir === "left" ? "tleft" : "tright";
+      const set = (v: boolean) => (ev: Event) => {
+        ev.preventDefault();
+        this.keys[dir] = v;
+        b.classList.toggle("down", v);
+        this.sendTurn();
+      };
+      b.addEventListener("pointerdown", set(true));
+      b.addEventListener("pointerup", set(false));
+      b.addEventListener("pointercancel", set(false));
+      b.addEventListener("pointerleave", set(false));
+      b.addEventListener("contextmenu", (e) => e.preventDefault());
+    }
+
+    this.unsubRooms = lobby.onRooms(() => this.renderOtherRooms());
+    this.renderOtherRooms();
+    this.join();
+
+    const loop = () => {
+      this.raf = requestAnimationFrame(loop);
+      this.updateUi();
+    };
+    this.raf = requestAnimationFrame(loop);
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    cancelAnimationFrame(this.raf);
+    this.unsubRooms();
+    for (const f of this.cleanup) f();
+    this.renderer.destroy();
+    this.channel?.leave();
+  }
+
+  // --- channel -------------------------------------------------------------------
+
+  private join(): void {
+    const params: Record<string, unknown> = { as: this.role };
+    if (this.password) params.password = this.password;
+    const ch = this.conn.socket.channel(`room:${this.roomId}`, params);
+    this.channel = ch;
+    this.presence = new Presence(ch);
+    this.presence.onSync(() => {
+      this.members = this.presence.list((id: string, { metas }: { metas: RoomMeta[] }) => ({ id, meta: metas[metas.length - 1] ?? {} }));
+      this.lastSig = "";
+    });
+    ch.on("snapshot", (payload: unknown) => {
+      if (ch !== this.channel) return;
+      this.onSnapshot(payload);
+    });
+    ch.on("tick", (payload: unknown) => {
+      if (ch !== this.channel) return;
+      this.onTick(payload);
+    });
+    ch.on("phase", (m: PhaseMsg) => this.onPhase(m));
+    ch.on("round_end", (m: RoundEndMsg) => this.onRoundEnd(m));
+    ch.on("match_end", (m: MatchEndMsg) => this.onMatchEnd(m));
+    ch.on("round_start", () => {
+      this.banner = null;
+      this.standings = null;
+    });
+    ch.onError(() => {
+      // The socket dropped or the room crashed: the client rejoins by itself and the
+      // server sends a fresh snapshot after the join reply.
+      if (ch === this.channel) this.awaitingSnapshot = true;
+    });
+    ch.join()
+      .receive("ok", (reply: JoinReply) => {
+        if (ch !== this.channel) return;
+        this.awaitingSnapshot = true;
+        this.pending = [];
+        this.role = reply.you?.role ?? this.role;
+        this.seat = reply.you?.seat ?? null;
+        this.color = reply.you?.color ?? null;
+        if (reply.config?.name) this.roomName = reply.config.name;
+        this.titleEl.textContent = this.roomName;
+        this.el.dataset.role = this.role;
+        if (!this.joinedOnce && this.role === "spectator") toast(`Watching ${this.roomName}`);
+        this.joinedOnce = true;
+        this.lastSig = "";
+      })
+      .receive("error", (reply: { reason?: string }) => {
+        if (ch !== this.channel) return;
+        ch.leave();
+        const reason = reply?.reason;
+        if (this.role === "player" && (reason === "already_started" || reason === "room_full") && !this.joinedOnce) {
+          toast(reasonText(reason));
+          this.role = "spectator";
+          this.join();
+          return;
+        }
+        this.onExit(reasonText(reason));
+      });
+  }
+
+  /** Leaves and joins again to get a fresh snapshot (after a missed tick). */
+  private resync(): void {
+    this.resyncs++;
+    const old = this.channel;
+    this.awaitingSnapshot = true;
+    this.pending = [];
+    old.leave();
+    if (!this.destroyed) this.join();
+  }
+
+  private onSnapshot(payload: unknown): void {
+    let s;
+    try {
+      s = decodeSnapshot(payload);
+    } catch (e) {
+      console.warn("bad snapshot", e);
+      return;
+    }
+    if (this.arena) this.arena.applySnapshot(s);
+    else this.arena = new Arena(s);
+    this.renderer.attach(this.arena);
+    this.renderer.mySeat = this.role === "player" ? this.mySeat() : null;
+    this.snapshots++;
+    this.awaitingSnapshot = false;
+    this.fingerprints?.clear();
+    const queued = this.pending.filter((t) => t.tick > s.tick);
+    this.pending = [];
+    for (const t of queued) if (!this.apply(t)) return;
+    this.lastSig = "";
+  }
+
+  private onTick(payload: unknown): void {
+    let t: Tick;
+    try {
+      t = decodeTick(payload);
+    } catch (e) {
+      console.warn("bad tick", e);
+      return;
+    }
+    if (this.awaitingSnapshot || !this.arena) {
+      if (this.pending.length < 600) this.pending.push(t);
+      return;
+    }
+    if (t.tick <= this.arena.tick && this.arena.phase !== "waiting") return; // duplicate / stale
+    this.apply(t);
+  }
+
+  private apply(t: Tick): boolean {
+    const a = this.arena!;
+    try {
+      a.applyTick(t);
+    } catch (e) {
+      if (e instanceof OutOfSequence) {
+        console.warn(`kurve: ${e.message}; asking for a fresh snapshot`);
+        this.resync();
+        return false;
+      }
+      throw e;
+    }
+    if (this.fingerprints) {
+      this.fingerprints.set(a.tick, a.fingerprint());
+      if (this.fingerprints.size > 1200) {
+        const first = this.fingerprints.keys().next().value;
+        if (first !== undefined) this.fingerprints.delete(first);
+      }
+    }
+    for (const e of t.events) {
+      if (e.type === "round_start" || (e.type === "phase" && e.phase === "waiting")) {
+        // A new round (or back to waiting): my seat may have changed colour or gone.
+        const me = a.players.find((p) => p.id === this.myId);
+        if (me) this.seat = me.seat;
+        if (e.type === "phase") this.ready = false;
+      }
+    }
+    this.renderer.mySeat = this.role === "player" ? this.mySeat() : null;
+    return true;
+  }
+
+  private mySeat(): number | null {
+    const me = this.arena?.players.find((p) => p.id === this.myId);
+    return me ? me.seat : this.seat;
+  }
+
+  // --- lifecycle (JSON) ----------------------------------------------------------
+
+  private onPhase(m: PhaseMsg): void {
+    if (m.phase === "waiting") {
+      this.ready = false;
+      this.banner = null;
+    }
+    if (m.phase === "countdown") this.standings = null;
+    this.lastSig = "";
+  }
+
+  private onRoundEnd(m: RoundEndMsg): void {
+    const w = m.winner ? m.scores.find((s) => s.id === m.winner) : undefined;
+    this.banner = w
+      ? { text: `${w.name} wins round ${m.round}`, color: w.color, until: performance.now() + 4000 }
+      : { text: `Round ${m.round}: nobody survived`, until: performance.now() + 4000 };
+    this.lastSig = "";
+  }
+
+  private onMatchEnd(m: MatchEndMsg): void {
+    this.standings = m;
+    this.banner = null;
+    this.lastSig = "";
+    void this.lobby.refreshLeaderboard();
+  }
+
+  // --- input ---------------------------------------------------------------------
+
+  private onKey(ev: KeyboardEvent): void {
+    const t = ev.target as HTMLElement | null;
+    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.isContentEditable)) return;
+    const down = ev.type === "keydown";
+    if (LEFT_KEYS.has(ev.key)) {
+      this.keys.left = down;
+      ev.preventDefault();
+      this.sendTurn();
+    } else if (RIGHT_KEYS.has(ev.key)) {
+      this.keys.right = down;
+      ev.preventDefault();
+      this.sendTurn();
+    } else if (down && (ev.key === " " || ev.key === "Enter") && !ev.repeat) {
+      if (t && t.tagName === "BUTTON") return; // the button handles it
+      ev.preventDefault();
+      if (this.arena?.phase === "waiting" || !this.arena) this.toggleReady();
+    }
+  }
+
+  private sendTurn(): void {
+    const left = this.keys.left || this.keys.tleft;
+    const right = this.keys.right || this.keys.tright;
+    const turn = (right ? 1 : 0) - (left ? 1 : 0);
+    if (turn === this.turn) return;
+    this.turn = turn;
+    this.el.dataset.turn = String(turn);
+    if (this.role !== "player") return;
+    this.channel.push("input", { turn });
+  }
+
+  private toggleReady(): void {
+    if (this.role !== "player") return;
+    const want = !this.ready;
+    this.readyBtn.disabled = true;
+    this.channel
+      .push("ready", { ready: want })
+      .receive("ok", () => {
+        this.ready = want;
+        this.readyBtn.disabled = false;
+        this.lastSig = "";
+      })
+      .receive("error", (r: { reason?: string }) => {
+        this.readyBtn.disabled = false;
+        toast(reasonText(r?.reason), "error");
+      })
+      .receive("timeout", () => {
+        this.readyBtn.disabled = false;
+        toast("No answer from the server.", "error");
+      });
+  }
+
+  // --- UI ------------------------------------------------------------------------
+
+  private rows(): Row[] {
+    const a = this.arena;
+    const rows: Row[] = [];
+    const seen = new Set<string>();
+    if (a) {
+      for (const p of [...a.players].sort((x, y) => x.seat - y.seat)) {
+        seen.add(p.id);
+        rows.push({
+          id: p.id,
+          name: p.name,
+          color: p.color,
+          score: p.score,
+          alive: p.alive,
+          ready: p.ready || (p.id === this.myId && this.ready),
+          connected: p.connected,
+          seat: p.seat,
+        });
+      }
+    }
+    // Players seated since the snapshot (no ticks while waiting): from room presence.
+    for (const m of this.members) {
+      if (m.meta.role !== "player" || seen.has(m.id)) continue;
+      rows.push({
+        id: m.id,
+        name: m.meta.name ?? "?",
+        color: m.meta.color ?? (m.meta.seat !== undefined ? seatColor(m.meta.seat) : "#888"),
+        score: 0,
+        alive: false,
+        ready: m.meta.ready ?? (m.id === this.myId && this.ready),
+        connected: true,
+        seat: m.meta.seat ?? null,
+      });
+    }
+    return rows;
+  }
+
+  private updateUi(): void {
+    const a = this.arena;
+    const now = performance.now();
+    if (this.banner && now > this.banner.until) {
+      this.banner = null;
+      this.lastSig = "";
+    }
+    const rows = this.rows();
+    const remaining = a && a.phaseEndsAt !== null ? Math.max(0, a.phaseEndsAt - a.tick) : null;
+    const secs = remaining !== null && a ? Math.ceil(remaining / (a.config.tick_hz || 60)) : null;
+    const effSig = a ? a.effects.map((e) => `${e.id}:${Math.ceil((e.ends_at - a.tick) / 15)}`).join(",") : "";
+    const sig = JSON.stringify([
+      rows,
+      a?.phase,
+      a?.round,
+      a?.target,
+      secs,
+      this.role,
+      this.ready,
+      this.members.length,
+      effSig,
+      !!this.banner,
+      !!this.standings,
+      this.awaitingSnapshot,
+    ]);
+    if (sig === this.lastSig) return;
+    this.lastSig = sig;
+
+    const phase = a?.phase ?? "waiting";
+    this.el.dataset.phase = phase;
+    this.el.dataset.tick = String(a?.tick ?? 0);
+
+    // Scores.
+    const byScore = [...rows].sort((x, y) => y.score - x.score || (x.seat ?? 99) - (y.seat ?? 99));
+    replace(
+      this.playersEl,
+      ...byScore.map((r) => {
+        const li = h(
+          "li",
+          {
+            class: `prow${r.alive ? " alive" : " dead"}${r.id === this.myId ? " me" : ""}${r.connected ? "" : " offline"}`,
+            "data-user-id": r.id,
+            "data-seat": r.seat ?? "",
+            "data-score": r.score,
+          },
+          dot(r.color, "dot big"),
+          h("span", { class: "pname" }, r.name, r.id === this.myId ? h("span", { class: "you" }, " you") : null),
+          phase === "waiting"
+            ? h("span", { class: `ready-tag${r.ready ? " on" : ""}` }, r.ready ? "ready" : "not ready")
+            : h("span", { class: "state" }, r.connected ? (r.alive ? "" : "✕") : "offline"),
+          h("span", { class: "score" }, String(r.score)),
+        );
+        li.style.setProperty("--c", r.color);
+        return li;
+      }),
+    );
+    const specs = this.members.filter((m) => m.meta.role === "spectator");
+    this.specEl.textContent = specs.length
+      ? `Watching: ${specs.map((m) => m.meta.name ?? "?").join(", ")}`
+      : "No spectators";
+
+    // Status line.
+    const practice = a && a.target === 0 && phase !== "waiting";
+    const parts: string[] = [PHASE_LABEL[phase] ?? phase];
+    if (a && a.round > 0 && phase !== "waiting") parts.push(`round ${a.round}`);
+    if (a && a.target > 0) parts.push(`first to ${a.target}`);
+    if (practice) parts.push("practice");
+    if (this.role === "spectator") parts.push("you are watching");
+    this.statusEl.textContent = parts.join(" · ");
+
+    // Ready button.
+    const canReady = this.role === "player" && phase === "waiting";
+    this.readyBtn.hidden = this.role !== "player";
+    this.readyBtn.disabled = !canReady;
+    this.readyBtn.textContent = phase !== "waiting" ? "Match running" : this.ready ? "Not ready" : "Ready";
+    this.readyBtn.classList.toggle("is-ready", this.ready && phase === "waiting");
+
+    // Effects.
+    replace(
+      this.effectsEl,
+      ...(a?.effects ?? []).map((e) => {
+        const left = Math.max(0, (e.ends_at - a!.tick) / (a!.config.tick_hz || 60));
+        const who = e.kind === "wrap_all" ? "everyone" : e.targets.map((s) => a!.player(s)?.name ?? `seat ${s}`).join(", ");
+        const li = h(
+          "li",
+          { class: `effect ${itemTarget(e.kind)}` },
+          h("span", { class: "ename" }, ITEM_LABELS[e.kind] ?? e.kind),
+          h("span", { class: "ewho" }, who),
+          h("span", { class: "eleft" }, `${left.toFixed(0)}s`),
+        );
+        li.style.setProperty("--c", ITEM_COLORS[itemTarget(e.kind)]);
+        return li;
+      }),
+    );
+
+    // Overlay.
+    this.renderOverlay(rows, phase, secs);
+  }
+
+  private renderOverlay(rows: Row[], phase: string, secs: number | null): void {
+    const o = this.overlay;
+    const a = this.arena;
+    o.className = "overlay";
+    if (!a || this.awaitingSnapshot) {
+      o.classList.add("show");
+      replace(o, h("div", { class: "panel" }, h("p", { class: "big-text" }, "Joining…")));
+      return;
+    }
+    if (this.standings && phase === "finished") {
+      o.classList.add("show");
+      const st = this.standings;
+      const colorOf = (id: string, seat: number) => rows.find((r) => r.id === id)?.color ?? seatColor(seat);
+      const winner = st.standings.find((s) => s.won);
+      replace(
+        o,
+        h(
+          "div",
+          { class: "panel results", id: "match-results" },
+          h("p", { class: "kicker" }, st.forfeit ? "Match over (forfeit)" : `Match over · ${st.rounds} rounds`),
+          h("h2", { class: "winner" }, winner ? `${winner.name} wins!` : "Draw"),
+          h(
+            "ol",
+            { class: "standings" },
+            ...st.standings.map((s) => {
+              const li = h(
+                "li",
+                { class: s.won ? "won" : "" },
+                h("span", { class: "place" }, `${s.place}.`),
+                dot(colorOf(s.id, s.seat)),
+                h("span", { class: "pname" }, s.name, s.left ? " (left)" : ""),
+                h("span", { class: "score" }, `${s.points}`),
+              );
+              return li;
+            }),
+          ),
+          h("p", { class: "hint" }, "Back to the waiting room in a moment…"),
+        ),
+      );
+      const w = o.querySelector(".winner") as HTMLElement;
+      if (winner) w.style.color = colorOf(winner.id, winner.seat);
+      return;
+    }
+    if (phase === "countdown" && secs !== null) {
+      o.classList.add("show", "countdown");
+      replace(
+        o,
+        h(
+          "div",
+          { class: "count" },
+          h("p", { class: "kicker" }, a.target > 0 ? `Round ${a.round}` : "Practice"),
+          h("p", { class: "number" }, String(Math.max(1, secs))),
+          this.role === "player" ? h("p", { class: "hint" }, "Steer now — your head turns in place") : null,
+        ),
+      );
+      return;
+    }
+    if (this.banner) {
+      o.classList.add("show", "banner");
+      const t = h("p", { class: "big-text" }, this.banner.text);
+      if (this.banner.color) t.style.color = this.banner.color;
+      replace(o, h("div", { class: "panel slim" }, t));
+      return;
+    }
+    if (phase === "waiting") {
+      o.classList.add("show");
+      const players = rows.length;
+      const ready = rows.filter((r) => r.ready).length;
+      const msg =
+        this.role === "player"
+          ? this.ready
+            ? players < 2
+              ? "Ready. Waiting for another player — or practise alone."
+              : `Ready. Waiting for the others (${ready}/${players})…`
+            : "Press Ready (Space) when you are set."
+          : `Waiting for players to get ready (${ready}/${players}).`;
+      replace(
+        o,
+        h(
+          "div",
+          { class: "panel" },
+          h("p", { class: "kicker" }, this.roomName),
+          h("p", { class: "big-text" }, "Waiting room"),
+          h("p", { class: "hint" }, msg),
+        ),
+      );
+      return;
+    }
+    replace(o);
+  }
+
+  private renderOtherRooms(): void {
+    const rooms = [...this.lobby.rooms.values()].filter((r) => r.id !== this.roomId);
+    if (rooms.length === 0) {
+      replace(this.otherRoomsEl, h("li", { class: "empty" }, "No other rooms right now."));
+      return;
+    }
+    replace(
+      this.otherRoomsEl,
+      ...rooms.slice(0, 8).map((r) => {
+        const watch = h("button", { class: "btn small ghost", "data-action": "watch", "data-room-id": r.id }, "Watch");
+        watch.addEventListener("click", () => this.onSwitch(r.id, "spectator"));
+        return h(
+          "li",
+          {},
+          h("span", { class: "rname" }, r.name || r.id),
+          h("span", { class: `badge phase ${r.phase}` }, PHASE_LABEL[r.phase] ?? r.phase),
+          h("span", { class: "rmeta" }, `${r.players.length}/${r.max_players}`),
+          watch,
+        );
+      }),
+    );
+  }
+
+  private legend(): HTMLElement {
+    const ul = h("ul", { class: "legend" });
+    for (const k of ITEM_KINDS) {
+      const cv = h("canvas", { width: 28, height: 28, class: "glyph" });
+      const c = cv.getContext("2d");
+      if (c) {
+        const col = ITEM_COLORS[itemTarget(k)];
+        c.translate(14, 14);
+        c.fillStyle = "#0a0f1c";
+        c.strokeStyle = col;
+        c.lineWidth = 1.6;
+        c.beginPath();
+        c.arc(0, 0, 12, 0, Math.PI * 2);
+        c.fill();
+        c.stroke();
+        drawItemGlyph(c, k, 12, col);
+      }
+      ul.appendChild(h("li", { title: ITEM_LABELS[k] }, cv, h("span", {}, ITEM_LABELS[k])));
+    }
+    return h("details", { class: "fold legend-fold" }, h("summary", {}, "What do the items do?"), ul);
+  }
+
+  /** Read-only state for tests and debugging (`window.__kurve.room`). */
+  debug() {
+    const a = this.arena;
+    return {
+      id: this.roomId,
+      role: this.role,
+      seat: this.mySeat(),
+      turn: this.turn,
+      ready: this.ready,
+      snapshots: this.snapshots,
+      resyncs: this.resyncs,
+      frames: this.renderer.frames,
+      awaitingSnapshot: this.awaitingSnapshot,
+      phase: a?.phase ?? null,
+      tick: a?.tick ?? null,
+      round: a?.round ?? null,
+      target: a?.target ?? null,
+      trails: a?.trails.length ?? 0,
+      items: a?.items.map((i) => ({ ...i })) ?? [],
+      effects: a?.effects.map((e) => ({ ...e })) ?? [],
+      players:
+        a?.players.map((p) => ({
+          seat: p.seat,
+          id: p.id,
+          name: p.name,
+          color: p.color,
+          score: p.score,
+          alive: p.alive,
+          ready: p.ready,
+          connected: p.connected,
+          x: p.pos[0],
+          y: p.pos[1],
+          heading: p.heading,
+          radius: p.radius,
+          gap: p.gap,
+        })) ?? [],
+      fingerprint: a ? a.fingerprint() : null,
+    };
+  }
+}

@@ -1,0 +1,242 @@
+// Wire types of a `room:<id>` topic (docs/PROTOCOL-room.md) and their MessagePack decoding.
+// Positions and radii are integers in wire units (1/pos_scale px); headings are u16
+// binary angles (65536 = one turn, 0 = +x, clockwise on screen).
+
+import { decode } from "@msgpack/msgpack";
+
+export type Phase = "waiting" | "countdown" | "playing" | "round_over" | "finished";
+
+export type ItemKind =
+  | "speed_self"
+  | "speed_others"
+  | "slow_self"
+  | "slow_others"
+  | "thin_self"
+  | "fat_others"
+  | "reverse_others"
+  | "ghost_self"
+  | "wrap_all"
+  | "clear_all";
+
+export const ITEM_KINDS: ItemKind[] = [
+  "speed_self",
+  "speed_others",
+  "slow_self",
+  "slow_others",
+  "thin_self",
+  "fat_others",
+  "reverse_others",
+  "ghost_self",
+  "wrap_all",
+  "clear_all",
+];
+
+/** Draw kind of a head move: still, solid, gap, wrap. */
+export const Draw = { Still: 0, Solid: 1, Gap: 2, Wrap: 3 } as const;
+export type Draw = (typeof Draw)[keyof typeof Draw];
+
+export const HEADING_TURN = 65536;
+
+export const SEAT_COLORS = [
+  "#ff4136",
+  "#2ecc40",
+  "#0074d9",
+  "#ffdc00",
+  "#b10dc9",
+  "#ff851b",
+  "#7fdbff",
+  "#f012be",
+];
+
+export function seatColor(seat: number): string {
+  return SEAT_COLORS[seat % SEAT_COLORS.length];
+}
+
+export interface ArenaConfig {
+  w: number;
+  h: number;
+  tick_hz: number;
+  pos_scale: number;
+  item_radius: number;
+}
+
+export interface PlayerState {
+  seat: number;
+  id: string;
+  name: string;
+  color: string;
+  score: number;
+  ready: boolean;
+  connected: boolean;
+  alive: boolean;
+  x: number;
+  y: number;
+  heading: number;
+  radius: number;
+  gap: boolean;
+  pen: boolean;
+}
+
+export interface Polyline {
+  seat: number;
+  r: number;
+  pts: number[];
+}
+
+export interface Item {
+  id: number;
+  kind: ItemKind;
+  x: number;
+  y: number;
+}
+
+export interface Effect {
+  id: number;
+  kind: ItemKind;
+  by: number;
+  targets: number[];
+  ends_at: number;
+}
+
+export interface Snapshot {
+  tick: number;
+  phase: Phase;
+  round: number;
+  phase_ends_at: number | null;
+  target: number;
+  config: ArenaConfig;
+  players: PlayerState[];
+  trails: Polyline[];
+  items: Item[];
+  effects: Effect[];
+}
+
+export interface HeadUpdate {
+  s: number;
+  x: number;
+  y: number;
+  h: number;
+  d: Draw;
+}
+
+export interface RoundPlayer {
+  seat: number;
+  id: string;
+  name: string;
+  color: string;
+  score: number;
+  x: number;
+  y: number;
+  heading: number;
+  radius: number;
+  connected: boolean;
+}
+
+export interface SeatScore {
+  seat: number;
+  score: number;
+}
+
+export type DeathCause = "wall" | "trail" | "head_on" | "left";
+
+export type TickEvent =
+  | { type: "round_start"; round: number; target: number; players: RoundPlayer[] }
+  | { type: "phase"; phase: Phase; round: number; ends_at: number | null }
+  | { type: "gap"; seat: number; on: boolean }
+  | { type: "death"; seat: number; cause: DeathCause; by: number | null }
+  | { type: "score"; seat: number; score: number; delta: number }
+  | { type: "item_spawn"; item: Item }
+  | { type: "item_pickup"; id: number; seat: number }
+  | { type: "effect_start"; effect: Effect }
+  | { type: "effect_end"; id: number }
+  | { type: "radius"; seat: number; r: number }
+  | { type: "clear" }
+  | { type: "round_end"; round: number; winner: number | null; scores: SeatScore[] }
+  | { type: "match_end"; winner: number | null; scores: SeatScore[] }
+  | { type: "connection"; seat: number; connected: boolean }
+  | { type: "left"; seat: number };
+
+export interface Tick {
+  tick: number;
+  heads: HeadUpdate[];
+  events: TickEvent[];
+}
+
+// --- JSON lifecycle events -------------------------------------------------------
+
+export interface PhaseMsg {
+  phase: Phase;
+  round: number;
+  tick: number;
+  ends_at: number | null;
+  duration_ticks: number | null;
+}
+
+export interface ScoreLine {
+  id: string;
+  name: string;
+  seat: number;
+  color: string;
+  score: number;
+}
+
+export interface RoundEndMsg {
+  round: number;
+  winner: string | null;
+  scores: ScoreLine[];
+}
+
+export interface Standing {
+  id: string;
+  name: string;
+  seat: number;
+  points: number;
+  place: number;
+  won: boolean;
+  left: boolean;
+}
+
+export interface MatchEndMsg {
+  standings: Standing[];
+  winner: string | null;
+  rounds: number;
+  duration_ticks: number;
+  forfeit: boolean;
+}
+
+// --- decoding --------------------------------------------------------------------
+
+function bytes(payload: unknown): Uint8Array {
+  if (payload instanceof Uint8Array) return payload;
+  if (payload instanceof ArrayBuffer) return new Uint8Array(payload);
+  if (ArrayBuffer.isView(payload)) {
+    return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
+  }
+  throw new Error("expected a binary payload");
+}
+
+function num(v: unknown): number {
+  if (typeof v === "bigint") return Number(v);
+  return typeof v === "number" ? v : 0;
+}
+
+/** Decodes a binary `snapshot` payload. */
+export function decodeSnapshot(payload: unknown): Snapshot {
+  const s = decode(bytes(payload)) as Snapshot;
+  s.tick = num(s.tick);
+  s.phase_ends_at = s.phase_ends_at == null ? null : num(s.phase_ends_at);
+  s.players ??= [];
+  s.trails ??= [];
+  s.items ??= [];
+  s.effects ??= [];
+  return s;
+}
+
+/** Decodes a binary `tick` payload (`events` may be omitted on the wire). */
+export function decodeTick(payload: unknown): Tick {
+  const t = decode(bytes(payload)) as Tick;
+  t.tick = num(t.tick);
+  t.heads ??= [];
+  t.events ??= [];
+  return t;
+}
