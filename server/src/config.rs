@@ -26,6 +26,11 @@ pub struct Config {
     #[arg(long, env = "KURVE_TICK_HZ", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=240))]
     pub tick_hz: u32,
 
+    /// Match target per opponent: a match is won at `points · (players − 1)` with a lead
+    /// of 2 (GAME.md's default is 10). Lower it for short matches.
+    #[arg(long, env = "KURVE_POINTS_PER_OPPONENT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub points_per_opponent: u32,
+
     /// Log one JSON object per line instead of human text.
     #[arg(long, env = "KURVE_LOG_JSON")]
     pub log_json: bool,
@@ -51,6 +56,7 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: "sqlite::memory:".into(),
             tick_hz: 60,
+            points_per_opponent: 10,
             log_json: false,
             static_dir: PathBuf::from("web-client/dist"),
             token_ttl_hours: 24,

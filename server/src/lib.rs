@@ -75,7 +75,11 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
             pubsub: pubsub.clone(),
             accounts: accounts.clone(),
             lobbies: lobbies.clone(),
-            tick_hz: config.tick_hz,
+            game: sim::GameConfig {
+                tick_hz: config.tick_hz,
+                points_per_opponent: config.points_per_opponent,
+                ..sim::GameConfig::default()
+            },
             test_hooks: config.test_hooks,
             writes: TaskTracker::new(),
         },

@@ -116,6 +116,22 @@ impl PhxClient {
         }
     }
 
+    /// Like [`PhxClient::recv`] but waits up to a minute (a game phase can be quiet).
+    pub async fn recv_long(&mut self) -> anyhow::Result<ServerFrame> {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(60), self.ws.next())
+                .await
+                .context("timed out waiting for a frame")?
+                .context("connection ended")??;
+            match message {
+                Message::Text(text) => return Ok(phoenix::decode_server_text(&text)?),
+                Message::Binary(data) => return Ok(phoenix::decode_server_binary(&data)?),
+                Message::Close(frame) => bail!("closed by the server: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
     /// Receives frames until one matches `predicate` (others are dropped).
     pub async fn recv_until(
         &mut self,

@@ -27,7 +27,7 @@ use crate::auth::{MatchPlayer, MatchRecord};
 use crate::config::PRESENCE_FLUSH;
 use crate::presence::{MetaFields, Presence};
 use crate::pubsub::Broadcast;
-use crate::sim::{self, Game, GameConfig, GameError, SavedGame};
+use crate::sim::{self, Game, GameError, SavedGame};
 use crate::socket::outbound::{ChannelRef, Payload, SocketId};
 
 /// Inputs one socket may send per second (CONTRACT §4); the excess is dropped and counted.
@@ -176,13 +176,7 @@ pub(super) async fn run(start: RoomStart) {
             tracing::warn!(room = %id, restarts, tick = game.tick(), "room resumed from its last saved state");
             game
         }
-        None => {
-            let config = GameConfig {
-                tick_hz: deps.tick_hz,
-                ..GameConfig::default()
-            };
-            Game::new(config, rand::random(), spec.max_players)
-        }
+        None => Game::new(deps.game.clone(), rand::random(), spec.max_players),
     };
     let mut room = Room {
         topic: Arc::from(format!("room:{id}")),
@@ -203,7 +197,7 @@ pub(super) async fn run(start: RoomStart) {
     room.publish_summary();
     tracing::info!(room = %room.id, lobby = %room.spec.lobby, "room started");
 
-    let mut clock = TickClock::new(deps.tick_hz, Instant::now());
+    let mut clock = TickClock::new(deps.game.tick_hz, Instant::now());
     let far = Instant::now() + Duration::from_secs(86_400 * 365);
     loop {
         let flush_at = room.flush_at.unwrap_or(far);

@@ -120,7 +120,8 @@ pub struct RoomDeps {
     pub pubsub: PubSub,
     pub accounts: AccountStore,
     pub lobbies: Lobbies,
-    pub tick_hz: u32,
+    /// The game's rules (tick rate, match target …) for new rooms.
+    pub game: crate::sim::GameConfig,
     pub test_hooks: bool,
     /// Database writes in flight, so shutdown can wait for them.
     pub writes: TaskTracker,
