@@ -43,6 +43,11 @@ pub struct Config {
     #[arg(long, env = "KURVE_TOKEN_TTL_HOURS", default_value_t = 24)]
     pub token_ttl_hours: u64,
 
+    /// A socket that sends nothing for this many seconds is closed. The official client
+    /// sends a heartbeat every 30 s, so the default (Phoenix's) is two missed heartbeats.
+    #[arg(long, env = "KURVE_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout_secs: u64,
+
     /// Enables test-only hooks (e.g. the `debug_crash` room event that makes a room panic).
     /// Never set in production.
     #[arg(long, env = "KURVE_TEST_HOOKS", hide = true)]
@@ -50,6 +55,11 @@ pub struct Config {
 }
 
 impl Config {
+    /// See [`Config::idle_timeout_secs`].
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+
     /// A configuration for tests: port 0, in-memory database, test hooks on.
     pub fn for_tests() -> Self {
         Config {
@@ -60,6 +70,7 @@ impl Config {
             log_json: false,
             static_dir: PathBuf::from("web-client/dist"),
             token_ttl_hours: 24,
+            idle_timeout_secs: 60,
             test_hooks: true,
         }
     }
@@ -78,10 +89,6 @@ pub const OUTBOUND_QUEUE: usize = 256;
 /// A write to a client that makes no progress for this long means the client stopped
 /// reading; it is disconnected. Usually the outbound queue overflows first.
 pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A socket that has sent nothing for this long is closed. The official client sends a
-/// heartbeat every 30 s, so 60 s (Phoenix's default) is two missed heartbeats.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Channels one socket may join at once (Phoenix's `max_channels_per_transport`).
 pub const MAX_CHANNELS_PER_SOCKET: usize = 100;

@@ -90,7 +90,7 @@ export class Lobby {
   private joined = false;
 
   constructor(
-    private conn: Connection,
+    conn: Connection,
     private me: User,
     private openRoom: OpenRoom,
   ) {
@@ -316,7 +316,7 @@ export class Lobby {
     watch.addEventListener("click", () => this.openRoom(r.id, "spectator"));
     return h(
       "article",
-      { class: `room phase-${r.phase}`, "data-room-id": r.id },
+      { class: `room-card phase-${r.phase}`, "data-room-id": r.id },
       h(
         "header",
         {},

@@ -147,7 +147,8 @@ class App {
     const el = this.connEl;
     el.dataset.state = st ?? "offline";
     const label = st === "connected" ? "Connected" : st === "reconnecting" ? "Reconnecting…" : st === "connecting" ? "Connecting…" : "";
-    replace(el, st ? h("span", { class: "pip" }) : null, label);
+    replace(el, st ? h("span", { class: "pip" }) : null, h("span", { class: "conn-label" }, label));
+    el.title = label;
     el.hidden = !st;
     document.body.dataset.conn = st ?? "offline";
   }

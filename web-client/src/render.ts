@@ -50,6 +50,7 @@ export class ArenaRenderer implements ArenaListener {
   mySeat: number | null = null;
   /** Frames drawn (tests read it to know the canvas is live). */
   frames = 0;
+  private bursts: { x: number; y: number; color: string; t0: number; big: boolean }[] = [];
 
   constructor(canvas: HTMLCanvasElement) {
     this.canvas = canvas;
@@ -105,6 +106,12 @@ export class ArenaRenderer implements ArenaListener {
   private refreshColors(): void {
     if (!this.arena) return;
     for (const p of this.arena.players) this.colors.set(p.seat, p.color);
+  }
+
+  /** An expanding ring at a death or pickup (wire units). */
+  burst(x: number, y: number, color: string, big = true): void {
+    this.bursts.push({ x, y, color, t0: performance.now(), big });
+    if (this.bursts.length > 32) this.bursts.shift();
   }
 
   // --- ArenaListener -------------------------------------------------------------
@@ -221,8 +228,53 @@ export class ArenaRenderer implements ArenaListener {
         now,
       });
     }
+    this.drawBursts(now);
     c.setTransform(1, 0, 0, 1, 0, 0);
+    if (showHeading) this.drawNames(a);
     this.frames++;
+  }
+
+  private drawBursts(now: number): void {
+    const c = this.ctx;
+    const px = 1 / this.k;
+    this.bursts = this.bursts.filter((b) => now - b.t0 < 700);
+    for (const b of this.bursts) {
+      const t = (now - b.t0) / 700;
+      const r = (b.big ? 40 : 24) * 32 * (0.2 + 0.8 * Math.sqrt(t));
+      c.save();
+      c.globalAlpha = 1 - t;
+      c.strokeStyle = b.color;
+      c.shadowColor = b.color;
+      c.shadowBlur = 16;
+      c.lineWidth = (b.big ? 4 : 3) * px * (1 - t * 0.6);
+      c.beginPath();
+      c.arc(b.x, b.y, r, 0, Math.PI * 2);
+      c.stroke();
+      c.restore();
+    }
+  }
+
+  /** Player names beside the heads (countdown: who is who). */
+  private drawNames(a: Arena): void {
+    const c = this.ctx;
+    const fs = Math.max(11, Math.round(13 * (this.canvas.width / 1024)));
+    c.save();
+    c.font = `700 ${fs}px system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif`;
+    c.textAlign = "center";
+    c.textBaseline = "bottom";
+    for (const p of a.players) {
+      if (!p.alive) continue;
+      const x = p.pos[0] * this.k;
+      let y = p.pos[1] * this.k - 12 * (this.canvas.width / 1024);
+      if (y < fs + 4) y = p.pos[1] * this.k + fs + 14;
+      const label = p.seat === this.mySeat ? `${p.name} (you)` : p.name;
+      c.fillStyle = "rgba(7,10,18,0.75)";
+      const w = c.measureText(label).width + 10;
+      c.fillRect(x - w / 2, y - fs - 3, w, fs + 5);
+      c.fillStyle = p.color;
+      c.fillText(label, x, y);
+    }
+    c.restore();
   }
 
   private drawWalls(wrap: boolean, now: number): void {
@@ -274,24 +326,25 @@ export class ArenaRenderer implements ArenaListener {
     c.shadowBlur = 14;
     c.fillStyle = "#ffffff";
     c.beginPath();
-    c.arc(x, y, r * 1.25, 0, Math.PI * 2);
+    const hr = Math.max(r * 1.6, 4.5 * px);
+    c.arc(x, y, hr, 0, Math.PI * 2);
     c.fill();
     c.shadowBlur = 0;
     c.fillStyle = color;
     c.beginPath();
-    c.arc(x, y, r * 0.7, 0, Math.PI * 2);
+    c.arc(x, y, hr * 0.5, 0, Math.PI * 2);
     c.fill();
     if (o.mine) {
       c.strokeStyle = color;
       c.globalAlpha *= 0.6 + 0.4 * Math.sin(o.now / 160);
       c.lineWidth = 2 * px;
       c.beginPath();
-      c.arc(x, y, r * 1.25 + 8 * px + 4 * px * Math.sin(o.now / 160), 0, Math.PI * 2);
+      c.arc(x, y, hr + 8 * px + 4 * px * Math.sin(o.now / 160), 0, Math.PI * 2);
       c.stroke();
     }
     if (o.arrow) {
       const ang = (heading / HEADING_TURN) * Math.PI * 2;
-      const len = 32 * 32 * 0.9; // ~29 px ahead
+      const len = 44 * 32; // 44 px ahead
       const ex = x + Math.cos(ang) * len;
       const ey = y + Math.sin(ang) * len;
       c.globalAlpha = 1;

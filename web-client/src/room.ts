@@ -39,7 +39,8 @@ interface Row {
   color: string;
   score: number;
   alive: boolean;
-  ready: boolean;
+  /** null: unknown (another player's ready flag is not broadcast while waiting). */
+  ready: boolean | null;
   connected: boolean;
   seat: number | null;
 }
@@ -135,7 +136,7 @@ export class RoomView {
     const side = h(
       "aside",
       { class: "room-side" },
-      h("div", { class: "card" }, h("div", { class: "room-head" }, leave, copy), this.titleEl, this.statusEl, this.readyBtn, h("p", { class: "hint keys" }, h("kbd", {}, "←"), h("kbd", {}, "→"), " / ", h("kbd", {}, "A"), h("kbd", {}, "D"), " steer · ", h("kbd", {}, "Space"), " ready")),
+      h("div", { class: "card" }, h("div", { class: "room-head" }, leave, copy), this.titleEl, this.statusEl, this.readyBtn, h("p", { class: "hint keys player-only" }, h("kbd", {}, "←"), h("kbd", {}, "→"), " / ", h("kbd", {}, "A"), h("kbd", {}, "D"), " steer · ", h("kbd", {}, "Space"), " ready")),
       h("div", { class: "card" }, h("h3", {}, "Scores"), this.playersEl, this.specEl),
       h("div", { class: "card effects-card" }, h("h3", {}, "Power-ups"), this.effectsEl, this.legend()),
       h("div", { class: "card rooms-mini" }, h("h3", {}, "Other rooms"), this.otherRoomsEl),
@@ -252,14 +253,19 @@ export class RoomView {
       });
   }
 
-  /** Leaves and joins again to get a fresh snapshot (after a missed tick). */
+  /**
+   * Rejoins to get a fresh snapshot (after a missed tick). The channel takes the same
+   * path as after a room crash: errored → the client's own rejoin timer sends a new
+   * phx_join on this topic, which the server treats as a duplicate join (the old
+   * channel is replaced, the seat kept) and answers with a snapshot. An explicit
+   * phx_leave would give a player's seat up, so none is sent.
+   */
   private resync(): void {
+    if (this.awaitingSnapshot || this.destroyed) return;
     this.resyncs++;
-    const old = this.channel;
     this.awaitingSnapshot = true;
     this.pending = [];
-    old.leave();
-    if (!this.destroyed) this.join();
+    (this.channel as unknown as { trigger(event: string, payload: object): void }).trigger("phx_error", {});
   }
 
   private onSnapshot(payload: unknown): void {
@@ -319,6 +325,13 @@ export class RoomView {
       }
     }
     for (const e of t.events) {
+      if (e.type === "death") {
+        const p = a.player(e.seat);
+        if (p) this.renderer.burst(p.pos[0], p.pos[1], p.color, true);
+      } else if (e.type === "item_pickup") {
+        const p = a.player(e.seat);
+        if (p) this.renderer.burst(p.pos[0], p.pos[1], "#ffffff", false);
+      }
       if (e.type === "round_start" || (e.type === "phase" && e.phase === "waiting")) {
         // A new round (or back to waiting): my seat may have changed colour or gone.
         const me = a.players.find((p) => p.id === this.myId);
@@ -419,37 +432,46 @@ export class RoomView {
   private rows(): Row[] {
     const a = this.arena;
     const rows: Row[] = [];
-    const seen = new Set<string>();
-    if (a) {
+    if (a && a.phase !== "waiting") {
       for (const p of [...a.players].sort((x, y) => x.seat - y.seat)) {
-        seen.add(p.id);
         rows.push({
           id: p.id,
           name: p.name,
           color: p.color,
           score: p.score,
           alive: p.alive,
-          ready: p.ready || (p.id === this.myId && this.ready),
+          ready: true,
           connected: p.connected,
           seat: p.seat,
         });
       }
+      return rows;
     }
-    // Players seated since the snapshot (no ticks while waiting): from room presence.
+    // Waiting: no ticks flow, so room presence is the live list of seated players; the
+    // arena still knows seats and last scores of those it has seen.
+    const seen = new Set<string>();
     for (const m of this.members) {
       if (m.meta.role !== "player" || seen.has(m.id)) continue;
+      seen.add(m.id);
+      const p = a?.players.find((x) => x.id === m.id);
+      const mine = m.id === this.myId;
       rows.push({
         id: m.id,
-        name: m.meta.name ?? "?",
-        color: m.meta.color ?? (m.meta.seat !== undefined ? seatColor(m.meta.seat) : "#888"),
-        score: 0,
+        name: m.meta.name ?? p?.name ?? "?",
+        color: m.meta.color ?? p?.color ?? (m.meta.seat !== undefined ? seatColor(m.meta.seat) : "#888"),
+        score: p?.score ?? 0,
         alive: false,
-        ready: m.meta.ready ?? (m.id === this.myId && this.ready),
+        ready: m.meta.ready ?? (mine ? this.ready : null),
         connected: true,
-        seat: m.meta.seat ?? null,
+        seat: p?.seat ?? m.meta.seat ?? (mine ? this.seat : null),
       });
     }
-    return rows;
+    // Seated but disconnected players (their seat is kept for a while).
+    for (const p of a?.players ?? []) {
+      if (seen.has(p.id)) continue;
+      rows.push({ id: p.id, name: p.name, color: p.color, score: p.score, alive: false, ready: null, connected: false, seat: p.seat });
+    }
+    return rows.sort((x, y) => (x.seat ?? 99) - (y.seat ?? 99));
   }
 
   private updateUi(): void {
@@ -500,7 +522,9 @@ export class RoomView {
           dot(r.color, "dot big"),
           h("span", { class: "pname" }, r.name, r.id === this.myId ? h("span", { class: "you" }, " you") : null),
           phase === "waiting"
-            ? h("span", { class: `ready-tag${r.ready ? " on" : ""}` }, r.ready ? "ready" : "not ready")
+            ? r.ready === null
+              ? h("span", { class: "ready-tag" }, r.connected ? "" : "offline")
+              : h("span", { class: `ready-tag${r.ready ? " on" : ""}` }, r.ready ? "ready" : "not ready")
             : h("span", { class: "state" }, r.connected ? (r.alive ? "" : "✕") : "offline"),
           h("span", { class: "score" }, String(r.score)),
         );
@@ -515,7 +539,7 @@ export class RoomView {
 
     // Status line.
     const practice = a && a.target === 0 && phase !== "waiting";
-    const parts: string[] = [PHASE_LABEL[phase] ?? phase];
+    const parts: string[] = [phase === "round_over" ? "Round over" : (PHASE_LABEL[phase] ?? phase)];
     if (a && a.round > 0 && phase !== "waiting") parts.push(`round ${a.round}`);
     if (a && a.target > 0) parts.push(`first to ${a.target}`);
     if (practice) parts.push("practice");
@@ -524,7 +548,7 @@ export class RoomView {
 
     // Ready button.
     const canReady = this.role === "player" && phase === "waiting";
-    this.readyBtn.hidden = this.role !== "player";
+    this.readyBtn.hidden = this.role !== "player" || phase !== "waiting";
     this.readyBtn.disabled = !canReady;
     this.readyBtn.textContent = phase !== "waiting" ? "Match running" : this.ready ? "Not ready" : "Ready";
     this.readyBtn.classList.toggle("is-ready", this.ready && phase === "waiting");
@@ -618,15 +642,16 @@ export class RoomView {
     if (phase === "waiting") {
       o.classList.add("show");
       const players = rows.length;
-      const ready = rows.filter((r) => r.ready).length;
       const msg =
         this.role === "player"
           ? this.ready
             ? players < 2
-              ? "Ready. Waiting for another player — or practise alone."
-              : `Ready. Waiting for the others (${ready}/${players})…`
-            : "Press Ready (Space) when you are set."
-          : `Waiting for players to get ready (${ready}/${players}).`;
+              ? "Ready — practising alone until someone joins."
+              : "Ready. The match starts when everyone is ready…"
+            : players < 2
+              ? "Invite a friend with the room code, or press Ready to practise."
+              : "Press Ready (Space) when you are set."
+          : `${players} player${players === 1 ? "" : "s"} seated — waiting for them to get ready.`;
       replace(
         o,
         h(

@@ -1,4 +1,4 @@
-// Wire types of a `room:<id>` topic (docs/PROTOCOL-room.md) and their MessagePack decoding.
+// Wire types of a `room:<id>` topic (docs/PROTOCOL.md) and their MessagePack decoding.
 // Positions and radii are integers in wire units (1/pos_scale px); headings are u16
 // binary angles (65536 = one turn, 0 = +x, clockwise on screen).
 

@@ -71,21 +71,32 @@ impl Role {
     }
 }
 
-/// Room presence meta: `{"name", "role", "color"?}`.
+/// Room presence meta: `{"name", "role", "color"?, "seat"?, "ready"?}` (the last three
+/// for players), so everyone sees who sits where and who is ready while the room waits.
 #[derive(Debug, Clone, PartialEq)]
 struct RoomMeta {
     name: Arc<str>,
     role: Role,
-    color: Option<Arc<str>>,
+    seat: Option<Seat>,
+}
+
+/// A player's seat as presence shows it.
+#[derive(Debug, Clone, PartialEq)]
+struct Seat {
+    seat: u8,
+    color: Arc<str>,
+    ready: bool,
 }
 
 impl MetaFields for RoomMeta {
-    const FIELDS: usize = 3;
+    const FIELDS: usize = 5;
     fn serialize_fields<S: SerializeStruct>(&self, s: &mut S) -> Result<(), S::Error> {
         s.serialize_field("name", &*self.name)?;
         s.serialize_field("role", self.role.as_str())?;
-        if let Some(color) = &self.color {
-            s.serialize_field("color", &**color)?;
+        if let Some(seat) = &self.seat {
+            s.serialize_field("color", &*seat.color)?;
+            s.serialize_field("seat", &seat.seat)?;
+            s.serialize_field("ready", &seat.ready)?;
         }
         Ok(())
     }
@@ -95,6 +106,8 @@ struct Member {
     chan: ChannelRef,
     role: Role,
     phx_ref: Arc<str>,
+    /// What presence shows for this session now.
+    meta: RoomMeta,
     /// Start of the current one-second input window and inputs seen in it.
     input_window: Instant,
     inputs: u32,
@@ -271,6 +284,8 @@ impl Room {
         if phase_changed {
             self.save();
             self.publish_summary();
+            // Ready flags are cleared when a finished match goes back to waiting.
+            self.sync_player_metas();
         }
         self.metrics.ticks.increment(1);
         self.metrics
@@ -297,26 +312,14 @@ impl Room {
         if self.members.contains_key(&socket) {
             self.leave(socket, false);
         }
-        let mut color = None;
-        let mut seat = None;
         if role == Role::Player {
-            let seated = self
-                .game
-                .players()
-                .into_iter()
-                .find(|p| p.user_id == user.id);
-            match seated {
-                Some(player) => {
-                    // A rejoin within the seat-keeping window, or a second tab.
-                    self.game.set_connected(&user.id, true);
-                    color = Some(player.color);
-                    seat = Some(player.seat);
-                }
-                None => match self.game.add_player(&user.id, &user.name) {
-                    Ok(slot) => {
-                        color = Some(slot.color);
-                        seat = Some(slot.seat);
-                    }
+            let seated = self.game.players().iter().any(|p| p.user_id == user.id);
+            if seated {
+                // A rejoin within the seat-keeping window, or a second tab.
+                self.game.set_connected(&user.id, true);
+            } else {
+                match self.game.add_player(&user.id, &user.name) {
+                    Ok(_) => {}
                     Err(GameError::Full) => return chan.refuse_join(&msg_ref, "room_full"),
                     Err(GameError::AlreadyStarted) => {
                         return chan.refuse_join(&msg_ref, "already_started");
@@ -324,16 +327,15 @@ impl Room {
                     Err(GameError::AlreadySeated) => {
                         return chan.refuse_join(&msg_ref, "already_seated");
                     }
-                },
+                }
             }
         }
+        let meta = self.meta_for(&user.id, &user.name, role);
         let config = self.game.arena_config();
         let mut you = json!({ "id": user.id, "role": role.as_str() });
-        if let Some(color) = &color {
-            you["color"] = json!(color);
-        }
-        if let Some(seat) = seat {
-            you["seat"] = json!(seat);
+        if let Some(seat) = &meta.seat {
+            you["color"] = json!(&*seat.color);
+            you["seat"] = json!(seat.seat);
         }
         chan.reply(
             &msg_ref,
@@ -354,12 +356,7 @@ impl Room {
         );
         let snapshot = game::encode_snapshot(&self.game.snapshot());
         chan.push("snapshot", Payload::Binary(Bytes::from(snapshot)));
-        let meta = RoomMeta {
-            name: Arc::from(user.name.as_str()),
-            role,
-            color: color.as_deref().map(Arc::from),
-        };
-        let phx_ref = self.presence.track(&user.id, meta);
+        let phx_ref = self.presence.track(&user.id, meta.clone());
         chan.push("presence_state", Payload::Json(self.presence.state_json()));
         self.rooms
             .deps
@@ -379,6 +376,7 @@ impl Room {
                 chan,
                 role,
                 phx_ref,
+                meta,
                 input_window: Instant::now(),
                 inputs: 0,
             },
@@ -466,6 +464,7 @@ impl Room {
                 self.game.set_ready(&chan.socket.user.id, ready);
                 chan.reply(&msg_ref, "ok", Payload::empty());
                 self.save_if_waiting();
+                self.sync_player_metas();
             }
             "debug_crash" if self.test_hooks => {
                 panic!("debug_crash requested on room:{}", self.id);
@@ -473,6 +472,63 @@ impl Room {
             _ => {
                 chan.reply_error(&msg_ref, "unknown_event");
             }
+        }
+    }
+
+    /// The presence meta `user_id` should have in `role` now.
+    fn meta_for(&self, user_id: &str, name: &str, role: Role) -> RoomMeta {
+        let seat = match role {
+            Role::Spectator => None,
+            Role::Player => self
+                .game
+                .players()
+                .into_iter()
+                .find(|p| p.user_id == user_id)
+                .map(|p| Seat {
+                    seat: p.seat,
+                    color: Arc::from(p.color),
+                    ready: p.ready,
+                }),
+        };
+        RoomMeta {
+            name: Arc::from(name),
+            role,
+            seat,
+        }
+    }
+
+    /// Updates the presence of every player whose seat or ready flag changed.
+    fn sync_player_metas(&mut self) {
+        let sockets: Vec<SocketId> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.role == Role::Player)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut changed = false;
+        for socket in sockets {
+            let Some(member) = self.members.get(&socket) else {
+                continue;
+            };
+            let user = member.chan.socket.user.clone();
+            let wanted = self.meta_for(&user.id, &user.name, Role::Player);
+            let Some(member) = self.members.get_mut(&socket) else {
+                continue;
+            };
+            if member.meta == wanted {
+                continue;
+            }
+            if let Some(new_ref) = self
+                .presence
+                .update(&user.id, &member.phx_ref, wanted.clone())
+            {
+                member.phx_ref = new_ref;
+                member.meta = wanted;
+                changed = true;
+            }
+        }
+        if changed {
+            self.schedule_flush();
         }
     }
 

@@ -17,7 +17,7 @@ use tokio::time::{Instant, sleep_until};
 use crate::app::App;
 use crate::auth::User;
 use crate::channel::{ChannelTable, Joined, Route};
-use crate::config::{IDLE_TIMEOUT, MAX_CHANNELS_PER_SOCKET, OUTBOUND_QUEUE, WRITE_STALL_TIMEOUT};
+use crate::config::{MAX_CHANNELS_PER_SOCKET, OUTBOUND_QUEUE, WRITE_STALL_TIMEOUT};
 use crate::metrics;
 use crate::socket::outbound::{
     ChannelRef, Inbox, OutKind, OutMessage, Outbound, Payload, SocketRef, outbox,
@@ -76,7 +76,8 @@ pub async fn run(mut ws: WebSocket, app: App, user: User, vsn: Vsn) {
     tracing::debug!(socket = id, user = %conn.socket.user.id, "socket connected");
 
     let shutdown = conn.app.shutdown.clone();
-    let idle = sleep_until(Instant::now() + IDLE_TIMEOUT);
+    let idle_timeout = conn.app.config.idle_timeout();
+    let idle = sleep_until(Instant::now() + idle_timeout);
     tokio::pin!(idle);
 
     let end = loop {
@@ -104,7 +105,7 @@ pub async fn run(mut ws: WebSocket, app: App, user: User, vsn: Vsn) {
                 }
             }
             frame = ws.recv() => {
-                idle.as_mut().reset(Instant::now() + IDLE_TIMEOUT);
+                idle.as_mut().reset(Instant::now() + idle_timeout);
                 match frame {
                     Some(Ok(message)) => {
                         if let Some(end) = conn.on_frame(message) {
