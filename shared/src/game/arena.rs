@@ -1,6 +1,6 @@
 //! The client-side arena: a [`Snapshot`] plus every [`Tick`] applied in order gives
 //! exactly the state the server drew. Rust bots and tests use it; the browser client
-//! implements the same rules (see `docs/PROTOCOL-room.md`).
+//! implements the same rules (see `docs/PROTOCOL.md`).
 
 use super::geom::{Pt, dist2};
 use super::grid::{Segment, SegmentGrid};
