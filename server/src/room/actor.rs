@@ -539,9 +539,9 @@ impl Room {
             .broadcast(Broadcast::new(self.topic.clone(), event, payload));
     }
 
-    /// Keeps the state a restart would resume from. Saved at phase changes (cheap: at
-    /// a round's start the arena is empty) and while waiting, so a crash mid-round
-    /// restarts that round from its countdown.
+    /// Keeps the state a restart would resume from. Saved at phase changes (cheap: when
+    /// play begins the arena is empty) and on every change while waiting, so a crash
+    /// mid-round replays that round from the moment play began.
     fn save(&mut self) {
         let saved = self.game.save();
         *self

@@ -5,8 +5,9 @@
 //! through it and read listings from it, so a lobby that restarts loses no rooms.
 //!
 //! A room that panics is restarted by the supervisor from the state it saved at its last
-//! phase change (the round restarts from its countdown); its clients get `phx_error`
-//! and the official client rejoins by itself.
+//! phase change (a crash mid-round replays the round from the moment play began, with
+//! the same spawns); its clients get `phx_error` and the official client rejoins by
+//! itself and receives a fresh snapshot.
 
 mod actor;
 mod clock;

@@ -500,26 +500,30 @@ impl Connection {
         } else {
             Payload::json(&serde_json::json!({ "reason": reason }))
         };
-        self.socket.outbox.send(Outbound::Message(OutMessage {
-            join_ref: None,
-            msg_ref: Some(Arc::from(msg_ref)),
-            topic: Arc::from(topic),
-            kind: OutKind::Reply { status },
-            payload: response,
-        }));
+        self.socket
+            .outbox
+            .send(Outbound::Message(Box::new(OutMessage {
+                join_ref: None,
+                msg_ref: Some(Arc::from(msg_ref)),
+                topic: Arc::from(topic),
+                kind: OutKind::Reply { status },
+                payload: response,
+            })));
     }
 
     /// Queues `phx_close`/`phx_error` for a channel this socket already forgot.
     fn push_control(&self, topic: &Arc<str>, join_ref: &Arc<str>, event: &'static str) {
-        self.socket.outbox.send(Outbound::Message(OutMessage {
-            join_ref: Some(join_ref.clone()),
-            msg_ref: Some(join_ref.clone()),
-            topic: topic.clone(),
-            kind: OutKind::Push {
-                event: event.into(),
-            },
-            payload: Payload::empty(),
-        }));
+        self.socket
+            .outbox
+            .send(Outbound::Message(Box::new(OutMessage {
+                join_ref: Some(join_ref.clone()),
+                msg_ref: Some(join_ref.clone()),
+                topic: topic.clone(),
+                kind: OutKind::Push {
+                    event: event.into(),
+                },
+                payload: Payload::empty(),
+            })));
     }
 }
 

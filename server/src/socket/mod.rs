@@ -26,9 +26,11 @@ use crate::metrics;
 /// (PHOENIX_PROTOCOL.md §1.2), followed by the token in standard base64 without padding.
 const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
 
-/// Bytes tungstenite reads from the socket at a time. Phoenix frames are small; a read
-/// buffer much larger than a typical frame is memory every idle socket pays for.
-const READ_BUFFER: usize = 4 * 1024;
+/// Bytes tungstenite reads from the socket at a time. tungstenite zero-fills the whole
+/// buffer, so it is resident memory every idle socket pays for; Phoenix frames
+/// (heartbeats, inputs, chat) are well under 1 KiB, and a larger frame grows the buffer
+/// to its own length.
+const READ_BUFFER: usize = 1024;
 
 /// Bytes gathered before tungstenite writes to the socket; frames are flushed after each
 /// batch anyway, so this only caps how much one write call collects.

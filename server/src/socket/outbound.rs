@@ -68,8 +68,9 @@ pub struct OutMessage {
 /// Everything a connection task can be asked to do by the rest of the server.
 #[derive(Debug)]
 pub enum Outbound {
-    /// A reply or push addressed to this socket alone.
-    Message(OutMessage),
+    /// A reply or push addressed to this socket alone. Boxed: every queue allocates its
+    /// slots up front, so the enum's size is paid per idle socket.
+    Message(Box<OutMessage>),
     /// A broadcast shared by every subscriber of its topic; encoded once per serializer.
     Broadcast(Arc<Broadcast>),
     /// The join with `join_ref` was refused: forget the channel (its error reply went first).
@@ -133,13 +134,13 @@ impl Outbox {
         status: &'static str,
         response: Payload,
     ) -> bool {
-        self.send(Outbound::Message(OutMessage {
+        self.send(Outbound::Message(Box::new(OutMessage {
             join_ref: Some(join_ref.clone()),
             msg_ref: Some(msg_ref.clone()),
             topic: topic.clone(),
             kind: OutKind::Reply { status },
             payload: response,
-        }))
+        })))
     }
 
     /// Queues a push of `event` on a channel to this client only.
@@ -150,7 +151,7 @@ impl Outbox {
         event: impl Into<Cow<'static, str>>,
         payload: Payload,
     ) -> bool {
-        self.send(Outbound::Message(OutMessage {
+        self.send(Outbound::Message(Box::new(OutMessage {
             join_ref: Some(join_ref.clone()),
             msg_ref: None,
             topic: topic.clone(),
@@ -158,7 +159,7 @@ impl Outbox {
                 event: event.into(),
             },
             payload,
-        }))
+        })))
     }
 
     /// True once the connection task has ended.
@@ -214,5 +215,21 @@ impl ChannelRef {
             topic: self.topic.clone(),
             join_ref: self.join_ref.clone(),
         });
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// Each socket's queue allocates a block of slots up front (tokio's mpsc), so the item
+    /// size is paid per idle socket: keep it small.
+    #[test]
+    fn queued_items_stay_small() {
+        assert!(
+            std::mem::size_of::<Outbound>() <= 40,
+            "Outbound is {} bytes",
+            std::mem::size_of::<Outbound>()
+        );
     }
 }
