@@ -47,10 +47,7 @@ pub fn source_range(spec: &str) -> anyhow::Result<Vec<Ipv4Addr>> {
         a.is_loopback() && b.is_loopback(),
         "{spec}: source addresses must be in 127.0.0.0/8"
     );
-    ensure!(
-        hi - lo < 1 << 16,
-        "{spec}: at most 65536 source addresses"
-    );
+    ensure!(hi - lo < 1 << 16, "{spec}: at most 65536 source addresses");
     Ok((lo..=hi).map(Ipv4Addr::from).collect())
 }
 

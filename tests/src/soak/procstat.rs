@@ -68,7 +68,11 @@ pub fn find_listener(addr: SocketAddr) -> Option<u32> {
     let procs = std::fs::read_dir("/proc").ok()?;
     // Bounded: one pass over the process table and each process's descriptors.
     for entry in procs.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         if owns_socket(&entry.path(), &inodes) {

@@ -74,7 +74,10 @@ impl Stats {
 
     /// A copy of the error counts.
     pub fn errors(&self) -> BTreeMap<String, u64> {
-        self.errors.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Runs `f` on the histograms under their lock.
@@ -135,7 +138,7 @@ impl LocalStats {
 
 /// p50 / p99 / max of a histogram in ms, `None` without samples.
 pub fn percentiles(h: &Histogram<u64>) -> Option<(f64, f64, f64)> {
-    (h.len() > 0).then(|| {
+    (!h.is_empty()).then(|| {
         (
             h.value_at_quantile(0.50) as f64 / 1000.0,
             h.value_at_quantile(0.99) as f64 / 1000.0,

@@ -66,7 +66,7 @@ pub fn clear_ticks(arena: &Arena, me: &ArenaPlayer, turn: i8, motion: Motion) ->
         let angle = heading / 65536.0 * std::f64::consts::TAU;
         x += angle.cos() * motion.speed;
         y += angle.sin() * motion.speed;
-        if step < FIRST_SAMPLE || (step - FIRST_SAMPLE) % SAMPLE_EVERY != 0 {
+        if step < FIRST_SAMPLE || !(step - FIRST_SAMPLE).is_multiple_of(SAMPLE_EVERY) {
             continue;
         }
         let p: Pt = [x.round() as i32, y.round() as i32];

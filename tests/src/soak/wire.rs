@@ -7,8 +7,8 @@
 
 use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// Every bot is called `soak<index>`; presence entries are mapped back to bot indices
@@ -64,10 +64,7 @@ pub enum BinaryFrame<'a> {
         payload: &'a [u8],
     },
     /// Kind 1 reply.
-    Reply {
-        msg_ref: &'a [u8],
-        status: &'a [u8],
-    },
+    Reply { msg_ref: &'a [u8], status: &'a [u8] },
 }
 
 /// Reads a V2 binary frame header in place; `None` if it is malformed.
@@ -198,23 +195,23 @@ struct Meta<'a> {
 /// The first element of a metas list; the rest are skipped.
 struct FirstMeta<'a>(Option<Meta<'a>>);
 
-impl<'de> Deserialize<'de> for FirstMeta<'de> {
+impl<'de: 'a, 'a> Deserialize<'de> for FirstMeta<'a> {
     fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = FirstMeta<'de>;
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = FirstMeta<'a>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a list of metas")
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FirstMeta<'de>, A::Error> {
-                let first = seq.next_element::<Meta<'de>>()?;
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FirstMeta<'a>, A::Error> {
+                let first = seq.next_element::<Meta<'a>>()?;
                 // A bot has one socket, so one meta; anything more is skipped, bounded
                 // by the payload's length.
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(FirstMeta(first))
             }
         }
-        de.deserialize_seq(V)
+        de.deserialize_seq(V(std::marker::PhantomData))
     }
 }
 
@@ -294,8 +291,8 @@ mod tests {
 
     #[test]
     fn text_envelopes_are_borrowed() {
-        let f = text_frame(r#"["1","2","lobby:x","phx_reply",{"status":"ok","response":{}}]"#)
-            .unwrap();
+        let f =
+            text_frame(r#"["1","2","lobby:x","phx_reply",{"status":"ok","response":{}}]"#).unwrap();
         assert_eq!(
             (f.join_ref, f.msg_ref, f.topic, f.event),
             (Some("1"), Some("2"), "lobby:x", "phx_reply")

@@ -1,0 +1,179 @@
+//! `kurve-soak`: bot players over real sockets against a running kurve server
+//! (CONTRACT §5). See `kurve_tests::soak` for what the bots do and what is measured.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use kurve_tests::soak::{self, LobbyLayout, Scenario, SoakConfig, Thresholds, net};
+
+/// Soak a kurve server with bots: idle lobby sockets with presence, or rooms that play.
+#[derive(Debug, Parser)]
+#[command(name = "kurve-soak", version)]
+struct Args {
+    /// Server URL; loopback only (127.0.0.0/8, ::1, localhost).
+    #[arg(long, default_value = "ws://127.0.0.1:4000")]
+    url: String,
+
+    /// Number of bots (one socket each).
+    #[arg(long, default_value_t = 100)]
+    bots: u32,
+
+    /// What the bots do.
+    #[arg(long, value_enum, default_value_t = Scenario::Idle)]
+    scenario: Scenario,
+
+    /// Players per room (play), 2–8.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u8).range(2..=8))]
+    room_size: u8,
+
+    /// Spectators per room (play).
+    #[arg(long, default_value_t = 0)]
+    spectators: u32,
+
+    /// Spread the bots evenly over this many lobbies.
+    #[arg(long, conflicts_with = "lobby_size")]
+    lobbies: Option<u32>,
+
+    /// Bots per lobby (default 200); `--lobby-size N` with N ≥ --bots puts all in one.
+    #[arg(long)]
+    lobby_size: Option<u32>,
+
+    /// How long the run lasts from the first launch (e.g. 60s, 2m); a bounded drain follows.
+    #[arg(long, default_value = "60s", value_parser = soak::parse_duration)]
+    duration: Duration,
+
+    /// Longest drain after the run, while bots close their sockets.
+    #[arg(long, default_value = "10s", value_parser = soak::parse_duration)]
+    drain: Duration,
+
+    /// Bots launched per second (0 = as fast as --max-connecting allows).
+    #[arg(long, default_value_t = 2000.0)]
+    ramp_per_sec: f64,
+
+    /// At most this many bots signing in or handshaking at once.
+    #[arg(long, default_value_t = 256)]
+    max_connecting: usize,
+
+    /// Loopback source addresses to spread sockets over, e.g. 127.0.0.2-127.0.0.250.
+    /// Defaults to that range when the server is on 127.0.0.1.
+    #[arg(long)]
+    source_ips: Option<String>,
+
+    /// The server's pid for RSS/CPU; by default the process listening on the URL's
+    /// port is looked up in /proc.
+    #[arg(long)]
+    server_pid: Option<u32>,
+
+    /// Lobby name prefix (lobbies are PREFIX-0, PREFIX-1, ...); random by default.
+    #[arg(long)]
+    lobby_prefix: Option<String>,
+
+    /// Heartbeat period.
+    #[arg(long, default_value = "30s", value_parser = soak::parse_duration)]
+    heartbeat: Duration,
+
+    /// Write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+
+    /// Fail if a p99 (input echo and tick jitter in play, lobby join in idle) exceeds this.
+    #[arg(long)]
+    max_p99_ms: Option<f64>,
+
+    /// Fail if the tick delivery ratio is below this (e.g. 0.999).
+    #[arg(long)]
+    min_delivery: Option<f64>,
+
+    /// Fail if more bots than this did not get in (sign-in, connect, lobby or room join).
+    #[arg(long)]
+    max_join_failures: Option<u64>,
+
+    /// Fail if "all see all" in the join storm takes longer than this (ms), or never happens.
+    #[arg(long)]
+    max_see_all_ms: Option<f64>,
+
+    /// No live progress line.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn config(args: Args) -> anyhow::Result<(SoakConfig, Option<PathBuf>)> {
+    let server = net::server_addr(&args.url)?;
+    let mut cfg = SoakConfig::new(args.url, args.bots);
+    cfg.scenario = args.scenario;
+    cfg.room_size = args.room_size;
+    cfg.spectators = args.spectators;
+    cfg.lobbies = match (args.lobbies, args.lobby_size) {
+        (Some(n), _) => LobbyLayout::Count(n.max(1)),
+        (None, Some(m)) => LobbyLayout::Size(m.max(1)),
+        (None, None) => LobbyLayout::Size(200),
+    };
+    cfg.duration = args.duration;
+    cfg.drain = args.drain;
+    cfg.ramp_per_sec = args.ramp_per_sec.max(0.0);
+    cfg.max_connecting = args.max_connecting.max(1);
+    cfg.source_ips = match args.source_ips {
+        Some(spec) => net::source_range(&spec)?,
+        None if server.ip() == std::net::Ipv4Addr::LOCALHOST => {
+            net::source_range("127.0.0.2-127.0.0.250")?
+        }
+        None => Vec::new(),
+    };
+    cfg.server_pid = args.server_pid;
+    if let Some(prefix) = args.lobby_prefix {
+        cfg.lobby_prefix = prefix;
+    }
+    cfg.heartbeat = args.heartbeat.max(Duration::from_secs(1));
+    cfg.thresholds = Thresholds {
+        max_p99_ms: args.max_p99_ms,
+        min_delivery: args.min_delivery,
+        max_join_failures: args.max_join_failures,
+        max_see_all_ms: args.max_see_all_ms,
+    };
+    cfg.progress = !args.quiet;
+    Ok((cfg, args.json))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let (cfg, json) = match config(args) {
+        Ok(c) => c,
+        Err(error) => {
+            eprintln!("kurve-soak: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match net::raise_nofile_limit() {
+        Ok(limit) if u64::from(cfg.bots) + 64 > limit => eprintln!(
+            "kurve-soak: warning: {} bots but only {limit} open files allowed",
+            cfg.bots
+        ),
+        Ok(_) => {}
+        Err(error) => eprintln!("kurve-soak: warning: {error:#}"),
+    }
+    let report = match soak::run(cfg).await {
+        Ok(r) => r,
+        Err(error) => {
+            eprintln!("kurve-soak: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("{report}");
+    if let Some(path) = json {
+        let written = serde_json::to_vec_pretty(&report)
+            .map_err(anyhow::Error::from)
+            .and_then(|bytes| std::fs::write(&path, bytes).map_err(anyhow::Error::from));
+        if let Err(error) = written {
+            eprintln!("kurve-soak: writing {}: {error:#}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,906 @@
+//! One bot: a task that signs in, opens a socket, joins its lobby and, in `play`, its
+//! room, then reads frames until the run stops.
+//!
+//! Everything the bot does happens in this one task: requests are sent and their
+//! replies awaited while other frames keep being handled (a bot never stops reading, so
+//! the server never sees a slow client because of us). Every wait is bounded.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use kurve_shared::game::{self, Arena, Phase};
+use kurve_shared::phoenix;
+use std::pin::Pin;
+use tokio::time::Sleep;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::WaitForCancellationFutureOwned;
+
+use super::net::{self, Ws};
+use super::stats::LocalStats;
+use super::steer::{self, Motion};
+use super::wire::{self, BinaryFrame, PresenceEntry};
+use super::{Place, Role, Shared};
+
+/// A join, `create_room` or room join may take this long (a join storm is slow).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A group member waits this long for its creator to publish the room id.
+const ROOM_ID_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Players press ready once the room holds every player, or after this long waiting.
+const READY_FALLBACK: Duration = Duration::from_secs(8);
+
+/// Housekeeping (ready checks, stat flushes) runs this often.
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
+
+/// Closing the socket at the end may take this long.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Steering decisions are made every this many ticks.
+const DECIDE_EVERY: u32 = 3;
+
+/// One in this many decisions tries a random change (inputs to measure echo on).
+const WIGGLE_ONE_IN: u64 = 30;
+
+/// A room may be rejoined after `phx_error` this many times.
+const MAX_REJOINS: u32 = 3;
+
+/// Why a bot stopped.
+enum Stop {
+    /// The run ended.
+    Stopped,
+    /// Something failed; the kind is counted.
+    Failed(String),
+}
+
+impl From<String> for Stop {
+    fn from(kind: String) -> Self {
+        Stop::Failed(kind)
+    }
+}
+
+/// A reply the bot waited for.
+struct Reply {
+    ok: bool,
+    response: String,
+}
+
+/// The bot's view of its lobby.
+struct LobbyView {
+    topic: String,
+    join_ref: String,
+    base: u32,
+    len: u32,
+    /// One bit per lobby member, by index in the lobby.
+    bits: Vec<u64>,
+    count: u32,
+    complete: bool,
+}
+
+impl LobbyView {
+    fn set(&mut self, bot: u32, present: bool) {
+        let Some(i) = bot.checked_sub(self.base).filter(|&i| i < self.len) else {
+            return;
+        };
+        let (word, bit) = ((i / 64) as usize, 1u64 << (i % 64));
+        let was = self.bits[word] & bit != 0;
+        if was != present {
+            self.bits[word] ^= bit;
+            if present {
+                self.count += 1;
+            } else {
+                self.count -= 1;
+            }
+        }
+    }
+}
+
+/// The bot's room, in `play`.
+struct RoomView {
+    topic: String,
+    join_ref: String,
+    player: bool,
+    creator: bool,
+    /// Players the room should hold before pressing ready.
+    players: u32,
+    user_id: String,
+    seat: Option<u8>,
+    arena: Option<Arena>,
+    /// Arrival of the last tick that continued the sequence.
+    last_arrival: Option<Instant>,
+    members: Vec<PresenceEntry>,
+    ready_sent: bool,
+    waiting_since: Instant,
+    turn: i8,
+    motion: Motion,
+    /// An input awaiting its echo: (turn as the head shows it, sent at).
+    pending: Option<(i8, Instant)>,
+    decide_in: u32,
+    rejoins: u32,
+}
+
+impl RoomView {
+    fn players_present(&self) -> u32 {
+        self.members.iter().filter(|m| m.player).count() as u32
+    }
+
+    fn on_waiting(&mut self, now: Instant) {
+        self.ready_sent = false;
+        self.waiting_since = now;
+        self.pending = None;
+        self.turn = 0;
+        self.last_arrival = None;
+    }
+}
+
+struct Bot {
+    sh: Arc<Shared>,
+    ws: Ws,
+    next_ref: u64,
+    stop: Pin<Box<WaitForCancellationFutureOwned>>,
+    timer: Pin<Box<Sleep>>,
+    heartbeat_due: Instant,
+    housekeeping_due: Instant,
+    lobby: LobbyView,
+    room: Option<RoomView>,
+    local: LocalStats,
+    joins: Vec<PresenceEntry>,
+    leaves: Vec<PresenceEntry>,
+    rng: u64,
+}
+
+/// A bot's whole life; errors are counted, never returned.
+pub(crate) async fn run(sh: Arc<Shared>, index: u32, place: Place) {
+    let stop = sh.stop.clone();
+    // Signing in and connecting happen under the connect limit, and give up at the stop.
+    let ws = tokio::select! {
+        _ = stop.cancelled() => return,
+        ws = connect(&sh, index) => ws,
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(kind) => {
+            sh.stats.error(kind);
+            return;
+        }
+    };
+    sh.stats.connected();
+    let mut bot = Bot::new(sh.clone(), index, place, ws);
+    let result = bot.live(place).await;
+    bot.local.flush(&sh.stats);
+    match result {
+        Stop::Stopped => bot.close().await,
+        Stop::Failed(kind) => sh.stats.error(kind),
+    }
+    sh.stats.disconnected();
+}
+
+async fn connect(sh: &Shared, index: u32) -> Result<Ws, String> {
+    let _permit = sh
+        .connecting
+        .acquire()
+        .await
+        .map_err(|_| "internal:semaphore".to_owned())?;
+    let token = sh
+        .signin
+        .guest(index as usize, &wire::bot_name(index))
+        .await?;
+    sh.stats.signed_in.fetch_add(1, Relaxed);
+    let ips = &sh.cfg.source_ips;
+    let source = (!ips.is_empty()).then(|| ips[index as usize % ips.len()]);
+    net::connect_ws(sh.server, source, &token)
+        .await
+        .map_err(|e| e.kind())
+}
+
+impl Bot {
+    fn new(sh: Arc<Shared>, index: u32, place: Place, ws: Ws) -> Self {
+        let now = Instant::now();
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (u64::from(index) << 17 | 1);
+        let spread = xorshift(&mut rng) % 1000;
+        // Heartbeats are spread over the first period so they do not arrive in lockstep.
+        let heartbeat_due = now + sh.cfg.heartbeat.mul_f64(0.5 + spread as f64 / 2000.0);
+        let lobby = LobbyView {
+            topic: format!("lobby:{}-{}", sh.cfg.lobby_prefix, place.lobby),
+            join_ref: String::new(),
+            base: place.lobby_base,
+            len: place.lobby_len,
+            bits: vec![0; place.lobby_len.div_ceil(64) as usize],
+            count: 0,
+            complete: false,
+        };
+        Bot {
+            stop: Box::pin(sh.stop.clone().cancelled_owned()),
+            timer: Box::pin(tokio::time::sleep_until(heartbeat_due.into())),
+            sh,
+            ws,
+            next_ref: 1,
+            heartbeat_due,
+            housekeeping_due: now + HOUSEKEEPING,
+            lobby,
+            room: None,
+            local: LocalStats::default(),
+            joins: Vec::new(),
+            leaves: Vec::new(),
+            rng,
+        }
+    }
+
+    async fn live(&mut self, place: Place) -> Stop {
+        if let Err(stop) = self.join_lobby().await {
+            return stop;
+        }
+        if let Some(group) = place.role.group()
+            && let Err(stop) = self.join_room(place.role, group).await
+        {
+            if let Stop::Failed(kind) = &stop {
+                self.sh.stats.room_joins_failed.fetch_add(1, Relaxed);
+                self.sh.stats.error(kind.clone());
+            }
+            // A bot that could not get into its room stays in the lobby.
+            if matches!(stop, Stop::Stopped) {
+                return stop;
+            }
+        }
+        loop {
+            match self.recv(None).await {
+                Ok(Some(message)) => {
+                    if let Err(stop) = self.handle(message).await {
+                        return stop;
+                    }
+                }
+                Ok(None) => {}
+                Err(stop) => return stop,
+            }
+        }
+    }
+
+    async fn join_lobby(&mut self) -> Result<(), Stop> {
+        let sent = Instant::now();
+        let at = self.sh.since_start_us(sent) + 1;
+        let _ = self
+            .sh
+            .stats
+            .first_join_us
+            .compare_exchange(0, at, Relaxed, Relaxed);
+        let topic = self.lobby.topic.clone();
+        let (join_ref, reply) = self.join(&topic, "{}").await.inspect_err(|stop| {
+            if matches!(stop, Stop::Failed(_)) {
+                self.sh.stats.lobby_joins_failed.fetch_add(1, Relaxed);
+            }
+        })?;
+        if !reply.ok {
+            self.sh.stats.lobby_joins_failed.fetch_add(1, Relaxed);
+            return Err(Stop::Failed(format!(
+                "lobby_join:{}",
+                reason(&reply.response)
+            )));
+        }
+        self.lobby.join_ref = join_ref;
+        self.sh.stats.lobby_joins_ok.fetch_add(1, Relaxed);
+        let took = sent.elapsed().as_micros() as u64;
+        self.sh
+            .stats
+            .with_hists(|h| h.join.saturating_record(took.max(1)));
+        Ok(())
+    }
+
+    async fn join_room(&mut self, role: Role, group: u32) -> Result<(), Stop> {
+        let sh = self.sh.clone();
+        let sender = &sh.rooms[group as usize];
+        let room_id: Arc<str> = if let Role::Creator { .. } = role {
+            let payload = format!(
+                "{{\"name\":\"soak {group}\",\"max_players\":{}}}",
+                self.sh.cfg.room_size
+            );
+            let topic = self.lobby.topic.clone();
+            let join_ref = self.lobby.join_ref.clone();
+            let reply = self
+                .request(Some(&join_ref), &topic, "create_room", &payload)
+                .await?;
+            if !reply.ok {
+                return Err(Stop::Failed(format!(
+                    "create_room:{}",
+                    reason(&reply.response)
+                )));
+            }
+            let id = serde_json::from_str::<wire::RoomId>(&reply.response)
+                .map_err(|_| "create_room:bad_reply".to_owned())?
+                .room_id;
+            let id: Arc<str> = id.into();
+            self.sh.stats.rooms_created.fetch_add(1, Relaxed);
+            sender.send_replace(Some(id.clone()));
+            id
+        } else {
+            let mut rx = sender.subscribe();
+            let deadline = Instant::now() + ROOM_ID_TIMEOUT;
+            loop {
+                if let Some(id) = rx.borrow_and_update().clone() {
+                    break id;
+                }
+                tokio::select! {
+                    changed = rx.changed() => {
+                        if changed.is_err() {
+                            return Err(Stop::Failed("room:no_id".into()));
+                        }
+                    }
+                    message = self.recv(Some(deadline)) => match message? {
+                        Some(message) => self.handle(message).await?,
+                        None => return Err(Stop::Failed("room:id_timeout".into())),
+                    }
+                }
+            }
+        };
+        let (player, creator, players) = match role {
+            Role::Creator { players, .. } => (true, true, players),
+            Role::Player { players, .. } => (true, false, players),
+            _ => (false, false, 0),
+        };
+        let topic = format!("room:{room_id}");
+        let params = if player {
+            r#"{"as":"player"}"#
+        } else {
+            r#"{"as":"spectator"}"#
+        };
+        // The view exists before the join so the snapshot right after the reply lands.
+        self.room = Some(RoomView {
+            topic: topic.clone(),
+            join_ref: String::new(),
+            player,
+            creator,
+            players,
+            user_id: String::new(),
+            seat: None,
+            arena: None,
+            last_arrival: None,
+            members: Vec::new(),
+            ready_sent: false,
+            waiting_since: Instant::now(),
+            turn: 0,
+            motion: Motion::default(),
+            pending: None,
+            decide_in: 0,
+            rejoins: 0,
+        });
+        let (join_ref, reply) = self.join(&topic, params).await?;
+        if !reply.ok {
+            self.room = None;
+            return Err(Stop::Failed(format!(
+                "room_join:{}",
+                reason(&reply.response)
+            )));
+        }
+        let joined: wire::RoomJoined =
+            serde_json::from_str(&reply.response).map_err(|_| "room_join:bad_reply".to_owned())?;
+        if let Some(room) = &mut self.room {
+            room.join_ref = join_ref;
+            room.user_id = joined.you.id;
+            room.seat = joined.you.seat.or(room.seat);
+        }
+        self.sh.stats.room_joins_ok.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    /// Sends `phx_join` and waits for its reply; returns the join_ref.
+    async fn join(&mut self, topic: &str, params: &str) -> Result<(String, Reply), Stop> {
+        let join_ref = self.next_ref;
+        let join_ref_text = join_ref.to_string();
+        // For a join, join_ref = ref, as the JS client does.
+        let reply = self
+            .request(Some(&join_ref_text), topic, "phx_join", params)
+            .await?;
+        Ok((join_ref_text, reply))
+    }
+
+    /// Sends a push and waits (handling everything else) for its reply.
+    async fn request(
+        &mut self,
+        join_ref: Option<&str>,
+        topic: &str,
+        event: &str,
+        payload: &str,
+    ) -> Result<Reply, Stop> {
+        let msg_ref = self.push(join_ref, topic, event, payload).await?;
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
+        loop {
+            let Some(message) = self.recv(Some(deadline)).await? else {
+                return Err(Stop::Failed(format!("{event}:timeout")));
+            };
+            if let Some((r, reply)) = self.handle_reply_or(message).await? {
+                if r == msg_ref {
+                    return Ok(reply);
+                }
+                self.unawaited(&reply);
+            }
+        }
+    }
+
+    /// Writes one push; returns its ref.
+    async fn push(
+        &mut self,
+        join_ref: Option<&str>,
+        topic: &str,
+        event: &str,
+        payload: &str,
+    ) -> Result<u64, Stop> {
+        let msg_ref = self.next_ref;
+        self.next_ref += 1;
+        let text = phoenix::encode_client_text(
+            join_ref,
+            Some(&msg_ref.to_string()),
+            topic,
+            event,
+            payload,
+        );
+        self.send(text).await?;
+        Ok(msg_ref)
+    }
+
+    async fn send(&mut self, text: String) -> Result<(), Stop> {
+        self.ws
+            .send(Message::Text(text.into()))
+            .await
+            .map_err(|e| Stop::Failed(format!("write:{}", ws_error_kind(&e))))
+    }
+
+    /// The next message, or `None` at `deadline`. Heartbeats and housekeeping run
+    /// meanwhile; the run's stop ends the wait.
+    async fn recv(&mut self, deadline: Option<Instant>) -> Result<Option<Message>, Stop> {
+        loop {
+            let mut wake = self.heartbeat_due.min(self.housekeeping_due);
+            if let Some(d) = deadline {
+                wake = wake.min(d);
+            }
+            let wake = tokio::time::Instant::from_std(wake);
+            if self.timer.deadline() != wake {
+                self.timer.as_mut().reset(wake);
+            }
+            tokio::select! {
+                biased;
+                _ = self.stop.as_mut() => return Err(Stop::Stopped),
+                message = self.ws.next() => {
+                    return match message {
+                        Some(Ok(m)) => Ok(Some(m)),
+                        Some(Err(e)) => Err(Stop::Failed(format!("read:{}", ws_error_kind(&e)))),
+                        None => Err(Stop::Failed("read:eof".into())),
+                    };
+                }
+                _ = self.timer.as_mut() => {
+                    let now = Instant::now();
+                    if now >= self.heartbeat_due {
+                        self.heartbeat_due = now + self.sh.cfg.heartbeat;
+                        self.push(None, "phoenix", "heartbeat", "{}").await?;
+                        self.sh.stats.heartbeats.fetch_add(1, Relaxed);
+                    }
+                    if now >= self.housekeeping_due {
+                        self.housekeeping_due = now + HOUSEKEEPING;
+                        self.housekeeping(now).await?;
+                    }
+                    if deadline.is_some_and(|d| now >= d) {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn housekeeping(&mut self, now: Instant) -> Result<(), Stop> {
+        self.local.flush(&self.sh.stats);
+        self.maybe_ready(now).await
+    }
+
+    /// Handles a message; replies nobody waits for are checked and dropped.
+    async fn handle(&mut self, message: Message) -> Result<(), Stop> {
+        if let Some((_, reply)) = self.handle_reply_or(message).await? {
+            self.unawaited(&reply);
+        }
+        Ok(())
+    }
+
+    /// Counts an error reply nobody waits for (an input, a ready, a rejoin).
+    fn unawaited(&self, reply: &Reply) {
+        if !reply.ok {
+            self.sh
+                .stats
+                .error(format!("reply:{}", reason(&reply.response)));
+        }
+    }
+
+    /// Handles a message; a `phx_reply` is returned with its ref instead.
+    async fn handle_reply_or(&mut self, message: Message) -> Result<Option<(u64, Reply)>, Stop> {
+        match message {
+            Message::Text(text) => self.on_text(&text).await,
+            Message::Binary(data) => {
+                self.on_binary(&data).await?;
+                Ok(None)
+            }
+            Message::Close(frame) => Err(Stop::Failed(format!(
+                "closed_by_server:{}",
+                frame.map_or(1005, |f| u16::from(f.code))
+            ))),
+            _ => Ok(None),
+        }
+    }
+
+    async fn on_text(&mut self, text: &str) -> Result<Option<(u64, Reply)>, Stop> {
+        let Ok(frame) = wire::text_frame(text) else {
+            self.sh.stats.error("decode:text");
+            return Ok(None);
+        };
+        let in_room = self.room.as_ref().is_some_and(|r| r.topic == frame.topic);
+        match frame.event {
+            phoenix::PHX_REPLY => {
+                let Ok(reply) = serde_json::from_str::<wire::Reply>(frame.payload.get()) else {
+                    self.sh.stats.error("decode:reply");
+                    return Ok(None);
+                };
+                let ok = reply.status == "ok";
+                let response = reply.response.map_or("{}", |r| r.get());
+                let Some(r) = frame.msg_ref.and_then(|r| r.parse::<u64>().ok()) else {
+                    return Ok(None);
+                };
+                return Ok(Some((
+                    r,
+                    Reply {
+                        ok,
+                        response: response.to_owned(),
+                    },
+                )));
+            }
+            "presence_state" | "presence_diff" => {
+                self.joins.clear();
+                self.leaves.clear();
+                let parsed = if frame.event == "presence_state" {
+                    wire::presence_state(frame.payload, &mut self.joins)
+                } else {
+                    wire::presence_diff(frame.payload, &mut self.joins, &mut self.leaves)
+                };
+                if parsed.is_err() {
+                    self.sh.stats.error("decode:presence");
+                    return Ok(None);
+                }
+                let reset = frame.event == "presence_state";
+                if frame.topic == self.lobby.topic {
+                    self.lobby_presence(reset);
+                } else if in_room {
+                    self.room_presence(reset);
+                    self.maybe_ready(Instant::now()).await?;
+                }
+            }
+            "phase" if in_room => {
+                if let Ok(p) = serde_json::from_str::<wire::PhaseEvent>(frame.payload.get())
+                    && p.phase == "waiting"
+                    && let Some(room) = &mut self.room
+                {
+                    room.on_waiting(Instant::now());
+                }
+            }
+            "round_end" if in_room && self.room.as_ref().is_some_and(|r| r.creator) => {
+                self.sh.stats.rounds.fetch_add(1, Relaxed);
+            }
+            "match_end" if in_room && self.room.as_ref().is_some_and(|r| r.creator) => {
+                self.sh.stats.matches.fetch_add(1, Relaxed);
+            }
+            "phx_error" => {
+                self.sh
+                    .stats
+                    .error(format!("phx_error:{}", event_kind(frame.topic)));
+                if in_room {
+                    self.rejoin_room().await?;
+                }
+            }
+            "phx_close" => self
+                .sh
+                .stats
+                .error(format!("phx_close:{}", event_kind(frame.topic))),
+            "server_shutdown" => return Err(Stop::Failed("server_shutdown".into())),
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    fn lobby_presence(&mut self, reset: bool) {
+        let lobby = &mut self.lobby;
+        if reset {
+            lobby.bits.fill(0);
+            lobby.count = 0;
+        }
+        // Leaves first: a meta update is a leave and a join of the same key.
+        for e in &self.leaves {
+            lobby.set(e.bot, false);
+        }
+        for e in &self.joins {
+            lobby.set(e.bot, true);
+        }
+        if !lobby.complete && lobby.count == lobby.len {
+            lobby.complete = true;
+            let stats = &self.sh.stats;
+            stats.presence_complete.fetch_add(1, Relaxed);
+            let now = self.sh.since_start_us(Instant::now());
+            stats.presence_last_complete_us.fetch_max(now, Relaxed);
+        }
+    }
+
+    fn room_presence(&mut self, reset: bool) {
+        let Some(room) = &mut self.room else {
+            return;
+        };
+        if reset {
+            room.members.clear();
+        }
+        for e in &self.leaves {
+            room.members.retain(|m| m.bot != e.bot);
+        }
+        for e in &self.joins {
+            room.members.retain(|m| m.bot != e.bot);
+            room.members.push(*e);
+        }
+    }
+
+    /// Players press ready once per waiting period, when the room is full enough.
+    async fn maybe_ready(&mut self, now: Instant) -> Result<(), Stop> {
+        let Some(room) = &mut self.room else {
+            return Ok(());
+        };
+        let waiting = room
+            .arena
+            .as_ref()
+            .is_some_and(|a| a.phase == Phase::Waiting);
+        if !room.player || room.ready_sent || !waiting || room.join_ref.is_empty() {
+            return Ok(());
+        }
+        let full = room.players_present() >= room.players;
+        if !full && now.duration_since(room.waiting_since) < READY_FALLBACK {
+            return Ok(());
+        }
+        room.ready_sent = true;
+        let (join_ref, topic) = (room.join_ref.clone(), room.topic.clone());
+        self.push(Some(&join_ref), &topic, "ready", r#"{"ready":true}"#)
+            .await?;
+        Ok(())
+    }
+
+    async fn rejoin_room(&mut self) -> Result<(), Stop> {
+        let Some(room) = &mut self.room else {
+            return Ok(());
+        };
+        room.arena = None;
+        room.rejoins += 1;
+        if room.rejoins > MAX_REJOINS {
+            return Ok(());
+        }
+        let params = if room.player {
+            r#"{"as":"player"}"#
+        } else {
+            r#"{"as":"spectator"}"#
+        };
+        let topic = room.topic.clone();
+        let join_ref = self.next_ref.to_string();
+        if let Some(room) = &mut self.room {
+            room.join_ref = join_ref.clone();
+        }
+        // The reply is not awaited: the snapshot after it restores the arena.
+        self.push(Some(&join_ref), &topic, "phx_join", params)
+            .await?;
+        Ok(())
+    }
+
+    async fn on_binary(&mut self, data: &[u8]) -> Result<(), Stop> {
+        let Some(frame) = wire::binary_frame(data) else {
+            self.sh.stats.error("decode:binary");
+            return Ok(());
+        };
+        let (topic, event, payload) = match frame {
+            BinaryFrame::Push {
+                topic,
+                event,
+                payload,
+            } => (topic, event, payload),
+            BinaryFrame::Reply { status, .. } => {
+                if status != b"ok" {
+                    self.sh.stats.error("reply:binary_error");
+                }
+                return Ok(());
+            }
+        };
+        let Some(room) = &mut self.room else {
+            return Ok(());
+        };
+        if topic != room.topic.as_bytes() {
+            return Ok(());
+        }
+        match event {
+            b"tick" => self.on_tick(payload).await,
+            b"snapshot" => {
+                match game::decode_snapshot(payload) {
+                    Ok(snapshot) => {
+                        let arena = Arena::from_snapshot(&snapshot);
+                        if let Some(me) = arena.players.iter().find(|p| p.id == room.user_id) {
+                            room.seat = Some(me.seat);
+                        }
+                        if arena.phase == Phase::Waiting {
+                            room.on_waiting(Instant::now());
+                        }
+                        room.last_arrival = None;
+                        room.pending = None;
+                        room.arena = Some(arena);
+                        self.sh.stats.snapshots.fetch_add(1, Relaxed);
+                    }
+                    Err(_) => self.sh.stats.error("decode:snapshot"),
+                }
+                self.maybe_ready(Instant::now()).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn on_tick(&mut self, payload: &[u8]) -> Result<(), Stop> {
+        let now = Instant::now();
+        let Some(room) = &mut self.room else {
+            return Ok(());
+        };
+        let Some(arena) = &mut room.arena else {
+            // Before the snapshot (or after a phx_error): nothing to apply to.
+            return Ok(());
+        };
+        let tick = match game::decode_tick(payload) {
+            Ok(t) => t,
+            Err(_) => {
+                self.sh.stats.error("decode:tick");
+                return Ok(());
+            }
+        };
+        let was_waiting = arena.phase == Phase::Waiting;
+        if !was_waiting && tick.tick <= arena.tick {
+            self.sh.stats.error("tick:stale");
+            return Ok(());
+        }
+        let expected = if was_waiting {
+            1
+        } else {
+            tick.tick - arena.tick
+        };
+        self.local.ticks_received += 1;
+        self.local.ticks_expected += expected;
+        if expected == 1
+            && !was_waiting
+            && let Some(last) = room.last_arrival
+        {
+            let period = 1_000_000 / u64::from(arena.config.tick_hz.max(1));
+            let dt = now.duration_since(last).as_micros() as u64;
+            self.local.jitter_us.push(dt.abs_diff(period));
+        }
+        room.last_arrival = Some(now);
+        if expected > 1 {
+            // A gap: count it, and carry on from here (heads are absolute; the trail
+            // pieces of the missed ticks are lost, which a bot can live with).
+            arena.tick = tick.tick - 1;
+        }
+        let before = room
+            .seat
+            .and_then(|s| arena.player(s))
+            .map(|p| (p.pos, p.heading));
+        if arena.apply_tick(&tick).is_err() {
+            self.sh.stats.error("tick:sequence");
+        }
+        let went_waiting = arena.phase == Phase::Waiting && !was_waiting;
+        // My head this tick: learn speed and turn rate, and look for my input's echo.
+        if let (Some(seat), Some((from, h0))) = (room.seat, before)
+            && let Some(head) = tick.heads.iter().find(|h| h.seat == seat)
+        {
+            let delta = steer::heading_delta(h0, head.heading);
+            if matches!(head.draw, game::Draw::Solid | game::Draw::Gap) {
+                room.motion.observe(from, [head.x, head.y], delta);
+            }
+            if let Some((turn, sent)) = room.pending
+                && arena.phase == Phase::Playing
+            {
+                let shown = if steer::reversed(arena, seat) {
+                    -turn
+                } else {
+                    turn
+                };
+                if delta.signum() as i8 == shown {
+                    self.local
+                        .echo_us
+                        .push(now.duration_since(sent).as_micros() as u64);
+                    room.pending = None;
+                }
+            }
+        }
+        if went_waiting {
+            room.on_waiting(now);
+        }
+        if self.local.due() {
+            self.local.flush(&self.sh.stats);
+        }
+        self.steer(now).await
+    }
+
+    async fn steer(&mut self, now: Instant) -> Result<(), Stop> {
+        let Some(room) = &mut self.room else {
+            return Ok(());
+        };
+        let (Some(arena), Some(seat)) = (&room.arena, room.seat) else {
+            return Ok(());
+        };
+        if !room.player || !matches!(arena.phase, Phase::Countdown | Phase::Playing) {
+            return Ok(());
+        }
+        let Some(me) = arena.player(seat).filter(|p| p.alive) else {
+            room.pending = None;
+            return Ok(());
+        };
+        if room.decide_in > 0 {
+            room.decide_in -= 1;
+            return Ok(());
+        }
+        room.decide_in = DECIDE_EVERY - 1;
+        let roll = xorshift(&mut self.rng);
+        let wiggle = roll
+            .is_multiple_of(WIGGLE_ONE_IN)
+            .then(|| ((roll >> 32) % 3) as i8 - 1);
+        let turn = steer::choose(arena, me, room.turn, room.motion, wiggle);
+        if turn == room.turn {
+            return Ok(());
+        }
+        room.turn = turn;
+        room.pending = (arena.phase == Phase::Playing).then_some((turn, now));
+        let payload = match turn {
+            -1 => r#"{"turn":-1}"#,
+            1 => r#"{"turn":1}"#,
+            _ => r#"{"turn":0}"#,
+        };
+        let (join_ref, topic) = (room.join_ref.clone(), room.topic.clone());
+        self.push(Some(&join_ref), &topic, "input", payload).await?;
+        self.sh.stats.inputs_sent.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    /// Sends a close frame and waits (bounded) for the server to end the connection.
+    async fn close(&mut self) {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            if self.ws.close(None).await.is_err() {
+                return;
+            }
+            while let Some(Ok(_)) = self.ws.next().await {}
+        })
+        .await;
+    }
+}
+
+/// `lobby` or `room` from a topic, for error kinds.
+fn event_kind(topic: &str) -> &str {
+    topic.split(':').next().unwrap_or("?")
+}
+
+/// The `reason` of an error response, or `error`.
+fn reason(response: &str) -> String {
+    serde_json::from_str::<wire::Reason>(response)
+        .ok()
+        .and_then(|r| r.reason.map(str::to_owned))
+        .unwrap_or_else(|| "error".into())
+}
+
+fn ws_error_kind(e: &tokio_tungstenite::tungstenite::Error) -> &'static str {
+    use tokio_tungstenite::tungstenite::Error;
+    match e {
+        Error::ConnectionClosed | Error::AlreadyClosed => "closed",
+        Error::Io(_) => "io",
+        Error::Protocol(_) => "protocol",
+        Error::Capacity(_) => "capacity",
+        Error::WriteBufferFull(_) => "write_buffer_full",
+        _ => "other",
+    }
+}
+
+fn xorshift(state: &mut u64) -> u64 {
+    let mut x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    x
+}
