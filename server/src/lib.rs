@@ -22,6 +22,7 @@ pub mod supervisor;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -115,6 +116,12 @@ pub async fn run(
 pub async fn serve(listener: TcpListener, app: App) -> Result<(), StartError> {
     let router = http::router(app.clone());
     let shutdown = app.shutdown.clone();
+    // Game frames are small and latency-bound: no Nagle delay on any socket.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned());
     server.await?;
     // HTTP stopped accepting; the socket tasks watch the same token and close.

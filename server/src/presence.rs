@@ -154,9 +154,13 @@ impl<M: MetaFields> Presence<M> {
         self.pending
             .joins
             .entry(key.clone())
-            .or_default()
+            .or_insert_with(|| Vec::with_capacity(1))
             .push(meta.clone());
-        self.entries.entry(key).or_default().push(meta);
+        // Most users have one session: room for exactly one meta, not Vec's default four.
+        self.entries
+            .entry(key)
+            .or_insert_with(|| Vec::with_capacity(1))
+            .push(meta);
         self.metas += 1;
         phx_ref
     }

@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use axum::extract::ws::{Message, Utf8Bytes};
 use kurve_shared::phoenix::{self, Vsn};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::socket::outbound::{Outbound, Outbox, Payload, SocketId};
 
@@ -199,8 +199,8 @@ mod tests {
         assert_eq!(delivered, 3, "every subscriber should get the broadcast");
         let mut seen: Vec<Arc<Broadcast>> = Vec::new();
         for inbox in &mut inboxes {
-            match inbox.rx.try_recv() {
-                Ok(Outbound::Broadcast(b)) => seen.push(b),
+            match inbox.try_recv() {
+                Some(Outbound::Broadcast(b)) => seen.push(b),
                 other => panic!("expected a broadcast, got {other:?}"),
             }
         }
@@ -243,7 +243,7 @@ mod tests {
     fn a_full_queue_is_not_waited_on() {
         let pubsub = PubSub::new();
         let topic: Arc<str> = Arc::from("lobby:main");
-        let (tx, mut rx) = outbox(1);
+        let (tx, rx) = outbox(1);
         pubsub.subscribe(&topic, 7, tx);
         let payload = || Payload::Json(Arc::from("{}"));
         assert_eq!(
@@ -255,21 +255,18 @@ mod tests {
             0,
             "a full queue refuses instead of blocking"
         );
-        assert!(
-            rx.rx.try_recv().is_ok(),
-            "the first message is still queued"
-        );
+        assert!(rx.try_recv().is_some(), "the first message is still queued");
     }
 
     #[test]
     fn crash_topic_tells_and_forgets_subscribers() {
         let pubsub = PubSub::new();
         let topic: Arc<str> = Arc::from("room:9");
-        let (tx, mut rx) = outbox(4);
+        let (tx, rx) = outbox(4);
         pubsub.subscribe(&topic, 1, tx);
         assert_eq!(pubsub.crash_topic(&topic), 1);
         assert!(
-            matches!(rx.rx.try_recv(), Ok(Outbound::ChannelCrashed { .. })),
+            matches!(rx.try_recv(), Some(Outbound::ChannelCrashed { .. })),
             "subscriber should be told of the crash"
         );
         assert_eq!(pubsub.subscriber_count(&topic), 0, "subscribers forgotten");

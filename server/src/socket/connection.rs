@@ -10,15 +10,19 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
 use kurve_shared::phoenix::{self, InFrame, InPayload, Vsn};
+use tokio::io::AsyncWriteExt;
 use tokio::time::{Instant, sleep_until};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
 use crate::app::App;
 use crate::auth::User;
 use crate::channel::{ChannelTable, Joined, Route};
 use crate::config::{MAX_CHANNELS_PER_SOCKET, OUTBOUND_QUEUE, WRITE_STALL_TIMEOUT};
 use crate::metrics;
+use crate::socket::Ws;
 use crate::socket::outbound::{
     ChannelRef, Inbox, OutKind, OutMessage, Outbound, Payload, SocketRef, outbox,
 };
@@ -39,6 +43,11 @@ mod close {
 /// Most queued frames written in one batch before the socket is flushed.
 const WRITE_BATCH: usize = 64;
 
+/// Frames longer than this are written straight to the connection instead of through
+/// tungstenite's write buffer, which would keep their size for the socket's whole life
+/// (a `presence_state` in a big lobby is hundreds of KiB). Ticks and replies stay below.
+const DIRECT_WRITE_MIN: usize = 512;
+
 /// Why the loop ended.
 enum End {
     /// The client closed or the connection dropped; nothing more to send.
@@ -57,8 +66,8 @@ struct Connection {
 }
 
 /// Runs one accepted WebSocket until it ends.
-pub async fn run(mut ws: WebSocket, app: App, user: User, vsn: Vsn) {
-    let (outbox, mut inbox) = outbox(OUTBOUND_QUEUE);
+pub async fn run(mut ws: Ws, app: App, user: User, vsn: Vsn) {
+    let (outbox, inbox) = outbox(OUTBOUND_QUEUE);
     let id = app.next_socket_id();
     let mut conn = Connection {
         socket: SocketRef {
@@ -84,27 +93,21 @@ pub async fn run(mut ws: WebSocket, app: App, user: User, vsn: Vsn) {
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => {
-                conn.say_goodbye(&mut ws).await;
+                Box::pin(conn.say_goodbye(&mut ws)).await;
                 break End::Close(close::RESTART, "server shutting down");
-            }
-            _ = inbox.overflow.notified() => {
-                metrics::slow_client_disconnected();
-                tracing::info!(socket = id, "client does not read its frames, disconnecting");
-                break End::Abort;
             }
             _ = &mut idle => {
                 metrics::count_idle_closed();
                 break End::Close(close::GOING_AWAY, "idle timeout");
             }
-            item = inbox.rx.recv() => {
-                // The connection holds a sender itself, so the queue never closes here.
-                let Some(item) = item else { break End::Gone };
-                match conn.write_batch(&mut ws, &mut inbox, item).await {
-                    Ok(()) => {}
-                    Err(end) => break end,
+            item = inbox.recv() => {
+                // Boxed: a write is in flight briefly, while this future lives as long as
+                // the socket; keeping the write's state out of it keeps idle sockets small.
+                if let Err(end) = Box::pin(conn.write_batch(&mut ws, &inbox, item)).await {
+                    break end;
                 }
             }
-            frame = ws.recv() => {
+            frame = ws.next() => {
                 idle.as_mut().reset(Instant::now() + idle_timeout);
                 match frame {
                     Some(Ok(message)) => {
@@ -122,7 +125,7 @@ pub async fn run(mut ws: WebSocket, app: App, user: User, vsn: Vsn) {
     match end {
         End::Close(code, reason) => {
             let frame = CloseFrame {
-                code,
+                code: code.into(),
                 reason: Utf8Bytes::from_static(reason),
             };
             let _ = tokio::time::timeout(
@@ -142,7 +145,7 @@ pub async fn run(mut ws: WebSocket, app: App, user: User, vsn: Vsn) {
 /// overflowed, or the write made no progress for [`WRITE_STALL_TIMEOUT`] (a client
 /// that stops reading while it is also the only producer never overflows its queue).
 async fn write_or_give_up(
-    write: impl Future<Output = Result<(), axum::Error>>,
+    write: impl Future<Output = Result<(), WsError>>,
     inbox: &Inbox,
 ) -> Result<(), End> {
     tokio::select! {
@@ -154,33 +157,65 @@ async fn write_or_give_up(
                 Err(End::Abort)
             }
         },
-        _ = inbox.overflow.notified() => {
+        _ = inbox.overflowed() => {
             metrics::slow_client_disconnected();
             Err(End::Abort)
         }
     }
 }
 
-fn classify_read_error(error: axum::Error) -> End {
-    use tokio_tungstenite::tungstenite::Error as WsError;
+fn classify_read_error(error: WsError) -> End {
     use tokio_tungstenite::tungstenite::error::CapacityError;
-    let inner = error.into_inner();
-    match inner.downcast_ref::<WsError>() {
-        Some(WsError::Capacity(CapacityError::MessageTooLong { .. })) => {
+    match error {
+        WsError::Capacity(CapacityError::MessageTooLong { .. }) => {
             metrics::count_malformed();
             End::Close(close::TOO_BIG, "frame too large")
         }
-        Some(WsError::Utf8(_)) => End::Close(close::INVALID_DATA, "invalid utf-8"),
+        WsError::Utf8(_) => End::Close(close::INVALID_DATA, "invalid utf-8"),
         _ => End::Gone,
     }
+}
+
+/// Queues `message` in tungstenite's buffer, or — when it is large — flushes that buffer
+/// and writes the frame straight to the connection (see [`DIRECT_WRITE_MIN`]).
+async fn write_message(ws: &mut Ws, message: Message) -> Result<(), WsError> {
+    let (opcode, payload): (u8, &[u8]) = match &message {
+        Message::Text(text) if text.len() > DIRECT_WRITE_MIN => (0x1, text.as_bytes()),
+        Message::Binary(data) if data.len() > DIRECT_WRITE_MIN => (0x2, data),
+        _ => return ws.feed(message).await,
+    };
+    ws.flush().await?;
+    let header = frame_header(opcode, payload.len());
+    let io = ws.get_mut();
+    io.write_all(&header).await?;
+    io.write_all(payload).await?;
+    Ok(())
+}
+
+/// RFC 6455 header of an unmasked, final server frame.
+fn frame_header(opcode: u8, len: usize) -> Vec<u8> {
+    let mut header = Vec::with_capacity(10);
+    header.push(0x80 | opcode);
+    match len {
+        0..=125 => header.push(len as u8),
+        126..=0xFFFF => {
+            header.push(126);
+            header.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            header.push(127);
+            header.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+    header
 }
 
 impl Connection {
     /// Encodes `first` and whatever else is already queued, then flushes once.
     async fn write_batch(
         &mut self,
-        ws: &mut WebSocket,
-        inbox: &mut Inbox,
+        ws: &mut Ws,
+        inbox: &Inbox,
         first: Outbound,
     ) -> Result<(), End> {
         let mut item = Some(first);
@@ -190,14 +225,14 @@ impl Connection {
                 let hot = metrics::hot();
                 hot.frames_out.increment(1);
                 hot.bytes_out.increment(message_len(&message) as u64);
-                write_or_give_up(futures_util::SinkExt::feed(ws, message), inbox).await?;
+                write_or_give_up(write_message(ws, message), inbox).await?;
                 written += 1;
             }
             if written < WRITE_BATCH {
-                item = inbox.rx.try_recv().ok();
+                item = inbox.try_recv();
             }
         }
-        write_or_give_up(futures_util::SinkExt::flush(ws), inbox).await
+        write_or_give_up(ws.flush(), inbox).await
     }
 
     /// Turns a queued item into a WebSocket frame for this socket's serializer, updating
@@ -288,7 +323,7 @@ impl Connection {
             Message::Text(text) => phoenix::decode_text(self.vsn, text.as_str()),
             Message::Binary(data) => phoenix::decode_binary(self.vsn, data),
             // tungstenite answers pings itself; a close is answered when we next write.
-            Message::Ping(_) | Message::Pong(_) => return None,
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return None,
             Message::Close(_) => return Some(End::Gone),
         };
         match decoded {
@@ -438,7 +473,7 @@ impl Connection {
     }
 
     /// Sends `server_shutdown` on every joined channel before the 1012 close.
-    async fn say_goodbye(&mut self, ws: &mut WebSocket) {
+    async fn say_goodbye(&mut self, ws: &mut Ws) {
         let mut frames = Vec::new();
         for (topic, joined) in self.channels.iter() {
             let message = OutMessage {
@@ -454,9 +489,9 @@ impl Connection {
         }
         let send = async {
             for frame in frames {
-                futures_util::SinkExt::feed(ws, frame).await?;
+                ws.feed(frame).await?;
             }
-            futures_util::SinkExt::flush(ws).await
+            ws.flush().await
         };
         let _ = tokio::time::timeout(std::time::Duration::from_secs(1), send).await;
     }
@@ -536,6 +571,6 @@ fn message_len(message: &Message) -> usize {
         Message::Text(t) => t.len(),
         Message::Binary(b) => b.len(),
         Message::Ping(b) | Message::Pong(b) => b.len(),
-        Message::Close(_) => 0,
+        Message::Close(_) | Message::Frame(_) => 0,
     }
 }

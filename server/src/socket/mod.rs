@@ -11,16 +11,25 @@ pub mod outbound;
 
 use std::collections::HashMap;
 
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use hyper_util::rt::TokioIo;
 use kurve_shared::phoenix::Vsn;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::app::App;
 use crate::config::MAX_FRAME_BYTES;
 use crate::http::error::ApiError;
 use crate::metrics;
+
+/// The socket type every connection task drives: tungstenite over hyper's upgraded
+/// connection. (axum's own wrapper would hide the stream that large frames are written
+/// to directly, see [`connection`].)
+pub type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 /// Prefix of the subprotocol that carries the JS client's `authToken` option
 /// (PHOENIX_PROTOCOL.md §1.2), followed by the token in standard base64 without padding.
@@ -28,30 +37,39 @@ const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
 
 /// Bytes tungstenite reads from the socket at a time. tungstenite zero-fills the whole
 /// buffer, so it is resident memory every idle socket pays for; Phoenix frames
-/// (heartbeats, inputs, chat) are well under 1 KiB, and a larger frame grows the buffer
+/// (heartbeats, inputs) are around 100 bytes, and a larger frame grows the buffer
 /// to its own length.
-const READ_BUFFER: usize = 1024;
+const READ_BUFFER: usize = 256;
 
-/// Bytes gathered before tungstenite writes to the socket; frames are flushed after each
-/// batch anyway, so this only caps how much one write call collects.
-const WRITE_BUFFER: usize = 16 * 1024;
+/// Bytes of small frames gathered before tungstenite writes them out; every batch is
+/// flushed anyway. tungstenite's write buffer keeps its largest size, so this (plus one
+/// small frame) bounds what an idle socket retains; larger frames bypass it.
+const WRITE_BUFFER: usize = 512;
 
-/// Most bytes a socket may have waiting in tungstenite's write buffer. A tick frame is a
-/// few hundred bytes; this bounds a client that stops reading at the WebSocket layer too.
-const MAX_WRITE_BUFFER: usize = 1024 * 1024;
+/// Most bytes a socket may have waiting in tungstenite's write buffer.
+const MAX_WRITE_BUFFER: usize = 256 * 1024;
+
+fn websocket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_frame_size(Some(MAX_FRAME_BYTES))
+        .max_message_size(Some(MAX_FRAME_BYTES))
+}
 
 /// `GET /socket/websocket?vsn=2.0.0&token=…`
 pub async fn upgrade(
     State(app): State<App>,
     Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    mut request: Request,
 ) -> Response {
+    let headers = request.headers();
     let Ok(vsn) = Vsn::from_query(query.get("vsn").map(String::as_str)) else {
         metrics::count_refused();
         return refuse("unsupported serializer version");
     };
-    let offered = offered_protocols(&headers);
+    let offered = offered_protocols(headers);
     let token = query
         .get("token")
         .cloned()
@@ -67,17 +85,57 @@ pub async fn upgrade(
             return refuse("the token is invalid or expired");
         }
     };
-    let mut ws = ws
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .max_frame_size(MAX_FRAME_BYTES)
-        .max_message_size(MAX_FRAME_BYTES);
-    if offered.iter().any(|p| p == "phoenix") {
-        ws = ws.protocols(["phoenix"]);
-    }
+    let Some(accept) = websocket_accept(headers) else {
+        return (StatusCode::BAD_REQUEST, "expected a WebSocket upgrade").into_response();
+    };
+    let select_phoenix = offered.iter().any(|p| p == "phoenix");
+    let on_upgrade = hyper::upgrade::on(&mut request);
     let tracker = app.sockets.clone();
-    ws.on_upgrade(move |socket| tracker.track_future(connection::run(socket, app, user, vsn)))
+    tracker.spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let io = TokioIo::new(upgraded);
+                let ws =
+                    WebSocketStream::from_raw_socket(io, Role::Server, Some(websocket_config()))
+                        .await;
+                connection::run(ws, app, user, vsn).await;
+            }
+            Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
+        }
+    });
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(value) = HeaderValue::from_str(&accept) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, value);
+    }
+    if select_phoenix {
+        headers.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static("phoenix"),
+        );
+    }
+    response
+}
+
+/// Checks the RFC 6455 upgrade headers; returns `Sec-WebSocket-Accept` for the key.
+fn websocket_accept(headers: &HeaderMap) -> Option<String> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    if !has_token(header::CONNECTION, "upgrade") || !has_token(header::UPGRADE, "websocket") {
+        return None;
+    }
+    if headers.get(header::SEC_WEBSOCKET_VERSION)? != "13" {
+        return None;
+    }
+    let key = headers.get(header::SEC_WEBSOCKET_KEY)?;
+    Some(derive_accept_key(key.as_bytes()))
 }
 
 fn refuse(message: &'static str) -> Response {

@@ -6,10 +6,11 @@
 //! close and counted as a slow client — nothing is buffered without bound.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 use crate::pubsub::Broadcast;
 
@@ -81,48 +82,121 @@ pub enum Outbound {
     ChannelClosed { topic: Arc<str>, join_ref: Arc<str> },
 }
 
+/// The queue shared by a socket's producers and its connection task.
+///
+/// A `VecDeque` behind a mutex rather than a channel: a tokio mpsc allocates a block of
+/// 32 slots per queue up front, which every idle socket would pay for. This one holds
+/// no allocation while empty and gives back what a burst made it grow to.
+#[derive(Debug)]
+struct Queue {
+    state: Mutex<QueueState>,
+    /// Woken when an item is queued.
+    ready: Notify,
+    /// Woken when the queue overflowed, so the connection task closes even while it is
+    /// blocked writing to a client that does not read.
+    overflow: Notify,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct QueueState {
+    items: VecDeque<Outbound>,
+    /// The connection task is gone: nothing more is accepted.
+    closed: bool,
+}
+
 /// The sending side of a socket's queue. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Outbox {
-    /// Bounded at [`crate::config::OUTBOUND_QUEUE`].
-    tx: mpsc::Sender<Outbound>,
-    /// Wakes the connection task when its queue overflowed, so it closes even while it
-    /// is blocked writing to a client that does not read.
-    overflow: Arc<Notify>,
+    queue: Arc<Queue>,
 }
 
 /// The receiving side, owned by the connection task.
 #[derive(Debug)]
 pub struct Inbox {
-    pub rx: mpsc::Receiver<Outbound>,
-    pub overflow: Arc<Notify>,
+    queue: Arc<Queue>,
 }
 
 /// Makes a socket's queue holding at most `capacity` items.
 pub fn outbox(capacity: usize) -> (Outbox, Inbox) {
-    let (tx, rx) = mpsc::channel(capacity);
-    let overflow = Arc::new(Notify::new());
+    let queue = Arc::new(Queue {
+        state: Mutex::new(QueueState::default()),
+        ready: Notify::new(),
+        overflow: Notify::new(),
+        capacity,
+    });
     (
         Outbox {
-            tx,
-            overflow: overflow.clone(),
+            queue: queue.clone(),
         },
-        Inbox { rx, overflow },
+        Inbox { queue },
     )
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        // Every critical section is a push or a pop: a panic cannot leave it half done.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Inbox {
+    /// The next queued item, waiting for one if need be.
+    pub async fn recv(&self) -> Outbound {
+        loop {
+            if let Some(item) = self.try_recv() {
+                return item;
+            }
+            // A push between the check above and this wait leaves a permit: not lost.
+            self.queue.ready.notified().await;
+        }
+    }
+
+    /// The next queued item, if any.
+    pub fn try_recv(&self) -> Option<Outbound> {
+        let mut state = self.queue.lock();
+        let item = state.items.pop_front();
+        // A drained queue gives its buffer back: idle sockets hold none. (A ticking
+        // socket allocates a small one per tick, which is cheaper than keeping it.)
+        if state.items.is_empty() && state.items.capacity() > 0 {
+            state.items = VecDeque::new();
+        }
+        item
+    }
+
+    /// Completes when the queue has overflowed (the client is too slow).
+    pub async fn overflowed(&self) {
+        self.queue.overflow.notified().await;
+    }
+}
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        let mut state = self.queue.lock();
+        state.closed = true;
+        state.items = VecDeque::new();
+    }
 }
 
 impl Outbox {
     /// Queues `item` without waiting. Returns false when the socket is gone or too slow;
     /// in the second case it is told to disconnect.
     pub fn send(&self, item: Outbound) -> bool {
-        match self.tx.try_send(item) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.overflow.notify_one();
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        let mut state = self.queue.lock();
+        if state.closed {
+            return false;
         }
+        if state.items.len() >= self.queue.capacity {
+            drop(state);
+            self.queue.overflow.notify_one();
+            return false;
+        }
+        state.items.push_back(item);
+        drop(state);
+        self.queue.ready.notify_one();
+        true
     }
 
     /// Queues a reply to the client frame `msg_ref` on a channel.
@@ -164,7 +238,7 @@ impl Outbox {
 
     /// True once the connection task has ended.
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        self.queue.lock().closed
     }
 }
 
