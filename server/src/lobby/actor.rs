@@ -14,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Lobbies, LobbyDeps, LobbyHandle, MAIN};
 use crate::actor::MailboxReceiver;
-use crate::config::{CHAT_BURST, CHAT_MAX_CHARS, CHAT_WINDOW, EMPTY_LOBBY_TTL, PRESENCE_FLUSH};
+use crate::config::{
+    CHAT_BURST, CHAT_MAX_CHARS, CHAT_WINDOW, EMPTY_LOBBY_TTL, presence_flush_window,
+};
 use crate::presence::{MetaFields, Presence};
 use crate::pubsub::Broadcast;
 use crate::room::{MAX_PASSWORD, MAX_ROOM_NAME, RoomSpec};
@@ -343,7 +345,7 @@ impl Lobby {
 
     fn schedule_flush(&mut self) {
         if self.flush_at.is_none() {
-            self.flush_at = Some(Instant::now() + PRESENCE_FLUSH);
+            self.flush_at = Some(Instant::now() + presence_flush_window(self.members.len()));
         }
     }
 

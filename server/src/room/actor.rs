@@ -24,7 +24,7 @@ use super::clock::TickClock;
 use super::{RoomSpec, Rooms};
 use crate::actor::MailboxReceiver;
 use crate::auth::{MatchPlayer, MatchRecord};
-use crate::config::PRESENCE_FLUSH;
+use crate::config::presence_flush_window;
 use crate::presence::{MetaFields, Presence};
 use crate::pubsub::Broadcast;
 use crate::sim::{self, Game, GameError, SavedGame};
@@ -602,7 +602,7 @@ impl Room {
 
     fn schedule_flush(&mut self) {
         if self.flush_at.is_none() {
-            self.flush_at = Some(Instant::now() + PRESENCE_FLUSH);
+            self.flush_at = Some(Instant::now() + presence_flush_window(self.members.len()));
         }
     }
 
