@@ -85,6 +85,9 @@ pub async fn run(mut ws: Ws, app: App, user: User, vsn: Vsn) {
     tracing::debug!(socket = id, user = %conn.socket.user.id, "socket connected");
 
     let shutdown = conn.app.shutdown.clone();
+    // Made once: a fresh cancellation future per loop turn costs a lock per frame.
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
     let idle_timeout = conn.app.config.idle_timeout();
     let idle = sleep_until(Instant::now() + idle_timeout);
     tokio::pin!(idle);
@@ -92,7 +95,7 @@ pub async fn run(mut ws: Ws, app: App, user: User, vsn: Vsn) {
     let end = loop {
         tokio::select! {
             biased;
-            _ = shutdown.cancelled() => {
+            _ = &mut cancelled => {
                 Box::pin(conn.say_goodbye(&mut ws)).await;
                 break End::Close(close::RESTART, "server shutting down");
             }

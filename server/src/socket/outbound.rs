@@ -158,9 +158,9 @@ impl Inbox {
     pub fn try_recv(&self) -> Option<Outbound> {
         let mut state = self.queue.lock();
         let item = state.items.pop_front();
-        // A drained queue gives its buffer back: idle sockets hold none. (A ticking
-        // socket allocates a small one per tick, which is cheaper than keeping it.)
-        if state.items.is_empty() && state.items.capacity() > 0 {
+        // A drained queue gives back what a burst grew it to, keeping one slot, so a
+        // ticking socket (one frame per tick) allocates nothing per tick.
+        if state.items.is_empty() && state.items.capacity() > 1 {
             state.items = VecDeque::new();
         }
         item
@@ -192,6 +192,9 @@ impl Outbox {
             drop(state);
             self.queue.overflow.notify_one();
             return false;
+        }
+        if state.items.capacity() == 0 {
+            state.items.reserve_exact(1);
         }
         state.items.push_back(item);
         drop(state);
