@@ -116,6 +116,7 @@ pub async fn run(
 pub async fn serve(listener: TcpListener, app: App) -> Result<(), StartError> {
     let router = http::router(app.clone());
     let shutdown = app.shutdown.clone();
+    tokio::spawn(metrics::upkeep(app.metrics.clone(), shutdown.clone()));
     // Game frames are small and latency-bound: no Nagle delay on any socket.
     let listener = listener.tap_io(|tcp| {
         if let Err(error) = tcp.set_nodelay(true) {

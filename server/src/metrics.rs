@@ -90,6 +90,23 @@ pub fn slow_client_disconnected() {
     hot().slow_clients.increment(1);
 }
 
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds recorded histogram samples into buckets every [`UPKEEP_EVERY`] until
+/// `shutdown`. The recorder buffers every sample until upkeep runs, so without this
+/// task a server nobody scrapes would grow by every tick's duration and lateness.
+pub async fn upkeep(handle: PrometheusHandle, shutdown: tokio_util::sync::CancellationToken) {
+    let mut every = tokio::time::interval(UPKEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => handle.run_upkeep(),
+        }
+    }
+}
+
 /// Counts an accepted WebSocket.
 pub fn count_accepted() {
     metrics::counter!(SOCKETS_ACCEPTED).increment(1);
