@@ -102,24 +102,18 @@ impl PhxClient {
 
     /// The next frame from the server, or an error after [`RECV_TIMEOUT`] or a close.
     pub async fn recv(&mut self) -> anyhow::Result<ServerFrame> {
-        loop {
-            let message = tokio::time::timeout(RECV_TIMEOUT, self.ws.next())
-                .await
-                .context("timed out waiting for a frame")?
-                .context("connection ended")??;
-            match message {
-                Message::Text(text) => return Ok(phoenix::decode_server_text(&text)?),
-                Message::Binary(data) => return Ok(phoenix::decode_server_binary(&data)?),
-                Message::Close(frame) => bail!("closed by the server: {frame:?}"),
-                _ => continue,
-            }
-        }
+        self.recv_within(RECV_TIMEOUT).await
     }
 
     /// Like [`PhxClient::recv`] but waits up to a minute (a game phase can be quiet).
     pub async fn recv_long(&mut self) -> anyhow::Result<ServerFrame> {
+        self.recv_within(Duration::from_secs(60)).await
+    }
+
+    /// The next frame, or an error after `timeout` or a close.
+    pub async fn recv_within(&mut self, timeout: Duration) -> anyhow::Result<ServerFrame> {
         loop {
-            let message = tokio::time::timeout(Duration::from_secs(60), self.ws.next())
+            let message = tokio::time::timeout(timeout, self.ws.next())
                 .await
                 .context("timed out waiting for a frame")?
                 .context("connection ended")??;
