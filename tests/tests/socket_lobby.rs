@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use kurve_server::supervisor::{ExitReason, SupervisorEvent};
 use kurve_shared::phoenix;
 use kurve_tests::client::{Closed, PhxClient, json};
 use kurve_tests::spawn_server;
@@ -292,6 +293,62 @@ async fn shutdown_says_goodbye_and_closes_with_1012() {
     assert_eq!(
         c.closed(Duration::from_secs(5)).await.unwrap(),
         Closed::Code(1012)
+    );
+    server.stop().await;
+}
+
+/// Joins `topic`, retrying while the server answers with an error (a lobby between a
+/// crash and its restart); returns the join_ref and the ok reply.
+async fn join_when_ready(c: &mut PhxClient, topic: &str) -> (String, serde_json::Value) {
+    for _ in 0..50 {
+        let (join_ref, reply) = c.join(topic, &json!({})).await.unwrap();
+        if reply["status"] == "ok" {
+            return (join_ref, reply);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{topic} did not accept a join within 5 s");
+}
+
+#[tokio::test]
+async fn a_lobby_that_keeps_crashing_is_given_up_then_started_fresh() {
+    let server = spawn_server().await;
+    let (_, token) = server.guest_token("flaky");
+    let mut c = PhxClient::connect(&server.ws_url(), &token).await.unwrap();
+    let mut events = server.app.supervisor.subscribe();
+    // Four crashes inside the supervisor's window (3 restarts in 5 s) exhaust it.
+    for _ in 1..=4 {
+        let (join_ref, _) = join_when_ready(&mut c, "lobby:flaky").await;
+        c.push(Some(&join_ref), "lobby:flaky", "debug_crash", &json!({}))
+            .await
+            .unwrap();
+        let error = c.recv_until(|f| f.event == "phx_error").await.unwrap();
+        assert_eq!(error.join_ref.as_deref(), Some(join_ref.as_str()));
+    }
+    let gave_up = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match events.recv().await {
+                Ok(SupervisorEvent::Exited { id, reason }) if id == "lobby:flaky" => {
+                    return reason;
+                }
+                Ok(_) => continue,
+                Err(error) => panic!("supervisor events ended: {error}"),
+            }
+        }
+    })
+    .await
+    .expect("the supervisor reports the lobby's end");
+    assert!(
+        matches!(gave_up, ExitReason::GaveUp { restarts: 3 }),
+        "given up after 3 restarts, got {gave_up:?}"
+    );
+    // The next join starts a new lobby, holding only this user.
+    join_when_ready(&mut c, "lobby:flaky").await;
+    let state = c.recv_until(|f| f.event == "presence_state").await.unwrap();
+    assert_eq!(
+        json(&state).as_object().map(|o| o.len()),
+        Some(1),
+        "only this user is present"
     );
     server.stop().await;
 }

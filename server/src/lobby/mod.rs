@@ -168,6 +168,15 @@ impl Lobbies {
         metrics::gauge!(crate::metrics::LOBBIES).set(table.len() as f64);
     }
 
+    /// Removes the entry for `name` if its lobby has stopped.
+    fn forget_if_gone(&self, name: &str) {
+        let mut table = self.table();
+        if table.get(name).is_some_and(LobbyHandle::is_gone) {
+            table.remove(name);
+        }
+        metrics::gauge!(crate::metrics::LOBBIES).set(table.len() as f64);
+    }
+
     /// A new mailbox for a restarted lobby, replacing the dead one in the table.
     fn renew(&self, name: &Arc<str>) -> MailboxReceiver<LobbyCommand> {
         let (tx, rx) = mailbox(LOBBY_MAILBOX);
@@ -215,15 +224,9 @@ impl ChildSpec for LobbyChild {
         tracing::info!(lobby = %self.name, clients = told, "told lobby members of the crash");
     }
 
-    fn on_exit(&mut self, _id: &str, why: &ExitReason) {
-        if let Some(handle) = self.lobbies.get(&self.name)
-            && (matches!(why, ExitReason::GaveUp { .. }) || handle.is_gone())
-        {
-            self.lobbies
-                .deps
-                .pubsub
-                .crash_topic(&format!("lobby:{}", self.name));
-            self.lobbies.forget(&handle);
-        }
+    fn on_exit(&mut self, _id: &str, _why: &ExitReason) {
+        // However the lobby ended (its members were told in `on_crash` if it crashed),
+        // its dead handle must not stay in the table.
+        self.lobbies.forget_if_gone(&self.name);
     }
 }

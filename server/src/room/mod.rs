@@ -417,15 +417,11 @@ impl ChildSpec for RoomChild {
         tracing::info!(room = %self.id, clients = told, "told room members of the crash");
     }
 
-    fn on_exit(&mut self, _id: &str, why: &ExitReason) {
+    fn on_exit(&mut self, _id: &str, _why: &ExitReason) {
+        // Disposed when empty, stopped, or given up after crashing too often (members
+        // were told in `on_crash`): the room leaves the directory either way.
         let handle = self.rooms.table().get(&self.id).map(|e| e.handle.clone());
         if let Some(handle) = handle {
-            if matches!(why, ExitReason::GaveUp { .. }) {
-                self.rooms
-                    .deps
-                    .pubsub
-                    .crash_topic(&format!("room:{}", self.id));
-            }
             self.rooms.remove(&handle);
         }
     }

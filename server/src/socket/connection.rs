@@ -253,10 +253,6 @@ impl Connection {
                 let payload = Payload::Json(Arc::from("{\"reason\":\"channel_crash\"}"));
                 self.control_frame(&topic, &joined.join_ref, "phx_error", payload)
             }
-            Outbound::ChannelClosed { topic, join_ref } => {
-                let (topic, joined) = self.channels.remove(&topic, Some(&join_ref))?;
-                self.control_frame(&topic, &joined.join_ref, "phx_close", Payload::empty())
-            }
         }
     }
 

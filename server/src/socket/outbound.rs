@@ -78,8 +78,6 @@ pub enum Outbound {
     JoinRefused { topic: Arc<str>, join_ref: Arc<str> },
     /// The process owning `topic` crashed: send `phx_error` so the client rejoins.
     ChannelCrashed { topic: Arc<str> },
-    /// The server ended this channel for good (`phx_close`, the client does not rejoin).
-    ChannelClosed { topic: Arc<str>, join_ref: Arc<str> },
 }
 
 /// The queue shared by a socket's producers and its connection task.
