@@ -1,69 +1,21 @@
 // Browser e2e harness: starts a real kurve-server serving the built web client, and
 // drives Debian's Chromium through playwright-core (no browser download).
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { existsSync, mkdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { chromium } from "playwright-core";
+import { repo, spawnServer } from "../support/server.js";
 
-export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export { repo };
 export const screenshotsDir = path.join(repo, "docs/screenshots");
 
 const CHROMIUM = process.env.KURVE_CHROMIUM ?? "/usr/bin/chromium";
 
-/** Starts kurve-server (a free port unless `bind` says otherwise) with an in-memory database; resolves to { http, stop }. */
+/** Starts kurve-server serving the built web client (a free port unless `bind` says otherwise); resolves to { http, stop, stderr }. */
 export async function startServer({ args = [], env = {}, bind = "127.0.0.1:0" } = {}) {
-  const bin = process.env.KURVE_SERVER_BIN ?? path.join(repo, "target/debug/kurve-server");
-  if (!existsSync(bin)) throw new Error(`${bin} is missing: run cargo build -p kurve-server first`);
   const dist = path.join(repo, "web-client/dist/index.html");
   if (!existsSync(dist)) throw new Error("web-client/dist is missing: run (cd web-client && npm ci && npm run build)");
-  const proc = spawn(
-    bin,
-    [
-      "--bind",
-      bind,
-      "--database-url",
-      "sqlite::memory:",
-      "--static-dir",
-      path.join(repo, "web-client/dist"),
-      ...args,
-    ],
-    {
-      cwd: repo,
-      env: { ...process.env, KURVE_TEST_HOOKS: "true", RUST_LOG: process.env.RUST_LOG ?? "warn", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let stderr = "";
-  proc.stderr.on("data", (d) => {
-    stderr += d;
-    if (process.env.KURVE_TEST_VERBOSE) process.stderr.write(d);
-  });
-  const http = await new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${stderr}`)), 20000);
-    proc.stdout.on("data", (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    proc.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${stderr}`));
-    });
-  });
-  const stop = async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    proc.kill("SIGTERM");
-    const t = setTimeout(() => proc.kill("SIGKILL"), 10000);
-    await once(proc, "exit");
-    clearTimeout(t);
-  };
-  return { http, stop, stderr: () => stderr };
+  const server = await spawnServer({ args: ["--static-dir", path.join(repo, "web-client/dist"), ...args], env, bind });
+  return { http: server.http, stop: () => server.stop(), stderr: server.stderr };
 }
 
 /** Launches headless Chromium (a fresh temporary profile per launch). */

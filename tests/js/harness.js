@@ -1,49 +1,11 @@
 // Test harness: starts a real kurve-server and connects the official phoenix client.
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { fileURLToPath } from "node:url";
-import path from "node:path";
+import { spawnServer } from "../support/server.js";
 import { Socket, Presence } from "phoenix";
 import WebSocket from "ws";
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-/** Starts the server binary on a free port; resolves to { url, http, stop, proc }. */
-export async function startServer({ args = [], env = {} } = {}) {
-  const bin = process.env.KURVE_SERVER_BIN ?? path.join(repo, "target/debug/kurve-server");
-  const proc = spawn(
-    bin,
-    ["--bind", "127.0.0.1:0", "--database-url", "sqlite::memory:", ...args],
-    {
-      env: { ...process.env, KURVE_TEST_HOOKS: "true", RUST_LOG: process.env.RUST_LOG ?? "warn", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let stderr = "";
-  proc.stderr.on("data", (d) => {
-    stderr += d;
-    if (process.env.KURVE_TEST_VERBOSE) process.stderr.write(d);
-  });
-  const http = await new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${stderr}`)), 20000);
-    proc.stdout.on("data", (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    proc.on("exit", (code) => reject(new Error(`server exited with ${code}:\n${stderr}`)));
-  });
-  const stop = async (signal = "SIGTERM") => {
-    if (proc.exitCode !== null) return proc.exitCode;
-    proc.kill(signal);
-    const [code] = await once(proc, "exit");
-    return code;
-  };
-  return { http, url: http.replace(/^http/, "ws"), stop, proc, stderr: () => stderr };
+/** Starts the server binary on a free port; resolves to { url, http, stop, proc, stderr }. */
+export function startServer(options = {}) {
+  return spawnServer(options);
 }
 
 /** POSTs JSON and returns { status, body }. */
