@@ -1,81 +1,27 @@
 //! Topic → subscribers, where a broadcast is encoded once and shared.
 //!
-//! A [`Broadcast`] is put in an `Arc` and the same allocation goes to every subscriber's
-//! queue. The first socket that needs it in V2 (or V1) encodes the frame and caches it;
-//! everyone else clones the cached frame, which shares its bytes. So a tick to a room of
-//! eight players and a hundred spectators is encoded once, not 108 times.
+//! A [`Broadcast`] is put in an `Arc` and handed to every subscriber's [`Outbox`]. The
+//! first socket that needs it in V2 (or V1) encodes its wire bytes; everyone else
+//! writes the same bytes — straight into its stream when nothing is queued before them.
+//! So a tick to a room of eight players and a hundred spectators is encoded once, not
+//! 108 times.
 //!
 //! The subscriber lists live here, outside the actors that own the topics, so that when
 //! a room or lobby panics its subscribers can still be told (`phx_error`).
 //!
-//! Invariant: no lock here is held across an await; sending is `try_send`.
+//! Invariant: no lock here is held across an await, nor while delivering: a broadcast
+//! copies its subscriber list and writes to the sockets after the lock is released.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
-use kurve_shared::phoenix::{self, Vsn};
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
-
-use crate::socket::outbound::{Outbound, Outbox, Payload, SocketId};
+pub use crate::socket::outbound::Broadcast;
+use crate::socket::outbound::{Outbound, Outbox, SocketId};
 
 /// Number of independently locked shards of the topic table. Topics hash to a shard,
 /// so broadcasts to different rooms rarely contend.
 const SHARDS: usize = 16;
-
-/// One message for every subscriber of a topic (join_ref and ref are null, as Phoenix
-/// sends broadcasts).
-#[derive(Debug)]
-pub struct Broadcast {
-    pub topic: Arc<str>,
-    pub event: Cow<'static, str>,
-    pub payload: Payload,
-    v2: OnceLock<Option<Message>>,
-    v1: OnceLock<Option<Message>>,
-}
-
-impl Broadcast {
-    pub fn new(topic: Arc<str>, event: impl Into<Cow<'static, str>>, payload: Payload) -> Self {
-        Broadcast {
-            topic,
-            event: event.into(),
-            payload,
-            v2: OnceLock::new(),
-            v1: OnceLock::new(),
-        }
-    }
-
-    /// The WebSocket frame for a socket speaking `vsn`, encoded on first use and then
-    /// shared. None when the payload cannot be carried (binary to a V1 socket) or a
-    /// field is too long for a binary frame.
-    pub fn frame(&self, vsn: Vsn) -> Option<Message> {
-        let cell = match vsn {
-            Vsn::V1 => &self.v1,
-            Vsn::V2 => &self.v2,
-        };
-        cell.get_or_init(|| self.encode(vsn)).clone()
-    }
-
-    fn encode(&self, vsn: Vsn) -> Option<Message> {
-        match (&self.payload, vsn) {
-            (Payload::Json(json), _) => {
-                let text = phoenix::encode_text(vsn, None, None, &self.topic, &self.event, json);
-                Some(Message::Text(Utf8Bytes::from(text)))
-            }
-            (Payload::Binary(bytes), Vsn::V2) => {
-                match phoenix::encode_binary_broadcast(&self.topic, &self.event, bytes) {
-                    Ok(frame) => Some(Message::Binary(frame)),
-                    Err(error) => {
-                        tracing::error!(%error, topic = %self.topic, "broadcast not encodable");
-                        None
-                    }
-                }
-            }
-            (Payload::Binary(_), Vsn::V1) => None,
-        }
-    }
-}
 
 #[derive(Default)]
 struct Shard {
@@ -138,13 +84,16 @@ impl PubSub {
     /// Subscribers whose queue is full are disconnected by their own connection task.
     pub fn broadcast(&self, broadcast: Broadcast) -> usize {
         let broadcast = Arc::new(broadcast);
-        let shard = self.shard(&broadcast.topic);
-        let Some(subscribers) = shard.topics.get(&broadcast.topic) else {
-            return 0;
+        let subscribers: Vec<Outbox> = {
+            let shard = self.shard(&broadcast.topic);
+            let Some(subscribers) = shard.topics.get(&broadcast.topic) else {
+                return 0;
+            };
+            subscribers.values().cloned().collect()
         };
         subscribers
-            .values()
-            .filter(|outbox| outbox.send(Outbound::Broadcast(broadcast.clone())))
+            .iter()
+            .filter(|outbox| outbox.broadcast(&broadcast))
             .count()
     }
 
@@ -179,7 +128,7 @@ impl PubSub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::socket::outbound::outbox;
+    use crate::socket::outbound::{Payload, outbox};
 
     #[test]
     fn a_broadcast_is_shared_by_every_subscriber() {
@@ -208,35 +157,6 @@ mod tests {
             seen.windows(2).all(|w| Arc::ptr_eq(&w[0], &w[1])),
             "all subscribers should share one broadcast allocation"
         );
-        let first = seen[0].frame(Vsn::V2).expect("binary frame for V2");
-        let second = seen[1].frame(Vsn::V2).expect("binary frame for V2");
-        match (first, second) {
-            (Message::Binary(a), Message::Binary(b)) => {
-                assert_eq!(a.as_ptr(), b.as_ptr(), "the encoded bytes should be shared");
-            }
-            other => panic!("expected binary frames, got {other:?}"),
-        }
-        assert!(
-            seen[0].frame(Vsn::V1).is_none(),
-            "V1 sockets cannot receive binary"
-        );
-    }
-
-    #[test]
-    fn json_broadcast_has_null_refs() {
-        let b = Broadcast::new(
-            Arc::from("lobby:main"),
-            "chat",
-            Payload::Json(Arc::from("{\"a\":1}")),
-        );
-        match b.frame(Vsn::V2) {
-            Some(Message::Text(text)) => assert_eq!(
-                text.as_str(),
-                "[null,null,\"lobby:main\",\"chat\",{\"a\":1}]",
-                "V2 broadcast framing"
-            ),
-            other => panic!("expected text, got {other:?}"),
-        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ use serde_json::json;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
+use super::alarm::Alarm;
 use super::clock::TickClock;
 use super::{RoomSpec, Rooms};
 use crate::actor::MailboxReceiver;
@@ -211,6 +212,7 @@ pub(super) async fn run(start: RoomStart) {
     tracing::info!(room = %room.id, lobby = %room.spec.lobby, "room started");
 
     let mut clock = TickClock::new(deps.game.tick_hz, Instant::now());
+    let alarm = Alarm::new();
     let far = Instant::now() + Duration::from_secs(86_400 * 365);
     loop {
         let flush_at = room.flush_at.unwrap_or(far);
@@ -218,7 +220,7 @@ pub(super) async fn run(start: RoomStart) {
         tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
-            _ = sleep_until(clock.deadline()) => {
+            _ = alarm.sleep_until(clock.deadline().into_std()) => {
                 let due = clock.wake(Instant::now());
                 room.metrics.lateness.record(due.lateness.as_secs_f64());
                 if due.skipped > 0 {

@@ -10,6 +10,7 @@
 //! itself and receives a fresh snapshot.
 
 mod actor;
+mod alarm;
 mod clock;
 
 use std::collections::HashMap;

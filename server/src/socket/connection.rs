@@ -2,30 +2,35 @@
 //!
 //! The task `select!`s over four things: the server shutting down, its outbound queue
 //! having overflowed (a client that does not read), the idle deadline, and the next
-//! frame from either side. Writes go out in batches: everything already queued is fed
-//! to the socket and flushed once.
+//! frame from either side. Most broadcasts never reach this task: producers write them
+//! straight into the stream (see `outbound`). What is queued goes out in batches, one
+//! `writev` for everything already waiting.
 //!
 //! Invariant: nothing here waits on an actor. Commands to actors are `try_send`; a busy
 //! actor yields an `overloaded` error reply, never a stalled socket.
 
 use std::sync::Arc;
 
-use futures_util::{SinkExt, StreamExt};
+use bytes::Bytes;
+use futures_util::StreamExt;
 use kurve_shared::phoenix::{self, InFrame, InPayload, Vsn};
-use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until};
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::app::App;
 use crate::auth::User;
 use crate::channel::{ChannelTable, Joined, Route};
 use crate::config::{MAX_CHANNELS_PER_SOCKET, OUTBOUND_QUEUE, WRITE_STALL_TIMEOUT};
 use crate::metrics;
-use crate::socket::Ws;
+use crate::socket::io::{self, SocketIo};
 use crate::socket::outbound::{
-    ChannelRef, Inbox, OutKind, OutMessage, Outbound, Payload, SocketRef, outbox,
+    ChannelRef, Inbox, OutKind, OutMessage, Outbound, Payload, SocketRef, direct_outbox,
 };
+use crate::socket::websocket_config;
+use crate::socket::wire::{self, Opcode};
 
 /// Close codes this server uses. Never 1000 for a close the client should come back
 /// from: clients before phoenix 1.8.16 then stop reconnecting.
@@ -40,16 +45,16 @@ mod close {
     pub const RESTART: u16 = 1012;
 }
 
-/// Most queued frames written in one batch before the socket is flushed.
+/// Most queued frames gathered into one `writev`.
 const WRITE_BATCH: usize = 64;
 
-/// Frames longer than this are written straight to the connection instead of through
-/// tungstenite's write buffer, which would keep their size for the socket's whole life
-/// (a `presence_state` in a big lobby is hundreds of KiB). Ticks and replies stay below.
-const DIRECT_WRITE_MIN: usize = 512;
+/// Most batches written before the task looks at the client's side again.
+const BATCHES_PER_TURN: usize = 4;
 
 /// Why the loop ended.
 enum End {
+    /// The server is shutting down: `server_shutdown` on every channel, then 1012.
+    Shutdown,
     /// The client closed or the connection dropped; nothing more to send.
     Gone,
     /// Close with this code and reason.
@@ -65,9 +70,23 @@ struct Connection {
     channels: ChannelTable,
 }
 
-/// Runs one accepted WebSocket until it ends.
-pub async fn run(mut ws: Ws, app: App, user: User, vsn: Vsn) {
-    let (outbox, inbox) = outbox(OUTBOUND_QUEUE);
+/// Runs one accepted WebSocket until it ends. `read` holds bytes the HTTP server had
+/// already read past the upgrade request.
+pub async fn run(stream: TcpStream, read: Bytes, app: App, user: User, vsn: Vsn) {
+    io::bound_kernel_buffer(&stream);
+    let stream = Arc::new(stream);
+    let (outbox, inbox) = direct_outbox(OUTBOUND_QUEUE, stream.clone(), vsn);
+    let reader = SocketIo {
+        stream: stream.clone(),
+        outbox: outbox.clone(),
+    };
+    let mut ws = WebSocketStream::from_partially_read(
+        reader,
+        read.to_vec(),
+        Role::Server,
+        Some(websocket_config()),
+    )
+    .await;
     let id = app.next_socket_id();
     let mut conn = Connection {
         socket: SocketRef {
@@ -95,10 +114,7 @@ pub async fn run(mut ws: Ws, app: App, user: User, vsn: Vsn) {
     let end = loop {
         tokio::select! {
             biased;
-            _ = &mut cancelled => {
-                Box::pin(conn.say_goodbye(&mut ws)).await;
-                break End::Close(close::RESTART, "server shutting down");
-            }
+            _ = &mut cancelled => break End::Shutdown,
             _ = &mut idle => {
                 metrics::count_idle_closed();
                 break End::Close(close::GOING_AWAY, "idle timeout");
@@ -106,7 +122,7 @@ pub async fn run(mut ws: Ws, app: App, user: User, vsn: Vsn) {
             item = inbox.recv() => {
                 // Boxed: a write is in flight briefly, while this future lives as long as
                 // the socket; keeping the write's state out of it keeps idle sockets small.
-                if let Err(end) = Box::pin(conn.write_batch(&mut ws, &inbox, item)).await {
+                if let Err(end) = Box::pin(conn.write_queued(&stream, &inbox, item)).await {
                     break end;
                 }
             }
@@ -125,20 +141,25 @@ pub async fn run(mut ws: Ws, app: App, user: User, vsn: Vsn) {
         }
     };
 
-    match end {
-        End::Close(code, reason) => {
-            let frame = CloseFrame {
-                code: code.into(),
-                reason: Utf8Bytes::from_static(reason),
-            };
-            let _ = tokio::time::timeout(
-                std::time::Duration::from_secs(1),
-                ws.send(Message::Close(Some(frame))),
-            )
-            .await;
+    // From here on nobody else writes: what is still owed goes before the close frame.
+    let mut last = inbox.close();
+    let close = match end {
+        End::Shutdown => {
+            last.extend(conn.goodbye_frames());
+            Some(wire::close_frame(close::RESTART, "server shutting down"))
         }
-        End::Gone | End::Abort => {}
+        End::Close(code, reason) => Some(wire::close_frame(code, reason)),
+        End::Gone | End::Abort => None,
+    };
+    if let Some(close) = close {
+        last.push(close);
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            io::write_all(&stream, &mut last),
+        )
+        .await;
     }
+    drop(ws);
     conn.leave_all();
     hot.sockets_open.decrement(1.0);
     tracing::debug!(socket = id, "socket closed");
@@ -148,7 +169,7 @@ pub async fn run(mut ws: Ws, app: App, user: User, vsn: Vsn) {
 /// overflowed, or the write made no progress for [`WRITE_STALL_TIMEOUT`] (a client
 /// that stops reading while it is also the only producer never overflows its queue).
 async fn write_or_give_up(
-    write: impl Future<Output = Result<(), WsError>>,
+    write: impl Future<Output = std::io::Result<()>>,
     inbox: &Inbox,
 ) -> Result<(), End> {
     tokio::select! {
@@ -179,71 +200,43 @@ fn classify_read_error(error: WsError) -> End {
     }
 }
 
-/// Queues `message` in tungstenite's buffer, or — when it is large — flushes that buffer
-/// and writes the frame straight to the connection (see [`DIRECT_WRITE_MIN`]).
-async fn write_message(ws: &mut Ws, message: Message) -> Result<(), WsError> {
-    let (opcode, payload): (u8, &[u8]) = match &message {
-        Message::Text(text) if text.len() > DIRECT_WRITE_MIN => (0x1, text.as_bytes()),
-        Message::Binary(data) if data.len() > DIRECT_WRITE_MIN => (0x2, data),
-        _ => return ws.feed(message).await,
-    };
-    ws.flush().await?;
-    let header = frame_header(opcode, payload.len());
-    let io = ws.get_mut();
-    io.write_all(&header).await?;
-    io.write_all(payload).await?;
-    Ok(())
-}
-
-/// RFC 6455 header of an unmasked, final server frame.
-fn frame_header(opcode: u8, len: usize) -> Vec<u8> {
-    let mut header = Vec::with_capacity(10);
-    header.push(0x80 | opcode);
-    match len {
-        0..=125 => header.push(len as u8),
-        126..=0xFFFF => {
-            header.push(126);
-            header.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        _ => {
-            header.push(127);
-            header.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    header
-}
-
 impl Connection {
-    /// Encodes `first` and whatever else is already queued, then flushes once.
-    async fn write_batch(
+    /// Writes `first` and whatever else is queued, a batch per `writev`, until the
+    /// queue is empty (the stream then goes back to direct writers) or this turn's
+    /// share is used up (the queue is still ours; the loop comes straight back).
+    async fn write_queued(
         &mut self,
-        ws: &mut Ws,
+        stream: &TcpStream,
         inbox: &Inbox,
         first: Outbound,
     ) -> Result<(), End> {
+        let mut frames = Vec::new();
         let mut item = Some(first);
-        let mut written = 0;
-        while let Some(current) = item.take() {
-            if let Some(message) = self.encode(current) {
-                let hot = metrics::hot();
-                hot.frames_out.increment(1);
-                hot.bytes_out.increment(message_len(&message) as u64);
-                write_or_give_up(write_message(ws, message), inbox).await?;
-                written += 1;
+        for _ in 0..BATCHES_PER_TURN {
+            while let Some(current) = item.take() {
+                if let Some(frame) = self.encode(current) {
+                    frames.push(frame);
+                }
+                if frames.len() < WRITE_BATCH {
+                    item = inbox.try_recv();
+                }
             }
-            if written < WRITE_BATCH {
-                item = inbox.try_recv();
+            write_or_give_up(io::write_all(stream, &mut frames), inbox).await?;
+            if inbox.idle() {
+                return Ok(());
             }
+            item = inbox.try_recv();
         }
-        write_or_give_up(ws.flush(), inbox).await
+        Ok(())
     }
 
     /// Turns a queued item into a WebSocket frame for this socket's serializer, updating
     /// the channel table for the items that concern it. None: nothing to send.
-    fn encode(&mut self, item: Outbound) -> Option<Message> {
-        match item {
+    fn encode(&mut self, item: Outbound) -> Option<Bytes> {
+        let frame = match item {
+            Outbound::Wire(bytes) => return Some(bytes),
             Outbound::Message(message) => self.encode_message(&message),
-            Outbound::Broadcast(broadcast) => broadcast.frame(self.vsn),
+            Outbound::Broadcast(broadcast) => broadcast.wire(self.vsn).cloned(),
             Outbound::JoinRefused { topic, join_ref } => {
                 self.channels.remove(&topic, Some(&join_ref));
                 None
@@ -253,7 +246,11 @@ impl Connection {
                 let payload = Payload::Json(Arc::from("{\"reason\":\"channel_crash\"}"));
                 self.control_frame(&topic, &joined.join_ref, "phx_error", payload)
             }
-        }
+        }?;
+        let hot = metrics::hot();
+        hot.frames_out.increment(1);
+        hot.bytes_out.increment(frame.len() as u64);
+        Some(frame)
     }
 
     /// `phx_close` / `phx_error`: join_ref and ref are both the channel's join_ref.
@@ -263,7 +260,7 @@ impl Connection {
         join_ref: &Arc<str>,
         event: &'static str,
         payload: Payload,
-    ) -> Option<Message> {
+    ) -> Option<Bytes> {
         self.encode_message(&OutMessage {
             join_ref: Some(join_ref.clone()),
             msg_ref: Some(join_ref.clone()),
@@ -275,11 +272,11 @@ impl Connection {
         })
     }
 
-    fn encode_message(&self, message: &OutMessage) -> Option<Message> {
+    fn encode_message(&self, message: &OutMessage) -> Option<Bytes> {
         let join_ref = message.join_ref.as_deref();
         let msg_ref = message.msg_ref.as_deref();
         match (&message.kind, &message.payload) {
-            (OutKind::Push { event }, Payload::Json(json)) => Some(text(phoenix::encode_text(
+            (OutKind::Push { event }, Payload::Json(json)) => Some(text(&phoenix::encode_text(
                 self.vsn,
                 join_ref,
                 msg_ref,
@@ -287,7 +284,7 @@ impl Connection {
                 event,
                 json,
             ))),
-            (OutKind::Reply { status }, Payload::Json(json)) => Some(text(phoenix::encode_text(
+            (OutKind::Reply { status }, Payload::Json(json)) => Some(text(&phoenix::encode_text(
                 self.vsn,
                 join_ref,
                 msg_ref,
@@ -299,7 +296,7 @@ impl Connection {
             (OutKind::Push { event }, Payload::Binary(bytes)) => {
                 phoenix::encode_binary_push(join_ref, &message.topic, event, bytes)
                     .ok()
-                    .map(Message::Binary)
+                    .map(|encoded| wire::frame(Opcode::Binary, &encoded))
             }
             (OutKind::Reply { status }, Payload::Binary(bytes)) => phoenix::encode_binary_reply(
                 join_ref,
@@ -309,7 +306,7 @@ impl Connection {
                 bytes,
             )
             .ok()
-            .map(Message::Binary),
+            .map(|encoded| wire::frame(Opcode::Binary, &encoded)),
         }
     }
 
@@ -471,28 +468,22 @@ impl Connection {
         }
     }
 
-    /// Sends `server_shutdown` on every joined channel before the 1012 close.
-    async fn say_goodbye(&mut self, ws: &mut Ws) {
-        let mut frames = Vec::new();
-        for (topic, joined) in self.channels.iter() {
-            let message = OutMessage {
-                join_ref: Some(joined.join_ref.clone()),
-                msg_ref: None,
-                topic: topic.clone(),
-                kind: OutKind::Push {
-                    event: "server_shutdown".into(),
-                },
-                payload: Payload::empty(),
-            };
-            frames.extend(self.encode_message(&message));
-        }
-        let send = async {
-            for frame in frames {
-                ws.feed(frame).await?;
-            }
-            ws.flush().await
-        };
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), send).await;
+    /// `server_shutdown` on every joined channel, to go before the 1012 close.
+    fn goodbye_frames(&self) -> Vec<Bytes> {
+        self.channels
+            .iter()
+            .filter_map(|(topic, joined)| {
+                self.encode_message(&OutMessage {
+                    join_ref: Some(joined.join_ref.clone()),
+                    msg_ref: None,
+                    topic: topic.clone(),
+                    kind: OutKind::Push {
+                        event: "server_shutdown".into(),
+                    },
+                    payload: Payload::empty(),
+                })
+            })
+            .collect()
     }
 
     fn leave_all(&mut self) {
@@ -561,8 +552,8 @@ impl Connection {
     }
 }
 
-fn text(s: String) -> Message {
-    Message::Text(Utf8Bytes::from(s))
+fn text(s: &str) -> Bytes {
+    wire::frame(Opcode::Text, s.as_bytes())
 }
 
 fn message_len(message: &Message) -> usize {

@@ -7,7 +7,9 @@
 //! queue in its bounded [`outbound::Outbox`] — no task per channel.
 
 pub mod connection;
+pub mod io;
 pub mod outbound;
+pub mod wire;
 
 use std::collections::HashMap;
 
@@ -16,20 +18,16 @@ use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
+use hyper_util::server::conn::auto::upgrade::downcast;
 use kurve_shared::phoenix::Vsn;
-use tokio_tungstenite::WebSocketStream;
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::app::App;
 use crate::config::MAX_FRAME_BYTES;
 use crate::http::error::ApiError;
 use crate::metrics;
-
-/// The socket type every connection task drives: tungstenite over hyper's upgraded
-/// connection. (axum's own wrapper would hide the stream that large frames are written
-/// to directly, see [`connection`].)
-pub type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 /// Prefix of the subprotocol that carries the JS client's `authToken` option
 /// (PHOENIX_PROTOCOL.md §1.2), followed by the token in standard base64 without padding.
@@ -41,19 +39,14 @@ const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
 /// to its own length.
 const READ_BUFFER: usize = 256;
 
-/// Bytes of small frames gathered before tungstenite writes them out; every batch is
-/// flushed anyway. tungstenite's write buffer keeps its largest size, so this (plus one
-/// small frame) bounds what an idle socket retains; larger frames bypass it.
-const WRITE_BUFFER: usize = 512;
-
-/// Most bytes a socket may have waiting in tungstenite's write buffer.
-const MAX_WRITE_BUFFER: usize = 256 * 1024;
+/// tungstenite only writes control answers (pongs), and those go to the socket's queue
+/// at once (see [`io`]): it needs no write buffer.
+const WRITE_BUFFER: usize = 0;
 
 fn websocket_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
-        .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_frame_size(Some(MAX_FRAME_BYTES))
         .max_message_size(Some(MAX_FRAME_BYTES))
 }
@@ -93,13 +86,14 @@ pub async fn upgrade(
     let tracker = app.sockets.clone();
     tracker.spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => {
-                let io = TokioIo::new(upgraded);
-                let ws =
-                    WebSocketStream::from_raw_socket(io, Role::Server, Some(websocket_config()))
-                        .await;
-                connection::run(ws, app, user, vsn).await;
-            }
+            // The connection task needs the TCP stream itself: producers write
+            // broadcasts straight into it (see `outbound`).
+            Ok(upgraded) => match downcast::<TokioIo<TcpStream>>(upgraded) {
+                Ok(parts) => {
+                    connection::run(parts.io.into_inner(), parts.read_buf, app, user, vsn).await;
+                }
+                Err(_) => tracing::error!("upgraded connection is not a TCP stream"),
+            },
             Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
         }
     });

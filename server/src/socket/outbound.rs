@@ -1,51 +1,32 @@
 //! What actors send to a socket, and the bounded queue it goes through.
 //!
 //! Every socket has one [`Outbox`]: a bounded queue its connection task drains into the
-//! WebSocket. Actors (lobbies, rooms) and the pubsub hold clones of it. Sending never
+//! TCP stream. Actors (lobbies, rooms) and the pubsub hold clones of it. Sending never
 //! waits: when the queue is full the client is not reading, so the socket is told to
 //! close and counted as a slow client — nothing is buffered without bound.
+//!
+//! **Direct writes.** A broadcast ([`Outbox::broadcast`]) to a socket that has nothing
+//! queued and no write in progress is written straight into the TCP stream by the
+//! producer, with one non-blocking `send`: no task is woken, nothing is queued. Only a
+//! short or refused write queues the rest (as raw [`Outbound::Wire`] bytes) and wakes
+//! the connection task, which then owns the stream until its queue is empty again. The
+//! `writing` flag, changed only under the queue's lock, is what keeps frames whole and
+//! in order: while it is set, or anything is queued, producers queue.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use kurve_shared::phoenix::Vsn;
+use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-use crate::pubsub::Broadcast;
+pub use super::wire::{Broadcast, Payload};
+use crate::metrics;
 
 /// Identifies one WebSocket connection for the life of the process.
 pub type SocketId = u64;
-
-/// A payload as it goes to one client: JSON text, already serialized, or raw bytes
-/// (MessagePack) that V2 sockets receive as a binary frame.
-#[derive(Debug, Clone)]
-pub enum Payload {
-    /// Serialized JSON. `Arc` so one encoded payload (a presence state) can go to many
-    /// joiners without being serialized again.
-    Json(Arc<str>),
-    /// Raw bytes, sent as a V2 binary frame. V1 has no binary frames; V1 sockets skip these.
-    Binary(Bytes),
-}
-
-impl Payload {
-    /// Serializes `value` as a JSON payload. Serializing our own wire types cannot fail;
-    /// if it ever did, the client gets `{}` and the fault is logged.
-    pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> Payload {
-        match serde_json::to_string(value) {
-            Ok(text) => Payload::Json(text.into()),
-            Err(error) => {
-                tracing::error!(%error, "could not serialize a payload");
-                Payload::Json("{}".into())
-            }
-        }
-    }
-
-    /// The empty object, the payload of most acknowledgements.
-    pub fn empty() -> Payload {
-        Payload::Json(Arc::from("{}"))
-    }
-}
 
 /// Whether a message answers a client push or is pushed by the server.
 #[derive(Debug, Clone)]
@@ -74,6 +55,9 @@ pub enum Outbound {
     Message(Box<OutMessage>),
     /// A broadcast shared by every subscriber of its topic; encoded once per serializer.
     Broadcast(Arc<Broadcast>),
+    /// Bytes already framed for the wire: the rest of a short direct write, or a frame
+    /// the WebSocket reader answers with (a pong).
+    Wire(Bytes),
     /// The join with `join_ref` was refused: forget the channel (its error reply went first).
     JoinRefused { topic: Arc<str>, join_ref: Arc<str> },
     /// The process owning `topic` crashed: send `phx_error` so the client rejoins.
@@ -94,11 +78,22 @@ struct Queue {
     /// blocked writing to a client that does not read.
     overflow: Notify,
     capacity: usize,
+    /// The stream broadcasts are written to directly, and the serializer they are
+    /// encoded for. None: everything is queued (unit tests).
+    direct: Option<Direct>,
+}
+
+#[derive(Debug)]
+struct Direct {
+    stream: Arc<TcpStream>,
+    vsn: Vsn,
 }
 
 #[derive(Debug, Default)]
 struct QueueState {
     items: VecDeque<Outbound>,
+    /// The connection task took an item and may be writing: producers must queue.
+    writing: bool,
     /// The connection task is gone: nothing more is accepted.
     closed: bool,
 }
@@ -115,13 +110,24 @@ pub struct Inbox {
     queue: Arc<Queue>,
 }
 
-/// Makes a socket's queue holding at most `capacity` items.
+/// Makes a socket's queue holding at most `capacity` items, with no direct writes.
 pub fn outbox(capacity: usize) -> (Outbox, Inbox) {
+    new_queue(capacity, None)
+}
+
+/// Makes the queue of a connected socket: broadcasts are written straight to `stream`,
+/// encoded for `vsn`, whenever nothing is queued before them.
+pub fn direct_outbox(capacity: usize, stream: Arc<TcpStream>, vsn: Vsn) -> (Outbox, Inbox) {
+    new_queue(capacity, Some(Direct { stream, vsn }))
+}
+
+fn new_queue(capacity: usize, direct: Option<Direct>) -> (Outbox, Inbox) {
     let queue = Arc::new(Queue {
         state: Mutex::new(QueueState::default()),
         ready: Notify::new(),
         overflow: Notify::new(),
         capacity,
+        direct,
     });
     (
         Outbox {
@@ -133,7 +139,8 @@ pub fn outbox(capacity: usize) -> (Outbox, Inbox) {
 
 impl Queue {
     fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
-        // Every critical section is a push or a pop: a panic cannot leave it half done.
+        // Every critical section is a push, a pop or a non-blocking write: a panic cannot
+        // leave it half done.
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -147,26 +154,56 @@ impl Inbox {
             if let Some(item) = self.try_recv() {
                 return item;
             }
-            // A push between the check above and this wait leaves a permit: not lost.
-            self.queue.ready.notified().await;
+            if self.idle() {
+                // A push between the check above and this wait leaves a permit: not lost.
+                self.queue.ready.notified().await;
+            }
         }
     }
 
-    /// The next queued item, if any.
+    /// The next queued item, if any. Taking one makes this task the stream's writer
+    /// until [`Inbox::idle`] finds the queue empty.
     pub fn try_recv(&self) -> Option<Outbound> {
         let mut state = self.queue.lock();
-        let item = state.items.pop_front();
-        // A drained queue gives back what a burst grew it to, keeping one slot, so a
-        // ticking socket (one frame per tick) allocates nothing per tick.
+        let item = state.items.pop_front()?;
+        state.writing = true;
+        // A drained queue gives back what a burst grew it to, keeping one slot.
         if state.items.is_empty() && state.items.capacity() > 1 {
             state.items = VecDeque::new();
         }
-        item
+        Some(item)
+    }
+
+    /// Called when everything taken so far is written: if nothing more is queued, hands
+    /// the stream back to direct writers and returns true.
+    pub fn idle(&self) -> bool {
+        let mut state = self.queue.lock();
+        if state.items.is_empty() {
+            state.writing = false;
+            true
+        } else {
+            false
+        }
     }
 
     /// Completes when the queue has overflowed (the client is too slow).
     pub async fn overflowed(&self) {
         self.queue.overflow.notified().await;
+    }
+
+    /// Accepts nothing more and returns the bytes that must still go out before a
+    /// close frame: the rest of a short direct write, or a pong, keeps the stream whole.
+    pub fn close(&self) -> Vec<Bytes> {
+        let mut state = self.queue.lock();
+        state.closed = true;
+        state.writing = true;
+        std::mem::take(&mut state.items)
+            .into_iter()
+            .filter_map(|item| match item {
+                Outbound::Wire(bytes) => Some(bytes),
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -182,10 +219,15 @@ impl Outbox {
     /// Queues `item` without waiting. Returns false when the socket is gone or too slow;
     /// in the second case it is told to disconnect.
     pub fn send(&self, item: Outbound) -> bool {
-        let mut state = self.queue.lock();
+        let state = self.queue.lock();
         if state.closed {
             return false;
         }
+        self.enqueue(state, item)
+    }
+
+    /// Appends to a queue that is open; wakes the connection task.
+    fn enqueue(&self, mut state: std::sync::MutexGuard<'_, QueueState>, item: Outbound) -> bool {
         if state.items.len() >= self.queue.capacity {
             drop(state);
             self.queue.overflow.notify_one();
@@ -198,6 +240,37 @@ impl Outbox {
         drop(state);
         self.queue.ready.notify_one();
         true
+    }
+
+    /// Delivers a broadcast: written straight to the stream when nothing is queued or
+    /// being written, queued otherwise (see the module docs). Returns false when the
+    /// socket is gone or too slow.
+    pub fn broadcast(&self, broadcast: &Arc<Broadcast>) -> bool {
+        let state = self.queue.lock();
+        if state.closed {
+            return false;
+        }
+        let Some(direct) = &self.queue.direct else {
+            return self.enqueue(state, Outbound::Broadcast(broadcast.clone()));
+        };
+        if state.writing || !state.items.is_empty() {
+            return self.enqueue(state, Outbound::Broadcast(broadcast.clone()));
+        }
+        let Some(bytes) = broadcast.wire(direct.vsn) else {
+            // Nothing this socket's serializer can carry (binary to V1).
+            return true;
+        };
+        let hot = metrics::hot();
+        hot.frames_out.increment(1);
+        hot.bytes_out.increment(bytes.len() as u64);
+        let rest = match direct.stream.try_write(bytes) {
+            Ok(written) if written == bytes.len() => return true,
+            Ok(written) => bytes.slice(written..),
+            // Refused (WouldBlock: the kernel's buffer is full) or failed: the connection
+            // task retries, and meets the error itself if there is one.
+            Err(_) => bytes.clone(),
+        };
+        self.enqueue(state, Outbound::Wire(rest))
     }
 
     /// Queues a reply to the client frame `msg_ref` on a channel.
@@ -306,5 +379,142 @@ mod size_tests {
             "Outbound is {} bytes",
             std::mem::size_of::<Outbound>()
         );
+    }
+}
+
+#[cfg(test)]
+mod direct_write_tests {
+    use std::io::Read;
+
+    use super::*;
+    use crate::socket::io;
+
+    /// A connected loopback pair: the server's tokio stream and the client's std one.
+    async fn pair() -> (Arc<TcpStream>, std::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = std::net::TcpStream::connect(addr).unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (Arc::new(server), client)
+    }
+
+    /// A binary broadcast whose payload is `seq` repeated `len` times.
+    fn numbered(seq: u8, len: usize) -> Arc<Broadcast> {
+        Arc::new(Broadcast::new(
+            Arc::from("room:t"),
+            "tick",
+            Payload::Binary(Bytes::from(vec![seq; len])),
+        ))
+    }
+
+    /// Reads exactly `total` bytes from the client side.
+    fn read_exactly(client: &mut std::net::TcpStream, total: usize) -> Vec<u8> {
+        let mut out = vec![0; total];
+        client.read_exact(&mut out).unwrap();
+        out
+    }
+
+    /// Does what the connection task does: write everything queued, in order.
+    async fn drain(inbox: &Inbox, stream: &TcpStream) {
+        loop {
+            let mut frames = Vec::new();
+            while let Some(item) = inbox.try_recv() {
+                frames.push(match item {
+                    Outbound::Wire(bytes) => bytes,
+                    Outbound::Broadcast(b) => b.wire(Vsn::V2).unwrap().clone(),
+                    other => panic!("unexpected {other:?}"),
+                });
+            }
+            io::write_all(stream, &mut frames).await.unwrap();
+            if inbox.idle() {
+                return;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_broadcast_to_an_idle_socket_is_written_without_queueing() {
+        let (stream, mut client) = pair().await;
+        let (tx, rx) = direct_outbox(8, stream, Vsn::V2);
+        let b = numbered(1, 100);
+        assert!(tx.broadcast(&b));
+        assert!(rx.try_recv().is_none(), "nothing queued, nobody woken");
+        let expected = b.wire(Vsn::V2).unwrap();
+        assert_eq!(read_exactly(&mut client, expected.len()), expected.to_vec());
+    }
+
+    #[tokio::test]
+    async fn a_queued_reply_is_never_overtaken_by_a_broadcast() {
+        let (stream, _client) = pair().await;
+        let (tx, rx) = direct_outbox(8, stream, Vsn::V2);
+        assert!(tx.send(Outbound::Wire(Bytes::from_static(b"reply"))));
+        assert!(tx.broadcast(&numbered(2, 10)));
+        assert!(
+            matches!(rx.try_recv(), Some(Outbound::Wire(_))),
+            "reply first"
+        );
+        assert!(
+            matches!(rx.try_recv(), Some(Outbound::Broadcast(_))),
+            "the broadcast queued behind it"
+        );
+        // The task took items and has not said it is done: producers still queue.
+        assert!(tx.broadcast(&numbered(3, 10)));
+        assert!(matches!(rx.try_recv(), Some(Outbound::Broadcast(_))));
+        assert!(rx.idle(), "drained");
+        assert!(tx.broadcast(&numbered(4, 10)));
+        assert!(
+            rx.try_recv().is_none(),
+            "once idle, broadcasts go direct again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_short_write_queues_the_rest_and_order_is_kept() {
+        let (stream, mut client) = pair().await;
+        socket2::SockRef::from(&*stream)
+            .set_send_buffer_size(4096)
+            .unwrap();
+        let (tx, rx) = direct_outbox(10_000, stream.clone(), Vsn::V2);
+        // The client reads nothing until the kernel refuses: some write comes up short.
+        let mut sent = Vec::new();
+        let mut seq = 0u8;
+        while rx.queue.lock().items.is_empty() {
+            let b = numbered(seq, 1000);
+            assert!(tx.broadcast(&b));
+            sent.push(b);
+            seq = seq.wrapping_add(1);
+            assert!(sent.len() < 100_000, "the kernel never pushed back");
+        }
+        // Later broadcasts queue behind the remainder.
+        for _ in 0..5 {
+            let b = numbered(seq, 1000);
+            assert!(tx.broadcast(&b));
+            sent.push(b);
+            seq = seq.wrapping_add(1);
+        }
+        let expected: Vec<u8> = sent
+            .iter()
+            .flat_map(|b| b.wire(Vsn::V2).unwrap().to_vec())
+            .collect();
+        let reader = std::thread::spawn(move || read_exactly(&mut client, expected.len()));
+        drain(&rx, &stream).await;
+        let received = reader.join().unwrap();
+        let expected: Vec<u8> = sent
+            .iter()
+            .flat_map(|b| b.wire(Vsn::V2).unwrap().to_vec())
+            .collect();
+        assert!(received == expected, "every frame whole and in order");
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_overflows_instead_of_growing() {
+        let (stream, _client) = pair().await;
+        let (tx, rx) = direct_outbox(2, stream, Vsn::V2);
+        assert!(tx.send(Outbound::Wire(Bytes::from_static(b"a"))));
+        assert!(tx.broadcast(&numbered(1, 10)));
+        assert!(!tx.broadcast(&numbered(2, 10)), "the third item is refused");
+        tokio::time::timeout(std::time::Duration::from_secs(5), rx.overflowed())
+            .await
+            .expect("the connection task is told to give up");
     }
 }

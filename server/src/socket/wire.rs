@@ -1,0 +1,219 @@
+//! The bytes a socket writes: Phoenix frames inside server-to-client WebSocket frames.
+//!
+//! Server frames are never masked (RFC 6455 §5.1), so a broadcast's complete wire bytes —
+//! WebSocket header, Phoenix header, payload — are the same for every subscriber that
+//! speaks the same serializer. A [`Broadcast`] encodes them on first use and every
+//! socket after that writes the same `Bytes`.
+
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kurve_shared::phoenix::{self, Vsn};
+
+/// WebSocket opcodes the server sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opcode {
+    Text = 0x1,
+    Binary = 0x2,
+    Close = 0x8,
+}
+
+/// Length of the header of an unmasked frame carrying `len` payload bytes.
+fn header_len(len: usize) -> usize {
+    match len {
+        0..=125 => 2,
+        126..=0xFFFF => 4,
+        _ => 10,
+    }
+}
+
+/// One complete, final, unmasked WebSocket frame.
+pub fn frame(opcode: Opcode, payload: &[u8]) -> Bytes {
+    let len = payload.len();
+    let mut out = BytesMut::with_capacity(header_len(len) + len);
+    out.put_u8(0x80 | opcode as u8);
+    match len {
+        0..=125 => out.put_u8(len as u8),
+        126..=0xFFFF => {
+            out.put_u8(126);
+            out.put_u16(len as u16);
+        }
+        _ => {
+            out.put_u8(127);
+            out.put_u64(len as u64);
+        }
+    }
+    out.put_slice(payload);
+    out.freeze()
+}
+
+/// A close frame with `code` and a short `reason` (at most 123 bytes, cut if longer).
+pub fn close_frame(code: u16, reason: &str) -> Bytes {
+    let mut payload = Vec::with_capacity(2 + reason.len());
+    payload.extend_from_slice(&code.to_be_bytes());
+    let mut cut = reason.len().min(123);
+    while !reason.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    payload.extend_from_slice(&reason.as_bytes()[..cut]);
+    frame(Opcode::Close, &payload)
+}
+
+/// A payload as it goes to one client: JSON text, already serialized, or raw bytes
+/// (MessagePack) that V2 sockets receive as a binary frame.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// Serialized JSON. `Arc` so one encoded payload (a presence state) can go to many
+    /// joiners without being serialized again.
+    Json(Arc<str>),
+    /// Raw bytes, sent as a V2 binary frame. V1 has no binary frames; V1 sockets skip these.
+    Binary(Bytes),
+}
+
+impl Payload {
+    /// Serializes `value` as a JSON payload. Serializing our own wire types cannot fail;
+    /// if it ever did, the client gets `{}` and the fault is logged.
+    pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> Payload {
+        match serde_json::to_string(value) {
+            Ok(text) => Payload::Json(text.into()),
+            Err(error) => {
+                tracing::error!(%error, "could not serialize a payload");
+                Payload::Json("{}".into())
+            }
+        }
+    }
+
+    /// The empty object, the payload of most acknowledgements.
+    pub fn empty() -> Payload {
+        Payload::Json(Arc::from("{}"))
+    }
+}
+
+/// One message for every subscriber of a topic (join_ref and ref are null, as Phoenix
+/// sends broadcasts), with its wire bytes encoded once per serializer.
+#[derive(Debug)]
+pub struct Broadcast {
+    pub topic: Arc<str>,
+    pub event: Cow<'static, str>,
+    pub payload: Payload,
+    v2: OnceLock<Option<Bytes>>,
+    v1: OnceLock<Option<Bytes>>,
+}
+
+impl Broadcast {
+    pub fn new(topic: Arc<str>, event: impl Into<Cow<'static, str>>, payload: Payload) -> Self {
+        Broadcast {
+            topic,
+            event: event.into(),
+            payload,
+            v2: OnceLock::new(),
+            v1: OnceLock::new(),
+        }
+    }
+
+    /// The complete WebSocket frame for a socket speaking `vsn`, encoded on first use
+    /// and then shared. None when the payload cannot be carried (binary to a V1 socket)
+    /// or a field is too long for a binary frame.
+    pub fn wire(&self, vsn: Vsn) -> Option<&Bytes> {
+        let cell = match vsn {
+            Vsn::V1 => &self.v1,
+            Vsn::V2 => &self.v2,
+        };
+        cell.get_or_init(|| self.encode(vsn)).as_ref()
+    }
+
+    fn encode(&self, vsn: Vsn) -> Option<Bytes> {
+        match (&self.payload, vsn) {
+            (Payload::Json(json), _) => {
+                let text = phoenix::encode_text(vsn, None, None, &self.topic, &self.event, json);
+                Some(frame(Opcode::Text, text.as_bytes()))
+            }
+            (Payload::Binary(bytes), Vsn::V2) => {
+                match phoenix::encode_binary_broadcast(&self.topic, &self.event, bytes) {
+                    Ok(encoded) => Some(frame(Opcode::Binary, &encoded)),
+                    Err(error) => {
+                        tracing::error!(%error, topic = %self.topic, "broadcast not encodable");
+                        None
+                    }
+                }
+            }
+            (Payload::Binary(_), Vsn::V1) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+
+    /// Our framing, read back by tungstenite's own parser.
+    fn parse(bytes: &[u8]) -> (FrameHeader, Vec<u8>) {
+        let mut cursor = std::io::Cursor::new(bytes);
+        let (header, len) = FrameHeader::parse(&mut cursor)
+            .expect("a valid header")
+            .expect("a complete header");
+        let start = cursor.position() as usize;
+        assert_eq!(start + len as usize, bytes.len(), "exactly one frame");
+        (header, bytes[start..].to_vec())
+    }
+
+    #[test]
+    fn frames_of_every_length_class_parse() {
+        for len in [0usize, 1, 125, 126, 127, 65_535, 65_536, 200_000] {
+            let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let (header, body) = parse(&frame(Opcode::Binary, &payload));
+            assert!(header.is_final, "final frame");
+            assert!(header.mask.is_none(), "server frames are unmasked");
+            assert_eq!(body, payload, "payload of {len} bytes");
+        }
+    }
+
+    #[test]
+    fn close_frame_carries_code_and_a_cut_reason() {
+        let (_, body) = parse(&close_frame(1012, "server shutting down"));
+        assert_eq!(&body[..2], &1012u16.to_be_bytes());
+        assert_eq!(&body[2..], b"server shutting down");
+        let long = "é".repeat(100);
+        let (_, body) = parse(&close_frame(1001, &long));
+        assert!(body.len() <= 125, "control frames hold at most 125 bytes");
+        assert!(
+            std::str::from_utf8(&body[2..]).is_ok(),
+            "cut on a char boundary"
+        );
+    }
+
+    #[test]
+    fn json_broadcast_has_null_refs() {
+        let b = Broadcast::new(
+            Arc::from("lobby:main"),
+            "chat",
+            Payload::Json(Arc::from("{\"a\":1}")),
+        );
+        let (header, body) = parse(b.wire(Vsn::V2).expect("text for V2"));
+        assert_eq!(
+            header.opcode,
+            tokio_tungstenite::tungstenite::protocol::frame::coding::OpCode::Data(
+                tokio_tungstenite::tungstenite::protocol::frame::coding::Data::Text
+            )
+        );
+        assert_eq!(body, b"[null,null,\"lobby:main\",\"chat\",{\"a\":1}]");
+    }
+
+    #[test]
+    fn binary_broadcasts_are_encoded_once_and_skip_v1() {
+        let b = Broadcast::new(
+            Arc::from("room:1"),
+            "tick",
+            Payload::Binary(Bytes::from_static(b"\x01\x02")),
+        );
+        let first = b.wire(Vsn::V2).expect("binary for V2").clone();
+        let second = b.wire(Vsn::V2).expect("binary for V2").clone();
+        assert_eq!(first.as_ptr(), second.as_ptr(), "the bytes are shared");
+        assert!(
+            b.wire(Vsn::V1).is_none(),
+            "V1 sockets cannot receive binary"
+        );
+    }
+}
