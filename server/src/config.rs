@@ -26,6 +26,12 @@ pub struct Config {
     #[arg(long, env = "KURVE_TICK_HZ", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=240))]
     pub tick_hz: u32,
 
+    /// Network send rate of rooms, in frames per second (default: the tick rate). Below
+    /// the tick rate a frame carries every tick since the previous one (`ticks`); a room
+    /// may ask for its own rate when it is created. Rounded to a divisor of the tick rate.
+    #[arg(long, env = "KURVE_SEND_HZ", value_parser = clap::value_parser!(u32).range(1..=240))]
+    pub send_hz: Option<u32>,
+
     /// Match target per opponent: a match is won at `points · (players − 1)` with a lead
     /// of 2 (GAME.md's default is 10). Lower it for short matches.
     #[arg(long, env = "KURVE_POINTS_PER_OPPONENT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -66,6 +72,7 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: "sqlite::memory:".into(),
             tick_hz: 60,
+            send_hz: None,
             points_per_opponent: 10,
             log_json: false,
             static_dir: PathBuf::from("web-client/dist"),
@@ -82,9 +89,10 @@ impl Config {
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
 /// Frames a socket may have waiting to be written. At 60 ticks per second a room adds
-/// 60 frames a second, so 256 is four seconds of backlog: a client that falls that far
-/// behind is not reading, and is disconnected rather than buffered without bound.
-pub const OUTBOUND_QUEUE: usize = 256;
+/// 60 frames a second, so 128 is two seconds of backlog (on top of the few the kernel
+/// may hold, see `socket::io::KERNEL_UNSENT_BYTES`): a client that falls that far behind
+/// is not reading, and is disconnected rather than buffered without bound.
+pub const OUTBOUND_QUEUE: usize = 128;
 
 /// A write to a client that makes no progress for this long means the client stopped
 /// reading; it is disconnected. Usually the outbound queue overflows first.

@@ -81,6 +81,7 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
                 points_per_opponent: config.points_per_opponent,
                 ..sim::GameConfig::default()
             },
+            send_hz: config.send_hz.unwrap_or(config.tick_hz),
             test_hooks: config.test_hooks,
             writes: TaskTracker::new(),
         },

@@ -50,6 +50,8 @@ pub struct Hot {
     pub bytes_out: Counter,
     pub sockets_open: Gauge,
     pub slow_clients: Counter,
+    /// Room inputs over a socket's budget, dropped.
+    pub inputs_dropped: Counter,
 }
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -82,6 +84,7 @@ pub fn hot() -> &'static Hot {
         bytes_out: metrics::counter!(BYTES_OUT),
         sockets_open: metrics::gauge!(SOCKETS_OPEN),
         slow_clients: metrics::counter!(SLOW_CLIENTS),
+        inputs_dropped: metrics::counter!(INPUTS_DROPPED),
     })
 }
 

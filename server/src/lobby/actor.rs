@@ -386,6 +386,8 @@ struct CreateRoom {
     #[serde(default)]
     private: bool,
     password: Option<String>,
+    /// Frames per second this room sends (1 to 240; default the server's).
+    send_hz: Option<u32>,
 }
 
 impl CreateRoom {
@@ -411,12 +413,16 @@ impl CreateRoom {
         {
             return Err("invalid_room");
         }
+        if self.send_hz.is_some_and(|hz| !(1..=240).contains(&hz)) {
+            return Err("invalid_room");
+        }
         Ok(RoomSpec {
             name,
             lobby: lobby.clone(),
             max_players,
             private: self.private,
             password,
+            send_hz: self.send_hz,
         })
     }
 }

@@ -31,9 +31,6 @@ use crate::pubsub::Broadcast;
 use crate::sim::{self, Game, GameError, SavedGame};
 use crate::socket::outbound::{ChannelRef, Payload, SocketId};
 
-/// Inputs one socket may send per second (CONTRACT §4); the excess is dropped and counted.
-pub const MAX_INPUTS_PER_SEC: u32 = 120;
-
 /// An empty room is disposed after this long.
 pub const EMPTY_ROOM_TTL: Duration = Duration::from_secs(30);
 
@@ -109,9 +106,6 @@ struct Member {
     phx_ref: Arc<str>,
     /// What presence shows for this session now.
     meta: RoomMeta,
-    /// Start of the current one-second input window and inputs seen in it.
-    input_window: Instant,
-    inputs: u32,
 }
 
 /// Everything a room incarnation starts from.
@@ -132,7 +126,6 @@ struct TickMetrics {
     lateness: Histogram,
     ticks: Counter,
     skipped: Counter,
-    inputs_dropped: Counter,
     tick_bytes: Counter,
 }
 
@@ -144,7 +137,6 @@ impl TickMetrics {
             lateness: metrics::histogram!(m::TICK_LATENESS),
             ticks: metrics::counter!(m::TICKS),
             skipped: metrics::counter!(m::TICKS_SKIPPED),
-            inputs_dropped: metrics::counter!(m::INPUTS_DROPPED),
             tick_bytes: metrics::counter!(m::TICK_BYTES),
         }
     }
@@ -165,6 +157,18 @@ struct Room {
     test_hooks: bool,
     /// The summary last published, to publish only changes.
     last_summary: Option<RoomSummary>,
+    /// Ticks stepped but not yet sent, and how many go in one frame (tick rate / send
+    /// rate).
+    unsent: Vec<game::Tick>,
+    ticks_per_frame: usize,
+}
+
+/// Ticks per frame for a room sending `send_hz` frames a second at `tick_hz`: the
+/// nearest whole divisor, at least one.
+fn ticks_per_frame(tick_hz: u32, send_hz: u32) -> usize {
+    let tick_hz = tick_hz.max(1);
+    let send_hz = send_hz.clamp(1, tick_hz);
+    ((tick_hz + send_hz / 2) / send_hz).max(1) as usize
 }
 
 pub(super) async fn run(start: RoomStart) {
@@ -192,6 +196,7 @@ pub(super) async fn run(start: RoomStart) {
         }
         None => Game::new(deps.game.clone(), rand::random(), spec.max_players),
     };
+    let per_frame = ticks_per_frame(deps.game.tick_hz, spec.send_hz.unwrap_or(deps.send_hz));
     let mut room = Room {
         topic: Arc::from(format!("room:{id}")),
         id,
@@ -206,6 +211,8 @@ pub(super) async fn run(start: RoomStart) {
         metrics: TickMetrics::new(),
         test_hooks: deps.test_hooks,
         last_summary: None,
+        unsent: Vec::with_capacity(per_frame),
+        ticks_per_frame: per_frame,
     };
     room.save();
     room.publish_summary();
@@ -271,12 +278,14 @@ impl Room {
     fn step(&mut self) {
         let started = std::time::Instant::now();
         let out = self.game.step();
-        if let Some(tick) = &out.tick {
-            let bytes = Bytes::from(game::encode_tick(tick));
-            self.metrics.tick_bytes.increment(bytes.len() as u64);
-            self.broadcast("tick", Payload::Binary(bytes));
-        }
         let phase_changed = !out.lifecycle.is_empty();
+        if let Some(tick) = out.tick {
+            self.unsent.push(tick);
+        }
+        // A frame is due, or an event must not overtake the ticks before it.
+        if self.unsent.len() >= self.ticks_per_frame || phase_changed {
+            self.send_ticks();
+        }
         for event in &out.lifecycle {
             self.broadcast(event.name(), Payload::json(&event.payload()));
         }
@@ -293,6 +302,23 @@ impl Room {
         self.metrics
             .duration
             .record(started.elapsed().as_secs_f64());
+    }
+
+    /// Sends the ticks not sent yet, in one frame: `tick` for one, `ticks` for several.
+    fn send_ticks(&mut self) {
+        let (event, bytes) = match self.unsent.as_slice() {
+            [] => return,
+            [tick] => ("tick", game::encode_tick(tick)),
+            ticks => ("ticks", game::encode_ticks(ticks)),
+        };
+        self.unsent.clear();
+        self.metrics.tick_bytes.increment(bytes.len() as u64);
+        self.broadcast(event, Payload::Binary(Bytes::from(bytes)));
+    }
+
+    /// Network frames per second this room sends.
+    fn send_hz(&self) -> u32 {
+        self.game.config().tick_hz.max(1) / self.ticks_per_frame as u32
     }
 
     fn join(&mut self, chan: ChannelRef, msg_ref: Arc<str>, params: &serde_json::Value) {
@@ -332,6 +358,9 @@ impl Room {
                 }
             }
         }
+        // Members get every tick up to now before the joiner's snapshot is taken, so the
+        // snapshot is followed by exactly the ticks after it.
+        self.send_ticks();
         let meta = self.meta_for(&user.id, &user.name, role);
         let config = self.game.arena_config();
         let mut you = json!({ "id": user.id, "role": role.as_str() });
@@ -346,6 +375,7 @@ impl Room {
                 "you": you,
                 "config": {
                     "tick_hz": config.tick_hz,
+                    "send_hz": self.send_hz(),
                     "arena": { "w": config.w, "h": config.h },
                     "pos_scale": config.pos_scale,
                     "item_radius": config.item_radius,
@@ -379,8 +409,6 @@ impl Room {
                 role,
                 phx_ref,
                 meta,
-                input_window: Instant::now(),
-                inputs: 0,
             },
         );
         self.empty_since = None;
@@ -427,16 +455,6 @@ impl Room {
             "input" => {
                 if member.role != Role::Player {
                     chan.reply_error(&msg_ref, "not_a_player");
-                    return;
-                }
-                let now = Instant::now();
-                if now.duration_since(member.input_window) >= Duration::from_secs(1) {
-                    member.input_window = now;
-                    member.inputs = 0;
-                }
-                member.inputs += 1;
-                if member.inputs > MAX_INPUTS_PER_SEC {
-                    self.metrics.inputs_dropped.increment(1);
                     return;
                 }
                 let turn = match &payload {
@@ -666,4 +684,20 @@ fn unix_millis() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ticks_per_frame;
+
+    #[test]
+    fn send_rates_round_to_a_whole_number_of_ticks_per_frame() {
+        assert_eq!(ticks_per_frame(60, 60), 1);
+        assert_eq!(ticks_per_frame(60, 30), 2);
+        assert_eq!(ticks_per_frame(60, 20), 3);
+        assert_eq!(ticks_per_frame(60, 25), 2, "nearest divisor");
+        assert_eq!(ticks_per_frame(60, 240), 1, "never above the tick rate");
+        assert_eq!(ticks_per_frame(60, 1), 60);
+        assert_eq!(ticks_per_frame(0, 0), 1, "degenerate rates stay sane");
+    }
 }

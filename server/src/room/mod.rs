@@ -53,6 +53,8 @@ pub struct RoomSpec {
     pub max_players: u8,
     pub private: bool,
     pub password: Option<String>,
+    /// The room's own network send rate (frames per second), if it asked for one.
+    pub send_hz: Option<u32>,
 }
 
 /// Why a room could not be created.
@@ -124,6 +126,8 @@ pub struct RoomDeps {
     pub lobbies: Lobbies,
     /// The game's rules (tick rate, match target …) for new rooms.
     pub game: crate::sim::GameConfig,
+    /// Frames per second a room sends unless it asked for its own rate.
+    pub send_hz: u32,
     pub test_hooks: bool,
     /// Database writes in flight, so shutdown can wait for them.
     pub writes: TaskTracker,
@@ -272,6 +276,7 @@ impl Rooms {
                 max_players: 6,
                 private: false,
                 password: None,
+                send_hz: None,
             }),
         }
     }

@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::app::App;
 use crate::auth::User;
-use crate::channel::{ChannelTable, Joined, Route};
+use crate::channel::{ChannelTable, Joined, Route, Target};
 use crate::config::{MAX_CHANNELS_PER_SOCKET, OUTBOUND_QUEUE, WRITE_STALL_TIMEOUT};
 use crate::metrics;
 use crate::socket::io::{self, SocketIo};
@@ -68,6 +68,30 @@ struct Connection {
     vsn: Vsn,
     socket: SocketRef,
     channels: ChannelTable,
+    inputs: InputBudget,
+}
+
+/// Room `input`s one socket may send per second (CONTRACT §4). Checked here, before
+/// the room's mailbox, so a flooding client never takes the slots its room-mates need;
+/// the excess is dropped (no reply, as for any input) and counted.
+pub const MAX_INPUTS_PER_SEC: u32 = 120;
+
+/// The socket's input count in the current one-second window.
+struct InputBudget {
+    window: Instant,
+    used: u32,
+}
+
+impl InputBudget {
+    /// Counts one input at `now`; false when the window's budget is spent.
+    fn take(&mut self, now: Instant) -> bool {
+        if now.duration_since(self.window) >= std::time::Duration::from_secs(1) {
+            self.window = now;
+            self.used = 0;
+        }
+        self.used += 1;
+        self.used <= MAX_INPUTS_PER_SEC
+    }
 }
 
 /// Runs one accepted WebSocket until it ends. `read` holds bytes the HTTP server had
@@ -97,6 +121,10 @@ pub async fn run(stream: TcpStream, read: Bytes, app: App, user: User, vsn: Vsn)
         app,
         vsn,
         channels: ChannelTable::default(),
+        inputs: InputBudget {
+            window: Instant::now(),
+            used: 0,
+        },
     };
     let hot = metrics::hot();
     hot.sockets_open.increment(1.0);
@@ -457,6 +485,13 @@ impl Connection {
         if target.is_gone() {
             // The actor stopped and its crash notice has not reached us yet.
             self.socket.outbox.send(Outbound::ChannelCrashed { topic });
+            return;
+        }
+        if frame.event == "input"
+            && matches!(target, Target::Room(_))
+            && !self.inputs.take(Instant::now())
+        {
+            metrics::hot().inputs_dropped.increment(1);
             return;
         }
         let chan = self.channel_ref(&topic, &join_ref);

@@ -628,6 +628,17 @@ pub fn decode_tick(b: &[u8]) -> Result<Tick, CodecError> {
     Ok(rmp_serde::from_slice(b)?)
 }
 
+/// MessagePack of consecutive ticks in order: the `ticks` event, sent when a room's
+/// send rate is below its tick rate (an array of what `tick` carries one of).
+pub fn encode_ticks(ticks: &[Tick]) -> Vec<u8> {
+    rmp_serde::to_vec_named(ticks).unwrap_or_default()
+}
+
+/// Decodes a `ticks` payload.
+pub fn decode_ticks(b: &[u8]) -> Result<Vec<Tick>, CodecError> {
+    Ok(rmp_serde::from_slice(b)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

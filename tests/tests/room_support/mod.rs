@@ -469,6 +469,16 @@ pub fn brief(frame: &ServerFrame) -> String {
 
 /// Creates a public room directly in the directory (tests of ticks and supervision).
 pub fn create_room(server: &TestServer, name: &str, max_players: u8) -> String {
+    create_room_sending(server, name, max_players, None)
+}
+
+/// [`create_room`] with the room's own network send rate.
+pub fn create_room_sending(
+    server: &TestServer,
+    name: &str,
+    max_players: u8,
+    send_hz: Option<u32>,
+) -> String {
     server
         .app
         .rooms
@@ -478,9 +488,23 @@ pub fn create_room(server: &TestServer, name: &str, max_players: u8) -> String {
             max_players,
             private: false,
             password: None,
+            send_hz,
         })
         .expect("expected the room to be created")
         .to_string()
+}
+
+/// The ticks a `tick` (one) or `ticks` (several, in order) frame carries; None for any
+/// other frame.
+pub fn ticks_of(frame: &ServerFrame) -> Option<Vec<Tick>> {
+    let ServerPayload::Binary(bytes) = &frame.payload else {
+        return None;
+    };
+    match frame.event.as_str() {
+        "tick" => Some(vec![game::decode_tick(bytes).expect("a tick decodes")]),
+        "ticks" => Some(game::decode_ticks(bytes).expect("a ticks frame decodes")),
+        _ => None,
+    }
 }
 
 /// `GET path` over plain HTTP/1.1; returns the status and the JSON body.
