@@ -10,6 +10,7 @@ import { ArenaRenderer, ITEM_COLORS, ITEM_LABELS, drawItemGlyph, itemTarget } fr
 import {
   decodeSnapshot,
   decodeTick,
+  decodeTicks,
   ITEM_KINDS,
   seatColor,
   type MatchEndMsg,
@@ -55,6 +56,9 @@ export class RoomView {
   seat: number | null = null;
   color: string | null = null;
   turn = 0;
+  /** Ticks of a multi-tick frame not applied yet, and when the next one is due. */
+  private playout: Tick[] = [];
+  private playoutAt = 0;
   /** Number of snapshots applied (joins, rejoins and resyncs). */
   snapshots = 0;
   /** Number of resyncs asked for after a missed tick. */
@@ -178,6 +182,7 @@ export class RoomView {
 
     const loop = () => {
       this.raf = requestAnimationFrame(loop);
+      this.playOut(performance.now());
       this.updateUi();
     };
     this.raf = requestAnimationFrame(loop);
@@ -210,7 +215,12 @@ export class RoomView {
     });
     ch.on("tick", (payload: unknown) => {
       if (ch !== this.channel) return;
+      this.flushPlayout();
       this.onTick(payload);
+    });
+    ch.on("ticks", (payload: unknown) => {
+      if (ch !== this.channel) return;
+      this.onTicks(payload);
     });
     ch.on("phase", (m: PhaseMsg) => this.onPhase(m));
     ch.on("round_end", (m: RoundEndMsg) => this.onRoundEnd(m));
@@ -229,6 +239,7 @@ export class RoomView {
         if (ch !== this.channel) return;
         this.awaitingSnapshot = true;
         this.pending = [];
+        this.playout = [];
         this.role = reply.you?.role ?? this.role;
         this.seat = reply.you?.seat ?? null;
         this.color = reply.you?.color ?? null;
@@ -265,6 +276,7 @@ export class RoomView {
     this.resyncs++;
     this.awaitingSnapshot = true;
     this.pending = [];
+    this.playout = [];
     (this.channel as unknown as { trigger(event: string, payload: object): void }).trigger("phx_error", {});
   }
 
@@ -285,6 +297,7 @@ export class RoomView {
     this.fingerprints?.clear();
     const queued = this.pending.filter((t) => t.tick > s.tick);
     this.pending = [];
+    this.playout = [];
     for (const t of queued) if (!this.apply(t)) return;
     this.lastSig = "";
   }
@@ -297,6 +310,51 @@ export class RoomView {
       console.warn("bad tick", e);
       return;
     }
+    this.takeTick(t);
+  }
+
+  /**
+   * A frame carrying several ticks (the room sends below its tick rate). The first is
+   * applied now and the rest one tick period apart from the animation loop, so heads
+   * move as smoothly as at the full rate; whatever is left when the next frame comes
+   * is applied first, at once, so the view never falls further behind than one frame.
+   */
+  private onTicks(payload: unknown): void {
+    let ts: Tick[];
+    try {
+      ts = decodeTicks(payload);
+    } catch (e) {
+      console.warn("bad ticks", e);
+      return;
+    }
+    this.flushPlayout();
+    const [first, ...rest] = ts;
+    if (!first) return;
+    this.takeTick(first);
+    this.playout = rest;
+    this.playoutAt = performance.now() + this.tickPeriodMs();
+  }
+
+  private tickPeriodMs(): number {
+    return 1000 / (this.arena?.config.tick_hz || 60);
+  }
+
+  /** Applies the ticks whose turn has come. */
+  private playOut(now: number): void {
+    while (this.playout.length > 0 && now >= this.playoutAt) {
+      this.takeTick(this.playout.shift()!);
+      this.playoutAt += this.tickPeriodMs();
+    }
+  }
+
+  /** Applies every tick still waiting to be played out. */
+  private flushPlayout(): void {
+    const waiting = this.playout;
+    this.playout = [];
+    for (const t of waiting) this.takeTick(t);
+  }
+
+  private takeTick(t: Tick): void {
     if (this.awaitingSnapshot || !this.arena) {
       if (this.pending.length < 600) this.pending.push(t);
       return;

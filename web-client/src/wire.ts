@@ -234,7 +234,20 @@ export function decodeSnapshot(payload: unknown): Snapshot {
 
 /** Decodes a binary `tick` payload (`events` may be omitted on the wire). */
 export function decodeTick(payload: unknown): Tick {
-  const t = decode(bytes(payload)) as Tick;
+  return normalizeTick(decode(bytes(payload)) as Tick);
+}
+
+/**
+ * Decodes a binary `ticks` payload: consecutive ticks in order, sent when the room's
+ * send rate (`config.send_hz`) is below its tick rate.
+ */
+export function decodeTicks(payload: unknown): Tick[] {
+  const ts = decode(bytes(payload));
+  if (!Array.isArray(ts)) throw new Error("ticks: expected an array");
+  return ts.map((t) => normalizeTick(t as Tick));
+}
+
+function normalizeTick(t: Tick): Tick {
   t.tick = num(t.tick);
   t.heads ??= [];
   t.events ??= [];
