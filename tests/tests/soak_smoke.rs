@@ -1,10 +1,13 @@
-//! The soak runner against an in-process server: a small idle storm and a small play
-//! scenario, with generous thresholds. The full-size runs are operator commands
+//! The soak runner against an in-process server: a small idle storm, a small play
+//! scenario with steering bots and one with light bots, with generous thresholds; and
+//! the light bots' tick-number decoder. The full-size runs are operator commands
 //! (`kurve-soak`), not part of the suite.
 
 use std::time::Duration;
 
-use kurve_tests::soak::{self, LobbyLayout, Scenario, SoakConfig, Thresholds};
+use kurve_shared::game::{Draw, Event, HeadUpdate, Phase, Tick, encode_tick};
+use kurve_tests::soak::ticks::{TICK, TICKS, decode_ticks, tick_numbers};
+use kurve_tests::soak::{self, BotsMode, LobbyLayout, Scenario, SoakConfig, Thresholds};
 use kurve_tests::spawn_server;
 
 fn base(url: String, bots: u32, seconds: u64) -> SoakConfig {
@@ -71,4 +74,85 @@ async fn play_bots_fill_rooms_and_receive_ticks() {
     assert!(report.inputs_sent > 0, "the players steered");
     assert!(report.passed, "thresholds: {:?}", report.thresholds);
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn light_bots_count_ticks_and_time_inputs() {
+    let server = spawn_server().await;
+    // 2 rooms × (3 players + 1 spectator), reading tick numbers only.
+    let mut cfg = base(server.ws_url(), 8, 10);
+    cfg.scenario = Scenario::Play;
+    cfg.bots_mode = BotsMode::Light;
+    cfg.room_size = 3;
+    cfg.spectators = 1;
+    cfg.input_hz = 20;
+    cfg.floor_us = Some(1.0);
+    cfg.thresholds = Thresholds {
+        max_join_failures: Some(0),
+        ..Thresholds::default()
+    };
+    let report = soak::run(cfg).await.expect("the soak runs");
+    println!("{report}");
+    assert_eq!(report.rooms_created, 2, "one room per group");
+    assert_eq!(report.room_joins_ok, 8, "every bot joined its room");
+    assert!(report.snapshots >= 8, "every member got a snapshot");
+    assert!(
+        report.delivery_ratio.is_some_and(|d| d > 0.0),
+        "delivery {:?}",
+        report.delivery_ratio
+    );
+    assert!(report.frames_received > 0, "frames were counted");
+    assert!(report.inputs_sent > 0, "the players sent inputs");
+    assert!(
+        report.input_to_tick.is_some_and(|l| l.samples > 0),
+        "input → next tick was timed"
+    );
+    assert!(
+        report.input_echo.is_none(),
+        "light bots do not look for echoes"
+    );
+    let window = report.steady_window.as_ref().expect("every bot got in");
+    assert!(window.frames > 0, "frames in the steady window");
+    assert!(report.passed, "thresholds: {:?}", report.thresholds);
+    server.stop().await;
+}
+
+fn tick(n: u64) -> Tick {
+    Tick {
+        tick: n,
+        heads: vec![HeadUpdate {
+            seat: 1,
+            x: 16_000,
+            y: 12_000,
+            heading: 65_535,
+            draw: Draw::Solid,
+        }],
+        events: vec![Event::Phase {
+            phase: Phase::Playing,
+            round: 1,
+            ends_at: None,
+        }],
+    }
+}
+
+#[test]
+fn tick_numbers_decode_from_tick_and_ticks_payloads() {
+    let mut out = Vec::new();
+    tick_numbers(TICK, &encode_tick(&tick(41)), &mut out).unwrap();
+    assert_eq!(out, vec![41]);
+    let batch = rmp_serde::to_vec_named(&vec![tick(42), tick(43), tick(44)]).unwrap();
+    tick_numbers(TICKS, &batch, &mut out).unwrap();
+    assert_eq!(out, vec![41, 42, 43, 44], "appended in order");
+    tick_numbers(b"snapshot", &batch, &mut out).unwrap();
+    assert_eq!(out.len(), 4, "other events add nothing");
+    assert!(tick_numbers(TICK, b"\xc1", &mut out).is_err(), "malformed");
+    // Steering bots decode whole ticks from both.
+    assert_eq!(
+        decode_ticks(TICK, &encode_tick(&tick(41))).unwrap(),
+        vec![tick(41)]
+    );
+    assert_eq!(
+        decode_ticks(TICKS, &batch).unwrap(),
+        vec![tick(42), tick(43), tick(44)]
+    );
 }

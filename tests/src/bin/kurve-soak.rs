@@ -1,16 +1,59 @@
 //! `kurve-soak`: bot players over real sockets against a running kurve server
-//! (CONTRACT §5). See `kurve_tests::soak` for what the bots do and what is measured.
+//! (CONTRACT §5), and `kurve-soak floor`, the cost of one send to compare the server's
+//! CPU per frame with. See `kurve_tests::soak` for what the bots do and what is measured.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
-use kurve_tests::soak::{self, LobbyLayout, Scenario, SoakConfig, Thresholds, net};
+use clap::{Parser, Subcommand};
+use kurve_tests::soak::floor::{self, FloorConfig};
+use kurve_tests::soak::{self, BotsMode, LobbyLayout, Scenario, SoakConfig, Thresholds, net};
 
 /// Soak a kurve server with bots: idle lobby sockets with presence, or rooms that play.
 #[derive(Debug, Parser)]
-#[command(name = "kurve-soak", version)]
+#[command(name = "kurve-soak", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    #[command(flatten)]
+    soak: Args,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Measure the floor: CPU per send of one thread writing small frames to loopback
+    /// sockets (no server involved).
+    Floor(FloorArgs),
+}
+
+/// `kurve-soak floor`.
+#[derive(Debug, clap::Args)]
+struct FloorArgs {
+    /// Loopback socket pairs.
+    #[arg(long, default_value_t = 1000)]
+    sockets: usize,
+
+    /// Rounds per second; each round writes one frame to every socket.
+    #[arg(long, default_value_t = 60.0)]
+    rounds_per_sec: f64,
+
+    /// Frame size, bytes.
+    #[arg(long, default_value_t = 200)]
+    bytes: usize,
+
+    /// How long the sender runs (e.g. 10s).
+    #[arg(long, default_value = "10s", value_parser = soak::parse_duration)]
+    duration: Duration,
+
+    /// Write the result as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// The soak run (no subcommand).
+#[derive(Debug, clap::Args)]
 struct Args {
     /// Server URL; loopback only (127.0.0.0/8, ::1, localhost).
     #[arg(long, default_value = "ws://127.0.0.1:4000")]
@@ -31,6 +74,26 @@ struct Args {
     /// Spectators per room (play).
     #[arg(long, default_value_t = 0)]
     spectators: u32,
+
+    /// What bots do in their room (play): steer in a rebuilt arena, or stay light
+    /// (read tick numbers only, send inputs at --input-hz).
+    #[arg(long, value_enum, default_value_t = BotsMode::Steer)]
+    bots_mode: BotsMode,
+
+    /// Inputs per second of each light player (--bots-mode light); the server drops
+    /// a socket's inputs beyond 120 a second.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    input_hz: u32,
+
+    /// Ask each room for this network send rate (`send_hz` in create_room); below the
+    /// tick rate, frames carry several ticks (`ticks`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    send_hz: Option<u32>,
+
+    /// The floor (`kurve-soak floor`), µs per send: the report also gives the server's
+    /// CPU per delivered frame as a multiple of it.
+    #[arg(long)]
+    floor_us: Option<f64>,
 
     /// Spread the bots evenly over this many lobbies.
     #[arg(long, conflicts_with = "lobby_size")]
@@ -78,7 +141,8 @@ struct Args {
     #[arg(long)]
     json: Option<PathBuf>,
 
-    /// Fail if a p99 (input echo and tick jitter in play, lobby join in idle) exceeds this.
+    /// Fail if a p99 (input latency and tick jitter in play, lobby join in idle) exceeds
+    /// this.
     #[arg(long)]
     max_p99_ms: Option<f64>,
 
@@ -105,6 +169,10 @@ fn config(args: Args) -> anyhow::Result<(SoakConfig, Option<PathBuf>)> {
     cfg.scenario = args.scenario;
     cfg.room_size = args.room_size;
     cfg.spectators = args.spectators;
+    cfg.bots_mode = args.bots_mode;
+    cfg.input_hz = args.input_hz;
+    cfg.send_hz = args.send_hz;
+    cfg.floor_us = args.floor_us;
     cfg.lobbies = match (args.lobbies, args.lobby_size) {
         (Some(n), _) => LobbyLayout::Count(n.max(1)),
         (None, Some(m)) => LobbyLayout::Size(m.max(1)),
@@ -136,9 +204,24 @@ fn config(args: Args) -> anyhow::Result<(SoakConfig, Option<PathBuf>)> {
     Ok((cfg, args.json))
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let args = Args::parse();
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Floor(args)) => run_floor(args),
+        None => match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(run_soak(cli.soak)),
+            Err(error) => {
+                eprintln!("kurve-soak: starting the runtime: {error}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+async fn run_soak(args: Args) -> ExitCode {
     let (cfg, json) = match config(args) {
         Ok(c) => c,
         Err(error) => {
@@ -162,18 +245,56 @@ async fn main() -> ExitCode {
         }
     };
     println!("{report}");
-    if let Some(path) = json {
-        let written = serde_json::to_vec_pretty(&report)
-            .map_err(anyhow::Error::from)
-            .and_then(|bytes| std::fs::write(&path, bytes).map_err(anyhow::Error::from));
-        if let Err(error) = written {
-            eprintln!("kurve-soak: writing {}: {error:#}", path.display());
-            return ExitCode::from(2);
-        }
+    if let Some(path) = json
+        && !write_json(&path, &report)
+    {
+        return ExitCode::from(2);
     }
     if report.passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     }
+}
+
+fn run_floor(args: FloorArgs) -> ExitCode {
+    let cfg = FloorConfig {
+        sockets: args.sockets,
+        rounds_per_sec: args.rounds_per_sec,
+        bytes: args.bytes,
+        duration: args.duration,
+    };
+    match net::raise_nofile_limit() {
+        Ok(limit) if 2 * cfg.sockets as u64 + 64 > limit => eprintln!(
+            "kurve-soak: warning: {} socket pairs but only {limit} open files allowed",
+            cfg.sockets
+        ),
+        Ok(_) => {}
+        Err(error) => eprintln!("kurve-soak: warning: {error:#}"),
+    }
+    let report = match floor::run(&cfg) {
+        Ok(r) => r,
+        Err(error) => {
+            eprintln!("kurve-soak floor: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("{report}");
+    if let Some(path) = args.json
+        && !write_json(&path, &report)
+    {
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Writes `value` as pretty JSON; `false` (after saying why) if that failed.
+fn write_json(path: &Path, value: &impl serde::Serialize) -> bool {
+    let written = serde_json::to_vec_pretty(value)
+        .map_err(anyhow::Error::from)
+        .and_then(|bytes| std::fs::write(path, bytes).map_err(anyhow::Error::from));
+    if let Err(error) = &written {
+        eprintln!("kurve-soak: writing {}: {error:#}", path.display());
+    }
+    written.is_ok()
 }

@@ -4,24 +4,30 @@
 //! Everything the bot does happens in this one task: requests are sent and their
 //! replies awaited while other frames keep being handled (a bot never stops reading, so
 //! the server never sees a slow client because of us). Every wait is bounded.
+//!
+//! In a room, a bot either steers ([`BotsMode::Steer`]: it keeps an [`Arena`] fed with
+//! the snapshot and every tick) or stays light ([`BotsMode::Light`], see
+//! [`super::light`]); getting in, ready and the tick accounting are the same for both.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use kurve_shared::game::{self, Arena, Phase};
+use kurve_shared::game::{self, Arena, Phase, Tick};
 use kurve_shared::phoenix;
 use std::pin::Pin;
 use tokio::time::Sleep;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
+use super::light::{self, LightRoom};
 use super::net::{self, Ws};
-use super::stats::LocalStats;
+use super::stats::{LocalStats, Stats};
 use super::steer::{self, Motion};
+use super::ticks::{self, TickTrack};
 use super::wire::{self, BinaryFrame, PresenceEntry};
-use super::{Place, Role, Shared};
+use super::{BotsMode, Place, Role, Shared};
 
 /// A join, `create_room` or room join may take this long (a join storm is slow).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -107,9 +113,12 @@ struct RoomView {
     players: u32,
     user_id: String,
     seat: Option<u8>,
+    /// Delivery and jitter of the room's frames.
+    ticks: TickTrack,
+    /// A steering bot's arena, from the snapshot on.
     arena: Option<Arena>,
-    /// Arrival of the last tick that continued the sequence.
-    last_arrival: Option<Instant>,
+    /// A light bot's state; `None` for a steering bot.
+    light: Option<LightRoom>,
     members: Vec<PresenceEntry>,
     ready_sent: bool,
     waiting_since: Instant,
@@ -126,12 +135,84 @@ impl RoomView {
         self.members.iter().filter(|m| m.player).count() as u32
     }
 
+    /// The room's phase as this bot knows it; `None` before the snapshot.
+    fn phase(&self) -> Option<Phase> {
+        match &self.light {
+            Some(light) => light.phase,
+            None => self.arena.as_ref().map(|a| a.phase),
+        }
+    }
+
     fn on_waiting(&mut self, now: Instant) {
         self.ready_sent = false;
         self.waiting_since = now;
         self.pending = None;
         self.turn = 0;
-        self.last_arrival = None;
+        self.ticks.restart(None);
+        if let Some(light) = &mut self.light {
+            light.on_waiting();
+        }
+    }
+
+    /// Applies one tick to the arena and looks for the echo of the pending input;
+    /// `false` if there is no arena or the tick is not new (the [`TickTrack`] has
+    /// counted it already).
+    fn apply_tick(
+        &mut self,
+        tick: &Tick,
+        now: Instant,
+        local: &mut LocalStats,
+        stats: &Stats,
+    ) -> bool {
+        let Some(arena) = &mut self.arena else {
+            // Before the snapshot (or after a phx_error): nothing to apply to.
+            return false;
+        };
+        let was_waiting = arena.phase == Phase::Waiting;
+        if !was_waiting && tick.tick <= arena.tick {
+            return false;
+        }
+        if !was_waiting && tick.tick > arena.tick + 1 {
+            // A gap: carry on from here (heads are absolute; the trail pieces of the
+            // missed ticks are lost, which a bot can live with).
+            arena.tick = tick.tick - 1;
+        }
+        let before = self
+            .seat
+            .and_then(|s| arena.player(s))
+            .map(|p| (p.pos, p.heading));
+        if arena.apply_tick(tick).is_err() {
+            stats.error("tick:sequence");
+        }
+        let went_waiting = arena.phase == Phase::Waiting && !was_waiting;
+        // My head this tick: learn speed and turn rate, and look for my input's echo.
+        if let (Some(seat), Some((from, h0))) = (self.seat, before)
+            && let Some(head) = tick.heads.iter().find(|h| h.seat == seat)
+        {
+            let delta = steer::heading_delta(h0, head.heading);
+            if matches!(head.draw, game::Draw::Solid | game::Draw::Gap) {
+                self.motion.observe(from, [head.x, head.y], delta);
+            }
+            if let Some((turn, sent)) = self.pending
+                && arena.phase == Phase::Playing
+            {
+                let shown = if steer::reversed(arena, seat) {
+                    -turn
+                } else {
+                    turn
+                };
+                if delta.signum() as i8 == shown {
+                    local
+                        .echo_us
+                        .push(now.duration_since(sent).as_micros() as u64);
+                    self.pending = None;
+                }
+            }
+        }
+        if went_waiting {
+            self.on_waiting(now);
+        }
+        true
     }
 }
 
@@ -148,6 +229,8 @@ struct Bot {
     local: LocalStats,
     joins: Vec<PresenceEntry>,
     leaves: Vec<PresenceEntry>,
+    /// Tick numbers of the frame at hand.
+    numbers: Vec<u64>,
     rng: u64,
 }
 
@@ -163,6 +246,7 @@ pub(crate) async fn run(sh: Arc<Shared>, index: u32, place: Place) {
         Ok(ws) => ws,
         Err(kind) => {
             sh.stats.error(kind);
+            sh.stats.settled.fetch_add(1, Relaxed);
             return;
         }
     };
@@ -224,25 +308,16 @@ impl Bot {
             local: LocalStats::default(),
             joins: Vec::new(),
             leaves: Vec::new(),
+            numbers: Vec::new(),
             rng,
         }
     }
 
     async fn live(&mut self, place: Place) -> Stop {
-        if let Err(stop) = self.join_lobby().await {
+        let got_in = self.get_in(place).await;
+        self.sh.stats.settled.fetch_add(1, Relaxed);
+        if let Err(stop) = got_in {
             return stop;
-        }
-        if let Some(group) = place.role.group()
-            && let Err(stop) = self.join_room(place.role, group).await
-        {
-            if let Stop::Failed(kind) = &stop {
-                self.sh.stats.room_joins_failed.fetch_add(1, Relaxed);
-                self.sh.stats.error(kind.clone());
-            }
-            // A bot that could not get into its room stays in the lobby.
-            if matches!(stop, Stop::Stopped) {
-                return stop;
-            }
         }
         loop {
             match self.recv(None).await {
@@ -255,6 +330,24 @@ impl Bot {
                 Err(stop) => return stop,
             }
         }
+    }
+
+    /// Joins the lobby and, in `play`, the room. A bot that could not get into its
+    /// room stays in the lobby.
+    async fn get_in(&mut self, place: Place) -> Result<(), Stop> {
+        self.join_lobby().await?;
+        if let Some(group) = place.role.group()
+            && let Err(stop) = self.join_room(place.role, group).await
+        {
+            match stop {
+                Stop::Failed(kind) => {
+                    self.sh.stats.room_joins_failed.fetch_add(1, Relaxed);
+                    self.sh.stats.error(kind);
+                }
+                Stop::Stopped => return Err(Stop::Stopped),
+            }
+        }
+        Ok(())
     }
 
     async fn join_lobby(&mut self) -> Result<(), Stop> {
@@ -291,8 +384,13 @@ impl Bot {
         let sh = self.sh.clone();
         let sender = &sh.rooms[group as usize];
         let room_id: Arc<str> = if let Role::Creator { .. } = role {
+            let send_hz = self
+                .sh
+                .cfg
+                .send_hz
+                .map_or_else(String::new, |hz| format!(",\"send_hz\":{hz}"));
             let payload = format!(
-                "{{\"name\":\"soak {group}\",\"max_players\":{}}}",
+                "{{\"name\":\"soak {group}\",\"max_players\":{}{send_hz}}}",
                 self.sh.cfg.room_size
             );
             let topic = self.lobby.topic.clone();
@@ -344,6 +442,11 @@ impl Bot {
         } else {
             r#"{"as":"spectator"}"#
         };
+        let light = (self.sh.cfg.bots_mode == BotsMode::Light).then(|| {
+            let spread = (xorshift(&mut self.rng) % 1000) as f64 / 1000.0;
+            let input_hz = player.then_some(self.sh.cfg.input_hz);
+            LightRoom::new(input_hz, Instant::now(), spread)
+        });
         // The view exists before the join so the snapshot right after the reply lands.
         self.room = Some(RoomView {
             topic: topic.clone(),
@@ -353,8 +456,9 @@ impl Bot {
             players,
             user_id: String::new(),
             seat: None,
+            ticks: TickTrack::new(ticks::DEFAULT_FRAME_HZ),
             arena: None,
-            last_arrival: None,
+            light,
             members: Vec::new(),
             ready_sent: false,
             waiting_since: Instant::now(),
@@ -378,6 +482,9 @@ impl Bot {
             room.join_ref = join_ref;
             room.user_id = joined.you.id;
             room.seat = joined.you.seat.or(room.seat);
+            if let Some(hz) = joined.config.and_then(|c| c.frame_hz()) {
+                room.ticks.set_frame_hz(hz);
+            }
         }
         self.sh.stats.room_joins_ok.fetch_add(1, Relaxed);
         Ok(())
@@ -453,6 +560,9 @@ impl Bot {
             if let Some(d) = deadline {
                 wake = wake.min(d);
             }
+            if let Some(d) = self.input_due() {
+                wake = wake.min(d);
+            }
             let wake = tokio::time::Instant::from_std(wake);
             if self.timer.deadline() != wake {
                 self.timer.as_mut().reset(wake);
@@ -477,6 +587,9 @@ impl Bot {
                     if now >= self.housekeeping_due {
                         self.housekeeping_due = now + HOUSEKEEPING;
                         self.housekeeping(now).await?;
+                    }
+                    if self.input_due().is_some_and(|d| now >= d) {
+                        self.light_input(now).await?;
                     }
                     if deadline.is_some_and(|d| now >= d) {
                         return Ok(None);
@@ -571,10 +684,14 @@ impl Bot {
             }
             "phase" if in_room => {
                 if let Ok(p) = serde_json::from_str::<wire::PhaseEvent>(frame.payload.get())
-                    && p.phase == "waiting"
                     && let Some(room) = &mut self.room
                 {
-                    room.on_waiting(Instant::now());
+                    if let Some(light) = &mut room.light {
+                        light.phase = light::phase_named(p.phase).or(light.phase);
+                    }
+                    if p.phase == "waiting" {
+                        room.on_waiting(Instant::now());
+                    }
                 }
             }
             "round_end" if in_room && self.room.as_ref().is_some_and(|r| r.creator) => {
@@ -644,10 +761,7 @@ impl Bot {
         let Some(room) = &mut self.room else {
             return Ok(());
         };
-        let waiting = room
-            .arena
-            .as_ref()
-            .is_some_and(|a| a.phase == Phase::Waiting);
+        let waiting = room.phase() == Some(Phase::Waiting);
         if !room.player || room.ready_sent || !waiting || room.join_ref.is_empty() {
             return Ok(());
         }
@@ -667,6 +781,9 @@ impl Bot {
             return Ok(());
         };
         room.arena = None;
+        if let Some(light) = &mut room.light {
+            light.phase = None;
+        }
         room.rejoins += 1;
         if room.rejoins > MAX_REJOINS {
             return Ok(());
@@ -705,30 +822,24 @@ impl Bot {
                 return Ok(());
             }
         };
-        let Some(room) = &mut self.room else {
+        let Some(room) = &self.room else {
             return Ok(());
         };
         if topic != room.topic.as_bytes() {
             return Ok(());
         }
+        let light = room.light.is_some();
         match event {
-            b"tick" => self.on_tick(payload).await,
+            ticks::TICK | ticks::TICKS if light => {
+                self.on_light_frame(event, payload);
+                Ok(())
+            }
+            ticks::TICK | ticks::TICKS => self.on_ticks(event, payload).await,
             b"snapshot" => {
-                match game::decode_snapshot(payload) {
-                    Ok(snapshot) => {
-                        let arena = Arena::from_snapshot(&snapshot);
-                        if let Some(me) = arena.players.iter().find(|p| p.id == room.user_id) {
-                            room.seat = Some(me.seat);
-                        }
-                        if arena.phase == Phase::Waiting {
-                            room.on_waiting(Instant::now());
-                        }
-                        room.last_arrival = None;
-                        room.pending = None;
-                        room.arena = Some(arena);
-                        self.sh.stats.snapshots.fetch_add(1, Relaxed);
-                    }
-                    Err(_) => self.sh.stats.error("decode:snapshot"),
+                if light {
+                    self.on_light_snapshot(payload);
+                } else {
+                    self.on_snapshot(payload);
                 }
                 self.maybe_ready(Instant::now()).await
             }
@@ -736,90 +847,138 @@ impl Bot {
         }
     }
 
-    async fn on_tick(&mut self, payload: &[u8]) -> Result<(), Stop> {
+    /// A steering bot's snapshot: a fresh arena.
+    fn on_snapshot(&mut self, payload: &[u8]) {
+        let Some(room) = &mut self.room else {
+            return;
+        };
+        let snapshot = match game::decode_snapshot(payload) {
+            Ok(snapshot) => snapshot,
+            Err(_) => {
+                self.sh.stats.error("decode:snapshot");
+                return;
+            }
+        };
+        let arena = Arena::from_snapshot(&snapshot);
+        if let Some(me) = arena.players.iter().find(|p| p.id == room.user_id) {
+            room.seat = Some(me.seat);
+        }
+        room.pending = None;
+        if arena.phase == Phase::Waiting {
+            room.on_waiting(Instant::now());
+        } else {
+            room.ticks.restart(Some(arena.tick));
+        }
+        room.arena = Some(arena);
+        self.sh.stats.snapshots.fetch_add(1, Relaxed);
+    }
+
+    /// A light bot's snapshot: its tick and phase only.
+    fn on_light_snapshot(&mut self, payload: &[u8]) {
+        let Some(room) = &mut self.room else {
+            return;
+        };
+        let head = match light::snapshot_head(payload) {
+            Ok(head) => head,
+            Err(_) => {
+                self.sh.stats.error("decode:snapshot");
+                return;
+            }
+        };
+        if let Some(light) = &mut room.light {
+            light.on_snapshot(head.phase);
+        }
+        if head.phase == Phase::Waiting {
+            room.on_waiting(Instant::now());
+        } else {
+            room.ticks.restart(Some(head.tick));
+        }
+        self.sh.stats.snapshots.fetch_add(1, Relaxed);
+    }
+
+    /// A steering bot's `tick` or `ticks` frame: counted, then each tick applied in
+    /// order, then one steering decision.
+    async fn on_ticks(&mut self, event: &[u8], payload: &[u8]) -> Result<(), Stop> {
         let now = Instant::now();
         let Some(room) = &mut self.room else {
             return Ok(());
         };
-        let Some(arena) = &mut room.arena else {
+        if room.arena.is_none() {
             // Before the snapshot (or after a phx_error): nothing to apply to.
             return Ok(());
-        };
-        let tick = match game::decode_tick(payload) {
-            Ok(t) => t,
+        }
+        let decoded = match ticks::decode_ticks(event, payload) {
+            Ok(decoded) => decoded,
             Err(_) => {
                 self.sh.stats.error("decode:tick");
                 return Ok(());
             }
         };
-        let was_waiting = arena.phase == Phase::Waiting;
-        if !was_waiting && tick.tick <= arena.tick {
-            self.sh.stats.error("tick:stale");
-            return Ok(());
-        }
-        let expected = if was_waiting {
-            1
-        } else {
-            tick.tick - arena.tick
-        };
-        self.local.ticks_received += 1;
-        self.local.ticks_expected += expected;
-        if expected == 1
-            && !was_waiting
-            && let Some(last) = room.last_arrival
-        {
-            let period = 1_000_000 / u64::from(arena.config.tick_hz.max(1));
-            let dt = now.duration_since(last).as_micros() as u64;
-            self.local.jitter_us.push(dt.abs_diff(period));
-        }
-        room.last_arrival = Some(now);
-        if expected > 1 {
-            // A gap: count it, and carry on from here (heads are absolute; the trail
-            // pieces of the missed ticks are lost, which a bot can live with).
-            arena.tick = tick.tick - 1;
-        }
-        let before = room
-            .seat
-            .and_then(|s| arena.player(s))
-            .map(|p| (p.pos, p.heading));
-        if arena.apply_tick(&tick).is_err() {
-            self.sh.stats.error("tick:sequence");
-        }
-        let went_waiting = arena.phase == Phase::Waiting && !was_waiting;
-        // My head this tick: learn speed and turn rate, and look for my input's echo.
-        if let (Some(seat), Some((from, h0))) = (room.seat, before)
-            && let Some(head) = tick.heads.iter().find(|h| h.seat == seat)
-        {
-            let delta = steer::heading_delta(h0, head.heading);
-            if matches!(head.draw, game::Draw::Solid | game::Draw::Gap) {
-                room.motion.observe(from, [head.x, head.y], delta);
+        self.numbers.clear();
+        self.numbers.extend(decoded.iter().map(|t| t.tick));
+        room.ticks.frame(now, &self.numbers, &mut self.local);
+        let mut applied = 0;
+        for tick in &decoded {
+            if room.apply_tick(tick, now, &mut self.local, &self.sh.stats) {
+                applied += 1;
             }
-            if let Some((turn, sent)) = room.pending
-                && arena.phase == Phase::Playing
-            {
-                let shown = if steer::reversed(arena, seat) {
-                    -turn
-                } else {
-                    turn
-                };
-                if delta.signum() as i8 == shown {
-                    self.local
-                        .echo_us
-                        .push(now.duration_since(sent).as_micros() as u64);
-                    room.pending = None;
-                }
-            }
-        }
-        if went_waiting {
-            room.on_waiting(now);
         }
         if self.local.due() {
             self.local.flush(&self.sh.stats);
         }
-        self.steer(now).await
+        if applied == 0 {
+            return Ok(());
+        }
+        self.steer(now, applied).await
     }
 
-    async fn steer(&mut self, now: Instant) -> Result<(), Stop> {
+    /// A light bot's `tick` or `ticks` frame: tick numbers only.
+    fn on_light_frame(&mut self, event: &[u8], payload: &[u8]) {
+        let now = Instant::now();
+        self.numbers.clear();
+        if ticks::tick_numbers(event, payload, &mut self.numbers).is_err() {
+            self.sh.stats.error("decode:tick");
+            return;
+        }
+        let Some(room) = &mut self.room else {
+            return;
+        };
+        if room.phase().is_none() {
+            // Before the snapshot (or after a phx_error).
+            return;
+        }
+        room.ticks.frame(now, &self.numbers, &mut self.local);
+        if let (Some(light), Some(&newest)) = (&mut room.light, self.numbers.iter().max()) {
+            light.frame(now, newest, &mut self.local);
+        }
+        if self.local.due() {
+            self.local.flush(&self.sh.stats);
+        }
+    }
+
+    /// When a light player's next input is due.
+    fn input_due(&self) -> Option<Instant> {
+        self.room.as_ref()?.light.as_ref()?.input_due()
+    }
+
+    /// Sends a light player's input, if one is due.
+    async fn light_input(&mut self, now: Instant) -> Result<(), Stop> {
+        let Some(room) = &mut self.room else {
+            return Ok(());
+        };
+        let last_tick = room.ticks.last();
+        let Some(payload) = room.light.as_mut().and_then(|l| l.input(now, last_tick)) else {
+            return Ok(());
+        };
+        let (join_ref, topic) = (room.join_ref.clone(), room.topic.clone());
+        self.push(Some(&join_ref), &topic, "input", payload).await?;
+        self.sh.stats.inputs_sent.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    /// Steers after `new_ticks` ticks were applied: a decision every [`DECIDE_EVERY`]
+    /// ticks.
+    async fn steer(&mut self, now: Instant, new_ticks: u32) -> Result<(), Stop> {
         let Some(room) = &mut self.room else {
             return Ok(());
         };
@@ -833,8 +992,8 @@ impl Bot {
             room.pending = None;
             return Ok(());
         };
-        if room.decide_in > 0 {
-            room.decide_in -= 1;
+        if room.decide_in >= new_ticks {
+            room.decide_in -= new_ticks;
             return Ok(());
         }
         room.decide_in = DECIDE_EVERY - 1;

@@ -13,16 +13,26 @@
 //!   bot's presence view (presence_state + presence_diffs) holds its whole lobby.
 //! - [`Scenario::Play`]: bots are grouped into rooms of `room_size` players and
 //!   `spectators` spectators; the first of each group creates the room in its lobby, the
-//!   others join `room:<id>`; players press ready and steer by looking ahead in a
-//!   [`kurve_shared::game::Arena`] fed with the snapshot and every tick.
+//!   others join `room:<id>`; players press ready and then, by [`BotsMode`], either
+//!   steer by looking ahead in a [`kurve_shared::game::Arena`] fed with the snapshot
+//!   and every tick, or stay light ([`light`]): read tick numbers only and send inputs
+//!   at a fixed rate.
+//!
+//! In `play`, the *steady window* runs from the moment every bot is in (or failed to
+//! get in) to the end of the steady part; the report divides the server's CPU time in
+//! it by the room frames delivered to all bots in it, to compare with the cost of one
+//! send measured by [`floor`].
 
 mod bot;
+pub mod floor;
+pub mod light;
 pub mod net;
 pub mod procstat;
 mod report;
 pub mod signin;
 pub mod stats;
 pub mod steer;
+pub mod ticks;
 pub mod wire;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -35,7 +45,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use report::{Report, ServerUsage, Threshold};
+pub use report::{Latency, Report, ServerUsage, SteadyWindow, Threshold};
 use signin::SignIn;
 use stats::Stats;
 
@@ -47,6 +57,16 @@ pub enum Scenario {
     Idle,
     /// Play in rooms.
     Play,
+}
+
+/// What bots do in a room, in `play`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BotsMode {
+    /// Rebuild the arena from the snapshot and every tick, and steer to survive.
+    Steer,
+    /// Read only tick numbers; players send inputs at a fixed rate.
+    Light,
 }
 
 /// How bots are spread over lobbies.
@@ -61,7 +81,8 @@ pub enum LobbyLayout {
 /// Limits a run must stay within; a miss makes the run fail.
 #[derive(Debug, Clone, Default)]
 pub struct Thresholds {
-    /// Input-to-echo p99 and tick jitter p99, ms.
+    /// Input latency p99 (input-to-echo when steering, input-to-tick when light) and
+    /// tick jitter p99, ms.
     pub max_p99_ms: Option<f64>,
     /// Ticks received / ticks expected.
     pub min_delivery: Option<f64>,
@@ -82,6 +103,14 @@ pub struct SoakConfig {
     pub room_size: u8,
     /// Spectators per room.
     pub spectators: u32,
+    /// What bots do in their room.
+    pub bots_mode: BotsMode,
+    /// Inputs per second of each light player.
+    pub input_hz: u32,
+    /// Asked of each room at creation (`send_hz` in `create_room`); `None` leaves it out.
+    pub send_hz: Option<u32>,
+    /// The floor benchmark's CPU per send, µs, to compare the server's CPU per frame with.
+    pub floor_us: Option<f64>,
     pub lobbies: LobbyLayout,
     /// From the first launch to the stop signal.
     pub duration: Duration,
@@ -117,6 +146,10 @@ impl SoakConfig {
             scenario: Scenario::Idle,
             room_size: 6,
             spectators: 0,
+            bots_mode: BotsMode::Steer,
+            input_hz: 10,
+            send_hz: None,
+            floor_us: None,
             lobbies: LobbyLayout::Size(200),
             duration: Duration::from_secs(60),
             drain: Duration::from_secs(10),
@@ -243,6 +276,7 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<Report> {
         (2..=8).contains(&cfg.room_size) || cfg.scenario == Scenario::Idle,
         "--room-size must be 2–8"
     );
+    ensure!(cfg.input_hz > 0, "--input-hz must be at least 1");
     ensure!(
         cfg.source_ips.iter().all(Ipv4Addr::is_loopback),
         "source addresses must be in 127.0.0.0/8"
@@ -287,10 +321,19 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<Report> {
         }
     };
     // Launching stops at the deadline; bots not launched by then are reported.
-    let _ = tokio::time::timeout_at(deadline, launch).await;
+    let launched = tokio::time::timeout_at(deadline, launch).await.is_ok();
+    let window = if launched && cfg.scenario == Scenario::Play {
+        open_window(&shared, &usage, deadline).await
+    } else {
+        None
+    };
     tokio::time::sleep_until(deadline).await;
-    let steady_at = Instant::now();
-    let connected_steady = shared.stats.connected_now.load(Relaxed);
+    let steady = report::Steady {
+        at: Instant::now(),
+        connected: shared.stats.connected_now.load(Relaxed),
+        frames: shared.stats.frames_received.load(Relaxed),
+        window,
+    };
     if let Ok(mut u) = usage.lock() {
         u.mark_steady();
     }
@@ -313,7 +356,26 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<Report> {
         .lock()
         .map(|u| u.clone())
         .unwrap_or_else(|e| e.into_inner().clone());
-    Ok(report::build(&shared, steady_at, connected_steady, usage))
+    Ok(report::build(&shared, steady, usage))
+}
+
+/// Waits (until `deadline`) for every bot to be in or to have failed, then opens the
+/// steady window: its start time and the frames delivered so far, with a server reading.
+async fn open_window(
+    shared: &Shared,
+    usage: &Mutex<report::UsageTrack>,
+    deadline: tokio::time::Instant,
+) -> Option<(Instant, u64)> {
+    let settled = async {
+        while shared.stats.settled.load(Relaxed) < u64::from(shared.cfg.bots) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout_at(deadline, settled).await.ok()?;
+    if let Ok(mut u) = usage.lock() {
+        u.mark_window();
+    }
+    Some((Instant::now(), shared.stats.frames_received.load(Relaxed)))
 }
 
 /// Samples the server's RSS and CPU every 500 ms until `stop`.

@@ -24,16 +24,76 @@ pub fn sample(pid: u32) -> Option<ProcSample> {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())?;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(ProcSample {
+        rss_kb,
+        cpu_s: stat_cpu_s(&stat)?,
+    })
+}
+
+/// User + system CPU time, seconds, from a `/proc/.../stat` line.
+fn stat_cpu_s(stat: &str) -> Option<f64> {
     // Fields after the command (which may contain spaces) start after the last ')'.
     let after = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = after.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command.
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some(ProcSample {
-        rss_kb,
-        cpu_s: (utime + stime) / CLK_TCK,
-    })
+    Some((utime + stime) / CLK_TCK)
+}
+
+/// Where a thread's CPU time was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CpuSource {
+    /// `/proc/thread-self/schedstat`: time on the CPU, ns.
+    Schedstat,
+    /// `/proc/thread-self/stat`: utime + stime, in clock ticks (10 ms).
+    Stat,
+}
+
+impl CpuSource {
+    /// The source's name, as in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            CpuSource::Schedstat => "schedstat",
+            CpuSource::Stat => "stat",
+        }
+    }
+}
+
+/// A reading of the calling thread's CPU time, from both `/proc/thread-self` files.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThreadCpu {
+    schedstat_ns: Option<u64>,
+    stat_s: Option<f64>,
+}
+
+impl ThreadCpu {
+    /// Reads the calling thread's CPU time.
+    pub fn now() -> Self {
+        let schedstat_ns = std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok());
+        let stat_s = std::fs::read_to_string("/proc/thread-self/stat")
+            .ok()
+            .and_then(|s| stat_cpu_s(&s));
+        ThreadCpu {
+            schedstat_ns,
+            stat_s,
+        }
+    }
+
+    /// CPU time from `earlier` to this reading, seconds, and where it came from:
+    /// `schedstat` (ns) when it moved (it is 0 where schedstats are off), else `stat`.
+    pub fn since(&self, earlier: &ThreadCpu) -> Option<(f64, CpuSource)> {
+        if let (Some(from), Some(to)) = (earlier.schedstat_ns, self.schedstat_ns)
+            && to > from
+        {
+            return Some(((to - from) as f64 / 1e9, CpuSource::Schedstat));
+        }
+        let (from, to) = (earlier.stat_s?, self.stat_s?);
+        Some(((to - from).max(0.0), CpuSource::Stat))
+    }
 }
 
 /// The process listening on `addr` (a TCP socket in state LISTEN on this machine), found
@@ -103,6 +163,15 @@ mod tests {
         let me = std::process::id();
         let s = sample(me).expect("our own /proc entry");
         assert!(s.rss_kb > 0);
+        let start = ThreadCpu::now();
+        let mut x = 1u64;
+        for i in 0..2_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        let (cpu, _) = ThreadCpu::now()
+            .since(&start)
+            .expect("our own thread's /proc entry");
+        assert!(cpu >= 0.0 && x != 0);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         assert_eq!(find_listener(addr), Some(me));

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::procstat::{self, ProcSample};
 use super::stats::percentiles;
-use super::{Scenario, Shared};
+use super::{BotsMode, Scenario, Shared};
 
 /// The server's usage over a run, sampled from /proc.
 #[derive(Debug, Clone)]
@@ -19,6 +19,8 @@ pub(crate) struct UsageTrack {
     pid: Option<u32>,
     start: Option<(Instant, ProcSample)>,
     last: Option<(Instant, ProcSample)>,
+    /// The reading when the steady window opened.
+    window: Option<(Instant, ProcSample)>,
     steady: Option<(Instant, ProcSample)>,
     peak_rss_kb: u64,
 }
@@ -30,6 +32,7 @@ impl UsageTrack {
             pid,
             start,
             last: start,
+            window: None,
             steady: None,
             peak_rss_kb: start.map_or(0, |(_, s)| s.rss_kb),
         }
@@ -42,11 +45,30 @@ impl UsageTrack {
         }
     }
 
+    /// The reading when the steady window opens (every bot in).
+    pub fn mark_window(&mut self) {
+        self.sample();
+        self.window = self.last;
+    }
+
     /// The reading at the end of the steady part, before bots disconnect.
     pub fn mark_steady(&mut self) {
         self.sample();
         self.steady = self.last;
     }
+}
+
+/// Readings at the end of the steady part.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Steady {
+    /// The stop signal.
+    pub at: Instant,
+    /// Bots connected then.
+    pub connected: u64,
+    /// Room frames delivered to all bots by then.
+    pub frames: u64,
+    /// When the steady window opened, and the frames delivered by then.
+    pub window: Option<(Instant, u64)>,
 }
 
 /// The server's memory and CPU, when it runs on this machine.
@@ -62,6 +84,23 @@ pub struct ServerUsage {
     pub kb_per_bot: Option<f64>,
     /// Average CPU over the run up to the end of the steady part, % of one core.
     pub cpu_percent: f64,
+}
+
+/// The steady window of a `play` run: from every bot being in to the end of the
+/// steady part.
+#[derive(Debug, Clone, Serialize)]
+pub struct SteadyWindow {
+    pub seconds: f64,
+    /// Room frames (`tick` or `ticks`) delivered to all bots in the window.
+    pub frames: u64,
+    /// The server's CPU time in the window, s.
+    pub server_cpu_s: Option<f64>,
+    /// Server CPU per delivered frame, µs.
+    pub server_us_per_frame: Option<f64>,
+    /// CPU per send from the floor benchmark (`--floor-us`), µs.
+    pub floor_us: Option<f64>,
+    /// `server_us_per_frame / floor_us`.
+    pub floor_ratio: Option<f64>,
 }
 
 /// One threshold and how the run did against it.
@@ -90,6 +129,11 @@ pub struct Report {
     pub bots: u32,
     pub room_size: u8,
     pub spectators: u32,
+    pub bots_mode: BotsMode,
+    /// Inputs per second of each light player.
+    pub input_hz: Option<u32>,
+    /// Asked of each room at creation.
+    pub send_hz: Option<u32>,
     pub lobby_size: u32,
     pub duration_s: f64,
     pub elapsed_s: f64,
@@ -115,14 +159,21 @@ pub struct Report {
     pub snapshots: u64,
     pub ticks_received: u64,
     pub ticks_expected: u64,
+    /// Ticks that came again.
+    pub ticks_duplicate: u64,
     pub delivery_ratio: Option<f64>,
-    /// |tick inter-arrival − tick period|.
+    /// Room frames carrying ticks (one tick each, or several with `send_hz`).
+    pub frames_received: u64,
+    /// |frame inter-arrival − frame period| (1 / send_hz, else 1 / tick_hz).
     pub tick_jitter: Option<Latency>,
     pub inputs_sent: u64,
-    /// Input sent → first tick whose heading reflects it.
+    /// Input sent → first tick whose heading reflects it (steering bots).
     pub input_echo: Option<Latency>,
+    /// Input sent → first frame with a tick newer than the last one seen (light bots).
+    pub input_to_tick: Option<Latency>,
     pub heartbeats: u64,
     pub server: Option<ServerUsage>,
+    pub steady_window: Option<SteadyWindow>,
     pub errors: BTreeMap<String, u64>,
     pub thresholds: Vec<Threshold>,
     pub passed: bool,
@@ -137,16 +188,18 @@ fn latency(h: &hdrhistogram::Histogram<u64>) -> Option<Latency> {
     })
 }
 
-pub(crate) fn build(
-    shared: &Shared,
-    steady_at: Instant,
-    connected_steady: u64,
-    usage: UsageTrack,
-) -> Report {
+pub(crate) fn build(shared: &Shared, steady: Steady, usage: UsageTrack) -> Report {
     let cfg = &shared.cfg;
     let s = &shared.stats;
-    let (tick_jitter, input_echo, lobby_join) =
-        s.with_hists(|h| (latency(&h.jitter), latency(&h.echo), latency(&h.join)));
+    let connected_steady = steady.connected;
+    let (tick_jitter, input_echo, input_to_tick, lobby_join) = s.with_hists(|h| {
+        (
+            latency(&h.jitter),
+            latency(&h.echo),
+            latency(&h.input_tick),
+            latency(&h.join),
+        )
+    });
     let ticks_received = s.ticks_received.load(Relaxed);
     let ticks_expected = s.ticks_expected.load(Relaxed);
     let presence_complete = s.presence_complete.load(Relaxed);
@@ -185,6 +238,26 @@ pub(crate) fn build(
         }
         _ => None,
     };
+    let steady_window = steady.window.map(|(opened, frames_then)| {
+        let frames = steady.frames.saturating_sub(frames_then);
+        let server_cpu_s = match (usage.window, usage.steady) {
+            (Some((_, from)), Some((_, to))) => Some((to.cpu_s - from.cpu_s).max(0.0)),
+            _ => None,
+        };
+        let server_us_per_frame = server_cpu_s
+            .filter(|_| frames > 0)
+            .map(|cpu| cpu * 1e6 / frames as f64);
+        SteadyWindow {
+            seconds: steady.at.saturating_duration_since(opened).as_secs_f64(),
+            frames,
+            server_cpu_s,
+            server_us_per_frame,
+            floor_us: cfg.floor_us,
+            floor_ratio: server_us_per_frame
+                .zip(cfg.floor_us.filter(|&f| f > 0.0))
+                .map(|(us, floor)| us / floor),
+        }
+    });
     let delivery_ratio =
         (ticks_expected > 0).then(|| ticks_received as f64 / ticks_expected as f64);
     let mut report = Report {
@@ -193,9 +266,12 @@ pub(crate) fn build(
         bots: cfg.bots,
         room_size: cfg.room_size,
         spectators: cfg.spectators,
+        bots_mode: cfg.bots_mode,
+        input_hz: (cfg.bots_mode == BotsMode::Light).then_some(cfg.input_hz),
+        send_hz: cfg.send_hz,
         lobby_size: cfg.lobby_size(),
         duration_s: cfg.duration.as_secs_f64(),
-        elapsed_s: steady_at.saturating_duration_since(shared.t0).as_secs_f64(),
+        elapsed_s: steady.at.saturating_duration_since(shared.t0).as_secs_f64(),
         bots_launched: launched,
         bots_signed_in: s.signed_in.load(Relaxed),
         bots_connected_peak: s.connected_peak.load(Relaxed),
@@ -214,12 +290,16 @@ pub(crate) fn build(
         snapshots: s.snapshots.load(Relaxed),
         ticks_received,
         ticks_expected,
+        ticks_duplicate: s.ticks_duplicate.load(Relaxed),
         delivery_ratio,
+        frames_received: s.frames_received.load(Relaxed),
         tick_jitter,
         inputs_sent: s.inputs_sent.load(Relaxed),
         input_echo,
+        input_to_tick,
         heartbeats: s.heartbeats.load(Relaxed),
         server,
+        steady_window,
         errors: s.errors(),
         thresholds: Vec::new(),
         passed: true,
@@ -242,11 +322,11 @@ fn thresholds(r: &Report, t: &super::Thresholds) -> Vec<Threshold> {
         }
     };
     if r.scenario == Scenario::Play {
-        max(
-            "input_echo_p99_ms",
-            t.max_p99_ms,
-            r.input_echo.map(|l| l.p99_ms),
-        );
+        let (name, input) = match r.bots_mode {
+            BotsMode::Steer => ("input_echo_p99_ms", r.input_echo),
+            BotsMode::Light => ("input_to_tick_p99_ms", r.input_to_tick),
+        };
+        max(name, t.max_p99_ms, input.map(|l| l.p99_ms));
         max(
             "tick_jitter_p99_ms",
             t.max_p99_ms,
@@ -384,22 +464,43 @@ impl fmt::Display for Report {
                 self.room_size,
                 self.spectators
             )?;
+            let input_rate = self
+                .input_hz
+                .map_or_else(String::new, |hz| format!(", {hz} inputs/s per player"));
+            let send_rate = self
+                .send_hz
+                .map_or_else(String::new, |hz| format!(", send_hz {hz} asked"));
             writeln!(
                 f,
-                "  ticks       received {} of {} expected, delivery {}  ({} snapshots)",
+                "  bots        {:?}{input_rate}{send_rate}",
+                self.bots_mode
+            )?;
+            writeln!(
+                f,
+                "  ticks       received {} of {} expected, delivery {}, {} duplicates  ({} frames, {} snapshots)",
                 self.ticks_received,
                 self.ticks_expected,
                 self.delivery_ratio
                     .map_or_else(|| "-".into(), |d| format!("{d:.5}")),
+                self.ticks_duplicate,
+                self.frames_received,
                 self.snapshots
             )?;
             writeln!(f, "  tick jitter {}", lat(&self.tick_jitter))?;
-            writeln!(
-                f,
-                "  input echo  {}  ({} inputs sent)",
-                lat(&self.input_echo),
-                self.inputs_sent
-            )?;
+            match self.bots_mode {
+                BotsMode::Steer => writeln!(
+                    f,
+                    "  input echo  {}  ({} inputs sent)",
+                    lat(&self.input_echo),
+                    self.inputs_sent
+                )?,
+                BotsMode::Light => writeln!(
+                    f,
+                    "  input→tick  {}  ({} inputs sent)",
+                    lat(&self.input_to_tick),
+                    self.inputs_sent
+                )?,
+            }
         }
         match &self.server {
             Some(s) => writeln!(
@@ -414,6 +515,22 @@ impl fmt::Display for Report {
                 s.cpu_percent
             )?,
             None => writeln!(f, "  server      not found on this machine")?,
+        }
+        if let Some(w) = &self.steady_window {
+            let per_frame = match (w.server_us_per_frame, w.server_cpu_s) {
+                (Some(us), _) => format!("server CPU per delivered frame {us:.2} µs"),
+                (None, Some(_)) => "server CPU per delivered frame - (no frames)".into(),
+                (None, None) => "server CPU per delivered frame - (server not sampled)".into(),
+            };
+            let floor = match (w.floor_ratio, w.floor_us) {
+                (Some(ratio), Some(floor)) => format!(" = {ratio:.2}× the floor of {floor:.3} µs"),
+                _ => String::new(),
+            };
+            writeln!(
+                f,
+                "  steady      {per_frame}{floor}  ({} frames in {:.1} s)",
+                w.frames, w.seconds
+            )?;
         }
         if self.errors.is_empty() {
             writeln!(f, "  errors      none")?;

@@ -38,7 +38,13 @@ pub struct Stats {
     pub snapshots: AtomicU64,
     pub ticks_received: AtomicU64,
     pub ticks_expected: AtomicU64,
+    /// Ticks that came again (at or before the last one counted).
+    pub ticks_duplicate: AtomicU64,
+    /// Room frames carrying ticks (`tick` or `ticks`).
+    pub frames_received: AtomicU64,
     pub inputs_sent: AtomicU64,
+    /// Bots done getting in: in their lobby and room, or failed on the way.
+    pub settled: AtomicU64,
     pub heartbeats: AtomicU64,
     hists: Mutex<Hists>,
     errors: Mutex<BTreeMap<String, u64>>,
@@ -46,10 +52,12 @@ pub struct Stats {
 
 /// Latency histograms, µs.
 pub struct Hists {
-    /// |inter-arrival − tick period| between consecutive ticks.
+    /// |inter-arrival − frame period| between consecutive frames.
     pub jitter: Histogram<u64>,
-    /// Input sent → first tick whose heading reflects it.
+    /// Input sent → first tick whose heading reflects it (steering bots).
     pub echo: Histogram<u64>,
+    /// Input sent → first frame with a tick newer than the last one seen (light bots).
+    pub input_tick: Histogram<u64>,
     /// Lobby join sent → join reply.
     pub join: Histogram<u64>,
 }
@@ -60,6 +68,7 @@ impl Default for Hists {
         Hists {
             jitter: h(),
             echo: h(),
+            input_tick: h(),
             join: h(),
         }
     }
@@ -101,8 +110,11 @@ impl Stats {
 pub struct LocalStats {
     pub ticks_received: u64,
     pub ticks_expected: u64,
+    pub ticks_duplicate: u64,
+    pub frames_received: u64,
     pub jitter_us: Vec<u64>,
     pub echo_us: Vec<u64>,
+    pub input_tick_us: Vec<u64>,
 }
 
 impl LocalStats {
@@ -111,27 +123,33 @@ impl LocalStats {
         self.ticks_received >= LOCAL_BATCH as u64
             || self.jitter_us.len() >= LOCAL_BATCH
             || self.echo_us.len() >= LOCAL_BATCH
+            || self.input_tick_us.len() >= LOCAL_BATCH
     }
 
     /// Moves everything into `stats`.
     pub fn flush(&mut self, stats: &Stats) {
-        if self.ticks_received > 0 || self.ticks_expected > 0 {
-            stats.ticks_received.fetch_add(self.ticks_received, Relaxed);
-            stats.ticks_expected.fetch_add(self.ticks_expected, Relaxed);
-            self.ticks_received = 0;
-            self.ticks_expected = 0;
+        for (local, shared) in [
+            (&mut self.ticks_received, &stats.ticks_received),
+            (&mut self.ticks_expected, &stats.ticks_expected),
+            (&mut self.ticks_duplicate, &stats.ticks_duplicate),
+            (&mut self.frames_received, &stats.frames_received),
+        ] {
+            if *local > 0 {
+                shared.fetch_add(std::mem::take(local), Relaxed);
+            }
         }
-        if !self.jitter_us.is_empty() || !self.echo_us.is_empty() {
+        if !self.jitter_us.is_empty() || !self.echo_us.is_empty() || !self.input_tick_us.is_empty()
+        {
             stats.with_hists(|h| {
-                for &v in &self.jitter_us {
-                    h.jitter.saturating_record(v.clamp(1, HIST_MAX_US));
-                }
-                for &v in &self.echo_us {
-                    h.echo.saturating_record(v.clamp(1, HIST_MAX_US));
-                }
+                let record = |hist: &mut Histogram<u64>, samples: &mut Vec<u64>| {
+                    for v in samples.drain(..) {
+                        hist.saturating_record(v.clamp(1, HIST_MAX_US));
+                    }
+                };
+                record(&mut h.jitter, &mut self.jitter_us);
+                record(&mut h.echo, &mut self.echo_us);
+                record(&mut h.input_tick, &mut self.input_tick_us);
             });
-            self.jitter_us.clear();
-            self.echo_us.clear();
         }
     }
 }
