@@ -96,7 +96,7 @@ impl InputBudget {
 
 /// Runs one accepted WebSocket until it ends. `read` holds bytes the HTTP server had
 /// already read past the upgrade request.
-pub async fn run(stream: TcpStream, read: Bytes, app: App, user: User, vsn: Vsn) {
+pub async fn run(stream: TcpStream, read: Vec<u8>, app: App, user: User, vsn: Vsn) {
     io::bound_kernel_buffer(&stream);
     let stream = Arc::new(stream);
     let (outbox, inbox) = direct_outbox(OUTBOUND_QUEUE, stream.clone(), vsn);
@@ -104,13 +104,9 @@ pub async fn run(stream: TcpStream, read: Bytes, app: App, user: User, vsn: Vsn)
         stream: stream.clone(),
         outbox: outbox.clone(),
     };
-    let mut ws = WebSocketStream::from_partially_read(
-        reader,
-        read.to_vec(),
-        Role::Server,
-        Some(websocket_config()),
-    )
-    .await;
+    let mut ws =
+        WebSocketStream::from_partially_read(reader, read, Role::Server, Some(websocket_config()))
+            .await;
     let id = app.next_socket_id();
     let mut conn = Connection {
         socket: SocketRef {

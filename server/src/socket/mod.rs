@@ -90,7 +90,13 @@ pub async fn upgrade(
             // broadcasts straight into it (see `outbound`).
             Ok(upgraded) => match downcast::<TokioIo<TcpStream>>(upgraded) {
                 Ok(parts) => {
-                    connection::run(parts.io.into_inner(), parts.read_buf, app, user, vsn).await;
+                    // `read_buf` shares hyper's whole read buffer (kilobytes, even when
+                    // empty): copy what it holds and let the buffer go before the socket's
+                    // long life begins.
+                    let hyper_util::server::conn::auto::upgrade::Parts { io, read_buf, .. } = parts;
+                    let read = read_buf.to_vec();
+                    drop(read_buf);
+                    connection::run(io.into_inner(), read, app, user, vsn).await;
                 }
                 Err(_) => tracing::error!("upgraded connection is not a TCP stream"),
             },
