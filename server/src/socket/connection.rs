@@ -25,11 +25,10 @@ use crate::auth::User;
 use crate::channel::{ChannelTable, Joined, Route, Target};
 use crate::config::{MAX_CHANNELS_PER_SOCKET, OUTBOUND_QUEUE, WRITE_STALL_TIMEOUT};
 use crate::metrics;
-use crate::socket::io::{self, SocketIo};
+use crate::socket::io::{self, SocketIo, websocket_config};
 use crate::socket::outbound::{
     ChannelRef, Inbox, OutKind, OutMessage, Outbound, Payload, SocketRef, direct_outbox,
 };
-use crate::socket::websocket_config;
 use crate::socket::wire::{self, Opcode};
 
 /// Close codes this server uses. Never 1000 for a close the client should come back

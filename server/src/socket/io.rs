@@ -15,7 +15,30 @@ use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
 use super::outbound::{Outbound, Outbox};
+use crate::config::MAX_FRAME_BYTES;
+
+/// Bytes tungstenite reads from the socket at a time. tungstenite zero-fills the whole
+/// buffer, so it is resident memory every idle socket pays for; Phoenix frames
+/// (heartbeats, inputs) are around 100 bytes, and a larger frame grows the buffer
+/// to its own length.
+const READ_BUFFER: usize = 256;
+
+/// tungstenite only writes control answers (pongs), and those go to the socket's queue
+/// at once (see this module): it needs no write buffer.
+const WRITE_BUFFER: usize = 0;
+
+/// How tungstenite reads client frames: a small read buffer, no write buffer, and the
+/// frame size limit (a larger frame closes the socket with 1009).
+pub fn websocket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_frame_size(Some(MAX_FRAME_BYTES))
+        .max_message_size(Some(MAX_FRAME_BYTES))
+}
 
 /// Most frames handed to one `writev`.
 const MAX_IOVECS: usize = 64;

@@ -22,34 +22,14 @@ use hyper_util::server::conn::auto::upgrade::downcast;
 use kurve_shared::phoenix::Vsn;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::app::App;
-use crate::config::MAX_FRAME_BYTES;
 use crate::http::error::ApiError;
 use crate::metrics;
 
 /// Prefix of the subprotocol that carries the JS client's `authToken` option
 /// (PHOENIX_PROTOCOL.md §1.2), followed by the token in standard base64 without padding.
 const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
-
-/// Bytes tungstenite reads from the socket at a time. tungstenite zero-fills the whole
-/// buffer, so it is resident memory every idle socket pays for; Phoenix frames
-/// (heartbeats, inputs) are around 100 bytes, and a larger frame grows the buffer
-/// to its own length.
-const READ_BUFFER: usize = 256;
-
-/// tungstenite only writes control answers (pongs), and those go to the socket's queue
-/// at once (see [`io`]): it needs no write buffer.
-const WRITE_BUFFER: usize = 0;
-
-fn websocket_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .max_frame_size(Some(MAX_FRAME_BYTES))
-        .max_message_size(Some(MAX_FRAME_BYTES))
-}
 
 /// `GET /socket/websocket?vsn=2.0.0&token=…`
 pub async fn upgrade(
