@@ -220,13 +220,17 @@ pub(super) async fn run(start: RoomStart) {
 
     let mut clock = TickClock::new(deps.game.tick_hz, Instant::now());
     let alarm = Alarm::new();
-    let far = Instant::now() + Duration::from_secs(86_400 * 365);
+    // Made once: a fresh cancellation future per turn costs a lock per tick.
+    let cancelled = cancel.cancelled();
+    tokio::pin!(cancelled);
     loop {
-        let flush_at = room.flush_at.unwrap_or(far);
-        let dispose_at = room.empty_since.map_or(far, |t| t + EMPTY_ROOM_TTL);
+        // tokio timers only for the rare deadlines, and only polled (registered in the
+        // timer wheel) while they exist: a room turns this loop on every tick and input.
+        let flush_at = room.flush_at;
+        let dispose_at = room.empty_since.map(|t| t + EMPTY_ROOM_TTL);
         tokio::select! {
             biased;
-            _ = cancel.cancelled() => break,
+            _ = &mut cancelled => break,
             _ = alarm.sleep_until(clock.deadline().into_std()) => {
                 let due = clock.wake(Instant::now());
                 room.metrics.lateness.record(due.lateness.as_secs_f64());
@@ -242,8 +246,10 @@ pub(super) async fn run(start: RoomStart) {
                 Some(command) => room.handle(command),
                 None => break,
             },
-            _ = sleep_until(flush_at) => room.flush_presence(),
-            _ = sleep_until(dispose_at) => {
+            _ = sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => {
+                room.flush_presence();
+            }
+            _ = sleep_until(dispose_at.unwrap_or_else(Instant::now)), if dispose_at.is_some() => {
                 tracing::info!(room = %room.id, "empty room disposed");
                 inbox.close();
                 while let Some(command) = inbox.try_recv() {
