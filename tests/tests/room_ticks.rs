@@ -289,3 +289,31 @@ async fn a_late_snapshot_equals_an_early_spectator_arena_after_the_same_tick() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_waiting_room_with_nobody_ready_does_not_tick() {
+    let server = spawn_server().await;
+    let id = create_room(&server, "idle", 4);
+    let mut p1 = Conn::connect(&server, "p1").await;
+    let mut p2 = Conn::connect(&server, "p2").await;
+    let (j1, s1) = p1.join_room(&id, json!({"as": "player"})).await;
+    let (j2, _) = p2.join_room(&id, json!({"as": "player"})).await;
+    // A second of waiting: at 60 Hz a ticking room would count 60 ticks.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    p1.ready(&j1).await;
+    p2.ready(&j2).await;
+    let countdown = p1
+        .expect("phase countdown", |f| {
+            f.topic == j1.topic && f.event == "phase"
+        })
+        .await;
+    let tick = json_of(&countdown)["tick"]
+        .as_u64()
+        .expect("a tick number in the phase event");
+    assert!(
+        tick < s1.tick + 30,
+        "the room only ticked from the first ready on, not while idle: countdown at tick {tick}, joined at {}",
+        s1.tick
+    );
+    server.stop().await;
+}

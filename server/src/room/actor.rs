@@ -218,8 +218,12 @@ pub(super) async fn run(start: RoomStart) {
     room.publish_summary();
     tracing::info!(room = %room.id, lobby = %room.spec.lobby, "room started");
 
-    let mut clock = TickClock::new(deps.game.tick_hz, Instant::now());
+    let tick_hz = deps.game.tick_hz;
+    let mut clock = TickClock::new(tick_hz, Instant::now());
     let alarm = Alarm::new();
+    // An idle waiting room does not tick: it costs nothing until a command changes
+    // that, and its schedule then starts afresh (no catching up on the pause).
+    let mut ticking = !room.game.is_idle();
     // Made once: a fresh cancellation future per turn costs a lock per tick.
     let cancelled = cancel.cancelled();
     tokio::pin!(cancelled);
@@ -231,7 +235,7 @@ pub(super) async fn run(start: RoomStart) {
         tokio::select! {
             biased;
             _ = &mut cancelled => break,
-            _ = alarm.sleep_until(clock.deadline().into_std()) => {
+            _ = alarm.sleep_until(clock.deadline().into_std()), if ticking => {
                 let due = clock.wake(Instant::now());
                 room.metrics.lateness.record(due.lateness.as_secs_f64());
                 if due.skipped > 0 {
@@ -241,9 +245,16 @@ pub(super) async fn run(start: RoomStart) {
                 for _ in 0..due.run {
                     room.step();
                 }
+                ticking = !room.game.is_idle();
             }
             command = inbox.recv() => match command {
-                Some(command) => room.handle(command),
+                Some(command) => {
+                    room.handle(command);
+                    if !ticking && !room.game.is_idle() {
+                        ticking = true;
+                        clock = TickClock::new(tick_hz, Instant::now());
+                    }
+                }
                 None => break,
             },
             _ = sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => {

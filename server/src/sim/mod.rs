@@ -445,6 +445,18 @@ impl Game {
         snapshot::build_snapshot(&self.world)
     }
 
+    /// Whether stepping would change nothing but the tick number: the room waits and
+    /// no seated player is ready (a start to check), disconnected (a seat to expire) or
+    /// leaving (a seat to free). Such a room need not tick at all.
+    pub fn is_idle(&self) -> bool {
+        self.phase() == Phase::Waiting
+            && self.world.resource::<Seats>().iter().all(|(_, e)| {
+                self.world
+                    .get::<Player>(e)
+                    .is_none_or(|p| !p.ready && p.connected && !p.leaving)
+            })
+    }
+
     /// Current phase.
     pub fn phase(&self) -> Phase {
         self.world.resource::<MatchState>().phase

@@ -1085,3 +1085,32 @@ fn gap_state_is_seeded_per_round() {
     let ms = a.world_mut().resource::<MatchState>().clone();
     assert_eq!(ms.round, 1, "round 1");
 }
+
+/// A waiting room with nothing to decide is idle; readiness, a dropped connection or a
+/// seat being given up each need ticks, and so does every phase after waiting.
+#[test]
+fn a_waiting_game_is_idle_until_something_needs_ticks() {
+    let mut g = Game::new(GameConfig::default(), 7, 8);
+    assert!(g.is_idle(), "an empty waiting room");
+    g.add_player(&uid(0), "p0").expect("seat");
+    g.add_player(&uid(1), "p1").expect("seat");
+    assert!(g.is_idle(), "seated, nobody ready");
+    g.set_ready(&uid(0), true);
+    assert!(!g.is_idle(), "a ready player: the start must be checked");
+    g.set_ready(&uid(0), false);
+    assert!(g.is_idle(), "unready again");
+    g.set_connected(&uid(1), false);
+    assert!(!g.is_idle(), "a dropped player's seat must expire");
+    g.set_connected(&uid(1), true);
+    assert!(g.is_idle(), "back");
+    g.remove_player(&uid(1));
+    let settled = (0..5).any(|_| {
+        g.step();
+        g.is_idle()
+    });
+    assert!(settled, "a freed seat settles within a few ticks");
+    let mut g = started(2, GameConfig::default(), 7);
+    assert!(!g.is_idle(), "countdown ticks");
+    to_playing(&mut g);
+    assert!(!g.is_idle(), "playing ticks");
+}
