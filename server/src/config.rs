@@ -94,6 +94,11 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// is not reading, and is disconnected rather than buffered without bound.
 pub const OUTBOUND_QUEUE: usize = 128;
 
+/// A socket that has had frames waiting this long without once catching up is more
+/// than this far behind (plus what the kernels hold): it is disconnected, whatever the
+/// frame count, so the bound is the same at every send rate.
+pub const MAX_BACKLOG: Duration = Duration::from_secs(2);
+
 /// A write to a client that makes no progress for this long means the client stopped
 /// reading; it is disconnected. Usually the outbound queue overflows first.
 pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);

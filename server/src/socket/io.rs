@@ -46,9 +46,9 @@ const MAX_IOVECS: usize = 64;
 /// Bytes the kernel may hold for a socket before it refuses more (`TCP_NOTSENT_LOWAT`):
 /// without it Linux buffers up to `tcp_wmem` (megabytes, about a minute of ticks) for
 /// a client that stopped reading, and the socket's own bound never sees a full queue.
-/// 16 KiB is about a second of 60 Hz ticks; past it frames wait in the socket's queue,
+/// 8 KiB is under a second of 60 Hz ticks; past it frames wait in the socket's queue,
 /// where [`crate::config::OUTBOUND_QUEUE`] bounds them.
-pub const KERNEL_UNSENT_BYTES: u32 = 16 * 1024;
+pub const KERNEL_UNSENT_BYTES: u32 = 8 * 1024;
 
 /// Applies the per-socket kernel bound; a failure only loses the bound, so it is logged.
 pub fn bound_kernel_buffer(stream: &TcpStream) {

@@ -21,8 +21,10 @@ use bytes::Bytes;
 use kurve_shared::phoenix::Vsn;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 pub use super::wire::{Broadcast, Payload};
+use crate::config::MAX_BACKLOG;
 use crate::metrics;
 
 /// Identifies one WebSocket connection for the life of the process.
@@ -96,6 +98,10 @@ struct QueueState {
     writing: bool,
     /// The connection task is gone: nothing more is accepted.
     closed: bool,
+    /// Since when the socket has had frames waiting without once catching up: the
+    /// client's lag, as far as the server can see it (the kernel's part is capped by
+    /// `TCP_NOTSENT_LOWAT`).
+    backlog_since: Option<Instant>,
 }
 
 /// The sending side of a socket's queue. Cheap to clone.
@@ -180,6 +186,7 @@ impl Inbox {
         let mut state = self.queue.lock();
         if state.items.is_empty() {
             state.writing = false;
+            state.backlog_since = None;
             true
         } else {
             false
@@ -228,7 +235,9 @@ impl Outbox {
 
     /// Appends to a queue that is open; wakes the connection task.
     fn enqueue(&self, mut state: std::sync::MutexGuard<'_, QueueState>, item: Outbound) -> bool {
-        if state.items.len() >= self.queue.capacity {
+        let now = Instant::now();
+        let since = *state.backlog_since.get_or_insert(now);
+        if state.items.len() >= self.queue.capacity || now.duration_since(since) > MAX_BACKLOG {
             drop(state);
             self.queue.overflow.notify_one();
             return false;
@@ -504,6 +513,31 @@ mod direct_write_tests {
             .flat_map(|b| b.wire(Vsn::V2).unwrap().to_vec())
             .collect();
         assert!(received == expected, "every frame whole and in order");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_backlog_older_than_the_bound_overflows_whatever_its_length() {
+        let (stream, _client) = pair().await;
+        let (tx, rx) = direct_outbox(1000, stream, Vsn::V2);
+        assert!(tx.send(Outbound::Wire(Bytes::from_static(b"a"))));
+        tokio::time::advance(crate::config::MAX_BACKLOG / 2).await;
+        assert!(
+            tx.broadcast(&numbered(1, 10)),
+            "half the bound: still queued"
+        );
+        tokio::time::advance(crate::config::MAX_BACKLOG).await;
+        assert!(
+            !tx.broadcast(&numbered(2, 10)),
+            "a socket behind by more than the bound takes nothing more"
+        );
+        tokio::time::timeout(std::time::Duration::from_secs(5), rx.overflowed())
+            .await
+            .expect("the connection task is told to give up");
+        // A socket that catches up starts afresh.
+        while rx.try_recv().is_some() {}
+        assert!(rx.idle());
+        tokio::time::advance(crate::config::MAX_BACKLOG * 2).await;
+        assert!(tx.send(Outbound::Wire(Bytes::from_static(b"b"))));
     }
 
     #[tokio::test]
