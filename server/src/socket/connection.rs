@@ -235,7 +235,8 @@ impl Connection {
     ) -> Result<(), End> {
         let mut frames = Vec::new();
         let mut item = Some(first);
-        for _ in 0..BATCHES_PER_TURN {
+        let mut batches = 0;
+        loop {
             while let Some(current) = item.take() {
                 if let Some(frame) = self.encode(current) {
                     frames.push(frame);
@@ -245,12 +246,14 @@ impl Connection {
                 }
             }
             write_or_give_up(io::write_all(stream, &mut frames), inbox).await?;
-            if inbox.idle() {
+            batches += 1;
+            // Nothing may be taken from the queue past this point unless it is written:
+            // an item taken and then dropped at the end of the turn is a lost frame.
+            if inbox.idle() || batches == BATCHES_PER_TURN {
                 return Ok(());
             }
             item = inbox.try_recv();
         }
-        Ok(())
     }
 
     /// Turns a queued item into a WebSocket frame for this socket's serializer, updating
