@@ -12,6 +12,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Auth;
 use crate::channel::{Route, Target};
 use crate::config::Config;
+use crate::limits::Limits;
 use crate::lobby::Lobbies;
 use crate::pubsub::PubSub;
 use crate::room::Rooms;
@@ -24,6 +25,8 @@ pub struct App(Arc<AppInner>);
 pub struct AppInner {
     pub config: Config,
     pub auth: Auth,
+    /// Per-address budgets (CONTRACT §8).
+    pub limits: Limits,
     pub pubsub: PubSub,
     pub lobbies: Lobbies,
     pub rooms: Rooms,
@@ -47,6 +50,12 @@ impl Deref for App {
 impl FromRef<App> for Auth {
     fn from_ref(app: &App) -> Auth {
         app.auth.clone()
+    }
+}
+
+impl FromRef<App> for Limits {
+    fn from_ref(app: &App) -> Limits {
+        app.limits.clone()
     }
 }
 
@@ -74,6 +83,7 @@ impl AppInner {
     pub fn new(
         config: Config,
         auth: Auth,
+        limits: Limits,
         pubsub: PubSub,
         lobbies: Lobbies,
         rooms: Rooms,
@@ -84,6 +94,7 @@ impl AppInner {
         AppInner {
             config,
             auth,
+            limits,
             pubsub,
             lobbies,
             rooms,

@@ -1,6 +1,6 @@
 //! Configuration (CONTRACT §1) and the capacities every queue and limit is sized by.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -54,10 +54,96 @@ pub struct Config {
     #[arg(long, env = "KURVE_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub idle_timeout_secs: u64,
 
+    /// Client budgets (CONTRACT §8).
+    #[command(flatten)]
+    pub limits: LimitsConfig,
+
     /// Enables test-only hooks (e.g. the `debug_crash` room event that makes a room panic).
     /// Never set in production.
     #[arg(long, env = "KURVE_TEST_HOOKS", hide = true)]
     pub test_hooks: bool,
+}
+
+/// Whether the per-address budgets apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LimitsMode {
+    On,
+    /// Lifts the per-address budgets, for load tests run from one machine.
+    Off,
+}
+
+/// What one client may spend (CONTRACT §8). Every refusal is counted in
+/// `kurve_limit_refusals_total` by kind.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitsConfig {
+    /// `off` lifts the per-address budgets (logins, guests, sockets per address), for
+    /// load tests run from one machine. Per-socket budgets always hold.
+    #[arg(
+        long = "limits",
+        env = "KURVE_LIMITS",
+        value_enum,
+        default_value = "on"
+    )]
+    pub limits: LimitsMode,
+
+    /// Peers whose `X-Forwarded-For` names the client (a reverse proxy); repeat or
+    /// separate with commas. Nobody else's is believed.
+    #[arg(
+        long = "trusted-proxy",
+        env = "KURVE_TRUSTED_PROXY",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
+
+    /// Failed logins per name per minute (then 429 `rate_limited`).
+    #[arg(long, env = "KURVE_MAX_FAILED_LOGINS_PER_NAME", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_failed_logins_per_name: u32,
+
+    /// Failed logins per client address per minute.
+    #[arg(long, env = "KURVE_MAX_FAILED_LOGINS_PER_ADDRESS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_failed_logins_per_address: u32,
+
+    /// Guest sign-ins per client address per minute.
+    #[arg(long, env = "KURVE_MAX_GUEST_SIGN_INS_PER_ADDRESS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_guest_sign_ins_per_address: u32,
+
+    /// Sockets open at once per client address (then 403 on the upgrade).
+    #[arg(long, env = "KURVE_MAX_SOCKETS_PER_ADDRESS", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_sockets_per_address: u32,
+
+    /// Channels one socket may have joined (then `too_many_channels`).
+    #[arg(long, env = "KURVE_MAX_CHANNELS_PER_SOCKET", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_channels_per_socket: u32,
+
+    /// Open rooms one user may have created (then `too_many_rooms`).
+    #[arg(long, env = "KURVE_MAX_ROOMS_PER_USER", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_rooms_per_user: u32,
+
+    /// Lobby joins plus room creations one socket may make per second (then
+    /// `rate_limited`).
+    #[arg(long, env = "KURVE_MAX_JOINS_PER_SOCKET", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_joins_per_socket: u32,
+
+    /// Wrong room passwords one socket may send per minute; one more closes it.
+    #[arg(long, env = "KURVE_MAX_WRONG_PASSWORDS_PER_SOCKET", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_wrong_passwords_per_socket: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            limits: LimitsMode::On,
+            trusted_proxies: Vec::new(),
+            max_failed_logins_per_name: 5,
+            max_failed_logins_per_address: 20,
+            max_guest_sign_ins_per_address: 30,
+            max_sockets_per_address: 200,
+            max_channels_per_socket: 16,
+            max_rooms_per_user: 3,
+            max_joins_per_socket: 10,
+            max_wrong_passwords_per_socket: 5,
+        }
+    }
 }
 
 impl Config {
@@ -78,6 +164,7 @@ impl Config {
             static_dir: PathBuf::from("web-client/dist"),
             token_ttl_hours: 24,
             idle_timeout_secs: 60,
+            limits: LimitsConfig::default(),
             test_hooks: true,
         }
     }
@@ -102,9 +189,6 @@ pub const MAX_BACKLOG: Duration = Duration::from_secs(2);
 /// A write to a client that makes no progress for this long means the client stopped
 /// reading; it is disconnected. Usually the outbound queue overflows first.
 pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Channels one socket may join at once (Phoenix's `max_channels_per_transport`).
-pub const MAX_CHANNELS_PER_SOCKET: usize = 100;
 
 /// Commands waiting in a lobby's mailbox. A full mailbox answers `overloaded` instead
 /// of queueing: the lobby is one task and must not be buried.

@@ -10,6 +10,7 @@ pub mod channel;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod limits;
 pub mod lobby;
 pub mod metrics;
 pub mod presence;
@@ -22,7 +23,6 @@ pub mod supervisor;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -30,6 +30,7 @@ use tokio_util::task::TaskTracker;
 use crate::app::{App, AppInner};
 use crate::auth::{AccountStore, Auth, TokenSigner};
 use crate::config::{Config, SHUTDOWN_GRACE};
+use crate::limits::Limits;
 use crate::lobby::{Lobbies, LobbyDeps, MAIN};
 use crate::pubsub::PubSub;
 use crate::room::{RoomDeps, Rooms};
@@ -59,6 +60,7 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
         );
     }
     let accounts = AccountStore::open(&config.database_url)?;
+    let limits = Limits::new(config.limits.clone());
     let supervisor = Supervisor::new("kurve", RestartIntensity::default(), &shutdown);
     let pubsub = PubSub::new();
     let room_directory = Arc::new(OnceLock::new());
@@ -82,6 +84,7 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
                 ..sim::GameConfig::default()
             },
             send_hz: config.send_hz.unwrap_or(config.tick_hz),
+            max_rooms_per_user: config.limits.max_rooms_per_user as usize,
             test_hooks: config.test_hooks,
             writes: TaskTracker::new(),
         },
@@ -93,6 +96,7 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
     Ok(App::new(AppInner::new(
         config,
         Auth::new(tokens, accounts),
+        limits,
         pubsub,
         lobbies,
         rooms,
@@ -118,14 +122,7 @@ pub async fn serve(listener: TcpListener, app: App) -> Result<(), StartError> {
     let router = http::router(app.clone());
     let shutdown = app.shutdown.clone();
     tokio::spawn(metrics::upkeep(app.metrics.clone(), shutdown.clone()));
-    // Game frames are small and latency-bound: no Nagle delay on any socket.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
-        }
-    });
-    let server = axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned());
-    server.await?;
+    http::serve::serve(listener, router, shutdown).await;
     // HTTP stopped accepting; the socket tasks watch the same token and close.
     app.sockets.close();
     if tokio::time::timeout(SHUTDOWN_GRACE / 2, app.sockets.wait())

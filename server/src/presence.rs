@@ -13,10 +13,14 @@
 //! `phx_ref` (no duplicates) and ignores leaves of refs it does not hold. So a client's
 //! view is complete at most one flush interval after its join.
 //!
+//! A session that joins and leaves (or changes twice) inside one window is sent as its
+//! net effect: nothing, or only its latest meta, unless a `presence_state` already
+//! showed it to someone, whose leave is then sent.
+//!
 //! The encoded state is cached until the next flush, so during a join storm into a lobby
 //! of 5,000 the state is serialized a few times a second rather than once per joiner.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -76,6 +80,9 @@ pub fn new_ref() -> Arc<str> {
 struct PendingDiff<M> {
     joins: BTreeMap<Arc<str>, Vec<Meta<M>>>,
     leaves: BTreeMap<Arc<str>, Vec<Meta<M>>>,
+    /// Pending joins a `presence_state` has already shown to someone: their leaves
+    /// must be sent even inside the window.
+    shown: HashSet<Arc<str>>,
 }
 
 impl<M> Default for PendingDiff<M> {
@@ -83,6 +90,7 @@ impl<M> Default for PendingDiff<M> {
         PendingDiff {
             joins: BTreeMap::new(),
             leaves: BTreeMap::new(),
+            shown: HashSet::new(),
         }
     }
 }
@@ -179,7 +187,11 @@ impl<M: MetaFields> Presence<M> {
             self.entries.remove(&key);
         }
         self.metas -= 1;
-        self.pending.leaves.entry(key).or_default().push(meta);
+        // A session that joined and left inside one window was never seen: nothing to
+        // tell anyone.
+        if take_unsent_join(&mut self.pending, &key, &meta.phx_ref).is_none() {
+            self.pending.leaves.entry(key).or_default().push(meta);
+        }
         true
     }
 
@@ -187,21 +199,30 @@ impl<M: MetaFields> Presence<M> {
     /// one (new ref, `phx_ref_prev` = old ref) in the same diff, as Phoenix does.
     /// Returns the new ref, or None when `phx_ref` is not tracked.
     pub fn update(&mut self, key: &str, phx_ref: &str, data: M) -> Option<Arc<str>> {
-        let metas = self.entries.get_mut(key)?;
+        let key = self.key(key);
+        let metas = self.entries.get_mut(&key)?;
         let slot = metas.iter_mut().find(|m| &*m.phx_ref == phx_ref)?;
+        let unsent = take_unsent_join(&mut self.pending, &key, phx_ref).is_some();
         let new = Meta {
             phx_ref: new_ref(),
-            phx_ref_prev: Some(slot.phx_ref.clone()),
+            // An old meta that was never sent is replaced outright: the new one points
+            // back at what clients last saw.
+            phx_ref_prev: if unsent {
+                slot.phx_ref_prev.clone()
+            } else {
+                Some(slot.phx_ref.clone())
+            },
             data,
         };
         let old = std::mem::replace(slot, new.clone());
+        if !unsent {
+            self.pending
+                .leaves
+                .entry(key.clone())
+                .or_default()
+                .push(old);
+        }
         let new_ref = new.phx_ref.clone();
-        let key = self.key(key);
-        self.pending
-            .leaves
-            .entry(key.clone())
-            .or_default()
-            .push(old);
         self.pending.joins.entry(key).or_default().push(new);
         Some(new_ref)
     }
@@ -233,6 +254,13 @@ impl<M: MetaFields> Presence<M> {
         let json: Arc<str> = serde_json::to_string(&Entries(&self.entries))
             .unwrap_or_else(|_| "{}".into())
             .into();
+        let shown = self
+            .pending
+            .joins
+            .values()
+            .flatten()
+            .map(|m| m.phx_ref.clone());
+        self.pending.shown.extend(shown);
         self.state_cache = Some(json.clone());
         json
     }
@@ -270,6 +298,24 @@ impl<M: MetaFields> Presence<M> {
             .map(|(k, _)| k.clone())
             .unwrap_or_else(|| Arc::from(key))
     }
+}
+
+/// Removes and returns the pending join of `phx_ref`, if it has not been sent yet.
+fn take_unsent_join<M>(
+    pending: &mut PendingDiff<M>,
+    key: &Arc<str>,
+    phx_ref: &str,
+) -> Option<Meta<M>> {
+    if pending.shown.contains(phx_ref) {
+        return None;
+    }
+    let joins = pending.joins.get_mut(key)?;
+    let index = joins.iter().position(|m| &*m.phx_ref == phx_ref)?;
+    let meta = joins.remove(index);
+    if joins.is_empty() {
+        pending.joins.remove(key);
+    }
+    Some(meta)
 }
 
 #[cfg(test)]
@@ -367,6 +413,35 @@ mod tests {
         assert_eq!(metas[1]["status"], json!("playing"));
         assert_eq!(p.len(), 2);
         assert_eq!(p.sessions(), 3);
+    }
+
+    #[test]
+    fn a_join_and_leave_inside_one_window_cancel_out() {
+        let mut p = Presence::new();
+        let stays = p.track("u1", Status("lobby"));
+        p.flush();
+        for _ in 0..100 {
+            let churn = p.track("u2", Status("lobby"));
+            assert!(p.untrack("u2", &churn));
+        }
+        assert!(p.flush().is_none(), "nothing anyone saw changed");
+        let updated = p.update("u1", &stays, Status("playing")).expect("tracked");
+        let again = p
+            .update("u1", &updated, Status("spectating"))
+            .expect("tracked");
+        let diff = parse(&p.flush().expect("a diff"));
+        let joins = diff["joins"]["u1"]["metas"].as_array().expect("joins");
+        let leaves = diff["leaves"]["u1"]["metas"].as_array().expect("leaves");
+        assert_eq!(joins.len(), 1, "only the latest meta is sent: {diff}");
+        assert_eq!(joins[0]["phx_ref"], json!(&*again));
+        assert_eq!(joins[0]["status"], json!("spectating"));
+        assert_eq!(
+            joins[0]["phx_ref_prev"],
+            json!(&*stays),
+            "points at what was seen"
+        );
+        assert_eq!(leaves.len(), 1);
+        assert_eq!(leaves[0]["phx_ref"], json!(&*stays));
     }
 
     #[test]

@@ -15,11 +15,10 @@ use rand::Rng;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use serde::Serialize;
 
-use super::{AuthError, User, password};
+use super::{AuthError, User, names, password};
 use crate::db::{self, DbError};
 
-/// The longest name, in characters, after trimming.
-pub const MAX_NAME_CHARS: usize = 24;
+pub use super::names::MAX_NAME_CHARS;
 
 /// Length of the random part of a guest id: 64^12 = 2^72 ids, so two guests
 /// colliding while both are online is not a practical concern.
@@ -75,28 +74,16 @@ impl fmt::Debug for AccountStore {
     }
 }
 
-/// Trims `raw` and checks it against the naming rules: 1–24 characters, each a
-/// letter or digit (any script), a space, `_`, `-` or `.`. Returns the trimmed name.
+/// Normalises `raw` (NFKC, trimmed) and checks it against the naming rules: 1–24
+/// characters, each a letter or digit that UTS #39 allows in identifiers, a space, `_`,
+/// `-` or `.`. Returns the name as it will be shown.
 pub fn validate_name(raw: &str) -> Result<String, AuthError> {
-    let name = raw.trim();
-    if name.is_empty() {
-        return Err(AuthError::InvalidName("name must not be empty"));
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(AuthError::InvalidName("name must be at most 24 characters"));
-    }
-    let allowed = |c: char| c.is_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.');
-    if !name.chars().all(allowed) {
-        return Err(AuthError::InvalidName(
-            "name may contain only letters, digits, spaces and _ - .",
-        ));
-    }
-    Ok(name.to_owned())
+    names::normalize(raw).map_err(AuthError::InvalidName)
 }
 
-/// The form of a name that uniqueness is checked on.
+/// The form uniqueness is checked on: lookalike names share it.
 fn name_key(name: &str) -> String {
-    name.to_lowercase()
+    names::skeleton(name)
 }
 
 fn guest_id() -> String {
@@ -121,7 +108,9 @@ impl AccountStore {
     /// Opens (creating and migrating) the database at `database_url`:
     /// `sqlite://PATH` or `sqlite::memory:`.
     pub fn open(database_url: &str) -> Result<Self, DbError> {
-        Ok(Self::from_connection(db::open(database_url)?))
+        let conn = db::open(database_url)?;
+        rekey_names(&conn)?;
+        Ok(Self::from_connection(conn))
     }
 
     /// Wraps an already migrated connection.
@@ -295,6 +284,38 @@ impl AccountStore {
             .await
             .map_err(|e| E::from(DbError::TaskFailed(e.to_string())))?
     }
+}
+
+/// Brings every account's `name_key` to the current [`name_key`] rule (it was plain
+/// lower case before lookalikes were folded). Two old accounts whose names now collide
+/// keep their old keys: both still sign in, and new lookalikes of either are refused.
+fn rekey_names(conn: &Connection) -> Result<(), DbError> {
+    let rows: Vec<(i64, String, String)> = conn
+        .prepare("SELECT id, name, name_key FROM accounts")?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, name, old_key) in rows {
+        let key = name_key(&name);
+        if key == old_key {
+            continue;
+        }
+        match conn.execute(
+            "UPDATE accounts SET name_key = ?1 WHERE id = ?2",
+            params![key, id],
+        ) {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == ErrorCode::ConstraintViolation =>
+            {
+                tracing::warn!(
+                    account = id,
+                    "an older account's name looks like another's; its key is kept"
+                );
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// A panic while holding the lock leaves the connection usable (an open

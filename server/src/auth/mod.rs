@@ -7,6 +7,7 @@
 //! **Invariant:** guests are never stored; only registered accounts have rows.
 
 pub mod accounts;
+pub mod names;
 pub mod password;
 pub mod tokens;
 
@@ -46,7 +47,7 @@ impl Auth {
 pub enum AuthError {
     /// The name breaks the naming rules; the text says which.
     #[error("{0}")]
-    InvalidName(&'static str),
+    InvalidName(names::NameError),
     /// A registered account already uses this name (case-insensitively).
     #[error("that name is taken")]
     NameTaken,

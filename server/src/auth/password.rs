@@ -1,12 +1,17 @@
 //! Password hashing with argon2id (the crate's default parameters).
 //!
-//! Hashing takes tens of milliseconds of CPU on purpose, so both functions run on
-//! tokio's blocking pool and never on a runtime worker.
+//! Hashing takes tens of milliseconds of CPU and 19 MiB of memory on purpose, so it
+//! runs on a few dedicated threads, one per core ([`HASHERS`]), never on a runtime
+//! worker, and waits in a bounded queue ([`HASH_QUEUE`]): a burst of logins costs at
+//! most one hash per core at a time, and past the queue's bound is refused
+//! ([`PasswordError::Busy`]) rather than piled up. Memory is therefore bounded by the
+//! number of hashing threads, whatever the burst.
 //!
 //! **Invariant:** only PHC strings (`$argon2id$v=19$m=…`) leave this module; the
 //! password itself is never stored or logged.
 
-use std::sync::OnceLock;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -19,9 +24,21 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 /// unbounded input is a free way to make the server hash megabytes.
 pub const MAX_PASSWORD_CHARS: usize = 256;
 
+/// Password hashes waiting for a hashing thread before more are refused: at tens of
+/// milliseconds each, about a second of work per core.
+pub const HASH_QUEUE: usize = 64;
+
+/// Hashing threads: one per core (at least one).
+pub fn hashers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Hashing or verification could not run (never "wrong password": that is `Ok(false)`).
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
+    /// The hashing queue is full: too many sign-ins at once; try again shortly.
+    #[error("password hashing is busy")]
+    Busy,
     #[error("password hashing failed: {0}")]
     Hash(String),
     #[error("password task failed: {0}")]
@@ -86,10 +103,63 @@ fn verify_blocking(password: &str, phc: &str) -> Result<bool, PasswordError> {
     }
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hashing threads' queue, started on first use.
+fn queue() -> &'static SyncSender<Job> {
+    static QUEUE: OnceLock<SyncSender<Job>> = OnceLock::new();
+    QUEUE.get_or_init(|| {
+        let (tx, rx) = sync_channel::<Job>(HASH_QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..hashers() {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("kurve-hash-{i}"))
+                .spawn(move || hash_worker(&rx));
+            if let Err(error) = spawned {
+                tracing::error!(%error, "could not start a password hashing thread");
+            }
+        }
+        tx
+    })
+}
+
+fn hash_worker(rx: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = {
+            let rx = rx.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            rx.recv()
+        };
+        match job {
+            // A panicking hash must not take the thread with it: its caller sees the
+            // dropped result as a failed task.
+            Ok(job) => {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// Runs `f` on a hashing thread, or refuses at once when the queue is full.
 async fn run_blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, PasswordError> {
-    tokio::task::spawn_blocking(f)
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = done.send(f());
+    });
+    match queue().try_send(job) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => {
+            crate::limits::Refusal::PasswordHashQueue.count();
+            return Err(PasswordError::Busy);
+        }
+        Err(TrySendError::Disconnected(_)) => {
+            return Err(PasswordError::TaskFailed("no hashing thread".into()));
+        }
+    }
+    result
         .await
         .map_err(|e| PasswordError::TaskFailed(e.to_string()))
 }

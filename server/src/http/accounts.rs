@@ -9,7 +9,9 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiJson};
-use crate::auth::{Auth, User};
+use super::serve::ClientIp;
+use crate::auth::{Auth, AuthError, User};
+use crate::limits::Limits;
 
 /// The largest request body these routes read: a name and a password fit many
 /// times over, and anything bigger is refused before it is buffered.
@@ -19,6 +21,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub fn routes<S>() -> Router<S>
 where
     Auth: FromRef<S>,
+    Limits: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
     Router::new()
@@ -60,8 +63,11 @@ fn session(auth: &Auth, user: User) -> Result<ApiJson<Session>, ApiError> {
 
 async fn guest(
     State(auth): State<Auth>,
+    State(limits): State<Limits>,
+    ClientIp(client): ClientIp,
     ApiJson(req): ApiJson<GuestRequest>,
 ) -> Result<ApiJson<Session>, ApiError> {
+    limits.guest_sign_in(client)?;
     let user = auth.accounts.guest(&req.name).await?;
     session(&auth, user)
 }
@@ -75,12 +81,26 @@ async fn register(
     Ok((StatusCode::CREATED, session(&auth, user)?))
 }
 
+/// Every login attempt spends from its name's and its address's failure budgets before
+/// any hashing; one that succeeds (or fails for the server's reasons) gives it back.
 async fn login(
     State(auth): State<Auth>,
+    State(limits): State<Limits>,
+    ClientIp(client): ClientIp,
     ApiJson(req): ApiJson<Credentials>,
 ) -> Result<ApiJson<Session>, ApiError> {
-    let user = auth.accounts.login(&req.name, &req.password).await?;
-    session(&auth, user)
+    let attempt = limits.login_attempt(&req.name, client)?;
+    match auth.accounts.login(&req.name, &req.password).await {
+        Ok(user) => {
+            limits.refund_login(attempt);
+            session(&auth, user)
+        }
+        Err(AuthError::InvalidCredentials) => Err(ApiError::InvalidCredentials),
+        Err(other) => {
+            limits.refund_login(attempt);
+            Err(other.into())
+        }
+    }
 }
 
 async fn me(AuthUser(user): AuthUser) -> ApiJson<Me> {
@@ -141,8 +161,29 @@ mod tests {
         )
     }
 
+    #[derive(Clone)]
+    struct TestState {
+        auth: Auth,
+        limits: Limits,
+    }
+
+    impl FromRef<TestState> for Auth {
+        fn from_ref(state: &TestState) -> Auth {
+            state.auth.clone()
+        }
+    }
+
+    impl FromRef<TestState> for Limits {
+        fn from_ref(state: &TestState) -> Limits {
+            state.limits.clone()
+        }
+    }
+
     fn app(auth: &Auth) -> Router {
-        routes::<Auth>().with_state(auth.clone())
+        routes::<TestState>().with_state(TestState {
+            auth: auth.clone(),
+            limits: Limits::new(crate::config::LimitsConfig::default()),
+        })
     }
 
     async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Value) {

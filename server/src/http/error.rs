@@ -43,8 +43,14 @@ pub enum ApiError {
     InvalidName(&'static str),
     #[error("{0}")]
     WeakPassword(&'static str),
-    #[error("too many requests; try again later")]
-    RateLimited,
+    /// A budget of CONTRACT §8 is spent; `Retry-After` says when to come back.
+    #[error("too many requests; try again in {} s", retry_after_secs(*.0))]
+    RateLimited(std::time::Duration),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The server is too busy for this request right now (password hashing queue full).
+    #[error("the server is busy; try again in a moment")]
+    Overloaded,
     /// A server fault. The source is logged, never shown.
     #[error("internal error: {0}")]
     Internal(Box<dyn std::error::Error + Send + Sync>),
@@ -63,7 +69,9 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::NameTaken => StatusCode::CONFLICT,
             Self::InvalidName(_) | Self::WeakPassword(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -82,7 +90,9 @@ impl ApiError {
             Self::NameTaken => "name_taken",
             Self::InvalidName(_) => "invalid_name",
             Self::WeakPassword(_) => "weak_password",
-            Self::RateLimited => "rate_limited",
+            Self::RateLimited(_) => "rate_limited",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Overloaded => "overloaded",
             Self::Internal(_) => "internal",
         }
     }
@@ -123,7 +133,17 @@ impl IntoResponse for ApiError {
                 message: self.public_message(),
             },
         };
+        let retry_after = match &self {
+            Self::RateLimited(after) => Some(retry_after_secs(*after)),
+            Self::Overloaded => Some(1),
+            _ => None,
+        };
         let mut response = (status, Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if status == StatusCode::UNAUTHORIZED {
             // RFC 9110 asks 401 responses to name the scheme they expect.
             response
@@ -134,14 +154,26 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Whole seconds to wait, rounded up, at least one.
+fn retry_after_secs(after: std::time::Duration) -> u64 {
+    (after.as_secs_f64().ceil() as u64).max(1)
+}
+
+impl From<crate::limits::Limited> for ApiError {
+    fn from(limited: crate::limits::Limited) -> Self {
+        Self::RateLimited(limited.retry_after)
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
         match err {
-            AuthError::InvalidName(why) => Self::InvalidName(why),
+            AuthError::InvalidName(why) => Self::InvalidName(why.message()),
             AuthError::NameTaken => Self::NameTaken,
             AuthError::WeakPassword(why) => Self::WeakPassword(why),
             AuthError::InvalidCredentials => Self::InvalidCredentials,
             AuthError::Db(e) => Self::internal(e),
+            AuthError::Password(crate::auth::password::PasswordError::Busy) => Self::Overloaded,
             AuthError::Password(e) => Self::internal(e),
         }
     }

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod error;
 pub mod leaderboard;
+pub mod serve;
 
 use std::collections::HashMap;
 

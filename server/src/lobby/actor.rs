@@ -14,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Lobbies, LobbyDeps, LobbyHandle, MAIN};
 use crate::actor::MailboxReceiver;
+use crate::auth::User;
+use crate::auth::names::clean_text;
 use crate::config::{
     CHAT_BURST, CHAT_MAX_CHARS, CHAT_WINDOW, EMPTY_LOBBY_TTL, presence_flush_window,
 };
@@ -229,7 +231,10 @@ impl Lobby {
         match event {
             "chat" => self.chat(&chan, &msg_ref, payload),
             "create_room" => self.create_room(&chan, &msg_ref, payload),
-            "quick_join" => match self.rooms().map(|r| r.quick_join(&self.name)) {
+            "quick_join" => match self
+                .rooms()
+                .map(|r| r.quick_join(&self.name, Some(Arc::from(chan.socket.user.id.as_str()))))
+            {
                 Some(Ok(room_id)) => {
                     chan.reply(
                         &msg_ref,
@@ -263,6 +268,7 @@ impl Lobby {
             chan.reply_error(msg_ref, "invalid_body");
             return;
         };
+        let body = clean_text(&body);
         let body = body.trim();
         let chars = body.chars().count();
         if chars == 0 || chars > CHAT_MAX_CHARS {
@@ -319,7 +325,7 @@ impl Lobby {
             chan.reply_error(msg_ref, "invalid_room");
             return;
         };
-        let spec = match request.into_spec(&self.name, &chan.socket.user.name) {
+        let spec = match request.into_spec(&self.name, &chan.socket.user) {
             Ok(spec) => spec,
             Err(reason) => {
                 chan.reply_error(msg_ref, reason);
@@ -392,14 +398,13 @@ struct CreateRoom {
 
 impl CreateRoom {
     /// Validates the request; Err is the reason the client gets.
-    fn into_spec(self, lobby: &Arc<str>, creator: &str) -> Result<RoomSpec, &'static str> {
-        let name = match self.name.as_deref().map(str::trim) {
-            None | Some("") => format!("{creator}'s room"),
+    fn into_spec(self, lobby: &Arc<str>, creator: &User) -> Result<RoomSpec, &'static str> {
+        let name = self.name.as_deref().map(clean_text);
+        let name = match name.as_deref().map(str::trim) {
+            None | Some("") => format!("{}'s room", creator.name),
             Some(name) => name.to_owned(),
         };
-        let name_ok =
-            name.chars().count() <= MAX_ROOM_NAME && name.chars().all(|c| !c.is_control());
-        if !name_ok {
+        if name.chars().count() > MAX_ROOM_NAME {
             return Err("invalid_room");
         }
         let max_players = self.max_players.unwrap_or(6);
@@ -423,6 +428,7 @@ impl CreateRoom {
             private: self.private,
             password,
             send_hz: self.send_hz,
+            creator: Some(Arc::from(creator.id.as_str())),
         })
     }
 }

@@ -631,7 +631,10 @@ impl Room {
         }
     }
 
+    /// Shows the user's new status in the lobby. A private room's id is never shown:
+    /// its members appear as playing or spectating, but not where.
     fn set_lobby_status(&self, user_id: &str, status: Status, room_id: Option<Arc<str>>) {
+        let room_id = room_id.filter(|_| !self.spec.private);
         if let Some(lobby) = self.rooms.deps.lobbies.get(&self.spec.lobby) {
             lobby.set_user_status(user_id, status, room_id);
         }

@@ -55,11 +55,15 @@ pub struct RoomSpec {
     pub password: Option<String>,
     /// The room's own network send rate (frames per second), if it asked for one.
     pub send_hz: Option<u32>,
+    /// The user who asked for the room (None: made by the server or a test); a user may
+    /// have [`RoomDeps::max_rooms_per_user`] open at once.
+    pub creator: Option<Arc<str>>,
 }
 
 /// Why a room could not be created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CreateError {
+    /// The server holds its most rooms, or the creator has as many open as allowed.
     #[error("too many rooms")]
     TooMany,
     #[error("server shutting down")]
@@ -128,6 +132,8 @@ pub struct RoomDeps {
     pub game: crate::sim::GameConfig,
     /// Frames per second a room sends unless it asked for its own rate.
     pub send_hz: u32,
+    /// Open rooms one user may have created (CONTRACT §8).
+    pub max_rooms_per_user: usize,
     pub test_hooks: bool,
     /// Database writes in flight, so shutdown can wait for them.
     pub writes: TaskTracker,
@@ -137,6 +143,7 @@ struct Entry {
     handle: RoomHandle,
     summary: RoomSummary,
     password: Option<String>,
+    creator: Option<Arc<str>>,
 }
 
 /// The room directory. Cheap to clone.
@@ -202,6 +209,16 @@ impl Rooms {
         if table.len() >= MAX_ROOMS {
             return Err(CreateError::TooMany);
         }
+        if let Some(creator) = &spec.creator {
+            let open = table
+                .values()
+                .filter(|e| e.creator.as_ref() == Some(creator))
+                .count();
+            if open >= self.deps.max_rooms_per_user {
+                crate::limits::Refusal::RoomsPerUser.count();
+                return Err(CreateError::TooMany);
+            }
+        }
         let id = loop {
             let id = new_room_id();
             if !table.contains_key(id.as_str()) {
@@ -229,6 +246,7 @@ impl Rooms {
                 handle: handle.clone(),
                 summary: summary.clone(),
                 password: spec.password.clone(),
+                creator: spec.creator.clone(),
             },
         );
         drop(table);
@@ -253,7 +271,11 @@ impl Rooms {
     }
 
     /// A waiting public room of `lobby` with a free seat, else a new one.
-    pub fn quick_join(&self, lobby: &Arc<str>) -> Result<Arc<str>, CreateError> {
+    pub fn quick_join(
+        &self,
+        lobby: &Arc<str>,
+        creator: Option<Arc<str>>,
+    ) -> Result<Arc<str>, CreateError> {
         let found = self
             .table()
             .iter()
@@ -277,6 +299,7 @@ impl Rooms {
                 private: false,
                 password: None,
                 send_hz: None,
+                creator,
             }),
         }
     }

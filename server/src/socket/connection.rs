@@ -23,7 +23,8 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use crate::app::App;
 use crate::auth::User;
 use crate::channel::{ChannelTable, Joined, Route, Target};
-use crate::config::{MAX_CHANNELS_PER_SOCKET, OUTBOUND_QUEUE, WRITE_STALL_TIMEOUT};
+use crate::config::{OUTBOUND_QUEUE, WRITE_STALL_TIMEOUT};
+use crate::limits::{Bucket, Rate, Refusal};
 use crate::metrics;
 use crate::socket::io::{self, SocketIo, websocket_config};
 use crate::socket::outbound::{
@@ -38,6 +39,8 @@ mod close {
     pub const GOING_AWAY: u16 = 1001;
     /// The frame could not be decoded at all.
     pub const INVALID_DATA: u16 = 1007;
+    /// The client broke a rule it was warned about (too many wrong room passwords).
+    pub const POLICY: u16 = 1008;
     /// A frame over the size limit.
     pub const TOO_BIG: u16 = 1009;
     /// Server restart / shutdown: come back later.
@@ -62,12 +65,24 @@ enum End {
     Abort,
 }
 
+/// What a room join's password turned out to be.
+enum PasswordCheck {
+    Right,
+    Wrong,
+    /// Wrong, and the socket's budget of wrong passwords is spent: it is closed.
+    WrongTooOften,
+}
+
 struct Connection {
     app: App,
     vsn: Vsn,
     socket: SocketRef,
     channels: ChannelTable,
     inputs: InputBudget,
+    /// Lobby joins and room creations (CONTRACT §8).
+    joins: Bucket,
+    /// Wrong room passwords; spending the last one closes the socket.
+    wrong_passwords: Bucket,
 }
 
 /// Room `input`s one socket may send per second (CONTRACT §4). Checked here, before
@@ -107,6 +122,7 @@ pub async fn run(stream: TcpStream, read: Vec<u8>, app: App, user: User, vsn: Vs
         WebSocketStream::from_partially_read(reader, read, Role::Server, Some(websocket_config()))
             .await;
     let id = app.next_socket_id();
+    let limits = app.limits.config().clone();
     let mut conn = Connection {
         socket: SocketRef {
             id,
@@ -120,6 +136,14 @@ pub async fn run(stream: TcpStream, read: Vec<u8>, app: App, user: User, vsn: Vs
             window: Instant::now(),
             used: 0,
         },
+        joins: Bucket::full(
+            Rate::per_second(limits.max_joins_per_socket),
+            Instant::now(),
+        ),
+        wrong_passwords: Bucket::full(
+            Rate::per_minute(limits.max_wrong_passwords_per_socket),
+            Instant::now(),
+        ),
     };
     let hot = metrics::hot();
     hot.sockets_open.increment(1.0);
@@ -349,10 +373,7 @@ impl Connection {
             Message::Close(_) => return Some(End::Gone),
         };
         match decoded {
-            Ok(frame) => {
-                self.dispatch(frame);
-                None
-            }
+            Ok(frame) => self.dispatch(frame),
             Err(error) => {
                 metrics::count_malformed();
                 // A frame whose ref and topic are readable gets an error reply; one that
@@ -369,39 +390,89 @@ impl Connection {
         }
     }
 
-    fn dispatch(&mut self, frame: InFrame) {
+    /// Routes one client frame; Some when the socket must close because of it.
+    fn dispatch(&mut self, frame: InFrame) -> Option<End> {
         match (frame.topic.as_str(), frame.event.as_str()) {
             ("phoenix", "heartbeat") => {
                 self.reply_unjoined("phoenix", frame.msg_ref.as_deref(), "ok", "");
             }
-            (_, "phx_join") => self.join(frame),
+            (_, "phx_join") => return self.join(frame),
             (_, "phx_leave") => self.leave(frame),
             _ => self.forward(frame),
         }
+        None
     }
 
-    fn join(&mut self, frame: InFrame) {
+    /// Spends one lobby join or room creation; false (and counted) when none is left.
+    fn take_join(&mut self) -> bool {
+        let rate = Rate::per_second(self.app.limits.config().max_joins_per_socket);
+        if self.joins.take(rate, Instant::now()).is_ok() {
+            return true;
+        }
+        Refusal::JoinsPerSocket.count();
+        false
+    }
+
+    /// Checks a room password before the room sees the join, spending from the wrong
+    /// password budget when it does not open the room.
+    fn check_room_password(&mut self, id: &str, params: &serde_json::Value) -> PasswordCheck {
+        let password = params.get("password").and_then(|v| v.as_str());
+        if self.app.rooms.password_ok(id, password) {
+            return PasswordCheck::Right;
+        }
+        let rate = Rate::per_minute(self.app.limits.config().max_wrong_passwords_per_socket);
+        if self.wrong_passwords.take(rate, Instant::now()).is_ok() {
+            return PasswordCheck::Wrong;
+        }
+        Refusal::WrongRoomPasswords.count();
+        PasswordCheck::WrongTooOften
+    }
+
+    fn join(&mut self, frame: InFrame) -> Option<End> {
         let Some(msg_ref) = frame.msg_ref.clone() else {
             // Without a ref no reply can reach the client; nothing else to do.
-            return;
+            return None;
         };
         let join_ref: Arc<str> = Arc::from(frame.join_ref.as_deref().unwrap_or(&msg_ref));
         let msg_ref: Arc<str> = Arc::from(msg_ref);
         let topic: Arc<str> = Arc::from(frame.topic.as_str());
         let Some(route) = Route::parse(&topic) else {
             self.reply_unjoined(&topic, Some(&msg_ref), "error", "unmatched topic");
-            return;
+            return None;
         };
         let duplicate = self.channels.get(&topic).is_some();
-        if !duplicate && self.channels.len() >= MAX_CHANNELS_PER_SOCKET {
-            self.reply_error(&topic, &join_ref, &msg_ref, "too many channels joined");
-            return;
+        let max_channels = self.app.limits.config().max_channels_per_socket as usize;
+        if !duplicate && self.channels.len() >= max_channels {
+            Refusal::ChannelsPerSocket.count();
+            self.reply_error(&topic, &join_ref, &msg_ref, "too_many_channels");
+            return None;
+        }
+        if matches!(route, Route::Lobby(_)) && !self.take_join() {
+            self.reply_error(&topic, &join_ref, &msg_ref, "rate_limited");
+            return None;
+        }
+        let params = match frame.payload {
+            InPayload::Json(value) => value,
+            InPayload::Binary(_) => serde_json::Value::Null,
+        };
+        if let Route::Room(id) = &route {
+            match self.check_room_password(id, &params) {
+                PasswordCheck::Right => {}
+                PasswordCheck::Wrong => {
+                    self.reply_error(&topic, &join_ref, &msg_ref, "wrong_password");
+                    return None;
+                }
+                PasswordCheck::WrongTooOften => {
+                    self.reply_error(&topic, &join_ref, &msg_ref, "wrong_password");
+                    return Some(End::Close(close::POLICY, "too many wrong room passwords"));
+                }
+            }
         }
         let target = match self.app.resolve(&route) {
             Ok(target) => target,
             Err(reason) => {
                 self.reply_error(&topic, &join_ref, &msg_ref, reason);
-                return;
+                return None;
             }
         };
         // A duplicate join replaces the old channel (Phoenix never rejects it); the old
@@ -410,10 +481,6 @@ impl Connection {
             old.target.leave(self.socket.id, false);
             self.push_control(&topic, &old.join_ref, "phx_close");
         }
-        let params = match frame.payload {
-            InPayload::Json(value) => value,
-            InPayload::Binary(_) => serde_json::Value::Null,
-        };
         let chan = self.channel_ref(&topic, &join_ref);
         match target.join(chan, msg_ref.clone(), params) {
             Ok(()) => {
@@ -421,6 +488,7 @@ impl Connection {
             }
             Err(_) => self.reply_error(&topic, &join_ref, &msg_ref, "overloaded"),
         }
+        None
     }
 
     fn leave(&mut self, frame: InFrame) {
@@ -490,6 +558,11 @@ impl Connection {
             && !self.inputs.take(Instant::now())
         {
             metrics::hot().inputs_dropped.increment(1);
+            return;
+        }
+        let creates_room = matches!(frame.event.as_str(), "create_room" | "quick_join");
+        if creates_room && matches!(target, Target::Lobby(_)) && !self.take_join() {
+            self.reply_error(&topic, &join_ref, &msg_ref, "rate_limited");
             return;
         }
         let chan = self.channel_ref(&topic, &join_ref);

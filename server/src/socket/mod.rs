@@ -25,6 +25,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::app::App;
 use crate::http::error::ApiError;
+use crate::http::serve::ClientIp;
 use crate::metrics;
 
 /// Prefix of the subprotocol that carries the JS client's `authToken` option
@@ -34,6 +35,7 @@ const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
 /// `GET /socket/websocket?vsn=2.0.0&token=…`
 pub async fn upgrade(
     State(app): State<App>,
+    ClientIp(client): ClientIp,
     Query(query): Query<HashMap<String, String>>,
     mut request: Request,
 ) -> Response {
@@ -59,7 +61,12 @@ pub async fn upgrade(
         }
     };
     let Some(accept) = websocket_accept(headers) else {
-        return (StatusCode::BAD_REQUEST, "expected a WebSocket upgrade").into_response();
+        return ApiError::BadRequest("expected a WebSocket upgrade".into()).into_response();
+    };
+    // Held by the connection task for the socket's whole life.
+    let Ok(slot) = app.limits.open_socket(client) else {
+        metrics::count_refused();
+        return refuse("too many sockets from this address");
     };
     let select_phoenix = offered.iter().any(|p| p == "phoenix");
     let on_upgrade = hyper::upgrade::on(&mut request);
@@ -77,6 +84,7 @@ pub async fn upgrade(
                     let read = read_buf.to_vec();
                     drop(read_buf);
                     connection::run(io.into_inner(), read, app, user, vsn).await;
+                    drop(slot);
                 }
                 Err(_) => tracing::error!("upgraded connection is not a TCP stream"),
             },

@@ -489,6 +489,7 @@ pub fn create_room_sending(
             private: false,
             password: None,
             send_hz,
+            creator: None,
         })
         .expect("expected the room to be created")
         .to_string()

@@ -1,0 +1,500 @@
+//! Budgets a client may spend (CONTRACT §8): what each limit is, the rate limiters and
+//! counters that enforce them, and the refusal metric.
+//!
+//! Per-address budgets (failed logins, guest sign-ins, open sockets) are kept here, in
+//! one [`Limits`] shared by every request. Per-socket budgets (channels, lobby joins and
+//! room creations, wrong room passwords) live in the socket's own task, which asks
+//! [`Limits::config`] for their sizes. `--limits off` lifts the per-address ones only.
+//!
+//! Every table keyed by something a client chooses is bounded: entries whose budget has
+//! refilled are forgotten, and a table that is still full refuses new keys rather than
+//! growing.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::config::{LimitsConfig, LimitsMode};
+
+/// Counter of refusals, labelled by `kind` (a fixed set, never client text).
+pub const REFUSALS: &str = "kurve_limit_refusals_total";
+
+/// Most keys one rate table holds. Past it, refilled entries are swept; if the table
+/// is still full, new keys are refused (counted) rather than remembered.
+const MAX_KEYS: usize = 65_536;
+
+/// What was refused, as the `kind` label of [`REFUSALS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    FailedLoginsPerName,
+    FailedLoginsPerAddress,
+    GuestSignIns,
+    SocketsPerAddress,
+    ChannelsPerSocket,
+    RoomsPerUser,
+    JoinsPerSocket,
+    WrongRoomPasswords,
+    PasswordHashQueue,
+}
+
+impl Refusal {
+    pub fn label(self) -> &'static str {
+        match self {
+            Refusal::FailedLoginsPerName => "failed_logins_per_name",
+            Refusal::FailedLoginsPerAddress => "failed_logins_per_address",
+            Refusal::GuestSignIns => "guest_sign_ins_per_address",
+            Refusal::SocketsPerAddress => "sockets_per_address",
+            Refusal::ChannelsPerSocket => "channels_per_socket",
+            Refusal::RoomsPerUser => "rooms_per_user",
+            Refusal::JoinsPerSocket => "joins_per_socket",
+            Refusal::WrongRoomPasswords => "wrong_room_passwords",
+            Refusal::PasswordHashQueue => "password_hash_queue",
+        }
+    }
+
+    /// Counts one refusal of this kind.
+    pub fn count(self) {
+        metrics::counter!(REFUSALS, "kind" => self.label()).increment(1);
+    }
+}
+
+/// A budget of `burst` events refilled evenly over `per` (a token bucket).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub burst: u32,
+    pub per: Duration,
+}
+
+impl Rate {
+    pub fn per_minute(burst: u32) -> Self {
+        Rate {
+            burst,
+            per: Duration::from_secs(60),
+        }
+    }
+
+    pub fn per_second(burst: u32) -> Self {
+        Rate {
+            burst,
+            per: Duration::from_secs(1),
+        }
+    }
+
+    /// Seconds for one token to come back.
+    fn refill_secs(self) -> f64 {
+        self.per.as_secs_f64() / f64::from(self.burst.max(1))
+    }
+}
+
+/// One key's bucket: tokens left as of `at`.
+#[derive(Debug, Clone, Copy)]
+pub struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    pub fn full(rate: Rate, now: Instant) -> Self {
+        Bucket {
+            tokens: f64::from(rate.burst),
+            at: now,
+        }
+    }
+
+    fn refill(&mut self, rate: Rate, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed / rate.refill_secs()).min(f64::from(rate.burst));
+        self.at = now;
+    }
+
+    /// Takes one token; Err is how long until one is back.
+    pub fn take(&mut self, rate: Rate, now: Instant) -> Result<(), Duration> {
+        self.refill(rate, now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - self.tokens) * rate.refill_secs(),
+            ))
+        }
+    }
+
+    /// Gives one token back (the event it paid for turned out not to count).
+    pub fn refund(&mut self, rate: Rate) {
+        self.tokens = (self.tokens + 1.0).min(f64::from(rate.burst));
+    }
+
+    fn is_full(&self, rate: Rate, now: Instant) -> bool {
+        let mut copy = *self;
+        copy.refill(rate, now);
+        copy.tokens >= f64::from(rate.burst)
+    }
+}
+
+/// Token buckets by key, bounded to [`MAX_KEYS`].
+#[derive(Debug)]
+pub struct RateTable<K> {
+    rate: Rate,
+    buckets: Mutex<HashMap<K, Bucket>>,
+}
+
+impl<K: Hash + Eq + Clone> RateTable<K> {
+    pub fn new(rate: Rate) -> Self {
+        RateTable {
+            rate,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<K, Bucket>> {
+        self.buckets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Takes one event from `key`'s budget; Err is when to retry.
+    pub fn take(&self, key: &K) -> Result<(), Duration> {
+        let now = Instant::now();
+        let rate = self.rate;
+        let mut buckets = self.lock();
+        if !buckets.contains_key(key) && buckets.len() >= MAX_KEYS {
+            buckets.retain(|_, bucket| !bucket.is_full(rate, now));
+            if buckets.len() >= MAX_KEYS {
+                return Err(rate.per);
+            }
+        }
+        buckets
+            .entry(key.clone())
+            .or_insert_with(|| Bucket::full(rate, now))
+            .take(rate, now)
+    }
+
+    /// Whether `key` has budget left, without spending it; Err is when to retry.
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
+        let now = Instant::now();
+        match self.lock().get(key) {
+            None => Ok(()),
+            Some(bucket) => {
+                let mut copy = *bucket;
+                copy.take(self.rate, now)
+            }
+        }
+    }
+
+    /// Gives back one event taken from `key`.
+    pub fn refund(&self, key: &K) {
+        if let Some(bucket) = self.lock().get_mut(key) {
+            bucket.refund(self.rate);
+        }
+    }
+
+    /// Keys remembered now.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+}
+
+/// The address budgets are kept by: an IPv4 address, or the /64 of an IPv6 one (one
+/// host usually holds a whole /64).
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut segments = v6.segments();
+                segments[4..].fill(0);
+                IpAddr::V6(segments.into())
+            }
+        },
+    }
+}
+
+/// A login that may go ahead; give it back with [`Limits::refund_login`].
+#[derive(Debug)]
+pub struct LoginAttempt {
+    name: String,
+    address: IpAddr,
+}
+
+/// The server's per-address budgets. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Limits(Arc<LimitsInner>);
+
+#[derive(Debug)]
+struct LimitsInner {
+    config: LimitsConfig,
+    failed_logins_by_name: RateTable<String>,
+    failed_logins_by_address: RateTable<IpAddr>,
+    guests_by_address: RateTable<IpAddr>,
+    sockets_by_address: Mutex<HashMap<IpAddr, u32>>,
+}
+
+/// Why a request was refused, and when it may be tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited {
+    pub refusal: Refusal,
+    pub retry_after: Duration,
+}
+
+impl Limits {
+    pub fn new(config: LimitsConfig) -> Self {
+        Limits(Arc::new(LimitsInner {
+            failed_logins_by_name: RateTable::new(Rate::per_minute(
+                config.max_failed_logins_per_name,
+            )),
+            failed_logins_by_address: RateTable::new(Rate::per_minute(
+                config.max_failed_logins_per_address,
+            )),
+            guests_by_address: RateTable::new(Rate::per_minute(
+                config.max_guest_sign_ins_per_address,
+            )),
+            sockets_by_address: Mutex::new(HashMap::new()),
+            config,
+        }))
+    }
+
+    pub fn config(&self) -> &LimitsConfig {
+        &self.0.config
+    }
+
+    fn per_address(&self) -> bool {
+        self.0.config.limits == LimitsMode::On
+    }
+
+    /// Reserves one failed login for `name` (by its folded form) and `address` before
+    /// any hashing. A login that succeeds gives it back.
+    pub fn login_attempt(&self, name: &str, address: IpAddr) -> Result<LoginAttempt, Limited> {
+        let name = crate::auth::names::skeleton(name);
+        let address = address_key(address);
+        let limited = |refusal: Refusal, retry_after| {
+            refusal.count();
+            Limited {
+                refusal,
+                retry_after,
+            }
+        };
+        // The name's budget holds whatever the address: it protects the account.
+        self.0
+            .failed_logins_by_name
+            .check(&name)
+            .map_err(|after| limited(Refusal::FailedLoginsPerName, after))?;
+        if self.per_address() {
+            self.0
+                .failed_logins_by_address
+                .take(&address)
+                .map_err(|after| limited(Refusal::FailedLoginsPerAddress, after))?;
+        }
+        if let Err(after) = self.0.failed_logins_by_name.take(&name) {
+            if self.per_address() {
+                self.0.failed_logins_by_address.refund(&address);
+            }
+            return Err(limited(Refusal::FailedLoginsPerName, after));
+        }
+        Ok(LoginAttempt { name, address })
+    }
+
+    /// The login was right: it does not count as a failure.
+    pub fn refund_login(&self, attempt: LoginAttempt) {
+        self.0.failed_logins_by_name.refund(&attempt.name);
+        if self.per_address() {
+            self.0.failed_logins_by_address.refund(&attempt.address);
+        }
+    }
+
+    /// Spends one guest sign-in of `address`.
+    pub fn guest_sign_in(&self, address: IpAddr) -> Result<(), Limited> {
+        if !self.per_address() {
+            return Ok(());
+        }
+        self.0
+            .guests_by_address
+            .take(&address_key(address))
+            .map_err(|retry_after| {
+                Refusal::GuestSignIns.count();
+                Limited {
+                    refusal: Refusal::GuestSignIns,
+                    retry_after,
+                }
+            })
+    }
+
+    /// Holds one socket slot of `address` for as long as the returned guard lives.
+    pub fn open_socket(&self, address: IpAddr) -> Result<SocketSlot, Refusal> {
+        if !self.per_address() {
+            return Ok(SocketSlot { held: None });
+        }
+        let key = address_key(address);
+        let mut open = self.sockets();
+        let count = open.entry(key).or_insert(0);
+        if *count >= self.0.config.max_sockets_per_address {
+            Refusal::SocketsPerAddress.count();
+            return Err(Refusal::SocketsPerAddress);
+        }
+        *count += 1;
+        Ok(SocketSlot {
+            held: Some((self.clone(), key)),
+        })
+    }
+
+    fn sockets(&self) -> MutexGuard<'_, HashMap<IpAddr, u32>> {
+        self.0
+            .sockets_by_address
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// One open socket counted against its address; released when dropped.
+#[derive(Debug)]
+pub struct SocketSlot {
+    held: Option<(Limits, IpAddr)>,
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let Some((limits, key)) = self.held.take() else {
+            return;
+        };
+        let mut open = limits.sockets();
+        if let Some(count) = open.get_mut(&key) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(mode: LimitsMode) -> Limits {
+        Limits::new(LimitsConfig {
+            limits: mode,
+            ..LimitsConfig::default()
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_bucket_refills_evenly_and_says_when() {
+        let rate = Rate::per_minute(5);
+        let mut bucket = Bucket::full(rate, Instant::now());
+        for _ in 0..5 {
+            assert_eq!(bucket.take(rate, Instant::now()), Ok(()));
+        }
+        let wait = bucket
+            .take(rate, Instant::now())
+            .expect_err("expected the sixth in a minute to be refused");
+        assert_eq!(wait, Duration::from_secs(12), "one token per 12 s");
+        tokio::time::advance(Duration::from_secs(12)).await;
+        assert_eq!(bucket.take(rate, Instant::now()), Ok(()), "one came back");
+        assert!(bucket.take(rate, Instant::now()).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_logins_are_counted_per_name_across_addresses() {
+        let limits = limits(LimitsMode::On);
+        for i in 0..5u8 {
+            let address = IpAddr::from([10, 0, 0, i]);
+            limits
+                .login_attempt("Alice", address)
+                .expect("expected five attempts on a name to go ahead");
+        }
+        let refused = limits
+            .login_attempt("ALICE", IpAddr::from([10, 0, 0, 9]))
+            .expect_err("expected the sixth to be refused, whatever the case");
+        assert_eq!(refused.refusal, Refusal::FailedLoginsPerName);
+        assert!(refused.retry_after > Duration::ZERO);
+        limits
+            .login_attempt("bob", IpAddr::from([10, 0, 0, 9]))
+            .expect("expected another name to be unaffected");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_successful_login_does_not_count() {
+        let limits = limits(LimitsMode::On);
+        let address = IpAddr::from([10, 0, 0, 1]);
+        for _ in 0..50 {
+            let attempt = limits.login_attempt("alice", address).expect("allowed");
+            limits.refund_login(attempt);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_logins_per_address_and_limits_off() {
+        let on = limits(LimitsMode::On);
+        let off = limits(LimitsMode::Off);
+        let address = IpAddr::from([10, 0, 0, 1]);
+        for i in 0..20 {
+            on.login_attempt(&format!("user{i}"), address)
+                .expect("expected 20 failures per address per minute");
+            off.login_attempt(&format!("user{i}"), address)
+                .expect("allowed");
+        }
+        let refused = on
+            .login_attempt("user99", address)
+            .expect_err("expected the 21st from one address to be refused");
+        assert_eq!(refused.refusal, Refusal::FailedLoginsPerAddress);
+        off.login_attempt("user99", address)
+            .expect("expected --limits off to lift the per-address budget");
+    }
+
+    #[test]
+    fn sockets_per_address_are_released_when_dropped() {
+        let limits = Limits::new(LimitsConfig {
+            max_sockets_per_address: 2,
+            ..LimitsConfig::default()
+        });
+        let address = IpAddr::from([10, 0, 0, 1]);
+        let a = limits.open_socket(address).expect("first");
+        let _b = limits.open_socket(address).expect("second");
+        assert_eq!(
+            limits.open_socket(address).err(),
+            Some(Refusal::SocketsPerAddress)
+        );
+        limits
+            .open_socket(IpAddr::from([10, 0, 0, 2]))
+            .expect("another address has its own budget");
+        drop(a);
+        limits.open_socket(address).expect("a slot came back");
+    }
+
+    #[test]
+    fn ipv6_addresses_share_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ipv6");
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().expect("ipv6");
+        let c: IpAddr = "2001:db8:1:3::1".parse().expect("ipv6");
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(c));
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().expect("mapped");
+        assert_eq!(address_key(mapped), IpAddr::from([10, 0, 0, 1]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_table_sweeps_refilled_keys_and_stays_bounded() {
+        let table = RateTable::new(Rate::per_second(1));
+        for i in 0..MAX_KEYS as u32 {
+            table.take(&i).expect("a fresh key has budget");
+        }
+        assert!(
+            table.take(&u32::MAX).is_err(),
+            "a full table of spent keys refuses a new one"
+        );
+        tokio::time::advance(Duration::from_secs(2)).await;
+        table
+            .take(&u32::MAX)
+            .expect("refilled keys were swept to make room");
+        assert_eq!(table.len(), 1);
+    }
+}
