@@ -58,6 +58,14 @@ pub async fn spawn_server() -> TestServer {
     spawn_server_with(Config::for_tests()).await
 }
 
+/// A test configuration for load: the per-address budgets (CONTRACT §8) lifted, as
+/// `--limits off` does, since every bot comes from 127.0.0.1.
+pub fn load_test_config() -> Config {
+    let mut config = Config::for_tests();
+    config.limits.limits = kurve_server::config::LimitsMode::Off;
+    config
+}
+
 /// Starts a server with `config` (its bind address is ignored: port 0 is used).
 pub async fn spawn_server_with(config: Config) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -8,7 +8,7 @@ use std::time::Duration;
 use kurve_shared::game::{Draw, Event, HeadUpdate, Phase, Tick, encode_tick};
 use kurve_tests::soak::ticks::{TICK, TICKS, decode_ticks, tick_numbers};
 use kurve_tests::soak::{self, BotsMode, LobbyLayout, Scenario, SoakConfig, Thresholds};
-use kurve_tests::spawn_server;
+use kurve_tests::{load_test_config, spawn_server_with};
 
 fn base(url: String, bots: u32, seconds: u64) -> SoakConfig {
     let mut cfg = SoakConfig::new(url, bots);
@@ -22,7 +22,7 @@ fn base(url: String, bots: u32, seconds: u64) -> SoakConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_bots_join_lobbies_and_all_see_all() {
-    let server = spawn_server().await;
+    let server = spawn_server_with(load_test_config()).await;
     let mut cfg = base(server.ws_url(), 200, 8);
     cfg.lobbies = LobbyLayout::Size(50);
     cfg.thresholds = Thresholds {
@@ -49,7 +49,7 @@ async fn idle_bots_join_lobbies_and_all_see_all() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn play_bots_fill_rooms_and_receive_ticks() {
-    let server = spawn_server().await;
+    let server = spawn_server_with(load_test_config()).await;
     // 4 rooms × (3 players + 1 spectator).
     let mut cfg = base(server.ws_url(), 16, 12);
     cfg.scenario = Scenario::Play;
@@ -78,7 +78,7 @@ async fn play_bots_fill_rooms_and_receive_ticks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn light_bots_count_ticks_and_time_inputs() {
-    let server = spawn_server().await;
+    let server = spawn_server_with(load_test_config()).await;
     // 2 rooms × (3 players + 1 spectator), reading tick numbers only.
     let mut cfg = base(server.ws_url(), 8, 10);
     cfg.scenario = Scenario::Play;

@@ -48,6 +48,8 @@ pub enum ApiError {
     RateLimited(std::time::Duration),
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("request target is too long")]
+    UriTooLong,
     /// The server is too busy for this request right now (password hashing queue full).
     #[error("the server is busy; try again in a moment")]
     Overloaded,
@@ -71,6 +73,7 @@ impl ApiError {
             Self::InvalidName(_) | Self::WeakPassword(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -92,6 +95,7 @@ impl ApiError {
             Self::WeakPassword(_) => "weak_password",
             Self::RateLimited(_) => "rate_limited",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::UriTooLong => "uri_too_long",
             Self::Overloaded => "overloaded",
             Self::Internal(_) => "internal",
         }

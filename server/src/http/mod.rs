@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::app::App;
@@ -30,14 +31,42 @@ pub fn router(app: App) -> Router {
         .route("/api/rooms", get(rooms))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
-        .route("/socket/websocket", get(socket::upgrade));
+        .route("/socket/websocket", get(socket::upgrade))
+        .route("/api/{*rest}", any(api_not_found))
+        .method_not_allowed_fallback(method_not_allowed);
     let router = if index.is_file() {
         router.fallback_service(ServeDir::new(&static_dir).fallback(ServeFile::new(index)))
     } else {
         tracing::warn!(dir = %static_dir.display(), "web client not built; serving a placeholder at /");
         router.fallback(not_built)
     };
-    router.with_state(app)
+    router
+        .layer(middleware::from_fn(refuse_long_uri))
+        .with_state(app)
+}
+
+/// The longest request target (path and query) served; longer ones get 414. Every
+/// route here is short: a long one is a probe, not a page.
+pub const MAX_URI_BYTES: usize = 2048;
+
+/// `414` for an over-long request target, before any route (or the file server) sees it.
+async fn refuse_long_uri(request: axum::extract::Request, next: middleware::Next) -> Response {
+    let uri = request.uri();
+    let len = uri.path().len() + uri.query().map_or(0, str::len);
+    if len > MAX_URI_BYTES {
+        return ApiError::UriTooLong.into_response();
+    }
+    next.run(request).await
+}
+
+/// Any `/api/…` path that is not a route: 404 in the error shape, never the web client.
+async fn api_not_found() -> ApiError {
+    ApiError::NotFound("no such api route")
+}
+
+/// A route that exists, called with a method it does not take.
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }
 
 /// Served at `/` when the web client has not been built (`scripts/run.sh` builds it).

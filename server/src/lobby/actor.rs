@@ -1,6 +1,6 @@
 //! The lobby actor: members, presence with status, chat, and the room list.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -38,6 +38,9 @@ pub enum LobbyCommand {
         event: String,
         payload: InPayload,
     },
+    /// Rooms of this lobby were added, changed or removed; the listing is sent at the
+    /// next flush.
+    ListingChanged,
     /// A user's status changed (joined or left a room): every session of theirs.
     SetStatus {
         user_id: Arc<str>,
@@ -77,8 +80,12 @@ struct Lobby {
     deps: LobbyDeps,
     presence: Presence<LobbyMeta>,
     members: HashMap<SocketId, Member>,
+    /// The public rooms as members last heard of them, by id.
+    listed: BTreeMap<String, RoomSummary>,
     /// Times of each user's recent chat messages, for the rate limit.
     chat_times: HashMap<Arc<str>, VecDeque<Instant>>,
+    /// This lobby's share of the presence sessions gauge.
+    sessions_gauge: SessionsGauge,
     /// When the pending presence changes go out.
     flush_at: Option<Instant>,
     /// Since when the lobby has had no members (None while it has some).
@@ -101,10 +108,21 @@ pub(super) async fn run(
         deps,
         presence: Presence::new(),
         members: HashMap::new(),
+        listed: BTreeMap::new(),
+        sessions_gauge: SessionsGauge::default(),
         chat_times: HashMap::new(),
         flush_at: None,
         empty_since: Some(Instant::now()),
     };
+    // A restarted lobby starts from the directory as it is now.
+    if let Some(rooms) = lobby.rooms() {
+        rooms.take_listing_change(&lobby.name);
+        lobby.listed = rooms
+            .list(&lobby.name)
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+    }
     let far = Instant::now() + std::time::Duration::from_secs(86_400 * 365);
     loop {
         let flush_at = lobby.flush_at.unwrap_or(far);
@@ -142,6 +160,7 @@ impl Lobby {
         match command {
             LobbyCommand::Join { chan, msg_ref } => self.join(chan, msg_ref),
             LobbyCommand::Leave { socket } => self.leave(socket),
+            LobbyCommand::ListingChanged => self.schedule_flush(),
             LobbyCommand::Event {
                 chan,
                 msg_ref,
@@ -170,8 +189,9 @@ impl Lobby {
                 room_id: None,
             },
         );
-        // Subscribe before listing rooms: a room that changes in between is then both
-        // in the list and announced, never in neither.
+        // Bring the listing up to date for those already here, then subscribe the joiner
+        // and give it the listing: every later change reaches it as an event.
+        self.send_listing_changes();
         self.deps
             .pubsub
             .subscribe(&self.topic, socket, chan.socket.outbox.clone());
@@ -179,7 +199,7 @@ impl Lobby {
             &msg_ref,
             "ok",
             Payload::json(&LobbyJoined {
-                rooms: self.public_rooms(),
+                rooms: self.listed.values().cloned().collect(),
             }),
         );
         // The JS Presence holds back diffs until it has a state for the current join.
@@ -312,10 +332,6 @@ impl Lobby {
         self.deps.rooms.get()
     }
 
-    fn public_rooms(&self) -> Vec<RoomSummary> {
-        self.rooms().map(|r| r.list(&self.name)).unwrap_or_default()
-    }
-
     fn create_room(&mut self, chan: &ChannelRef, msg_ref: &Arc<str>, payload: InPayload) {
         let request = match payload {
             InPayload::Json(value) => serde_json::from_value::<CreateRoom>(value).ok(),
@@ -355,9 +371,49 @@ impl Lobby {
         }
     }
 
-    /// Sends the gathered presence changes as one `presence_diff`.
+    /// Sends members the net change of the room listing since they last heard: one
+    /// `room_added`, `room_updated` or `room_removed` per room that changed, none for a
+    /// room that came and went in between.
+    fn send_listing_changes(&mut self) {
+        let Some(rooms) = self.deps.rooms.get() else {
+            return;
+        };
+        if !rooms.take_listing_change(&self.name) {
+            return;
+        }
+        let mut now: BTreeMap<String, RoomSummary> = rooms
+            .list(&self.name)
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        let before = std::mem::take(&mut self.listed);
+        for (id, old) in &before {
+            match now.get(id) {
+                None => self.announce("room_removed", old),
+                Some(new) if new != old => self.announce("room_updated", new),
+                Some(_) => {}
+            }
+        }
+        for (id, new) in &now {
+            if !before.contains_key(id) {
+                self.announce("room_added", new);
+            }
+        }
+        std::mem::swap(&mut self.listed, &mut now);
+    }
+
+    fn announce(&self, event: &'static str, summary: &RoomSummary) {
+        self.deps.pubsub.broadcast(Broadcast::new(
+            self.topic.clone(),
+            event,
+            Payload::json(summary),
+        ));
+    }
+
+    /// Sends the gathered presence changes as one `presence_diff`, and the listing's.
     fn flush(&mut self) {
         self.flush_at = None;
+        self.send_listing_changes();
         if let Some(diff) = self.presence.flush() {
             self.deps.pubsub.broadcast(Broadcast::new(
                 self.topic.clone(),
@@ -366,8 +422,7 @@ impl Lobby {
             ));
             metrics::counter!(crate::metrics::PRESENCE_DIFFS).increment(1);
         }
-        metrics::gauge!(crate::metrics::PRESENCE_SESSIONS, "lobby" => self.name.to_string())
-            .set(self.presence.sessions() as f64);
+        self.sessions_gauge.set(self.presence.sessions());
     }
 
     /// Answers a command that reached a lobby after it decided to stop.
@@ -378,8 +433,30 @@ impl Lobby {
                 chan.reply_error(&msg_ref, "lobby_restarting");
             }
             LobbyCommand::Leave { socket } => self.leave(socket),
-            LobbyCommand::SetStatus { .. } => {}
+            LobbyCommand::SetStatus { .. } | LobbyCommand::ListingChanged => {}
         }
+    }
+}
+
+/// One lobby's contribution to `kurve_presence_sessions{kind="lobby"}`: one series for
+/// every lobby together (names are chosen by clients, so never a label), taken back
+/// when the lobby stops or crashes.
+#[derive(Default)]
+struct SessionsGauge {
+    reported: usize,
+}
+
+impl SessionsGauge {
+    fn set(&mut self, sessions: usize) {
+        let delta = sessions as f64 - self.reported as f64;
+        metrics::gauge!(crate::metrics::PRESENCE_SESSIONS, "kind" => "lobby").increment(delta);
+        self.reported = sessions;
+    }
+}
+
+impl Drop for SessionsGauge {
+    fn drop(&mut self) {
+        self.set(0);
     }
 }
 

@@ -73,6 +73,11 @@ impl LobbyHandle {
         });
     }
 
+    /// The room directory has changes for this lobby's listing (sent once per batch).
+    pub fn listing_changed(&self) {
+        self.mailbox.send_control(LobbyCommand::ListingChanged);
+    }
+
     pub fn is_gone(&self) -> bool {
         self.mailbox.is_closed()
     }

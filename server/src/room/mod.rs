@@ -13,7 +13,7 @@ mod actor;
 mod alarm;
 mod clock;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
@@ -25,9 +25,9 @@ use tokio_util::task::TaskTracker;
 use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::auth::AccountStore;
 use crate::lobby::Lobbies;
-use crate::pubsub::{Broadcast, PubSub};
+use crate::pubsub::PubSub;
 use crate::sim::SavedGame;
-use crate::socket::outbound::{ChannelRef, Payload, SocketId};
+use crate::socket::outbound::{ChannelRef, SocketId};
 use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};
 
 pub use actor::RoomCommand;
@@ -150,6 +150,8 @@ struct Entry {
 #[derive(Clone)]
 pub struct Rooms {
     entries: Arc<Mutex<HashMap<Arc<str>, Entry>>>,
+    /// Lobbies whose listing changed since they last looked (see [`Rooms::announce`]).
+    changed_lobbies: Arc<Mutex<HashSet<Arc<str>>>>,
     supervisor: Supervisor,
     deps: RoomDeps,
 }
@@ -158,6 +160,7 @@ impl Rooms {
     pub fn new(supervisor: Supervisor, deps: RoomDeps) -> Self {
         Rooms {
             entries: Arc::default(),
+            changed_lobbies: Arc::default(),
             supervisor,
             deps,
         }
@@ -251,7 +254,7 @@ impl Rooms {
         );
         drop(table);
         rooms_gauge(RoomPhase::Waiting, 1.0);
-        self.announce("room_added", &summary);
+        self.announce(&summary);
         let child = RoomChild {
             id: id.clone(),
             spec,
@@ -327,7 +330,7 @@ impl Rooms {
         }
         entry.summary = summary.clone();
         drop(table);
-        self.announce("room_updated", &summary);
+        self.announce(&summary);
     }
 
     /// Removes a room that ended (if `handle` is still the current one).
@@ -344,7 +347,7 @@ impl Rooms {
         };
         drop(table);
         rooms_gauge(entry.summary.phase, -1.0);
-        self.announce("room_removed", &entry.summary);
+        self.announce(&entry.summary);
     }
 
     /// A fresh mailbox for a restarted room, replacing the dead one.
@@ -359,15 +362,31 @@ impl Rooms {
         rx
     }
 
-    /// Tells the room's lobby (public rooms only: private ones are never listed).
-    fn announce(&self, event: &'static str, summary: &RoomSummary) {
+    /// Tells the room's lobby its listing changed (public rooms only: private ones are
+    /// never listed). The lobby is woken once however many changes pile up, and sends
+    /// their net effect at its next presence flush ([`Rooms::take_listing_change`]), so
+    /// a burst of room changes costs each member a few frames, not one per change.
+    fn announce(&self, summary: &RoomSummary) {
         if summary.private {
             return;
         }
-        let topic: Arc<str> = Arc::from(format!("lobby:{}", summary.lobby));
-        self.deps
-            .pubsub
-            .broadcast(Broadcast::new(topic, event, Payload::json(summary)));
+        let lobby: Arc<str> = Arc::from(summary.lobby.as_str());
+        let first = self
+            .changed_lobbies
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(lobby.clone());
+        if first && let Some(handle) = self.deps.lobbies.get(&lobby) {
+            handle.listing_changed();
+        }
+    }
+
+    /// Whether `lobby`'s listing changed since it last asked; clears the mark.
+    pub fn take_listing_change(&self, lobby: &str) -> bool {
+        self.changed_lobbies
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(lobby)
     }
 }
 

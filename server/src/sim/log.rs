@@ -91,7 +91,16 @@ pub struct InputLog {
     pub entries: Vec<LogEntry>,
     /// Last tick to replay to (set for a finished match's log).
     pub end_tick: Option<u64>,
+    /// The match logged more than [`MAX_LOG_ENTRIES`] commands: the rest were not kept,
+    /// so this log does not replay the match.
+    #[serde(default)]
+    pub truncated: bool,
 }
+
+/// Most commands one match's log keeps (inputs are logged only when they change, and at
+/// most 120 a second per socket arrive): about an hour of eight players turning five
+/// times a second, and a bound on a room's memory whatever its players send.
+pub const MAX_LOG_ENTRIES: usize = 250_000;
 
 impl InputLog {
     /// MessagePack (named fields).

@@ -34,7 +34,7 @@ use components::{
     Clock, Deaths, Effects, Field, Head, MAX_SEATS, MatchState, Outbox, Player, Rngs, Seats, Trails,
 };
 pub use config::{GameConfig, Settings};
-pub use log::{Command, InputLog, LogEntry, ReplayResult, replay};
+pub use log::{Command, InputLog, LogEntry, MAX_LOG_ENTRIES, ReplayResult, replay};
 
 /// Side of a collision-grid cell, px: larger than any segment plus radii is not needed,
 /// smaller means fewer candidates per query.
@@ -156,6 +156,7 @@ impl Game {
             match_index: 0,
             entries: Vec::new(),
             end_tick: None,
+            truncated: false,
         };
         let settings = Settings::new(config);
         let grid = SegmentGrid::new(settings.w, settings.h, GRID_CELL_PX * POS_SCALE);
@@ -230,7 +231,18 @@ impl Game {
         }
     }
 
+    /// Logs a command for the replay of the current match. Nothing is logged while the
+    /// room waits: the log of the next match begins with a snapshot of the seats
+    /// ([`Game::rebase_log`]), so what happened before it is not needed. A match that
+    /// logs more than [`MAX_LOG_ENTRIES`] stops logging and is marked truncated.
     fn record(&mut self, cmd: Command) {
+        if self.phase() == Phase::Waiting {
+            return;
+        }
+        if self.log.entries.len() >= MAX_LOG_ENTRIES {
+            self.log.truncated = true;
+            return;
+        }
         let tick = self.tick();
         self.log.entries.push(LogEntry { tick, cmd });
     }
@@ -399,6 +411,7 @@ impl Game {
         self.log.match_index = match_index;
         self.log.entries = entries;
         self.log.end_tick = None;
+        self.log.truncated = false;
     }
 
     /// Advances one tick.

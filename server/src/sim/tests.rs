@@ -1114,3 +1114,22 @@ fn a_waiting_game_is_idle_until_something_needs_ticks() {
     to_playing(&mut g);
     assert!(!g.is_idle(), "playing ticks");
 }
+
+#[test]
+fn a_waiting_room_logs_nothing_however_much_its_players_send() {
+    let mut g = Game::new(GameConfig::default(), 9, 8);
+    g.add_player(&uid(0), "a").expect("seat");
+    g.add_player(&uid(1), "b").expect("seat");
+    for i in 0..10_000 {
+        g.set_input(&uid(0), if i % 2 == 0 { 1 } else { -1 });
+        g.set_ready(&uid(1), i % 3 == 0);
+        g.set_ready(&uid(1), false);
+        g.step();
+    }
+    assert_eq!(g.phase(), Phase::Waiting, "nobody stayed ready");
+    assert!(
+        g.input_log().entries.is_empty(),
+        "expected no log while waiting, got {} entries",
+        g.input_log().entries.len()
+    );
+}
