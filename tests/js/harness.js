@@ -130,10 +130,10 @@ export function socketUrl(url, query = {}) {
  * { status, body } for a refused upgrade (HTTP status from `unexpected-response`),
  * or { status: 101, protocol } when it opened (the socket is then closed).
  */
-export function upgrade(url, query = {}, protocols = undefined, ms = 5000) {
+export function upgrade(url, query = {}, protocols = undefined, ms = 5000, headers = {}) {
   return within(
     new Promise((resolve, reject) => {
-      const ws = new WebSocket(socketUrl(url, query), protocols);
+      const ws = new WebSocket(socketUrl(url, query), protocols, { headers });
       ws.on("error", (err) => reject(err));
       ws.on("unexpected-response", (req, res) => {
         let body = "";
@@ -167,8 +167,8 @@ export function upgrade(url, query = {}, protocols = undefined, ms = 5000) {
  * with the first received frame (not yet taken) that matches and takes it. `all` keeps
  * every frame in arrival order.
  */
-export async function rawSocket(url, { token, vsn = "2.0.0", protocols, query = {} } = {}) {
-  const ws = new WebSocket(socketUrl(url, { token, vsn, ...query }), protocols);
+export async function rawSocket(url, { token, vsn = "2.0.0", protocols, query = {}, headers = {} } = {}) {
+  const ws = new WebSocket(socketUrl(url, { token, vsn, ...query }), protocols, { headers });
   const raw = { ws, frames: [], all: [], waiters: [], closeInfo: null };
   const deliver = () => {
     for (const w of [...raw.waiters]) {

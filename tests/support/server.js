@@ -12,8 +12,8 @@ export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 const START_TIMEOUT_MS = 20000;
 
 /**
- * Spawns `target/debug/kurve-server` (or $KURVE_SERVER_BIN) with an in-memory database and
- * test hooks, bound to `bind` (a free port by default), and waits for the line it prints
+ * Spawns `target/debug/kurve-server` (or $KURVE_SERVER_BIN) with an in-memory database,
+ * test hooks and the per-address limits off (override with `env: { KURVE_LIMITS: "on" }`), bound to `bind` (a free port by default), and waits for the line it prints
  * once it listens. Resolves to { http, url, proc, stop(signal), stderr() }; `stop` sends
  * `signal` (SIGTERM by default), escalates to SIGKILL after 10 s, and resolves to the exit code.
  */
@@ -22,7 +22,9 @@ export async function spawnServer({ args = [], env = {}, bind = "127.0.0.1:0" } 
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run cargo build -p kurve-server first`);
   const proc = spawn(bin, ["--bind", bind, "--database-url", "sqlite::memory:", ...args], {
     cwd: repo,
-    env: { ...process.env, KURVE_TEST_HOOKS: "true", RUST_LOG: process.env.RUST_LOG ?? "warn", ...env },
+    // Every test client comes from 127.0.0.1, so the per-address budgets (CONTRACT §8)
+    // are off unless a suite turns them on (tests/js/limits.test.js does).
+    env: { ...process.env, KURVE_TEST_HOOKS: "true", KURVE_LIMITS: "off", RUST_LOG: process.env.RUST_LOG ?? "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
