@@ -13,8 +13,10 @@
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use std::cell::RefCell;
+
+use argon2::password_hash::{self, Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::RngCore;
 
 /// The fewest characters a new password may have.
@@ -84,23 +86,83 @@ pub async fn verify_dummy(password: String) -> Result<(), PasswordError> {
     .await?
 }
 
+/// The most argon2 memory a stored hash may ask for (64 MiB); ours use 19 MiB.
+const MAX_HASH_BLOCKS: usize = 64 * 1024;
+
+thread_local! {
+    /// This thread's argon2 working memory, allocated on its first hash and reused by
+    /// every later one: the allocator is never asked for (and never keeps) 19 MiB per
+    /// login.
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs argon2 with this thread's reusable memory.
+fn argon2_into(
+    argon: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), PasswordError> {
+    let blocks = argon.params().block_count();
+    if blocks > MAX_HASH_BLOCKS {
+        return Err(PasswordError::Hash(format!(
+            "hash asks for {blocks} KiB of memory"
+        )));
+    }
+    BLOCKS.with(|cell| {
+        let mut memory = cell.borrow_mut();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        argon
+            .hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+            .map_err(|e| PasswordError::Hash(e.to_string()))
+    })
+}
+
 fn hash_blocking(password: &str) -> Result<String, PasswordError> {
+    let fail = |e: password_hash::Error| PasswordError::Hash(e.to_string());
     let mut salt = [0_u8; 16];
     rand::rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| PasswordError::Hash(e.to_string()))
+    let salt = SaltString::encode_b64(&salt).map_err(fail)?;
+    let argon = Argon2::default();
+    let mut out = [0_u8; Params::DEFAULT_OUTPUT_LEN];
+    let mut salt_bytes = [0_u8; 64];
+    let raw_salt = salt.decode_b64(&mut salt_bytes).map_err(fail)?;
+    argon2_into(&argon, password.as_bytes(), raw_salt, &mut out)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon.params()).map_err(fail)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(fail)?),
+    };
+    Ok(phc.to_string())
 }
 
 fn verify_blocking(password: &str, phc: &str) -> Result<bool, PasswordError> {
-    let parsed = PasswordHash::new(phc).map_err(|e| PasswordError::Hash(e.to_string()))?;
-    match Argon2::default().verify_password(password.as_bytes(), &parsed) {
-        Ok(()) => Ok(true),
-        Err(argon2::password_hash::Error::Password) => Ok(false),
-        Err(e) => Err(PasswordError::Hash(e.to_string())),
-    }
+    let fail = |e: password_hash::Error| PasswordError::Hash(e.to_string());
+    let parsed = PasswordHash::new(phc).map_err(fail)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(PasswordError::Hash(
+            "stored hash lacks a salt or output".into(),
+        ));
+    };
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(fail)?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|e| PasswordError::Hash(e.to_string()))?
+        .unwrap_or_default();
+    let params = Params::try_from(&parsed).map_err(fail)?;
+    let argon = Argon2::new(algorithm, version, params);
+    let mut salt_bytes = [0_u8; 64];
+    let raw_salt = salt.decode_b64(&mut salt_bytes).map_err(fail)?;
+    let mut out = vec![0_u8; expected.len()];
+    argon2_into(&argon, password.as_bytes(), raw_salt, &mut out)?;
+    // `Output`'s equality does not stop at the first difference.
+    Ok(Output::new(&out).map_err(fail)? == expected)
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -218,6 +280,23 @@ mod tests {
                 .is_err(),
             "expected an unparsable stored hash to be an error"
         );
+    }
+
+    #[test]
+    fn hashes_agree_with_the_argon2_crates_own_phc_functions() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let ours = hash_blocking("open sesame").expect("hash");
+        let parsed = PasswordHash::new(&ours).expect("a PHC string");
+        Argon2::default()
+            .verify_password(b"open sesame", &parsed)
+            .expect("the crate verifies our hash");
+        let salt = SaltString::encode_b64(b"0123456789abcdef").expect("salt");
+        let theirs = Argon2::default()
+            .hash_password(b"open sesame", &salt)
+            .expect("crate hash")
+            .to_string();
+        assert!(verify_blocking("open sesame", &theirs).expect("verify ran"));
+        assert!(!verify_blocking("open sesamE", &theirs).expect("verify ran"));
     }
 
     #[test]
