@@ -25,6 +25,10 @@ pub struct Segment {
 /// touches, and a query visits every cell its own grown box touches, so two capsules that
 /// overlap always share a visited cell. Cells keep ids in insertion order; queries return
 /// the smallest id that hits, so results never depend on iteration order.
+///
+/// The cells are allocated on the first insert and given back by [`SegmentGrid::clear`]:
+/// a grid with no segments (a room waiting for players) costs a few words, not one
+/// vector per cell.
 #[derive(Clone, Debug)]
 pub struct SegmentGrid {
     cell: i32,
@@ -44,7 +48,7 @@ impl SegmentGrid {
             cell,
             cols,
             rows,
-            cells: vec![Vec::new(); (cols * rows) as usize],
+            cells: Vec::new(),
             segs: Vec::new(),
         }
     }
@@ -56,10 +60,8 @@ impl SegmentGrid {
 
     /// Removes every segment (a `clear_all` item or a new round).
     pub fn clear(&mut self) {
-        for c in &mut self.cells {
-            c.clear();
-        }
-        self.segs.clear();
+        self.cells = Vec::new();
+        self.segs = Vec::new();
     }
 
     fn cell_range(&self, a: Pt, b: Pt, r: i32) -> (i32, i32, i32, i32) {
@@ -76,6 +78,9 @@ impl SegmentGrid {
     /// Adds a segment and returns its id.
     pub fn insert(&mut self, seg: Segment) -> u32 {
         let id = self.segs.len() as u32;
+        if self.cells.is_empty() {
+            self.cells = vec![Vec::new(); (self.cols * self.rows) as usize];
+        }
         let (x0, x1, y0, y1) = self.cell_range(seg.a, seg.b, seg.r);
         for y in y0..=y1 {
             for x in x0..=x1 {
@@ -95,6 +100,9 @@ impl SegmentGrid {
         r: i32,
         mut skip: impl FnMut(&Segment) -> bool,
     ) -> Option<u32> {
+        if self.segs.is_empty() {
+            return None;
+        }
         let (x0, x1, y0, y1) = self.cell_range(a, b, r);
         let mut best: Option<u32> = None;
         for y in y0..=y1 {
