@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Auth;
+use crate::channel::error::ChannelError;
 use crate::channel::{Route, Target};
 use crate::config::Config;
 use crate::limits::Limits;
@@ -69,11 +70,15 @@ impl App {
         self.next_socket_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The actor behind a topic, started if need be. Err is the join error reason.
-    pub fn resolve(&self, route: &Route) -> Result<Target, &'static str> {
+    /// The actor behind a topic, started if need be. Err is the join's refusal.
+    pub fn resolve(&self, route: &Route) -> Result<Target, ChannelError> {
         match route {
             Route::Lobby(name) => self.lobbies.get_or_start(name).map(Target::Lobby),
-            Route::Room(id) => self.rooms.get(id).map(Target::Room).ok_or("not_found"),
+            Route::Room(id) => self
+                .rooms
+                .get(id)
+                .map(Target::Room)
+                .ok_or(ChannelError::NotFound),
         }
     }
 }

@@ -92,7 +92,7 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
     let _ = room_directory.set(rooms.clone());
     lobbies
         .get_or_start(&Arc::from(MAIN))
-        .map_err(StartError::Lobby)?;
+        .map_err(|e| StartError::Lobby(e.reason()))?;
     Ok(App::new(AppInner::new(
         config,
         Auth::new(tokens, accounts),

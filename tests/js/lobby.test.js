@@ -134,19 +134,25 @@ test("chat is broadcast to everyone as {user:{id,name}, body, at}", async (t) =>
   }
 });
 
-test("chat errors: empty, blank, 281 chars, missing body → invalid_body; 280 chars (also emoji) ok", async (t) => {
+test("chat errors: empty, blank, 281 chars → invalid_body; no or numeric body → bad_payload naming it; 280 chars (also emoji) ok", async (t) => {
   const a = await client(t, "chatty");
   const { channel } = await join(a.socket, "lobby:chaterr");
   for (const [what, payload] of [
     ["empty body", { body: "" }],
     ["blank body", { body: "   " }],
+    ["only bidi controls and NUL", { body: "\u202e\u0000\u2066" }],
     ["281 chars", { body: "x".repeat(281) }],
-    ["no body", {}],
-    ["numeric body", { body: 42 }],
     ["281 emoji (characters, not UTF-16 units)", { body: "😀".repeat(281) }],
   ]) {
     const res = await push(channel, "chat", payload);
     assert.deepEqual(res, { status: "error", response: { reason: "invalid_body" } }, `${what}: expected error invalid_body, got ${JSON.stringify(res)}`);
+  }
+  for (const [what, payload] of [
+    ["no body", {}],
+    ["numeric body", { body: 42 }],
+  ]) {
+    const res = await push(channel, "chat", payload);
+    assert.deepEqual(res, { status: "error", response: { reason: "bad_payload", field: "body" } }, `${what}: got ${JSON.stringify(res)}`);
   }
   const ok = await push(channel, "chat", { body: "y".repeat(280) });
   assert.equal(ok.status, "ok", `expected a 280-char body to be accepted, got ${JSON.stringify(ok)}`);

@@ -33,7 +33,11 @@ async fn inputs_beyond_120_a_second_are_dropped_and_counted() {
         )
         .await;
     let reply = player.reply_to(&r).await;
-    assert_eq!(reply["response"]["reason"], "bad_input", "got {reply}");
+    assert_eq!(
+        reply["response"],
+        json!({"reason": "bad_payload", "field": "turn"}),
+        "got {reply}"
+    );
 
     let before = counter(&server, "kurve_inputs_dropped_total");
     const SENT: u32 = 300;

@@ -4,6 +4,9 @@
 //! handle). Client frames are matched against it with Phoenix's join_ref rules and
 //! forwarded to the actor as commands; the actor answers through the socket's outbox.
 
+pub mod error;
+pub mod events;
+
 use std::sync::Arc;
 
 use kurve_shared::phoenix::InPayload;
@@ -12,6 +15,8 @@ use crate::actor::Overloaded;
 use crate::lobby::LobbyHandle;
 use crate::room::RoomHandle;
 use crate::socket::outbound::{ChannelRef, SocketId};
+use error::ChannelError;
+use events::{LobbyEvent, RoomEvent, RoomJoin};
 
 /// What a topic string names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,16 +64,17 @@ impl Target {
         }
     }
 
-    /// Asks the actor to join `chan`; it replies to `msg_ref` itself.
+    /// Asks the actor to join `chan`; it replies to `msg_ref` itself. `room` is what a
+    /// room join asked for (lobbies take no params).
     pub fn join(
         &self,
         chan: ChannelRef,
         msg_ref: Arc<str>,
-        params: serde_json::Value,
+        room: RoomJoin,
     ) -> Result<(), Overloaded> {
         match self {
-            Target::Lobby(lobby) => lobby.join(chan, msg_ref, params),
-            Target::Room(room) => room.join(chan, msg_ref, params),
+            Target::Lobby(lobby) => lobby.join(chan, msg_ref),
+            Target::Room(handle) => handle.join(chan, msg_ref, room),
         }
     }
 
@@ -81,18 +87,23 @@ impl Target {
         }
     }
 
-    /// Forwards a client event; the actor replies to `msg_ref` itself.
+    /// Decodes a client event for this kind of topic and forwards it; the actor replies
+    /// to `msg_ref` itself. Err (undecodable, or the actor is busy) is for the caller to
+    /// reply with.
     pub fn event(
         &self,
         chan: ChannelRef,
         msg_ref: Arc<str>,
-        event: String,
+        event: &str,
         payload: InPayload,
-    ) -> Result<(), Overloaded> {
+    ) -> Result<(), ChannelError> {
         match self {
-            Target::Lobby(lobby) => lobby.event(chan, msg_ref, event, payload),
-            Target::Room(room) => room.event(chan, msg_ref, event, payload),
+            Target::Lobby(lobby) => {
+                lobby.event(chan, msg_ref, LobbyEvent::decode(event, payload)?)?;
+            }
+            Target::Room(room) => room.event(chan, msg_ref, RoomEvent::decode(event, payload)?)?,
         }
+        Ok(())
     }
 
     /// True when the actor behind this handle has stopped (crashed or ended).

@@ -5,8 +5,6 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use kurve_shared::lobby::{ChatIn, ChatOut, LobbyJoined, PublicUser, RoomSummary, Status};
-use kurve_shared::phoenix::InPayload;
-use serde::Deserialize;
 use serde::ser::SerializeStruct;
 use serde_json::json;
 use tokio::time::{Instant, sleep_until};
@@ -16,6 +14,8 @@ use super::{Lobbies, LobbyDeps, LobbyHandle, MAIN};
 use crate::actor::MailboxReceiver;
 use crate::auth::User;
 use crate::auth::names::clean_text;
+use crate::channel::error::ChannelError;
+use crate::channel::events::{CreateRoom, LobbyEvent};
 use crate::config::{
     CHAT_BURST, CHAT_MAX_CHARS, CHAT_WINDOW, EMPTY_LOBBY_TTL, presence_flush_window,
 };
@@ -35,8 +35,7 @@ pub enum LobbyCommand {
     Event {
         chan: ChannelRef,
         msg_ref: Arc<str>,
-        event: String,
-        payload: InPayload,
+        event: LobbyEvent,
     },
     /// Rooms of this lobby were added, changed or removed; the listing is sent at the
     /// next flush.
@@ -165,8 +164,7 @@ impl Lobby {
                 chan,
                 msg_ref,
                 event,
-                payload,
-            } => self.event(chan, msg_ref, &event, payload),
+            } => self.event(chan, msg_ref, event),
             LobbyCommand::SetStatus {
                 user_id,
                 status,
@@ -247,54 +245,45 @@ impl Lobby {
         }
     }
 
-    fn event(&mut self, chan: ChannelRef, msg_ref: Arc<str>, event: &str, payload: InPayload) {
-        match event {
-            "chat" => self.chat(&chan, &msg_ref, payload),
-            "create_room" => self.create_room(&chan, &msg_ref, payload),
-            "quick_join" => match self
-                .rooms()
-                .map(|r| r.quick_join(&self.name, Some(Arc::from(chan.socket.user.id.as_str()))))
-            {
-                Some(Ok(room_id)) => {
-                    chan.reply(
-                        &msg_ref,
-                        "ok",
-                        Payload::json(&json!({ "room_id": &*room_id })),
-                    );
-                }
-                Some(Err(error)) => {
-                    chan.reply_error(&msg_ref, &error_reason(error));
-                }
-                None => {
-                    chan.reply_error(&msg_ref, "unavailable");
-                }
-            },
-            "debug_crash" if self.deps.test_hooks => {
+    fn event(&mut self, chan: ChannelRef, msg_ref: Arc<str>, event: LobbyEvent) {
+        let result = match event {
+            LobbyEvent::Chat(chat) => self.chat(&chan, &msg_ref, chat),
+            LobbyEvent::CreateRoom(request) => self.create_room(&chan, &msg_ref, request),
+            LobbyEvent::QuickJoin => self.quick_join(&chan, &msg_ref),
+            LobbyEvent::DebugCrash if self.deps.test_hooks => {
                 panic!("debug_crash requested on lobby:{}", self.name);
             }
-            _ => {
-                chan.reply_error(&msg_ref, "unknown_event");
-            }
+            LobbyEvent::DebugCrash => Err(ChannelError::UnknownEvent),
+        };
+        if let Err(error) = result {
+            chan.reply_error(&msg_ref, error);
         }
     }
 
-    fn chat(&mut self, chan: &ChannelRef, msg_ref: &Arc<str>, payload: InPayload) {
-        let body = match payload {
-            InPayload::Json(value) => serde_json::from_value::<ChatIn>(value).ok(),
-            InPayload::Binary(_) => None,
-        };
-        let Some(ChatIn { body }) = body else {
-            metrics::counter!(crate::metrics::CHAT_REFUSED, "reason" => "bad_payload").increment(1);
-            chan.reply_error(msg_ref, "invalid_body");
-            return;
-        };
+    fn quick_join(&mut self, chan: &ChannelRef, msg_ref: &Arc<str>) -> Result<(), ChannelError> {
+        let rooms = self.rooms().ok_or(ChannelError::Unavailable)?;
+        let creator = Arc::from(chan.socket.user.id.as_str());
+        let room_id = rooms.quick_join(&self.name, Some(creator))?;
+        chan.reply(
+            msg_ref,
+            "ok",
+            Payload::json(&json!({ "room_id": &*room_id })),
+        );
+        Ok(())
+    }
+
+    fn chat(
+        &mut self,
+        chan: &ChannelRef,
+        msg_ref: &Arc<str>,
+        ChatIn { body }: ChatIn,
+    ) -> Result<(), ChannelError> {
         let body = clean_text(&body);
         let body = body.trim();
         let chars = body.chars().count();
         if chars == 0 || chars > CHAT_MAX_CHARS {
             metrics::counter!(crate::metrics::CHAT_REFUSED, "reason" => "length").increment(1);
-            chan.reply_error(msg_ref, "invalid_body");
-            return;
+            return Err(ChannelError::InvalidBody);
         }
         let user = &chan.socket.user;
         let now = Instant::now();
@@ -307,8 +296,7 @@ impl Lobby {
         }
         if times.len() >= CHAT_BURST as usize {
             metrics::counter!(crate::metrics::CHAT_REFUSED, "reason" => "rate").increment(1);
-            chan.reply_error(msg_ref, "rate_limited");
-            return;
+            return Err(ChannelError::RateLimited);
         }
         times.push_back(now);
         let message = ChatOut {
@@ -326,43 +314,28 @@ impl Lobby {
             Payload::json(&message),
         ));
         metrics::counter!(crate::metrics::CHAT_MESSAGES).increment(1);
+        Ok(())
     }
 
     fn rooms(&self) -> Option<&crate::room::Rooms> {
         self.deps.rooms.get()
     }
 
-    fn create_room(&mut self, chan: &ChannelRef, msg_ref: &Arc<str>, payload: InPayload) {
-        let request = match payload {
-            InPayload::Json(value) => serde_json::from_value::<CreateRoom>(value).ok(),
-            InPayload::Binary(_) => None,
-        };
-        let Some(request) = request else {
-            chan.reply_error(msg_ref, "invalid_room");
-            return;
-        };
-        let spec = match request.into_spec(&self.name, &chan.socket.user) {
-            Ok(spec) => spec,
-            Err(reason) => {
-                chan.reply_error(msg_ref, reason);
-                return;
-            }
-        };
-        match self.rooms().map(|r| r.create(spec)) {
-            Some(Ok(room_id)) => {
-                chan.reply(
-                    msg_ref,
-                    "ok",
-                    Payload::json(&json!({ "room_id": &*room_id })),
-                );
-            }
-            Some(Err(error)) => {
-                chan.reply_error(msg_ref, &error_reason(error));
-            }
-            None => {
-                chan.reply_error(msg_ref, "unavailable");
-            }
-        }
+    fn create_room(
+        &mut self,
+        chan: &ChannelRef,
+        msg_ref: &Arc<str>,
+        request: CreateRoom,
+    ) -> Result<(), ChannelError> {
+        let spec = room_spec(request, &self.name, &chan.socket.user)?;
+        let rooms = self.rooms().ok_or(ChannelError::Unavailable)?;
+        let room_id = rooms.create(spec)?;
+        chan.reply(
+            msg_ref,
+            "ok",
+            Payload::json(&json!({ "room_id": &*room_id })),
+        );
+        Ok(())
     }
 
     fn schedule_flush(&mut self) {
@@ -428,9 +401,11 @@ impl Lobby {
     /// Answers a command that reached a lobby after it decided to stop.
     fn refuse_after_close(&mut self, command: LobbyCommand) {
         match command {
-            LobbyCommand::Join { chan, msg_ref } => chan.refuse_join(&msg_ref, "lobby_restarting"),
+            LobbyCommand::Join { chan, msg_ref } => {
+                chan.refuse_join(&msg_ref, ChannelError::LobbyRestarting);
+            }
             LobbyCommand::Event { chan, msg_ref, .. } => {
-                chan.reply_error(&msg_ref, "lobby_restarting");
+                chan.reply_error(&msg_ref, ChannelError::LobbyRestarting);
             }
             LobbyCommand::Leave { socket } => self.leave(socket),
             LobbyCommand::SetStatus { .. } | LobbyCommand::ListingChanged => {}
@@ -460,61 +435,43 @@ impl Drop for SessionsGauge {
     }
 }
 
-/// `create_room` payload.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateRoom {
-    name: Option<String>,
-    max_players: Option<u8>,
-    #[serde(default)]
-    private: bool,
-    password: Option<String>,
-    /// Frames per second this room sends (1 to 240; default the server's).
-    send_hz: Option<u32>,
-}
-
-impl CreateRoom {
-    /// Validates the request; Err is the reason the client gets.
-    fn into_spec(self, lobby: &Arc<str>, creator: &User) -> Result<RoomSpec, &'static str> {
-        let name = self.name.as_deref().map(clean_text);
-        let name = match name.as_deref().map(str::trim) {
-            None | Some("") => format!("{}'s room", creator.name),
-            Some(name) => name.to_owned(),
-        };
-        if name.chars().count() > MAX_ROOM_NAME {
-            return Err("invalid_room");
-        }
-        let max_players = self.max_players.unwrap_or(6);
-        if !(2..=8).contains(&max_players) {
-            return Err("invalid_room");
-        }
-        let password = self.password.filter(|p| !p.is_empty());
-        if password
-            .as_ref()
-            .is_some_and(|p| p.chars().count() > MAX_PASSWORD)
-        {
-            return Err("invalid_room");
-        }
-        if self.send_hz.is_some_and(|hz| !(1..=240).contains(&hz)) {
-            return Err("invalid_room");
-        }
-        Ok(RoomSpec {
-            name,
-            lobby: lobby.clone(),
-            max_players,
-            private: self.private,
-            password,
-            send_hz: self.send_hz,
-            creator: Some(Arc::from(creator.id.as_str())),
-        })
+/// Checks a `create_room` request against the rules; the room it asks for.
+fn room_spec(
+    request: CreateRoom,
+    lobby: &Arc<str>,
+    creator: &User,
+) -> Result<RoomSpec, ChannelError> {
+    let name = request.name.as_deref().map(clean_text);
+    let name = match name.as_deref().map(str::trim) {
+        None | Some("") => format!("{}'s room", creator.name),
+        Some(name) => name.to_owned(),
+    };
+    if name.chars().count() > MAX_ROOM_NAME {
+        return Err(ChannelError::InvalidRoom);
     }
-}
-
-fn error_reason(error: crate::room::CreateError) -> String {
-    match error {
-        crate::room::CreateError::TooMany => "too_many_rooms".into(),
-        crate::room::CreateError::Unavailable => "unavailable".into(),
+    let max_players = request.max_players.unwrap_or(6);
+    if !(2..=8).contains(&max_players) {
+        return Err(ChannelError::InvalidRoom);
     }
+    let password = request.password.filter(|p| !p.is_empty());
+    if password
+        .as_ref()
+        .is_some_and(|p| p.chars().count() > MAX_PASSWORD)
+    {
+        return Err(ChannelError::InvalidRoom);
+    }
+    if request.send_hz.is_some_and(|hz| !(1..=240).contains(&hz)) {
+        return Err(ChannelError::InvalidRoom);
+    }
+    Ok(RoomSpec {
+        name,
+        lobby: lobby.clone(),
+        max_players,
+        private: request.private,
+        password,
+        send_hz: request.send_hz,
+        creator: Some(Arc::from(creator.id.as_str())),
+    })
 }
 
 fn unix_millis() -> u64 {

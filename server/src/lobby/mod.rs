@@ -10,12 +10,13 @@ mod actor;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::channel::events::LobbyEvent;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use kurve_shared::lobby::Status;
-use kurve_shared::phoenix::InPayload;
 
 use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
+use crate::channel::error::ChannelError;
 use crate::config::{LOBBY_MAILBOX, MAX_LOBBIES};
 use crate::pubsub::PubSub;
 use crate::room::Rooms;
@@ -35,12 +36,7 @@ pub struct LobbyHandle {
 }
 
 impl LobbyHandle {
-    pub fn join(
-        &self,
-        chan: ChannelRef,
-        msg_ref: Arc<str>,
-        _params: serde_json::Value,
-    ) -> Result<(), Overloaded> {
+    pub fn join(&self, chan: ChannelRef, msg_ref: Arc<str>) -> Result<(), Overloaded> {
         self.mailbox.try_send(LobbyCommand::Join { chan, msg_ref })
     }
 
@@ -52,14 +48,12 @@ impl LobbyHandle {
         &self,
         chan: ChannelRef,
         msg_ref: Arc<str>,
-        event: String,
-        payload: InPayload,
+        event: LobbyEvent,
     ) -> Result<(), Overloaded> {
         self.mailbox.try_send(LobbyCommand::Event {
             chan,
             msg_ref,
             event,
-            payload,
         })
     }
 
@@ -127,7 +121,7 @@ impl Lobbies {
 
     /// The lobby `name`, started if it is not running. Err carries the reason a join
     /// gets: too many lobbies, or the server shutting down.
-    pub fn get_or_start(&self, name: &Arc<str>) -> Result<LobbyHandle, &'static str> {
+    pub fn get_or_start(&self, name: &Arc<str>) -> Result<LobbyHandle, ChannelError> {
         let mut table = self.table();
         if let Some(handle) = table.get(name)
             && !handle.is_gone()
@@ -135,7 +129,7 @@ impl Lobbies {
             return Ok(handle.clone());
         }
         if table.len() >= MAX_LOBBIES {
-            return Err("too_many_lobbies");
+            return Err(ChannelError::TooManyLobbies);
         }
         let (tx, rx) = mailbox(LOBBY_MAILBOX);
         let handle = LobbyHandle {
@@ -156,7 +150,7 @@ impl Lobbies {
         {
             tracing::warn!(lobby = %name, %error, "could not start lobby");
             self.forget(&handle);
-            return Err("unavailable");
+            return Err(ChannelError::Unavailable);
         }
         Ok(handle)
     }

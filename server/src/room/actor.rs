@@ -13,7 +13,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use kurve_shared::game::{self, Phase};
 use kurve_shared::lobby::{PublicUser, RoomPhase, RoomSummary, Status};
-use kurve_shared::phoenix::InPayload;
 use metrics::{Counter, Histogram};
 use serde::ser::SerializeStruct;
 use serde_json::json;
@@ -25,6 +24,8 @@ use super::clock::TickClock;
 use super::{RoomSpec, Rooms};
 use crate::actor::MailboxReceiver;
 use crate::auth::{MatchPlayer, MatchRecord};
+use crate::channel::error::ChannelError;
+use crate::channel::events::{Role, RoomEvent, RoomJoin};
 use crate::config::presence_flush_window;
 use crate::presence::{MetaFields, Presence};
 use crate::pubsub::Broadcast;
@@ -40,7 +41,7 @@ pub enum RoomCommand {
     Join {
         chan: ChannelRef,
         msg_ref: Arc<str>,
-        params: serde_json::Value,
+        params: RoomJoin,
     },
     Leave {
         socket: SocketId,
@@ -49,24 +50,8 @@ pub enum RoomCommand {
     Event {
         chan: ChannelRef,
         msg_ref: Arc<str>,
-        event: String,
-        payload: InPayload,
+        event: RoomEvent,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Player,
-    Spectator,
-}
-
-impl Role {
-    fn as_str(self) -> &'static str {
-        match self {
-            Role::Player => "player",
-            Role::Spectator => "spectator",
-        }
-    }
 }
 
 /// Room presence meta: `{"name", "role", "color"?, "seat"?, "ready"?}` (the last three
@@ -286,8 +271,7 @@ impl Room {
                 chan,
                 msg_ref,
                 event,
-                payload,
-            } => self.event(chan, msg_ref, &event, payload),
+            } => self.event(chan, msg_ref, event),
         }
     }
 
@@ -338,18 +322,10 @@ impl Room {
         self.game.config().tick_hz.max(1) / self.ticks_per_frame as u32
     }
 
-    fn join(&mut self, chan: ChannelRef, msg_ref: Arc<str>, params: &serde_json::Value) {
-        let role = match params.get("as").and_then(|v| v.as_str()) {
-            None | Some("player") => Role::Player,
-            Some("spectator") => Role::Spectator,
-            Some(_) => {
-                chan.refuse_join(&msg_ref, "bad_request");
-                return;
-            }
-        };
-        let password = params.get("password").and_then(|v| v.as_str());
-        if !self.rooms.password_ok(&self.id, password) {
-            chan.refuse_join(&msg_ref, "wrong_password");
+    fn join(&mut self, chan: ChannelRef, msg_ref: Arc<str>, params: &RoomJoin) {
+        let role = params.role;
+        if !self.rooms.password_ok(&self.id, params.password.as_deref()) {
+            chan.refuse_join(&msg_ref, ChannelError::WrongPassword);
             return;
         }
         let user = chan.socket.user.clone();
@@ -365,12 +341,14 @@ impl Room {
             } else {
                 match self.game.add_player(&user.id, &user.name) {
                     Ok(_) => {}
-                    Err(GameError::Full) => return chan.refuse_join(&msg_ref, "room_full"),
+                    Err(GameError::Full) => {
+                        return chan.refuse_join(&msg_ref, ChannelError::RoomFull);
+                    }
                     Err(GameError::AlreadyStarted) => {
-                        return chan.refuse_join(&msg_ref, "already_started");
+                        return chan.refuse_join(&msg_ref, ChannelError::AlreadyStarted);
                     }
                     Err(GameError::AlreadySeated) => {
-                        return chan.refuse_join(&msg_ref, "already_seated");
+                        return chan.refuse_join(&msg_ref, ChannelError::AlreadySeated);
                     }
                 }
             }
@@ -463,51 +441,34 @@ impl Room {
         self.publish_summary();
     }
 
-    fn event(&mut self, chan: ChannelRef, msg_ref: Arc<str>, event: &str, payload: InPayload) {
+    fn event(&mut self, chan: ChannelRef, msg_ref: Arc<str>, event: RoomEvent) {
         let Some(member) = self.members.get_mut(&chan.socket.id) else {
-            chan.reply_error(&msg_ref, "not_joined");
+            chan.reply_error(&msg_ref, ChannelError::NotJoined);
             return;
         };
         match event {
-            "input" => {
+            RoomEvent::Input { turn } => {
                 if member.role != Role::Player {
-                    chan.reply_error(&msg_ref, "not_a_player");
+                    chan.reply_error(&msg_ref, ChannelError::NotAPlayer);
                     return;
                 }
-                let turn = match &payload {
-                    InPayload::Json(value) => value.get("turn").and_then(|t| t.as_i64()),
-                    InPayload::Binary(_) => None,
-                };
-                match turn {
-                    Some(turn @ -1..=1) => {
-                        self.game.set_input(&chan.socket.user.id, turn as i8);
-                    }
-                    _ => {
-                        chan.reply_error(&msg_ref, "bad_input");
-                    }
-                }
+                self.game.set_input(&chan.socket.user.id, turn);
             }
-            "ready" => {
+            RoomEvent::Ready { ready } => {
                 if member.role != Role::Player {
-                    chan.reply_error(&msg_ref, "not_a_player");
+                    chan.reply_error(&msg_ref, ChannelError::NotAPlayer);
                     return;
                 }
-                let ready = match &payload {
-                    InPayload::Json(value) => {
-                        value.get("ready").and_then(|r| r.as_bool()).unwrap_or(true)
-                    }
-                    InPayload::Binary(_) => true,
-                };
                 self.game.set_ready(&chan.socket.user.id, ready);
                 chan.reply(&msg_ref, "ok", Payload::empty());
                 self.save_if_waiting();
                 self.sync_player_metas();
             }
-            "debug_crash" if self.test_hooks => {
+            RoomEvent::DebugCrash if self.test_hooks => {
                 panic!("debug_crash requested on room:{}", self.id);
             }
-            _ => {
-                chan.reply_error(&msg_ref, "unknown_event");
+            RoomEvent::DebugCrash => {
+                chan.reply_error(&msg_ref, ChannelError::UnknownEvent);
             }
         }
     }
@@ -690,9 +651,11 @@ impl Room {
 
     fn refuse_after_close(&mut self, command: RoomCommand) {
         match command {
-            RoomCommand::Join { chan, msg_ref, .. } => chan.refuse_join(&msg_ref, "not_found"),
+            RoomCommand::Join { chan, msg_ref, .. } => {
+                chan.refuse_join(&msg_ref, ChannelError::NotFound);
+            }
             RoomCommand::Event { chan, msg_ref, .. } => {
-                chan.reply_error(&msg_ref, "not_found");
+                chan.reply_error(&msg_ref, ChannelError::NotFound);
             }
             RoomCommand::Leave { socket, explicit } => self.leave(socket, explicit),
         }

@@ -19,11 +19,11 @@ use std::sync::{Arc, Mutex};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use kurve_shared::lobby::{RoomPhase, RoomSummary};
-use kurve_shared::phoenix::InPayload;
 use tokio_util::task::TaskTracker;
 
 use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::auth::AccountStore;
+use crate::channel::events::{RoomEvent, RoomJoin};
 use crate::lobby::Lobbies;
 use crate::pubsub::PubSub;
 use crate::sim::SavedGame;
@@ -82,7 +82,7 @@ impl RoomHandle {
         &self,
         chan: ChannelRef,
         msg_ref: Arc<str>,
-        params: serde_json::Value,
+        params: RoomJoin,
     ) -> Result<(), Overloaded> {
         self.mailbox.try_send(RoomCommand::Join {
             chan,
@@ -102,14 +102,12 @@ impl RoomHandle {
         &self,
         chan: ChannelRef,
         msg_ref: Arc<str>,
-        event: String,
-        payload: InPayload,
+        event: RoomEvent,
     ) -> Result<(), Overloaded> {
         self.mailbox.try_send(RoomCommand::Event {
             chan,
             msg_ref,
             event,
-            payload,
         })
     }
 

@@ -22,6 +22,8 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::app::App;
 use crate::auth::User;
+use crate::channel::error::ChannelError;
+use crate::channel::events::RoomJoin;
 use crate::channel::{ChannelTable, Joined, Route, Target};
 use crate::config::{OUTBOUND_QUEUE, WRITE_STALL_TIMEOUT};
 use crate::limits::{Bucket, Rate, Refusal};
@@ -415,8 +417,7 @@ impl Connection {
 
     /// Checks a room password before the room sees the join, spending from the wrong
     /// password budget when it does not open the room.
-    fn check_room_password(&mut self, id: &str, params: &serde_json::Value) -> PasswordCheck {
-        let password = params.get("password").and_then(|v| v.as_str());
+    fn check_room_password(&mut self, id: &str, password: Option<&str>) -> PasswordCheck {
         if self.app.rooms.password_ok(id, password) {
             return PasswordCheck::Right;
         }
@@ -437,41 +438,50 @@ impl Connection {
         let msg_ref: Arc<str> = Arc::from(msg_ref);
         let topic: Arc<str> = Arc::from(frame.topic.as_str());
         let Some(route) = Route::parse(&topic) else {
-            self.reply_unjoined(&topic, Some(&msg_ref), "error", "unmatched topic");
+            let reason = ChannelError::UnmatchedTopic.reason();
+            self.reply_unjoined(&topic, Some(&msg_ref), "error", reason);
             return None;
         };
         let duplicate = self.channels.get(&topic).is_some();
         let max_channels = self.app.limits.config().max_channels_per_socket as usize;
         if !duplicate && self.channels.len() >= max_channels {
             Refusal::ChannelsPerSocket.count();
-            self.reply_error(&topic, &join_ref, &msg_ref, "too_many_channels");
+            self.reply_error(&topic, &join_ref, &msg_ref, ChannelError::TooManyChannels);
             return None;
         }
         if matches!(route, Route::Lobby(_)) && !self.take_join() {
-            self.reply_error(&topic, &join_ref, &msg_ref, "rate_limited");
+            self.reply_error(&topic, &join_ref, &msg_ref, ChannelError::RateLimited);
             return None;
         }
-        let params = match frame.payload {
-            InPayload::Json(value) => value,
-            InPayload::Binary(_) => serde_json::Value::Null,
-        };
+        let mut room_join = RoomJoin::default();
         if let Route::Room(id) = &route {
-            match self.check_room_password(id, &params) {
+            let params = match frame.payload {
+                InPayload::Json(value) => RoomJoin::decode(value),
+                InPayload::Binary(_) => Err(ChannelError::BadPayload { field: None }),
+            };
+            room_join = match params {
+                Ok(params) => params,
+                Err(error) => {
+                    self.reply_error(&topic, &join_ref, &msg_ref, error);
+                    return None;
+                }
+            };
+            match self.check_room_password(id, room_join.password.as_deref()) {
                 PasswordCheck::Right => {}
                 PasswordCheck::Wrong => {
-                    self.reply_error(&topic, &join_ref, &msg_ref, "wrong_password");
+                    self.reply_error(&topic, &join_ref, &msg_ref, ChannelError::WrongPassword);
                     return None;
                 }
                 PasswordCheck::WrongTooOften => {
-                    self.reply_error(&topic, &join_ref, &msg_ref, "wrong_password");
+                    self.reply_error(&topic, &join_ref, &msg_ref, ChannelError::WrongPassword);
                     return Some(End::Close(close::POLICY, "too many wrong room passwords"));
                 }
             }
         }
         let target = match self.app.resolve(&route) {
             Ok(target) => target,
-            Err(reason) => {
-                self.reply_error(&topic, &join_ref, &msg_ref, reason);
+            Err(error) => {
+                self.reply_error(&topic, &join_ref, &msg_ref, error);
                 return None;
             }
         };
@@ -482,11 +492,11 @@ impl Connection {
             self.push_control(&topic, &old.join_ref, "phx_close");
         }
         let chan = self.channel_ref(&topic, &join_ref);
-        match target.join(chan, msg_ref.clone(), params) {
+        match target.join(chan, msg_ref.clone(), room_join) {
             Ok(()) => {
                 self.channels.insert(topic, Joined { join_ref, target });
             }
-            Err(_) => self.reply_error(&topic, &join_ref, &msg_ref, "overloaded"),
+            Err(_) => self.reply_error(&topic, &join_ref, &msg_ref, ChannelError::Overloaded),
         }
         None
     }
@@ -531,7 +541,7 @@ impl Connection {
                 &frame.topic,
                 frame.msg_ref.as_deref(),
                 "error",
-                "unmatched topic",
+                ChannelError::UnmatchedTopic.reason(),
             );
             return;
         };
@@ -562,15 +572,12 @@ impl Connection {
         }
         let creates_room = matches!(frame.event.as_str(), "create_room" | "quick_join");
         if creates_room && matches!(target, Target::Lobby(_)) && !self.take_join() {
-            self.reply_error(&topic, &join_ref, &msg_ref, "rate_limited");
+            self.reply_error(&topic, &join_ref, &msg_ref, ChannelError::RateLimited);
             return;
         }
         let chan = self.channel_ref(&topic, &join_ref);
-        if target
-            .event(chan, msg_ref.clone(), frame.event, frame.payload)
-            .is_err()
-        {
-            self.reply_error(&topic, &join_ref, &msg_ref, "overloaded");
+        if let Err(error) = target.event(chan, msg_ref.clone(), &frame.event, frame.payload) {
+            self.reply_error(&topic, &join_ref, &msg_ref, error);
         }
     }
 
@@ -606,14 +613,16 @@ impl Connection {
         }
     }
 
-    fn reply_error(&self, topic: &Arc<str>, join_ref: &Arc<str>, msg_ref: &Arc<str>, reason: &str) {
-        self.socket.outbox.reply(
-            topic,
-            join_ref,
-            msg_ref,
-            "error",
-            Payload::json(&serde_json::json!({ "reason": reason })),
-        );
+    fn reply_error(
+        &self,
+        topic: &Arc<str>,
+        join_ref: &Arc<str>,
+        msg_ref: &Arc<str>,
+        error: ChannelError,
+    ) {
+        self.socket
+            .outbox
+            .reply(topic, join_ref, msg_ref, "error", error.response());
     }
 
     /// A reply whose join_ref is null: heartbeats, unmatched topics, undecodable frames.

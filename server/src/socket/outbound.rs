@@ -24,6 +24,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 pub use super::wire::{Broadcast, Payload};
+use crate::channel::error::ChannelError;
 use crate::config::MAX_BACKLOG;
 use crate::metrics;
 
@@ -349,13 +350,9 @@ impl ChannelRef {
             .reply(&self.topic, &self.join_ref, msg_ref, status, response)
     }
 
-    /// Replies `{"status":"error","response":{"reason": reason}}`.
-    pub fn reply_error(&self, msg_ref: &Arc<str>, reason: &str) -> bool {
-        self.reply(
-            msg_ref,
-            "error",
-            Payload::json(&serde_json::json!({ "reason": reason })),
-        )
+    /// Replies `{"status":"error","response":{"reason", …}}`.
+    pub fn reply_error(&self, msg_ref: &Arc<str>, error: ChannelError) -> bool {
+        self.reply(msg_ref, "error", error.response())
     }
 
     /// Pushes `event` on this channel to this client only.
@@ -366,8 +363,8 @@ impl ChannelRef {
     }
 
     /// Answers a join with an error and tells the socket to forget the channel.
-    pub fn refuse_join(&self, msg_ref: &Arc<str>, reason: &str) {
-        self.reply_error(msg_ref, reason);
+    pub fn refuse_join(&self, msg_ref: &Arc<str>, error: ChannelError) {
+        self.reply_error(msg_ref, error);
         self.socket.outbox.send(Outbound::JoinRefused {
             topic: self.topic.clone(),
             join_ref: self.join_ref.clone(),

@@ -1,0 +1,129 @@
+//! The one place channel errors are shaped: every refusal a join or a client event can
+//! get, and the `{"reason", "field"?}` response it is sent as (as `http/error.rs` does
+//! for HTTP).
+
+use crate::socket::wire::Payload;
+
+/// Why a join or a client event was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelError {
+    // --- joins ---
+    /// The topic names nothing this server serves (Phoenix's wording).
+    UnmatchedTopic,
+    NotFound,
+    RoomFull,
+    AlreadyStarted,
+    /// The user already holds a seat in this room from another socket.
+    AlreadySeated,
+    WrongPassword,
+    TooManyChannels,
+    TooManyLobbies,
+    /// The lobby is stopping; joining again starts a fresh one.
+    LobbyRestarting,
+    /// The server is shutting down.
+    Unavailable,
+
+    // --- events ---
+    /// An event on a channel the actor does not count this socket in.
+    NotJoined,
+    NotAPlayer,
+    UnknownEvent,
+    /// The payload does not decode; `field` names the first field at fault (None: the
+    /// payload as a whole, e.g. binary where JSON is expected).
+    BadPayload {
+        field: Option<String>,
+    },
+    /// A chat body that is empty or too long once cleaned.
+    InvalidBody,
+    /// A room request that decodes but breaks the rules (name, size, password, rate).
+    InvalidRoom,
+    RateLimited,
+    TooManyRooms,
+    /// The actor's mailbox is full.
+    Overloaded,
+}
+
+impl ChannelError {
+    /// The `reason` clients switch on.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ChannelError::UnmatchedTopic => "unmatched topic",
+            ChannelError::NotFound => "not_found",
+            ChannelError::RoomFull => "room_full",
+            ChannelError::AlreadyStarted => "already_started",
+            ChannelError::AlreadySeated => "already_seated",
+            ChannelError::WrongPassword => "wrong_password",
+            ChannelError::TooManyChannels => "too_many_channels",
+            ChannelError::TooManyLobbies => "too_many_lobbies",
+            ChannelError::LobbyRestarting => "lobby_restarting",
+            ChannelError::Unavailable => "unavailable",
+            ChannelError::NotJoined => "not_joined",
+            ChannelError::NotAPlayer => "not_a_player",
+            ChannelError::UnknownEvent => "unknown_event",
+            ChannelError::BadPayload { .. } => "bad_payload",
+            ChannelError::InvalidBody => "invalid_body",
+            ChannelError::InvalidRoom => "invalid_room",
+            ChannelError::RateLimited => "rate_limited",
+            ChannelError::TooManyRooms => "too_many_rooms",
+            ChannelError::Overloaded => "overloaded",
+        }
+    }
+
+    /// The error reply's response: `{"reason"}`, plus `"field"` for a bad payload.
+    pub fn response(&self) -> Payload {
+        match self {
+            ChannelError::BadPayload { field: Some(field) } => {
+                Payload::json(&serde_json::json!({ "reason": self.reason(), "field": field }))
+            }
+            _ => Payload::json(&serde_json::json!({ "reason": self.reason() })),
+        }
+    }
+}
+
+impl From<crate::room::CreateError> for ChannelError {
+    fn from(error: crate::room::CreateError) -> Self {
+        match error {
+            crate::room::CreateError::TooMany => ChannelError::TooManyRooms,
+            crate::room::CreateError::Unavailable => ChannelError::Unavailable,
+        }
+    }
+}
+
+impl From<crate::actor::Overloaded> for ChannelError {
+    fn from(_: crate::actor::Overloaded) -> Self {
+        ChannelError::Overloaded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(payload: Payload) -> serde_json::Value {
+        match payload {
+            Payload::Json(text) => serde_json::from_str(&text).expect("json"),
+            Payload::Binary(_) => panic!("expected JSON"),
+        }
+    }
+
+    #[test]
+    fn responses_carry_the_reason_and_the_field_at_fault() {
+        assert_eq!(
+            json(ChannelError::RoomFull.response()),
+            serde_json::json!({"reason": "room_full"})
+        );
+        assert_eq!(
+            json(
+                ChannelError::BadPayload {
+                    field: Some("turn".into())
+                }
+                .response()
+            ),
+            serde_json::json!({"reason": "bad_payload", "field": "turn"})
+        );
+        assert_eq!(
+            json(ChannelError::UnmatchedTopic.response()),
+            serde_json::json!({"reason": "unmatched topic"})
+        );
+    }
+}

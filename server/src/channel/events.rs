@@ -1,0 +1,262 @@
+//! What clients may send on each topic, decoded once at the edge (the socket's task)
+//! into typed values: actors never pick raw JSON apart. A payload that does not decode
+//! is refused there with `bad_payload` naming the field at fault.
+
+use kurve_shared::lobby::ChatIn;
+use kurve_shared::phoenix::InPayload;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::error::ChannelError;
+
+/// A client event on `lobby:<name>`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LobbyEvent {
+    Chat(ChatIn),
+    CreateRoom(CreateRoom),
+    QuickJoin,
+    /// Test hook: the lobby panics (refused as unknown without `--test-hooks`).
+    DebugCrash,
+}
+
+/// `create_room`, as sent; the lobby checks it against the rules.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRoom {
+    pub name: Option<String>,
+    pub max_players: Option<u8>,
+    #[serde(default)]
+    pub private: bool,
+    pub password: Option<String>,
+    /// Frames per second this room sends (1 to 240; default the server's).
+    pub send_hz: Option<u32>,
+}
+
+/// A client event on `room:<id>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomEvent {
+    /// `input {"turn": -1|0|1}`.
+    Input { turn: i8 },
+    /// `ready {"ready"?}` (default true).
+    Ready { ready: bool },
+    /// Test hook: the room panics (refused as unknown without `--test-hooks`).
+    DebugCrash,
+}
+
+/// How a client joins a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    #[default]
+    Player,
+    Spectator,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Player => "player",
+            Role::Spectator => "spectator",
+        }
+    }
+}
+
+/// `phx_join` params of a room: `{"as"?, "password"?}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct RoomJoin {
+    #[serde(rename = "as", default)]
+    pub role: Role,
+    pub password: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct InputIn {
+    turn: Turn,
+}
+
+/// -1, 0 or +1; anything else is refused while decoding, naming `turn`.
+#[derive(Deserialize)]
+#[serde(try_from = "i64")]
+struct Turn(i8);
+
+impl TryFrom<i64> for Turn {
+    type Error = &'static str;
+    fn try_from(value: i64) -> Result<Self, Self::Error> {
+        match value {
+            -1..=1 => Ok(Turn(value as i8)),
+            _ => Err("turn must be -1, 0 or 1"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ReadyIn {
+    #[serde(default = "yes")]
+    ready: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl LobbyEvent {
+    pub fn decode(event: &str, payload: InPayload) -> Result<Self, ChannelError> {
+        Ok(match event {
+            "chat" => LobbyEvent::Chat(decode(payload)?),
+            "create_room" => LobbyEvent::CreateRoom(decode(payload)?),
+            "quick_join" => LobbyEvent::QuickJoin,
+            "debug_crash" => LobbyEvent::DebugCrash,
+            _ => return Err(ChannelError::UnknownEvent),
+        })
+    }
+}
+
+impl RoomEvent {
+    pub fn decode(event: &str, payload: InPayload) -> Result<Self, ChannelError> {
+        Ok(match event {
+            "input" => RoomEvent::Input {
+                turn: decode::<InputIn>(payload)?.turn.0,
+            },
+            "ready" => RoomEvent::Ready {
+                ready: decode::<ReadyIn>(payload)?.ready,
+            },
+            "debug_crash" => RoomEvent::DebugCrash,
+            _ => return Err(ChannelError::UnknownEvent),
+        })
+    }
+}
+
+impl RoomJoin {
+    /// Decodes room join params (absent or null params are `{}`).
+    pub fn decode(params: serde_json::Value) -> Result<Self, ChannelError> {
+        decode(InPayload::Json(params))
+    }
+}
+
+/// Decodes a JSON payload into `T`; a null payload counts as `{}`. The error names the
+/// path of the first field that does not fit.
+fn decode<T: DeserializeOwned>(payload: InPayload) -> Result<T, ChannelError> {
+    let value = match payload {
+        InPayload::Json(serde_json::Value::Null) => serde_json::Value::Object(Default::default()),
+        InPayload::Json(value) => value,
+        InPayload::Binary(_) => return Err(ChannelError::BadPayload { field: None }),
+    };
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let field = if path == "." {
+            // serde reports a missing or unknown field at the level that holds it.
+            field_named_in(&error.inner().to_string())
+        } else {
+            Some(path)
+        };
+        ChannelError::BadPayload { field }
+    })
+}
+
+/// The field a serde message quotes (`missing field `body``, `unknown field `x``).
+fn field_named_in(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn bad(field: &str) -> ChannelError {
+        ChannelError::BadPayload {
+            field: Some(field.into()),
+        }
+    }
+
+    #[test]
+    fn room_events_decode_or_name_the_field() {
+        let j = InPayload::Json;
+        assert_eq!(
+            RoomEvent::decode("input", j(json!({"turn": -1}))),
+            Ok(RoomEvent::Input { turn: -1 })
+        );
+        assert_eq!(
+            RoomEvent::decode("input", j(json!({"turn": 2}))),
+            Err(bad("turn"))
+        );
+        assert_eq!(
+            RoomEvent::decode("input", j(json!({"turn": "left"}))),
+            Err(bad("turn"))
+        );
+        assert_eq!(RoomEvent::decode("input", j(json!({}))), Err(bad("turn")));
+        assert_eq!(
+            RoomEvent::decode("ready", j(json!({}))),
+            Ok(RoomEvent::Ready { ready: true })
+        );
+        assert_eq!(
+            RoomEvent::decode("ready", j(json!(null))),
+            Ok(RoomEvent::Ready { ready: true })
+        );
+        assert_eq!(
+            RoomEvent::decode("ready", j(json!({"ready": false}))),
+            Ok(RoomEvent::Ready { ready: false })
+        );
+        assert_eq!(
+            RoomEvent::decode("ready", j(json!({"ready": "yes"}))),
+            Err(bad("ready"))
+        );
+        assert_eq!(
+            RoomEvent::decode("ready", InPayload::Binary(bytes::Bytes::new())),
+            Err(ChannelError::BadPayload { field: None })
+        );
+        assert_eq!(
+            RoomEvent::decode("fly", j(json!({}))),
+            Err(ChannelError::UnknownEvent)
+        );
+    }
+
+    #[test]
+    fn lobby_events_decode_or_name_the_field() {
+        let j = InPayload::Json;
+        assert_eq!(
+            LobbyEvent::decode("chat", j(json!({"body": "hi"}))),
+            Ok(LobbyEvent::Chat(ChatIn { body: "hi".into() }))
+        );
+        assert_eq!(LobbyEvent::decode("chat", j(json!({}))), Err(bad("body")));
+        assert_eq!(
+            LobbyEvent::decode("chat", j(json!({"body": 5}))),
+            Err(bad("body"))
+        );
+        assert_eq!(
+            LobbyEvent::decode("create_room", j(json!({"max_players": 300}))),
+            Err(bad("max_players"))
+        );
+        assert_eq!(
+            LobbyEvent::decode("create_room", j(json!({"colour": "red"}))),
+            Err(bad("colour"))
+        );
+        assert!(matches!(
+            LobbyEvent::decode("create_room", j(json!({"name": "x", "private": true}))),
+            Ok(LobbyEvent::CreateRoom(CreateRoom { private: true, .. }))
+        ));
+        assert_eq!(
+            LobbyEvent::decode("quick_join", j(json!({}))),
+            Ok(LobbyEvent::QuickJoin)
+        );
+    }
+
+    #[test]
+    fn room_join_params() {
+        assert_eq!(RoomJoin::decode(json!(null)), Ok(RoomJoin::default()));
+        assert_eq!(
+            RoomJoin::decode(json!({"as": "spectator", "password": "pw"})),
+            Ok(RoomJoin {
+                role: Role::Spectator,
+                password: Some("pw".into())
+            })
+        );
+        assert_eq!(RoomJoin::decode(json!({"as": "referee"})), Err(bad("as")));
+        assert_eq!(
+            RoomJoin::decode(json!({"password": 1})),
+            Err(bad("password"))
+        );
+    }
+}
