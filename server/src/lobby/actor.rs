@@ -79,6 +79,8 @@ struct Lobby {
     deps: LobbyDeps,
     presence: Presence<LobbyMeta>,
     members: HashMap<SocketId, Member>,
+    /// Each user's sockets here, so a status change touches only that user's sessions.
+    sockets_of: HashMap<Arc<str>, Vec<SocketId>>,
     /// The public rooms as members last heard of them, by id.
     listed: BTreeMap<String, RoomSummary>,
     /// Times of each user's recent chat messages, for the rate limit.
@@ -107,6 +109,7 @@ pub(super) async fn run(
         deps,
         presence: Presence::new(),
         members: HashMap::new(),
+        sockets_of: HashMap::new(),
         listed: BTreeMap::new(),
         sessions_gauge: SessionsGauge::default(),
         chat_times: HashMap::new(),
@@ -202,6 +205,10 @@ impl Lobby {
         );
         // The JS Presence holds back diffs until it has a state for the current join.
         chan.push("presence_state", Payload::Json(self.presence.state_json()));
+        self.sockets_of
+            .entry(Arc::from(user.id.as_str()))
+            .or_default()
+            .push(socket);
         self.members.insert(socket, Member { chan, phx_ref });
         self.empty_since = None;
         self.schedule_flush();
@@ -213,6 +220,12 @@ impl Lobby {
         };
         self.deps.pubsub.unsubscribe(&self.topic, socket);
         let user_id = &member.chan.socket.user.id;
+        if let Some(sockets) = self.sockets_of.get_mut(user_id.as_str()) {
+            sockets.retain(|s| *s != socket);
+            if sockets.is_empty() {
+                self.sockets_of.remove(user_id.as_str());
+            }
+        }
         self.presence.untrack(user_id, &member.phx_ref);
         if self.presence.get(user_id).is_none() {
             self.chat_times.remove(user_id.as_str());
@@ -225,11 +238,12 @@ impl Lobby {
 
     fn set_status(&mut self, user_id: &str, status: Status, room_id: Option<Arc<str>>) {
         let mut changed = false;
-        for member in self.members.values_mut() {
-            let user = &member.chan.socket.user;
-            if user.id != user_id {
+        let sockets = self.sockets_of.get(user_id).map_or(&[][..], Vec::as_slice);
+        for socket in sockets {
+            let Some(member) = self.members.get_mut(socket) else {
                 continue;
-            }
+            };
+            let user = &member.chan.socket.user;
             let meta = LobbyMeta {
                 name: Arc::from(user.name.as_str()),
                 status,
