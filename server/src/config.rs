@@ -231,13 +231,50 @@ pub const MAX_LOBBIES: usize = 1000;
 /// How long an empty lobby (other than `lobby:main`) lives before it stops.
 pub const EMPTY_LOBBY_TTL: Duration = Duration::from_secs(60);
 
-/// Time the server gives itself to drain on SIGINT/SIGTERM before exiting anyway
-/// (CONTRACT §1 demands an exit within 10 s).
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+/// SIGINT/SIGTERM: the process exits at the latest this long after the signal, whatever
+/// is still running (CONTRACT §1: within 10 s).
+pub const SHUTDOWN_HARD_EXIT: Duration = Duration::from_secs(10);
+
+/// The drain after a shutdown signal, step by step; the steps run one after another and
+/// add up to [`SHUTDOWN_TOTAL`], under [`SHUTDOWN_HARD_EXIT`], so each step gets its
+/// whole budget before the hard exit cuts anything short.
+pub mod shutdown {
+    use std::time::Duration;
+
+    /// HTTP requests in flight finish (new connections are no longer accepted).
+    pub const HTTP_REQUESTS: Duration = Duration::from_secs(1);
+    /// Sockets push `server_shutdown` and close with 1012.
+    pub const SOCKETS: Duration = Duration::from_secs(2);
+    /// Lobbies and rooms stop: each gets `supervisor::STOP_GRACE`, its monitor a little
+    /// slack after that.
+    pub const CHILDREN: Duration = Duration::from_secs(3);
+    /// Match results written during the drain reach the database.
+    pub const DATABASE_WRITES: Duration = Duration::from_secs(2);
+}
+
+/// Every step of the drain, end to end.
+pub const SHUTDOWN_TOTAL: Duration = Duration::from_secs(
+    shutdown::HTTP_REQUESTS.as_secs()
+        + shutdown::SOCKETS.as_secs()
+        + shutdown::CHILDREN.as_secs()
+        + shutdown::DATABASE_WRITES.as_secs(),
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shutdown_budgets_add_up_under_the_hard_exit() {
+        assert!(
+            SHUTDOWN_TOTAL < SHUTDOWN_HARD_EXIT,
+            "the drain ({SHUTDOWN_TOTAL:?}) must end before the hard exit ({SHUTDOWN_HARD_EXIT:?})"
+        );
+        assert!(
+            crate::supervisor::STOP_GRACE + crate::supervisor::MONITOR_SLACK <= shutdown::CHILDREN,
+            "a child's grace and its monitor's slack fit in the children's step"
+        );
+    }
 
     #[test]
     fn presence_window_grows_with_the_lobby_within_bounds() {

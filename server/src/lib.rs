@@ -29,7 +29,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::app::{App, AppInner};
 use crate::auth::{AccountStore, Auth, TokenSigner};
-use crate::config::{Config, SHUTDOWN_GRACE};
+use crate::config::{Config, shutdown};
 use crate::limits::Limits;
 use crate::lobby::{Lobbies, LobbyDeps, MAIN};
 use crate::pubsub::PubSub;
@@ -125,7 +125,7 @@ pub async fn serve(listener: TcpListener, app: App) -> Result<(), StartError> {
     http::serve::serve(listener, router, shutdown).await;
     // HTTP stopped accepting; the socket tasks watch the same token and close.
     app.sockets.close();
-    if tokio::time::timeout(SHUTDOWN_GRACE / 2, app.sockets.wait())
+    if tokio::time::timeout(shutdown::SOCKETS, app.sockets.wait())
         .await
         .is_err()
     {
@@ -134,7 +134,7 @@ pub async fn serve(listener: TcpListener, app: App) -> Result<(), StartError> {
             "sockets still open after the grace period"
         );
     }
-    if tokio::time::timeout(SHUTDOWN_GRACE / 2, app.supervisor.shutdown())
+    if tokio::time::timeout(shutdown::CHILDREN, app.supervisor.shutdown())
         .await
         .is_err()
     {
@@ -143,7 +143,7 @@ pub async fn serve(listener: TcpListener, app: App) -> Result<(), StartError> {
     // Matches that ended during the drain are written before the process exits.
     let writes = app.rooms.writes();
     writes.close();
-    if tokio::time::timeout(SHUTDOWN_GRACE / 4, writes.wait())
+    if tokio::time::timeout(shutdown::DATABASE_WRITES, writes.wait())
         .await
         .is_err()
     {

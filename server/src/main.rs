@@ -1,16 +1,11 @@
 //! `kurve-server`: parses the configuration, sets up logging, and serves until
 //! SIGINT/SIGTERM.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use clap::Parser;
-use kurve_server::config::Config;
+use kurve_server::config::{Config, SHUTDOWN_HARD_EXIT};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
-
-/// The process exits at the latest this long after a shutdown signal (CONTRACT §1).
-const HARD_EXIT_AFTER: Duration = Duration::from_secs(10);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -111,12 +106,12 @@ impl Signals {
 }
 
 /// Cancels `shutdown` on SIGINT or SIGTERM, and exits the process if draining takes
-/// longer than [`HARD_EXIT_AFTER`]. The token is cancelled before anything is logged.
+/// longer than [`SHUTDOWN_HARD_EXIT`]. The token is cancelled before anything is logged.
 async fn watch_signals(mut signals: Signals, shutdown: CancellationToken) {
     let which = signals.recv().await;
     shutdown.cancel();
     tracing::info!(signal = which, "shutting down");
-    tokio::time::sleep(HARD_EXIT_AFTER).await;
+    tokio::time::sleep(SHUTDOWN_HARD_EXIT).await;
     tracing::error!("shutdown took too long, exiting");
     std::process::exit(0);
 }

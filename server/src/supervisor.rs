@@ -55,14 +55,15 @@ use tracing::{debug, error, info, warn};
 
 /// How long a cancelled incarnation may take to wind down before it is
 /// aborted. Rooms flush a final state and say goodbye to clients on
-/// cancellation; five seconds is ample for that and short enough that a stuck
-/// room cannot hold up a deploy.
-pub const STOP_GRACE: Duration = Duration::from_secs(5);
+/// cancellation, which takes milliseconds; two seconds is ample, and with
+/// [`MONITOR_SLACK`] fits the shutdown's budget for children
+/// (`config::shutdown::CHILDREN`).
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// Extra time, on top of [`STOP_GRACE`], that `stop_child` and `shutdown` give
 /// a monitor to run `on_exit` and clean up before they abort the monitor
 /// itself. Only a buggy callback ever uses it.
-const MONITOR_SLACK: Duration = Duration::from_secs(1);
+pub const MONITOR_SLACK: Duration = Duration::from_secs(1);
 
 /// Capacity of the event channel. Events are rare (starts, crashes, exits), so
 /// 256 covers bursts such as a shutdown of a full server; a receiver that falls

@@ -12,15 +12,16 @@ export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 const START_TIMEOUT_MS = 20000;
 
 /**
- * Spawns `target/debug/kurve-server` (or $KURVE_SERVER_BIN) with an in-memory database,
+ * Spawns `target/debug/kurve-server` (or $KURVE_SERVER_BIN) with `database` (in memory
+ * by default),
  * test hooks and the per-address limits off (override with `env: { KURVE_LIMITS: "on" }`), bound to `bind` (a free port by default), and waits for the line it prints
  * once it listens. Resolves to { http, url, proc, stop(signal), stderr() }; `stop` sends
  * `signal` (SIGTERM by default), escalates to SIGKILL after 10 s, and resolves to the exit code.
  */
-export async function spawnServer({ args = [], env = {}, bind = "127.0.0.1:0" } = {}) {
+export async function spawnServer({ args = [], env = {}, bind = "127.0.0.1:0", database = "sqlite::memory:" } = {}) {
   const bin = process.env.KURVE_SERVER_BIN ?? path.join(repo, "target/debug/kurve-server");
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run cargo build -p kurve-server first`);
-  const proc = spawn(bin, ["--bind", bind, "--database-url", "sqlite::memory:", ...args], {
+  const proc = spawn(bin, ["--bind", bind, "--database-url", database, ...args], {
     cwd: repo,
     // Every test client comes from 127.0.0.1, so the per-address budgets (CONTRACT §8)
     // are off unless a suite turns them on (tests/js/limits.test.js does).

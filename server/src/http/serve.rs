@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use crate::config::shutdown;
 use crate::limits::Limits;
 
 /// Time a client has to send a request's headers, from the first byte (or from the
@@ -33,14 +34,12 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a failed `accept` (too many open files) pauses the loop.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// How long requests in flight may take to finish once shutdown begins.
-const DRAIN: Duration = Duration::from_secs(2);
-
 /// The TCP peer of a request (a proxy's address when behind one; see [`ClientIp`]).
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
 
-/// Serves `router` on `listener` until `shutdown`, then drains for at most [`DRAIN`].
+/// Serves `router` on `listener` until `shutdown`, then lets requests in flight finish
+/// for at most `config::shutdown::HTTP_REQUESTS`.
 pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
     let mut builder = Builder::new(TokioExecutor::new());
     builder
@@ -81,7 +80,7 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
+    if tokio::time::timeout(shutdown::HTTP_REQUESTS, graceful.shutdown())
         .await
         .is_err()
     {
