@@ -65,7 +65,7 @@ fn mutate(rng: &mut ChaCha8Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
 fn each_input(target: &str, extra_seeds: Vec<Vec<u8>>, mut check: impl FnMut(&[u8])) {
     let mut seeds = corpus(target);
     seeds.extend(extra_seeds);
-    let mut rng = ChaCha8Rng::seed_from_u64(0x6b75_7276_65);
+    let mut rng = ChaCha8Rng::seed_from_u64(0x006b_7572_7665);
     for seed in &seeds {
         check(seed);
     }
