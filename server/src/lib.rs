@@ -1,7 +1,9 @@
 //! kurve-server: Phoenix Channels over WebSocket, presence, lobbies and fixed-tick rooms.
 //!
-//! [`run`] serves one listener until a shutdown token is cancelled; `main` and the
-//! tests both call it (tests on port 0). [`http::router`] builds every route.
+//! [`build`] makes the shared state (database, lobbies, rooms) and [`serve`] serves one
+//! listener with it until the shutdown token is cancelled, then drains; `main` and the
+//! tests both call the pair (tests on port 0), [`run`] chains them. [`http::router`]
+//! builds every route.
 
 pub mod actor;
 pub mod app;

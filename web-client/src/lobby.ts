@@ -62,11 +62,19 @@ export function reasonText(reason: string | undefined): string {
     case "wrong_password":
       return "Wrong room password.";
     case "invalid_room":
-      return "Check the room settings: a name up to 24 characters, 2–8 players, and a password for private rooms.";
+      return "Check the room settings: a name up to 32 characters, 2–8 players, and a password of at most 64 characters.";
     case "invalid_body":
       return "Messages are 1–280 characters.";
     case "rate_limited":
-      return "Slow down — too many messages.";
+      return "Slow down — too many requests in a row. Try again in a moment.";
+    case "too_many_rooms":
+      return "You already have 3 open rooms — play in one of them, or wait until one closes.";
+    case "too_many_channels":
+      return "Too many lobbies and rooms open in this tab.";
+    case "already_seated":
+      return "You already have a seat in that room (in another tab).";
+    case "bad_payload":
+      return "The server could not read that request.";
     case "unauthorized":
       return "Your session is no longer valid.";
     default:

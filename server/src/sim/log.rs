@@ -109,8 +109,12 @@ impl InputLog {
     }
 
     /// Decodes [`InputLog::to_bytes`].
+    /// A corrupt log is an error, never a panic: nesting is capped far below what
+    /// would exhaust a thread's stack (a real log nests four levels).
     pub fn from_bytes(b: &[u8]) -> Result<Self, rmp_serde::decode::Error> {
-        rmp_serde::from_slice(b)
+        let mut de = rmp_serde::Deserializer::from_read_ref(b);
+        de.set_max_depth(32);
+        Self::deserialize(&mut de)
     }
 }
 

@@ -1,10 +1,13 @@
 //! One task per WebSocket: read frames, route them, write what actors queued.
 //!
-//! The task `select!`s over four things: the server shutting down, its outbound queue
-//! having overflowed (a client that does not read), the idle deadline, and the next
-//! frame from either side. Most broadcasts never reach this task: producers write them
-//! straight into the stream (see `outbound`). What is queued goes out in batches, one
-//! `writev` for everything already waiting.
+//! The task `select!`s over the server shutting down, the idle deadline, its outbound
+//! queue and the next client frame. A write watches the queue's overflow too, so a
+//! client that stops reading is dropped even while a write to it is stuck. Most
+//! broadcasts never reach this task: producers write them straight into the stream (see
+//! `outbound`). What is queued goes out in batches, one `writev` for everything already
+//! waiting. Client budgets that belong to one socket (channels, lobby joins and room
+//! creations, wrong room passwords, inputs) are kept and checked here, before any actor
+//! sees the frame.
 //!
 //! Invariant: nothing here waits on an actor. Commands to actors are `try_send`; a busy
 //! actor yields an `overloaded` error reply, never a stalled socket.

@@ -613,9 +613,22 @@ pub fn encode_snapshot(s: &Snapshot) -> Vec<u8> {
     rmp_serde::to_vec_named(s).unwrap_or_default()
 }
 
+/// The deepest nesting a game frame may have. Real frames nest four or five levels
+/// (ticks → tick → events → event → fields); MessagePack's own default (1,024) lets a
+/// hostile frame recurse deep enough to overflow a 2 MiB thread stack in a debug build
+/// (found by `tests/tests/arbitrary_input.rs`).
+const MAX_DEPTH: usize = 32;
+
+/// Decodes MessagePack with [`MAX_DEPTH`].
+fn decode_limited<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, CodecError> {
+    let mut de = rmp_serde::Deserializer::from_read_ref(b);
+    de.set_max_depth(MAX_DEPTH);
+    Ok(T::deserialize(&mut de)?)
+}
+
 /// Decodes a snapshot.
 pub fn decode_snapshot(b: &[u8]) -> Result<Snapshot, CodecError> {
-    Ok(rmp_serde::from_slice(b)?)
+    decode_limited(b)
 }
 
 /// MessagePack (named fields) of a tick.
@@ -625,7 +638,7 @@ pub fn encode_tick(t: &Tick) -> Vec<u8> {
 
 /// Decodes a tick.
 pub fn decode_tick(b: &[u8]) -> Result<Tick, CodecError> {
-    Ok(rmp_serde::from_slice(b)?)
+    decode_limited(b)
 }
 
 /// MessagePack of consecutive ticks in order: the `ticks` event, sent when a room's
@@ -636,12 +649,32 @@ pub fn encode_ticks(ticks: &[Tick]) -> Vec<u8> {
 
 /// Decodes a `ticks` payload.
 pub fn decode_ticks(b: &[u8]) -> Result<Vec<Tick>, CodecError> {
-    Ok(rmp_serde::from_slice(b)?)
+    decode_limited(b)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deeply_nested_frame_is_an_error_not_a_stack_overflow() {
+        // 100,000 nested one-element arrays, then nil.
+        let mut frame = vec![0x91_u8; 100_000];
+        frame.push(0xc0);
+        let decoded = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                (
+                    decode_tick(&frame).is_err(),
+                    decode_ticks(&frame).is_err(),
+                    decode_snapshot(&frame).is_err(),
+                )
+            })
+            .expect("a thread")
+            .join()
+            .expect("no stack overflow");
+        assert_eq!(decoded, (true, true, true));
+    }
 
     fn tick() -> Tick {
         Tick {
