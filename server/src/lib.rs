@@ -11,6 +11,7 @@ pub mod auth;
 pub mod channel;
 pub mod config;
 pub mod db;
+pub mod directory;
 pub mod http;
 pub mod limits;
 pub mod lobby;
@@ -91,7 +92,7 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
             writes: TaskTracker::new(),
         },
     );
-    let _ = room_directory.set(rooms.clone());
+    let _ = room_directory.set(Arc::new(rooms.clone()));
     lobbies
         .get_or_start(&Arc::from(MAIN))
         .map_err(|e| StartError::Lobby(e.reason()))?;

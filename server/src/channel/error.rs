@@ -80,11 +80,11 @@ impl ChannelError {
     }
 }
 
-impl From<crate::room::CreateError> for ChannelError {
-    fn from(error: crate::room::CreateError) -> Self {
+impl From<crate::directory::CreateError> for ChannelError {
+    fn from(error: crate::directory::CreateError) -> Self {
         match error {
-            crate::room::CreateError::TooMany => ChannelError::TooManyRooms,
-            crate::room::CreateError::Unavailable => ChannelError::Unavailable,
+            crate::directory::CreateError::TooMany => ChannelError::TooManyRooms,
+            crate::directory::CreateError::Unavailable => ChannelError::Unavailable,
         }
     }
 }

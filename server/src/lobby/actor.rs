@@ -21,7 +21,7 @@ use crate::config::{
 };
 use crate::presence::{MetaFields, Presence};
 use crate::pubsub::Broadcast;
-use crate::room::{MAX_PASSWORD, MAX_ROOM_NAME, RoomSpec};
+use crate::directory::{MAX_PASSWORD, MAX_ROOM_NAME, RoomDirectory, RoomSpec};
 use crate::socket::outbound::{ChannelRef, Payload, SocketId};
 
 /// Commands a lobby understands.
@@ -331,8 +331,8 @@ impl Lobby {
         Ok(())
     }
 
-    fn rooms(&self) -> Option<&crate::room::Rooms> {
-        self.deps.rooms.get()
+    fn rooms(&self) -> Option<&dyn RoomDirectory> {
+        self.deps.rooms.get().map(|rooms| &**rooms)
     }
 
     fn create_room(

@@ -19,7 +19,7 @@ use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::channel::error::ChannelError;
 use crate::config::{LOBBY_MAILBOX, MAX_LOBBIES};
 use crate::pubsub::PubSub;
-use crate::room::Rooms;
+use crate::directory::RoomDirectory;
 use crate::socket::outbound::{ChannelRef, SocketId};
 use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};
 
@@ -87,8 +87,9 @@ pub struct LobbyDeps {
     pub pubsub: PubSub,
     /// Enables the test-only `debug_crash` event.
     pub test_hooks: bool,
-    /// The room directory; set once at start (rooms and lobbies refer to each other).
-    pub rooms: Arc<OnceLock<Rooms>>,
+    /// The room directory; set once at start, since the directory (which tells lobbies
+    /// about their rooms) is built after the lobbies.
+    pub rooms: Arc<OnceLock<Arc<dyn RoomDirectory>>>,
 }
 
 /// The running lobbies by name. Cheap to clone.

@@ -24,6 +24,8 @@ use tokio_util::task::TaskTracker;
 use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::auth::AccountStore;
 use crate::channel::events::{RoomEvent, RoomJoin};
+use crate::directory::RoomDirectory;
+pub use crate::directory::{CreateError, MAX_PASSWORD, MAX_ROOM_NAME, RoomSpec};
 use crate::lobby::Lobbies;
 use crate::pubsub::PubSub;
 use crate::sim::SavedGame;
@@ -38,37 +40,6 @@ pub const ROOM_MAILBOX: usize = 1024;
 
 /// Rooms that may exist at once (each ticks 60 times a second).
 pub const MAX_ROOMS: usize = 2000;
-
-/// Longest room name, in characters.
-pub const MAX_ROOM_NAME: usize = 32;
-
-/// Longest room password, in characters.
-pub const MAX_PASSWORD: usize = 64;
-
-/// What a room is asked to be.
-#[derive(Debug, Clone)]
-pub struct RoomSpec {
-    pub name: String,
-    pub lobby: Arc<str>,
-    pub max_players: u8,
-    pub private: bool,
-    pub password: Option<String>,
-    /// The room's own network send rate (frames per second), if it asked for one.
-    pub send_hz: Option<u32>,
-    /// The user who asked for the room (None: made by the server or a test); a user may
-    /// have [`RoomDeps::max_rooms_per_user`] open at once.
-    pub creator: Option<Arc<str>>,
-}
-
-/// Why a room could not be created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum CreateError {
-    /// The server holds its most rooms, or the creator has as many open as allowed.
-    #[error("too many rooms")]
-    TooMany,
-    #[error("server shutting down")]
-    Unavailable,
-}
 
 /// Sends commands to one running room. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -385,6 +356,28 @@ impl Rooms {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .remove(lobby)
+    }
+}
+
+impl RoomDirectory for Rooms {
+    fn create(&self, spec: RoomSpec) -> Result<Arc<str>, CreateError> {
+        Rooms::create(self, spec)
+    }
+
+    fn quick_join(
+        &self,
+        lobby: &Arc<str>,
+        creator: Option<Arc<str>>,
+    ) -> Result<Arc<str>, CreateError> {
+        Rooms::quick_join(self, lobby, creator)
+    }
+
+    fn list(&self, lobby: &str) -> Vec<RoomSummary> {
+        Rooms::list(self, lobby)
+    }
+
+    fn take_listing_change(&self, lobby: &str) -> bool {
+        Rooms::take_listing_change(self, lobby)
     }
 }
 

@@ -1,0 +1,52 @@
+//! What lobbies need from the room directory, in a place of its own so imports run one
+//! way: `room` implements [`RoomDirectory`] and calls into `lobby`; `lobby` knows rooms
+//! only through this trait and never imports `room`.
+
+use std::sync::Arc;
+
+use kurve_shared::lobby::RoomSummary;
+
+/// Longest room name, in characters.
+pub const MAX_ROOM_NAME: usize = 32;
+
+/// Longest room password, in characters.
+pub const MAX_PASSWORD: usize = 64;
+
+/// What a room is asked to be.
+#[derive(Debug, Clone)]
+pub struct RoomSpec {
+    pub name: String,
+    pub lobby: Arc<str>,
+    pub max_players: u8,
+    pub private: bool,
+    pub password: Option<String>,
+    /// The room's own network send rate (frames per second), if it asked for one.
+    pub send_hz: Option<u32>,
+    /// The user who asked for the room (None: made by the server or a test); a user may
+    /// have only so many open at once (`--max-rooms-per-user`).
+    pub creator: Option<Arc<str>>,
+}
+
+/// Why a room could not be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CreateError {
+    /// The server holds its most rooms, or the creator has as many open as allowed.
+    #[error("too many rooms")]
+    TooMany,
+    #[error("server shutting down")]
+    Unavailable,
+}
+
+/// The room directory as a lobby uses it.
+pub trait RoomDirectory: Send + Sync {
+    /// Starts a room; returns its id.
+    fn create(&self, spec: RoomSpec) -> Result<Arc<str>, CreateError>;
+    /// A waiting public room of `lobby` with a free seat, else a new one made for
+    /// `creator`.
+    fn quick_join(&self, lobby: &Arc<str>, creator: Option<Arc<str>>)
+    -> Result<Arc<str>, CreateError>;
+    /// Public rooms of `lobby`, by id.
+    fn list(&self, lobby: &str) -> Vec<RoomSummary>;
+    /// Whether `lobby`'s listing changed since it last asked; clears the mark.
+    fn take_listing_change(&self, lobby: &str) -> bool;
+}
