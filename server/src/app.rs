@@ -1,5 +1,6 @@
 //! The state every handler and socket shares.
 
+use std::net::IpAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,10 +71,14 @@ impl App {
         self.next_socket_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The actor behind a topic, started if need be. Err is the join's refusal.
-    pub fn resolve(&self, route: &Route) -> Result<Target, ChannelError> {
+    /// The actor behind a topic, started if need be (a lobby started by a join counts
+    /// against the `client` address). Err is the join's refusal.
+    pub fn resolve(&self, route: &Route, client: IpAddr) -> Result<Target, ChannelError> {
         match route {
-            Route::Lobby(name) => self.lobbies.get_or_start(name).map(Target::Lobby),
+            Route::Lobby(name) => self
+                .lobbies
+                .get_or_start(name, self.limits.counted(client))
+                .map(Target::Lobby),
             Route::Room(id) => self
                 .rooms
                 .get(id)

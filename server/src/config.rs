@@ -111,6 +111,11 @@ pub struct LimitsConfig {
     #[arg(long, env = "KURVE_MAX_SOCKETS_PER_ADDRESS", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_sockets_per_address: u32,
 
+    /// Lobbies (other than `lobby:main`) one client address may keep running by joining
+    /// new names (then `too_many_lobbies`); a lobby stops 60 s after its last member left.
+    #[arg(long, env = "KURVE_MAX_LOBBIES_PER_ADDRESS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_lobbies_per_address: u32,
+
     /// Channels one socket may have joined (then `too_many_channels`).
     #[arg(long, env = "KURVE_MAX_CHANNELS_PER_SOCKET", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_channels_per_socket: u32,
@@ -138,6 +143,7 @@ impl Default for LimitsConfig {
             max_failed_logins_per_address: 20,
             max_guest_sign_ins_per_address: 30,
             max_sockets_per_address: 200,
+            max_lobbies_per_address: 10,
             max_channels_per_socket: 16,
             max_rooms_per_user: 3,
             max_joins_per_socket: 10,

@@ -43,8 +43,11 @@ pub trait RoomDirectory: Send + Sync {
     fn create(&self, spec: RoomSpec) -> Result<Arc<str>, CreateError>;
     /// A waiting public room of `lobby` with a free seat, else a new one made for
     /// `creator`.
-    fn quick_join(&self, lobby: &Arc<str>, creator: Option<Arc<str>>)
-    -> Result<Arc<str>, CreateError>;
+    fn quick_join(
+        &self,
+        lobby: &Arc<str>,
+        creator: Option<Arc<str>>,
+    ) -> Result<Arc<str>, CreateError>;
     /// Public rooms of `lobby`, by id.
     fn list(&self, lobby: &str) -> Vec<RoomSummary>;
     /// Whether `lobby`'s listing changed since it last asked; clears the mark.

@@ -72,6 +72,7 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
         LobbyDeps {
             pubsub: pubsub.clone(),
             test_hooks: config.test_hooks,
+            max_lobbies_per_address: config.limits.max_lobbies_per_address as usize,
             rooms: room_directory.clone(),
         },
     );
@@ -94,7 +95,7 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
     );
     let _ = room_directory.set(Arc::new(rooms.clone()));
     lobbies
-        .get_or_start(&Arc::from(MAIN))
+        .get_or_start(&Arc::from(MAIN), None)
         .map_err(|e| StartError::Lobby(e.reason()))?;
     Ok(App::new(AppInner::new(
         config,

@@ -35,6 +35,7 @@ pub enum Refusal {
     GuestSignIns,
     SocketsPerAddress,
     ChannelsPerSocket,
+    LobbiesPerAddress,
     RoomsPerUser,
     JoinsPerSocket,
     WrongRoomPasswords,
@@ -49,6 +50,7 @@ impl Refusal {
             Refusal::GuestSignIns => "guest_sign_ins_per_address",
             Refusal::SocketsPerAddress => "sockets_per_address",
             Refusal::ChannelsPerSocket => "channels_per_socket",
+            Refusal::LobbiesPerAddress => "lobbies_per_address",
             Refusal::RoomsPerUser => "rooms_per_user",
             Refusal::JoinsPerSocket => "joins_per_socket",
             Refusal::WrongRoomPasswords => "wrong_room_passwords",
@@ -265,6 +267,11 @@ impl Limits {
 
     pub fn config(&self) -> &LimitsConfig {
         &self.0.config
+    }
+
+    /// `address`, when the per-address budgets apply (None with `--limits off`).
+    pub fn counted(&self, address: IpAddr) -> Option<IpAddr> {
+        self.per_address().then(|| address_key(address))
     }
 
     fn per_address(&self) -> bool {

@@ -262,3 +262,31 @@ test("a socket flooding create_room and joins does not disturb a bystander's lob
   const added = seen.filter(([ev]) => ev === "room_added").length;
   assert.ok(added <= 3, `expected at most the flooder's 3 rooms announced, got ${added}`);
 });
+
+test("lobbies: one address keeps at most 10 new lobbies running, then too_many_lobbies; joining running ones is fine", async (t) => {
+  const from = freshAddress();
+  const g = await guestFrom(srv.http, uniqueName("l"), from);
+  const headers = { "x-forwarded-for": from };
+  const a = await rawSocket(srv.url, { token: g.token, headers });
+  const b = await rawSocket(srv.url, { token: g.token, headers });
+  t.after(() => { a.close(); b.close(); });
+  const prefix = `own${address}x`;
+  for (let i = 0; i < 6; i++) a.send([`a${i}`, `a${i}`, `lobby:${prefix}${i}`, "phx_join", {}]);
+  for (let i = 6; i < 10; i++) b.send([`b${i}`, `b${i}`, `lobby:${prefix}${i}`, "phx_join", {}]);
+  for (let i = 0; i < 6; i++) assert.equal((await a.reply(`a${i}`))[4].status, "ok");
+  for (let i = 6; i < 10; i++) assert.equal((await b.reply(`b${i}`))[4].status, "ok");
+  const before = await refusals(srv.http, "lobbies_per_address");
+  b.send(["b10", "b10", `lobby:${prefix}10`, "phx_join", {}]);
+  assert.deepEqual((await b.reply("b10"))[4], { status: "error", response: { reason: "too_many_lobbies" } });
+  assert.equal(await refusals(srv.http, "lobbies_per_address"), before + 1);
+  b.send(["b11", "b11", `lobby:${prefix}0`, "phx_join", {}]);
+  assert.equal((await b.reply("b11"))[4].status, "ok", "a lobby already running can be joined");
+  b.send(["b12", "b12", "lobby:main", "phx_join", {}]);
+  assert.equal((await b.reply("b12"))[4].status, "ok", "lobby:main never counts");
+
+  const other = await guestFrom(srv.http, uniqueName("l"), freshAddress());
+  const c = await rawSocket(srv.url, { token: other.token, headers: { "x-forwarded-for": `198.51.100.${address + 100}` } });
+  t.after(() => c.close());
+  c.send(["c0", "c0", `lobby:${prefix}new`, "phx_join", {}]);
+  assert.equal((await c.reply("c0"))[4].status, "ok", "another address starts its own");
+});

@@ -19,9 +19,9 @@ use crate::channel::events::{CreateRoom, LobbyEvent};
 use crate::config::{
     CHAT_BURST, CHAT_MAX_CHARS, CHAT_WINDOW, EMPTY_LOBBY_TTL, presence_flush_window,
 };
+use crate::directory::{MAX_PASSWORD, MAX_ROOM_NAME, RoomDirectory, RoomSpec};
 use crate::presence::{MetaFields, Presence};
 use crate::pubsub::Broadcast;
-use crate::directory::{MAX_PASSWORD, MAX_ROOM_NAME, RoomDirectory, RoomSpec};
 use crate::socket::outbound::{ChannelRef, Payload, SocketId};
 
 /// Commands a lobby understands.

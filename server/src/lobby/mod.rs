@@ -8,6 +8,7 @@
 mod actor;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::channel::events::LobbyEvent;
@@ -18,8 +19,8 @@ use kurve_shared::lobby::Status;
 use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::channel::error::ChannelError;
 use crate::config::{LOBBY_MAILBOX, MAX_LOBBIES};
-use crate::pubsub::PubSub;
 use crate::directory::RoomDirectory;
+use crate::pubsub::PubSub;
 use crate::socket::outbound::{ChannelRef, SocketId};
 use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};
 
@@ -33,6 +34,9 @@ pub const MAIN: &str = "main";
 pub struct LobbyHandle {
     pub name: Arc<str>,
     mailbox: Mailbox<LobbyCommand>,
+    /// The client address whose join started this lobby (None for `lobby:main`, or with
+    /// the per-address budgets off): an address may keep only so many lobbies running.
+    started_by: Option<IpAddr>,
 }
 
 impl LobbyHandle {
@@ -87,6 +91,8 @@ pub struct LobbyDeps {
     pub pubsub: PubSub,
     /// Enables the test-only `debug_crash` event.
     pub test_hooks: bool,
+    /// Lobbies one client address may keep running (started by its joins).
+    pub max_lobbies_per_address: usize,
     /// The room directory; set once at start, since the directory (which tells lobbies
     /// about their rooms) is built after the lobbies.
     pub rooms: Arc<OnceLock<Arc<dyn RoomDirectory>>>,
@@ -120,9 +126,14 @@ impl Lobbies {
         self.table().get(name).filter(|h| !h.is_gone()).cloned()
     }
 
-    /// The lobby `name`, started if it is not running. Err carries the reason a join
-    /// gets: too many lobbies, or the server shutting down.
-    pub fn get_or_start(&self, name: &Arc<str>) -> Result<LobbyHandle, ChannelError> {
+    /// The lobby `name`, started if it is not running; `starter` is the client address
+    /// asking (None: not counted). Err carries the reason a join gets: too many lobbies
+    /// (on the server, or started by this address), or the server shutting down.
+    pub fn get_or_start(
+        &self,
+        name: &Arc<str>,
+        starter: Option<IpAddr>,
+    ) -> Result<LobbyHandle, ChannelError> {
         let mut table = self.table();
         if let Some(handle) = table.get(name)
             && !handle.is_gone()
@@ -132,10 +143,22 @@ impl Lobbies {
         if table.len() >= MAX_LOBBIES {
             return Err(ChannelError::TooManyLobbies);
         }
+        let starter = starter.filter(|_| &**name != MAIN);
+        if let Some(address) = starter {
+            let started = table
+                .values()
+                .filter(|h| h.started_by == Some(address))
+                .count();
+            if started >= self.deps.max_lobbies_per_address {
+                crate::limits::Refusal::LobbiesPerAddress.count();
+                return Err(ChannelError::TooManyLobbies);
+            }
+        }
         let (tx, rx) = mailbox(LOBBY_MAILBOX);
         let handle = LobbyHandle {
             name: name.clone(),
             mailbox: tx,
+            started_by: starter,
         };
         table.insert(name.clone(), handle.clone());
         metrics::gauge!(crate::metrics::LOBBIES).set(table.len() as f64);
@@ -180,11 +203,14 @@ impl Lobbies {
     /// A new mailbox for a restarted lobby, replacing the dead one in the table.
     fn renew(&self, name: &Arc<str>) -> MailboxReceiver<LobbyCommand> {
         let (tx, rx) = mailbox(LOBBY_MAILBOX);
-        self.table().insert(
+        let mut table = self.table();
+        let started_by = table.get(name).and_then(|h| h.started_by);
+        table.insert(
             name.clone(),
             LobbyHandle {
                 name: name.clone(),
                 mailbox: tx,
+                started_by,
             },
         );
         rx

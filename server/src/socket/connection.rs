@@ -12,6 +12,7 @@
 //! Invariant: nothing here waits on an actor. Commands to actors are `try_send`; a busy
 //! actor yields an `overloaded` error reply, never a stalled socket.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -80,6 +81,8 @@ enum PasswordCheck {
 
 struct Connection {
     app: App,
+    /// The client's address (CONTRACT §8: lobbies it starts are counted against it).
+    client: IpAddr,
     vsn: Vsn,
     socket: SocketRef,
     channels: ChannelTable,
@@ -115,7 +118,7 @@ impl InputBudget {
 
 /// Runs one accepted WebSocket until it ends. `read` holds bytes the HTTP server had
 /// already read past the upgrade request.
-pub async fn run(stream: TcpStream, read: Vec<u8>, app: App, user: User, vsn: Vsn) {
+pub async fn run(stream: TcpStream, read: Vec<u8>, app: App, user: User, vsn: Vsn, client: IpAddr) {
     io::bound_kernel_buffer(&stream);
     let stream = Arc::new(stream);
     let (outbox, inbox) = direct_outbox(OUTBOUND_QUEUE, stream.clone(), vsn);
@@ -129,6 +132,7 @@ pub async fn run(stream: TcpStream, read: Vec<u8>, app: App, user: User, vsn: Vs
     let id = app.next_socket_id();
     let limits = app.limits.config().clone();
     let mut conn = Connection {
+        client,
         socket: SocketRef {
             id,
             user: Arc::new(user),
@@ -481,7 +485,7 @@ impl Connection {
                 }
             }
         }
-        let target = match self.app.resolve(&route) {
+        let target = match self.app.resolve(&route, self.client) {
             Ok(target) => target,
             Err(error) => {
                 self.reply_error(&topic, &join_ref, &msg_ref, error);

@@ -83,7 +83,7 @@ pub async fn upgrade(
                     let hyper_util::server::conn::auto::upgrade::Parts { io, read_buf, .. } = parts;
                     let read = read_buf.to_vec();
                     drop(read_buf);
-                    connection::run(io.into_inner(), read, app, user, vsn).await;
+                    connection::run(io.into_inner(), read, app, user, vsn, client).await;
                     drop(slot);
                 }
                 Err(_) => tracing::error!("upgraded connection is not a TCP stream"),
