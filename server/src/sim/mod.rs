@@ -34,7 +34,9 @@ use components::{
     Clock, Deaths, Effects, Field, Head, MAX_SEATS, MatchState, Outbox, Player, Rngs, Seats, Trails,
 };
 pub use config::{GameConfig, Settings};
-pub use log::{Command, InputLog, LogEntry, MAX_LOG_ENTRIES, ReplayResult, replay};
+pub use log::{
+    AddedPlayer, Command, InputLog, LogEntry, MAX_LOG_ENTRIES, ReplayResult, SeatedPlayer, replay,
+};
 
 /// Side of a collision-grid cell, px: larger than any segment plus radii is not needed,
 /// smaller means fewer candidates per query.
@@ -199,15 +201,16 @@ impl Game {
     /// Applies a logged command (used by [`replay`]).
     pub(crate) fn apply(&mut self, cmd: &Command) {
         match cmd.clone() {
-            Command::Seat {
-                seat,
-                user_id,
-                name,
-                ready,
-                connected,
-                disconnected_at,
-                turn,
-            } => {
+            Command::Seat(seated) => {
+                let SeatedPlayer {
+                    seat,
+                    user_id,
+                    name,
+                    ready,
+                    connected,
+                    disconnected_at,
+                    turn,
+                } = *seated;
                 let p = Player {
                     seat,
                     user_id,
@@ -221,8 +224,20 @@ impl Game {
                 };
                 self.seat_player(p);
             }
-            Command::Add { user_id, name } => {
-                let _ = self.add_player(&user_id, &name);
+            Command::Add(added) => {
+                let _ = self.add_player(&added.user_id, &added.name);
+            }
+            Command::Turn { seat, turn } => {
+                let user_id = self
+                    .world
+                    .resource::<Seats>()
+                    .iter()
+                    .find(|(s, _)| *s == seat)
+                    .and_then(|(_, e)| self.world.get::<Player>(e))
+                    .map(|p| p.user_id.clone());
+                if let Some(user_id) = user_id {
+                    self.set_input(&user_id, turn);
+                }
             }
             Command::Remove { user_id } => self.remove_player(&user_id),
             Command::Connected { user_id, connected } => self.set_connected(&user_id, connected),
@@ -292,10 +307,10 @@ impl Game {
             turn: 0,
             leaving: false,
         });
-        self.record(Command::Add {
+        self.record(Command::Add(Box::new(AddedPlayer {
             user_id: user_id.to_string(),
             name: name.to_string(),
-        });
+        })));
         Ok(PlayerSlot {
             seat,
             color: seat_color(seat),
@@ -374,10 +389,8 @@ impl Game {
         };
         if p.turn != turn {
             p.turn = turn;
-            self.record(Command::Input {
-                user_id: user_id.to_string(),
-                turn,
-            });
+            let seat = p.seat;
+            self.record(Command::Turn { seat, turn });
         }
     }
 
@@ -396,7 +409,7 @@ impl Game {
             }
             entries.push(LogEntry {
                 tick,
-                cmd: Command::Seat {
+                cmd: Command::Seat(Box::new(SeatedPlayer {
                     seat: p.seat,
                     user_id: p.user_id.clone(),
                     name: p.name.clone(),
@@ -404,7 +417,7 @@ impl Game {
                     connected: p.connected,
                     disconnected_at: p.disconnected_at,
                     turn: p.turn,
-                },
+                })),
             });
         }
         self.log.start_tick = tick;

@@ -1133,3 +1133,12 @@ fn a_waiting_room_logs_nothing_however_much_its_players_send() {
         g.input_log().entries.len()
     );
 }
+
+#[test]
+fn a_logged_turn_is_small_and_holds_no_string() {
+    assert!(
+        std::mem::size_of::<crate::sim::LogEntry>() <= 48,
+        "LogEntry is {} bytes",
+        std::mem::size_of::<crate::sim::LogEntry>()
+    );
+}
