@@ -213,10 +213,7 @@ async fn run_blocking<T: Send + 'static>(
     });
     match queue().try_send(job) {
         Ok(()) => {}
-        Err(TrySendError::Full(_)) => {
-            crate::limits::Refusal::PasswordHashQueue.count();
-            return Err(PasswordError::Busy);
-        }
+        Err(TrySendError::Full(_)) => return Err(PasswordError::Busy),
         Err(TrySendError::Disconnected(_)) => {
             return Err(PasswordError::TaskFailed("no hashing thread".into()));
         }

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiJson};
 use super::serve::ClientIp;
+use crate::auth::password::PasswordError;
 use crate::auth::{Auth, AuthError, User};
-use crate::limits::Limits;
+use crate::limits::{Limits, Refusal};
 
 /// The largest request body these routes read: a name and a password fit many
 /// times over, and anything bigger is refused before it is buffered.
@@ -56,6 +57,15 @@ struct Me {
     user: User,
 }
 
+/// An account error as the client gets it; a full hashing queue is counted as a refusal
+/// (`kurve_limit_refusals_total{kind="password_hash_queue"}`).
+fn refused(error: AuthError) -> ApiError {
+    if matches!(error, AuthError::Password(PasswordError::Busy)) {
+        Refusal::PasswordHashQueue.count();
+    }
+    error.into()
+}
+
 fn session(auth: &Auth, user: User) -> Result<ApiJson<Session>, ApiError> {
     let token = auth.tokens.issue(&user)?;
     Ok(ApiJson(Session { token, user }))
@@ -76,7 +86,11 @@ async fn register(
     State(auth): State<Auth>,
     ApiJson(req): ApiJson<Credentials>,
 ) -> Result<(StatusCode, ApiJson<Session>), ApiError> {
-    let user = auth.accounts.register(&req.name, &req.password).await?;
+    let user = auth
+        .accounts
+        .register(&req.name, &req.password)
+        .await
+        .map_err(refused)?;
     tracing::info!(user = %user.id, "account registered");
     Ok((StatusCode::CREATED, session(&auth, user)?))
 }
@@ -98,7 +112,7 @@ async fn login(
         Err(AuthError::InvalidCredentials) => Err(ApiError::InvalidCredentials),
         Err(other) => {
             limits.refund_login(attempt);
-            Err(other.into())
+            Err(refused(other))
         }
     }
 }
