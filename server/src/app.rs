@@ -11,9 +11,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Auth;
-use crate::channel::error::ChannelError;
 use crate::channel::{Route, Target};
 use crate::config::Config;
+use crate::events::error::ChannelError;
 use crate::limits::Limits;
 use crate::lobby::Lobbies;
 use crate::pubsub::PubSub;

@@ -12,6 +12,7 @@ pub mod channel;
 pub mod config;
 pub mod db;
 pub mod directory;
+pub mod events;
 pub mod http;
 pub mod limits;
 pub mod lobby;

@@ -4,19 +4,16 @@
 //! handle). Client frames are matched against it with Phoenix's join_ref rules and
 //! forwarded to the actor as commands; the actor answers through the socket's outbox.
 
-pub mod error;
-pub mod events;
-
 use std::sync::Arc;
 
 use kurve_shared::phoenix::InPayload;
 
 use crate::actor::Overloaded;
+use crate::events::error::ChannelError;
+use crate::events::{LobbyEvent, RoomEvent, RoomJoin};
 use crate::lobby::LobbyHandle;
 use crate::room::RoomHandle;
 use crate::socket::outbound::{ChannelRef, SocketId};
-use error::ChannelError;
-use events::{LobbyEvent, RoomEvent, RoomJoin};
 
 /// What a topic string names.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,12 +14,12 @@ use super::{Lobbies, LobbyDeps, LobbyHandle, MAIN};
 use crate::actor::MailboxReceiver;
 use crate::auth::User;
 use crate::auth::names::clean_text;
-use crate::channel::error::ChannelError;
-use crate::channel::events::{CreateRoom, LobbyEvent};
 use crate::config::{
     CHAT_BURST, CHAT_MAX_CHARS, CHAT_WINDOW, EMPTY_LOBBY_TTL, presence_flush_window,
 };
 use crate::directory::{MAX_PASSWORD, MAX_ROOM_NAME, RoomDirectory, RoomSpec};
+use crate::events::error::ChannelError;
+use crate::events::{CreateRoom, LobbyEvent};
 use crate::presence::{MetaFields, Presence};
 use crate::pubsub::Broadcast;
 use crate::socket::outbound::{ChannelRef, Payload, SocketId};

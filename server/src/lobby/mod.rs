@@ -11,15 +11,15 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::channel::events::LobbyEvent;
+use crate::events::LobbyEvent;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use kurve_shared::lobby::Status;
 
 use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
-use crate::channel::error::ChannelError;
 use crate::config::{LOBBY_MAILBOX, MAX_LOBBIES};
 use crate::directory::RoomDirectory;
+use crate::events::error::ChannelError;
 use crate::pubsub::PubSub;
 use crate::socket::outbound::{ChannelRef, SocketId};
 use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};

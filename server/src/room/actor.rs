@@ -24,9 +24,9 @@ use super::clock::TickClock;
 use super::{RoomSpec, Rooms};
 use crate::actor::MailboxReceiver;
 use crate::auth::{MatchPlayer, MatchRecord};
-use crate::channel::error::ChannelError;
-use crate::channel::events::{Role, RoomEvent, RoomJoin};
 use crate::config::presence_flush_window;
+use crate::events::error::ChannelError;
+use crate::events::{Role, RoomEvent, RoomJoin};
 use crate::presence::{MetaFields, Presence};
 use crate::pubsub::Broadcast;
 use crate::sim::{self, Game, GameError, SavedGame};
@@ -322,12 +322,10 @@ impl Room {
         self.game.config().tick_hz.max(1) / self.ticks_per_frame as u32
     }
 
+    /// A join whose password the socket already checked (and counted if wrong) before
+    /// sending it here.
     fn join(&mut self, chan: ChannelRef, msg_ref: Arc<str>, params: &RoomJoin) {
         let role = params.role;
-        if !self.rooms.password_ok(&self.id, params.password.as_deref()) {
-            chan.refuse_join(&msg_ref, ChannelError::WrongPassword);
-            return;
-        }
         let user = chan.socket.user.clone();
         let socket = chan.socket.id;
         if self.members.contains_key(&socket) {

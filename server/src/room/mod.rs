@@ -23,9 +23,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::auth::AccountStore;
-use crate::channel::events::{RoomEvent, RoomJoin};
 use crate::directory::RoomDirectory;
 pub use crate::directory::{CreateError, MAX_PASSWORD, MAX_ROOM_NAME, RoomSpec};
+use crate::events::{RoomEvent, RoomJoin};
 use crate::lobby::Lobbies;
 use crate::pubsub::PubSub;
 use crate::sim::SavedGame;

@@ -26,10 +26,10 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::app::App;
 use crate::auth::User;
-use crate::channel::error::ChannelError;
-use crate::channel::events::RoomJoin;
 use crate::channel::{ChannelTable, Joined, Route, Target};
 use crate::config::{OUTBOUND_QUEUE, WRITE_STALL_TIMEOUT};
+use crate::events::RoomJoin;
+use crate::events::error::ChannelError;
 use crate::limits::{Bucket, Rate, Refusal};
 use crate::metrics;
 use crate::socket::io::{self, SocketIo, websocket_config};
@@ -130,7 +130,8 @@ pub async fn run(stream: TcpStream, read: Vec<u8>, app: App, user: User, vsn: Vs
         WebSocketStream::from_partially_read(reader, read, Role::Server, Some(websocket_config()))
             .await;
     let id = app.next_socket_id();
-    let limits = app.limits.config().clone();
+    let join_rate = Rate::per_second(app.limits.config().max_joins_per_socket);
+    let password_rate = Rate::per_minute(app.limits.config().max_wrong_passwords_per_socket);
     let mut conn = Connection {
         client,
         socket: SocketRef {
@@ -145,14 +146,8 @@ pub async fn run(stream: TcpStream, read: Vec<u8>, app: App, user: User, vsn: Vs
             window: Instant::now(),
             used: 0,
         },
-        joins: Bucket::full(
-            Rate::per_second(limits.max_joins_per_socket),
-            Instant::now(),
-        ),
-        wrong_passwords: Bucket::full(
-            Rate::per_minute(limits.max_wrong_passwords_per_socket),
-            Instant::now(),
-        ),
+        joins: Bucket::full(join_rate, Instant::now()),
+        wrong_passwords: Bucket::full(password_rate, Instant::now()),
     };
     let hot = metrics::hot();
     hot.sockets_open.increment(1.0);
@@ -627,9 +622,13 @@ impl Connection {
         msg_ref: &Arc<str>,
         error: ChannelError,
     ) {
-        self.socket
-            .outbox
-            .reply(topic, join_ref, msg_ref, "error", error.response());
+        self.socket.outbox.reply(
+            topic,
+            join_ref,
+            msg_ref,
+            "error",
+            Payload::json(&error.response()),
+        );
     }
 
     /// A reply whose join_ref is null: heartbeats, unmatched topics, undecodable frames.

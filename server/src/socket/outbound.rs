@@ -24,8 +24,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 pub use super::wire::{Broadcast, Payload};
-use crate::channel::error::ChannelError;
 use crate::config::MAX_BACKLOG;
+use crate::events::error::ChannelError;
 use crate::metrics;
 
 /// Identifies one WebSocket connection for the life of the process.
@@ -352,7 +352,7 @@ impl ChannelRef {
 
     /// Replies `{"status":"error","response":{"reason", …}}`.
     pub fn reply_error(&self, msg_ref: &Arc<str>, error: ChannelError) -> bool {
-        self.reply(msg_ref, "error", error.response())
+        self.reply(msg_ref, "error", Payload::json(&error.response()))
     }
 
     /// Pushes `event` on this channel to this client only.

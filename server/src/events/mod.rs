@@ -1,13 +1,19 @@
 //! What clients may send on each topic, decoded once at the edge (the socket's task)
 //! into typed values: actors never pick raw JSON apart. A payload that does not decode
-//! is refused there with `bad_payload` naming the field at fault.
+//! is refused there with `bad_payload` naming the field at fault; [`error`] holds every
+//! refusal a channel can answer with.
+//!
+//! This module imports none of the actors or the socket: `socket`, `channel`, `lobby`
+//! and `room` all import it, never the reverse.
+
+pub mod error;
 
 use kurve_shared::lobby::ChatIn;
 use kurve_shared::phoenix::InPayload;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::error::ChannelError;
+use error::ChannelError;
 
 /// A client event on `lobby:<name>`.
 #[derive(Debug, Clone, PartialEq)]

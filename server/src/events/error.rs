@@ -2,8 +2,6 @@
 //! get, and the `{"reason", "field"?}` response it is sent as (as `http/error.rs` does
 //! for HTTP).
 
-use crate::socket::wire::Payload;
-
 /// Why a join or a client event was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelError {
@@ -70,12 +68,12 @@ impl ChannelError {
     }
 
     /// The error reply's response: `{"reason"}`, plus `"field"` for a bad payload.
-    pub fn response(&self) -> Payload {
+    pub fn response(&self) -> serde_json::Value {
         match self {
             ChannelError::BadPayload { field: Some(field) } => {
-                Payload::json(&serde_json::json!({ "reason": self.reason(), "field": field }))
+                serde_json::json!({ "reason": self.reason(), "field": field })
             }
-            _ => Payload::json(&serde_json::json!({ "reason": self.reason() })),
+            _ => serde_json::json!({ "reason": self.reason() }),
         }
     }
 }
@@ -99,30 +97,21 @@ impl From<crate::actor::Overloaded> for ChannelError {
 mod tests {
     use super::*;
 
-    fn json(payload: Payload) -> serde_json::Value {
-        match payload {
-            Payload::Json(text) => serde_json::from_str(&text).expect("json"),
-            Payload::Binary(_) => panic!("expected JSON"),
-        }
-    }
-
     #[test]
     fn responses_carry_the_reason_and_the_field_at_fault() {
         assert_eq!(
-            json(ChannelError::RoomFull.response()),
+            ChannelError::RoomFull.response(),
             serde_json::json!({"reason": "room_full"})
         );
         assert_eq!(
-            json(
-                ChannelError::BadPayload {
-                    field: Some("turn".into())
-                }
-                .response()
-            ),
+            ChannelError::BadPayload {
+                field: Some("turn".into())
+            }
+            .response(),
             serde_json::json!({"reason": "bad_payload", "field": "turn"})
         );
         assert_eq!(
-            json(ChannelError::UnmatchedTopic.response()),
+            ChannelError::UnmatchedTopic.response(),
             serde_json::json!({"reason": "unmatched topic"})
         );
     }
