@@ -5,6 +5,7 @@
 //!   the codec in `kurve-shared`, as the official JS client does.
 
 pub mod client;
+pub mod decoders;
 pub mod soak;
 
 use std::net::SocketAddr;

@@ -5,12 +5,9 @@
 
 use std::path::Path;
 
-use kurve_server::channel::events::{LobbyEvent, RoomEvent, RoomJoin};
 use kurve_server::sim::{Game, GameConfig};
-use kurve_shared::game::{
-    decode_snapshot, decode_tick, decode_ticks, encode_snapshot, encode_tick,
-};
-use kurve_shared::phoenix::{InPayload, Vsn, decode_binary, decode_text, salvage_ref_topic};
+use kurve_shared::game::{encode_snapshot, encode_tick};
+use kurve_tests::decoders;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -62,7 +59,7 @@ fn mutate(rng: &mut ChaCha8Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
     data
 }
 
-fn each_input(target: &str, extra_seeds: Vec<Vec<u8>>, mut check: impl FnMut(&[u8])) {
+fn each_input(target: &str, extra_seeds: Vec<Vec<u8>>, check: impl Fn(&[u8])) {
     let mut seeds = corpus(target);
     seeds.extend(extra_seeds);
     let mut rng = ChaCha8Rng::seed_from_u64(0x006b_7572_7665);
@@ -76,54 +73,17 @@ fn each_input(target: &str, extra_seeds: Vec<Vec<u8>>, mut check: impl FnMut(&[u
 
 #[test]
 fn text_frames_never_panic_the_decoder() {
-    each_input("phoenix_text", Vec::new(), |data| {
-        if let Ok(text) = std::str::from_utf8(data) {
-            let _ = decode_text(Vsn::V1, text);
-            let _ = decode_text(Vsn::V2, text);
-            let _ = salvage_ref_topic(text);
-        }
-    });
+    each_input("phoenix_text", Vec::new(), decoders::text_frame);
 }
 
 #[test]
 fn binary_frames_never_panic_the_decoder() {
-    each_input("phoenix_binary", Vec::new(), |data| {
-        let _ = decode_binary(Vsn::V2, data);
-        let _ = decode_binary(Vsn::V1, data);
-    });
+    each_input("phoenix_binary", Vec::new(), decoders::binary_frame);
 }
 
 #[test]
 fn channel_events_decode_or_are_refused() {
-    const EVENTS: &[&str] = &[
-        "chat",
-        "create_room",
-        "quick_join",
-        "input",
-        "ready",
-        "debug_crash",
-        "unknown",
-    ];
-    each_input("channel_events", Vec::new(), |data| {
-        let Some((&pick, rest)) = data.split_first() else {
-            return;
-        };
-        let event = EVENTS[usize::from(pick) % EVENTS.len()];
-        let payload = || match serde_json::from_slice::<serde_json::Value>(rest) {
-            Ok(value) => InPayload::Json(value),
-            Err(_) => InPayload::Binary(bytes::Bytes::copy_from_slice(rest)),
-        };
-        let _ = LobbyEvent::decode(event, payload());
-        if let Ok(RoomEvent::Input { turn }) = RoomEvent::decode(event, payload()) {
-            assert!(
-                (-1..=1).contains(&turn),
-                "input {turn} decoded from {data:?}"
-            );
-        }
-        if let InPayload::Json(value) = payload() {
-            let _ = RoomJoin::decode(value);
-        }
-    });
+    each_input("channel_events", Vec::new(), decoders::channel_event);
 }
 
 #[test]
@@ -141,9 +101,5 @@ fn game_frames_never_panic_the_decoder() {
     }
     seeds.push(encode_snapshot(&game.snapshot()));
     assert!(seeds.len() > 100, "the game ticked");
-    each_input("game_wire", seeds, |data| {
-        let _ = decode_tick(data);
-        let _ = decode_ticks(data);
-        let _ = decode_snapshot(data);
-    });
+    each_input("game_wire", seeds, decoders::game_frame);
 }

@@ -211,7 +211,7 @@ impl Game {
                     disconnected_at,
                     turn,
                 } = *seated;
-                let p = Player {
+                self.seat_player(Player {
                     seat,
                     user_id,
                     name,
@@ -221,8 +221,7 @@ impl Game {
                     score: 0,
                     turn,
                     leaving: false,
-                };
-                self.seat_player(p);
+                });
             }
             Command::Add(added) => {
                 let _ = self.add_player(&added.user_id, &added.name);
