@@ -10,29 +10,28 @@ use std::time::Duration;
 
 use kurve_server::config::Config;
 use kurve_shared::phoenix::ServerPayload;
-use kurve_tests::client::{PhxClient, json};
+use kurve_tests::client::{PhxClient, json_of};
 use kurve_tests::spawn_server_with;
 use serde_json::{Value, json};
 
 /// Upper bound for the whole match: a handful of rounds of a few seconds each.
 const MATCH_TIMEOUT: Duration = Duration::from_secs(150);
 
+/// The longest a game phase stays quiet on the socket.
+const PHASE_WAIT: Duration = Duration::from_secs(60);
+
 /// Plays one seat: reads every frame (so the socket never falls behind), sends `turn`
 /// whenever a round starts, and returns the `match_end` payload.
 async fn play(mut client: PhxClient, topic: String, join_ref: String, turn: i64) -> Value {
     loop {
-        let frame = client
-            .recv_long()
-            .await
-            .expect("the player keeps receiving frames");
+        let frame = client.recv_within(PHASE_WAIT).await;
         match frame.event.as_str() {
             "phase" | "round_start" => {
                 client
                     .push(Some(&join_ref), &topic, "input", &json!({ "turn": turn }))
-                    .await
-                    .expect("sending an input");
+                    .await;
             }
-            "match_end" => return json(&frame).clone(),
+            "match_end" => return json_of(&frame).clone(),
             _ => {}
         }
     }
@@ -49,12 +48,12 @@ async fn two_registered_players_finish_a_match_and_the_winner_is_ranked() {
     let tokens = &server.app.auth.tokens;
     let alice = accounts.register("alice", "correct horse").await.unwrap();
     let bob = accounts.register("bob", "battery staple").await.unwrap();
-    let (_, carol_token) = server.guest_token("carol");
 
-    let mut a = PhxClient::connect(&server.ws_url(), &tokens.issue(&alice).unwrap())
-        .await
-        .unwrap();
-    let (lobby_ref, _) = a.join("lobby:main", &json!({})).await.unwrap();
+    let mut a =
+        PhxClient::connect_with_token(&server.ws_url(), &tokens.issue(&alice).unwrap(), alice)
+            .await
+            .unwrap();
+    let (lobby_ref, _) = a.join("lobby:main", &json!({})).await;
     let r = a
         .push(
             Some(&lobby_ref),
@@ -62,38 +61,30 @@ async fn two_registered_players_finish_a_match_and_the_winner_is_ranked() {
             "create_room",
             &json!({"name": "final", "max_players": 2}),
         )
-        .await
-        .unwrap();
-    let created = a.reply_to(&r).await.unwrap();
+        .await;
+    let created = a.reply_to(&r).await;
     let room_id = created["response"]["room_id"]
         .as_str()
         .expect("a room id")
         .to_owned();
     let topic = format!("room:{room_id}");
 
-    let (a_ref, reply) = a.join(&topic, &json!({"as": "player"})).await.unwrap();
+    let (a_ref, reply) = a.join(&topic, &json!({"as": "player"})).await;
     assert_eq!(reply["status"], "ok", "alice sits down: {reply}");
-    let mut b = PhxClient::connect(&server.ws_url(), &tokens.issue(&bob).unwrap())
+    let mut b = PhxClient::connect_with_token(&server.ws_url(), &tokens.issue(&bob).unwrap(), bob)
         .await
         .unwrap();
-    let (b_ref, reply) = b.join(&topic, &json!({"as": "player"})).await.unwrap();
+    let (b_ref, reply) = b.join(&topic, &json!({"as": "player"})).await;
     assert_eq!(reply["status"], "ok", "bob sits down: {reply}");
-    let mut c = PhxClient::connect(&server.ws_url(), &carol_token)
-        .await
-        .unwrap();
-    let (_, reply) = c.join(&topic, &json!({"as": "spectator"})).await.unwrap();
+    let mut c = PhxClient::connect(&server, "carol").await;
+    let (_, reply) = c.join(&topic, &json!({"as": "spectator"})).await;
     assert_eq!(reply["response"]["you"]["role"], "spectator");
 
     for (client, join_ref) in [(&mut a, &a_ref), (&mut b, &b_ref)] {
         let r = client
             .push(Some(join_ref), &topic, "ready", &json!({}))
-            .await
-            .unwrap();
-        assert_eq!(
-            client.reply_to(&r).await.unwrap()["status"],
-            "ok",
-            "ready accepted"
-        );
+            .await;
+        assert_eq!(client.reply_to(&r).await["status"], "ok", "ready accepted");
     }
 
     let alice_plays = tokio::spawn(play(a, topic.clone(), a_ref, 0));
@@ -101,15 +92,12 @@ async fn two_registered_players_finish_a_match_and_the_winner_is_ranked() {
     let spectated = tokio::time::timeout(MATCH_TIMEOUT, async {
         let mut ticks = 0u64;
         loop {
-            let frame = c
-                .recv_long()
-                .await
-                .expect("the spectator keeps receiving frames");
+            let frame = c.recv_within(PHASE_WAIT).await;
             if matches!(frame.payload, ServerPayload::Binary(_)) && frame.event == "tick" {
                 ticks += 1;
             }
             if frame.event == "match_end" {
-                return (json(&frame).clone(), ticks);
+                return (json_of(&frame).clone(), ticks);
             }
         }
     })

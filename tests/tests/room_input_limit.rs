@@ -2,8 +2,9 @@
 
 mod room_support;
 
+use kurve_tests::client::PhxClient;
 use kurve_tests::{TestServer, spawn_server};
-use room_support::{Conn, create_room};
+use room_support::create_room;
 use serde_json::json;
 
 /// The value of an unlabelled counter in `/metrics`.
@@ -20,7 +21,7 @@ fn counter(server: &TestServer, name: &str) -> f64 {
 async fn inputs_beyond_120_a_second_are_dropped_and_counted() {
     let server = spawn_server().await;
     let id = create_room(&server, "limits", 2);
-    let mut player = Conn::connect(&server, "fast").await;
+    let mut player = PhxClient::connect(&server, "fast").await;
     let (join, _) = player.join_room(&id, json!({"as": "player"})).await;
 
     // A malformed input is answered, not silently ignored.

@@ -6,13 +6,14 @@ mod room_support;
 use std::time::Duration;
 
 use kurve_shared::game::Phase;
+use kurve_tests::client::{PhxClient, brief, json_of};
 use kurve_tests::spawn_server;
-use room_support::{Conn, brief, find_room, http_get_json, json_of};
+use room_support::{find_room, http_get_json};
 use serde_json::{Value, json};
 
 /// The RoomSummary pushed to the lobby with `event` for room `id` that satisfies `pred`.
 async fn lobby_push(
-    watcher: &mut Conn,
+    watcher: &mut PhxClient,
     event: &str,
     id: &str,
     what: &str,
@@ -67,10 +68,10 @@ async fn listed(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_room_is_announced_listed_and_tracks_players_spectators_and_phase() {
     let server = spawn_server().await;
-    let mut watcher = Conn::connect(&server, "watcher").await;
+    let mut watcher = PhxClient::connect(&server, "watcher").await;
     let (_, rooms) = watcher.join_lobby().await;
     assert_eq!(rooms, json!([]), "expected no rooms on a fresh server");
-    let mut alice = Conn::connect(&server, "alice").await;
+    let mut alice = PhxClient::connect(&server, "alice").await;
     let (lobby_ref, _) = alice.join_lobby().await;
 
     let id = alice
@@ -131,7 +132,7 @@ async fn create_room_is_announced_listed_and_tracks_players_spectators_and_phase
     );
 
     // Bob watches.
-    let mut bob = Conn::connect(&server, "bob").await;
+    let mut bob = PhxClient::connect(&server, "bob").await;
     let (bjoin, _) = bob.join_room(&id, json!({"as": "spectator"})).await;
     assert_eq!(
         bjoin.reply["you"]["role"], "spectator",
@@ -163,7 +164,7 @@ async fn create_room_is_announced_listed_and_tracks_players_spectators_and_phase
     );
 
     // Carol joins; both ready: countdown, then playing.
-    let mut carol = Conn::connect(&server, "carol").await;
+    let mut carol = PhxClient::connect(&server, "carol").await;
     let (cjoin, _) = carol.join_room(&id, json!({"as": "player"})).await;
     assert_ne!(
         cjoin.reply["you"]["color"], join.reply["you"]["color"],
@@ -195,9 +196,9 @@ async fn create_room_is_announced_listed_and_tracks_players_spectators_and_phase
 #[tokio::test]
 async fn a_private_room_is_unlisted_and_opens_with_its_password() {
     let server = spawn_server().await;
-    let mut watcher = Conn::connect(&server, "watcher").await;
+    let mut watcher = PhxClient::connect(&server, "watcher").await;
     watcher.join_lobby().await;
-    let mut alice = Conn::connect(&server, "alice").await;
+    let mut alice = PhxClient::connect(&server, "alice").await;
     let (lobby_ref, _) = alice.join_lobby().await;
 
     let secret = alice
@@ -243,7 +244,7 @@ async fn a_private_room_is_unlisted_and_opens_with_its_password() {
         server.app.rooms.list("main").iter().all(|r| r.id != secret),
         "expected the private room absent from the directory listing"
     );
-    let mut late = Conn::connect(&server, "late").await;
+    let mut late = PhxClient::connect(&server, "late").await;
     let (_, rooms) = late.join_lobby().await;
     assert!(
         rooms
@@ -252,7 +253,7 @@ async fn a_private_room_is_unlisted_and_opens_with_its_password() {
         "expected the private room absent from the lobby join reply, got {rooms}"
     );
 
-    let mut bob = Conn::connect(&server, "bob").await;
+    let mut bob = PhxClient::connect(&server, "bob").await;
     for params in [
         json!({"as": "player"}),
         json!({"as": "player", "password": "nope"}),
@@ -288,11 +289,11 @@ async fn a_private_room_is_unlisted_and_opens_with_its_password() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joins_and_events_are_refused_with_the_contract_reasons() {
     let server = spawn_server().await;
-    let mut host = Conn::connect(&server, "host").await;
+    let mut host = PhxClient::connect(&server, "host").await;
     let (lobby_ref, _) = host.join_lobby().await;
 
     // not_found: a well-formed id that names no room.
-    let mut p1 = Conn::connect(&server, "p1").await;
+    let mut p1 = PhxClient::connect(&server, "p1").await;
     assert_eq!(
         p1.try_join_room("zz9zz9zz", json!({"as": "player"}))
             .await
@@ -305,8 +306,8 @@ async fn joins_and_events_are_refused_with_the_contract_reasons() {
     let duo = host
         .create_room(&lobby_ref, json!({"max_players": 2}))
         .await;
-    let mut p2 = Conn::connect(&server, "p2").await;
-    let mut p3 = Conn::connect(&server, "p3").await;
+    let mut p2 = PhxClient::connect(&server, "p2").await;
+    let mut p3 = PhxClient::connect(&server, "p3").await;
     let (pjoin, _) = p1.join_room(&duo, json!({"as": "player"})).await;
     p2.join_room(&duo, json!({"as": "player"})).await;
     assert_eq!(
@@ -366,8 +367,8 @@ async fn joins_and_events_are_refused_with_the_contract_reasons() {
     let trio = host
         .create_room(&lobby_ref, json!({"max_players": 3}))
         .await;
-    let mut a = Conn::connect(&server, "a").await;
-    let mut b = Conn::connect(&server, "b").await;
+    let mut a = PhxClient::connect(&server, "a").await;
+    let mut b = PhxClient::connect(&server, "b").await;
     let (ajoin, _) = a.join_room(&trio, json!({"as": "player"})).await;
     let (bjoin, _) = b.join_room(&trio, json!({"as": "player"})).await;
     a.ready(&ajoin).await;
@@ -376,7 +377,7 @@ async fn joins_and_events_are_refused_with_the_contract_reasons() {
         f.event == "phase" && json_of(f)["phase"] == "countdown"
     })
     .await;
-    let mut c = Conn::connect(&server, "c").await;
+    let mut c = PhxClient::connect(&server, "c").await;
     assert_eq!(
         c.try_join_room(&trio, json!({"as": "player"}))
             .await
@@ -409,7 +410,7 @@ async fn joins_and_events_are_refused_with_the_contract_reasons() {
     server.stop().await;
 }
 
-async fn quick_join(conn: &mut Conn, lobby_ref: &str) -> String {
+async fn quick_join(conn: &mut PhxClient, lobby_ref: &str) -> String {
     let r = conn
         .push(Some(lobby_ref), "lobby:main", "quick_join", &json!({}))
         .await;
@@ -427,7 +428,7 @@ async fn quick_join(conn: &mut Conn, lobby_ref: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quick_join_returns_a_waiting_room_with_a_free_seat_else_a_new_one() {
     let server = spawn_server().await;
-    let mut a = Conn::connect(&server, "a").await;
+    let mut a = PhxClient::connect(&server, "a").await;
     let (lobby_ref, _) = a.join_lobby().await;
 
     // No room yet: a new public one, announced to the lobby.
@@ -453,17 +454,17 @@ async fn quick_join_returns_a_waiting_room_with_a_free_seat_else_a_new_one() {
         .create_room(&lobby_ref, json!({"private": true, "password": "x1234567"}))
         .await;
     let full = a.create_room(&lobby_ref, json!({"max_players": 2})).await;
-    let mut f1 = Conn::connect(&server, "f1").await;
-    let mut f2 = Conn::connect(&server, "f2").await;
+    let mut f1 = PhxClient::connect(&server, "f1").await;
+    let mut f2 = PhxClient::connect(&server, "f2").await;
     f1.join_room(&full, json!({"as": "player"})).await;
     f2.join_room(&full, json!({"as": "player"})).await;
-    let mut s1 = Conn::connect(&server, "s1").await;
+    let mut s1 = PhxClient::connect(&server, "s1").await;
     s1.join_room(&secret, json!({"as": "player", "password": "x1234567"}))
         .await;
     // The room joins are processed by the rooms before their summaries are published.
     wait_summary(&server, &full, |s| s.players.len() == 2).await;
 
-    let mut b = Conn::connect(&server, "b").await;
+    let mut b = PhxClient::connect(&server, "b").await;
     let (b_lobby, _) = b.join_lobby().await;
     assert_eq!(
         quick_join(&mut b, &b_lobby).await,

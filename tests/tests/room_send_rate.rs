@@ -6,8 +6,9 @@ mod room_support;
 use std::time::Duration;
 
 use kurve_shared::game::Arena;
+use kurve_tests::client::{PhxClient, brief};
 use kurve_tests::spawn_server;
-use room_support::{Conn, arena_diff, brief, create_room_sending, ticks_of};
+use room_support::{arena_diff, create_room_sending, ticks_of};
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -20,7 +21,7 @@ struct Seen {
 
 /// Reads `conn`'s room frames until its arena reaches `until` (whole frames, so it may
 /// end a tick past it), applying every tick to the arena built from its join snapshot.
-async fn follow(conn: &mut Conn, topic: &str, mut arena: Arena, until: u64) -> Seen {
+async fn follow(conn: &mut PhxClient, topic: &str, mut arena: Arena, until: u64) -> Seen {
     let mut numbers = Vec::new();
     let mut frame_sizes = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -61,9 +62,9 @@ async fn follow(conn: &mut Conn, topic: &str, mut arena: Arena, until: u64) -> S
 async fn send_hz_30_delivers_every_tick_once_and_spectators_converge() {
     let server = spawn_server().await;
     let id = create_room_sending(&server, "thirty", 4, Some(30));
-    let mut p1 = Conn::connect(&server, "p1").await;
-    let mut p2 = Conn::connect(&server, "p2").await;
-    let mut spec = Conn::connect(&server, "spec").await;
+    let mut p1 = PhxClient::connect(&server, "p1").await;
+    let mut p2 = PhxClient::connect(&server, "p2").await;
+    let mut spec = PhxClient::connect(&server, "spec").await;
     let (j1, s1) = p1.join_room(&id, json!({"as": "player"})).await;
     let (j2, s2) = p2.join_room(&id, json!({"as": "player"})).await;
     let (js, ss) = spec.join_room(&id, json!({"as": "spectator"})).await;
@@ -105,7 +106,7 @@ async fn send_hz_30_delivers_every_tick_once_and_spectators_converge() {
     }
     // A spectator joining now gets a snapshot equal to the followers' arena once they
     // have applied the ticks up to it.
-    let mut late = Conn::connect(&server, "late").await;
+    let mut late = PhxClient::connect(&server, "late").await;
     let (_, late_snap) = late.join_room(&id, json!({"as": "spectator"})).await;
     let caught_up = follow(&mut spec, &js.topic, c.arena, late_snap.tick).await;
     if let Some(diff) = arena_diff(&caught_up.arena, &Arena::from_snapshot(&late_snap)) {

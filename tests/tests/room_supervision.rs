@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use kurve_shared::game::Phase;
 use kurve_shared::phoenix::ServerPayload;
+use kurve_tests::client::{PhxClient, RoomJoin, brief, decode_tick_frame, json_of};
 use kurve_tests::spawn_server;
-use room_support::{Conn, RoomJoin, brief, create_room, decode_tick_frame, json_of};
+use room_support::create_room;
 use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -26,10 +27,10 @@ struct Seen {
 /// Reads `conn` in the background until `stop`, recording `topic`'s ticks and anything
 /// that looks like an error.
 fn monitor(
-    mut conn: Conn,
+    mut conn: PhxClient,
     topic: Option<String>,
     stop: CancellationToken,
-) -> JoinHandle<(Conn, Seen)> {
+) -> JoinHandle<(PhxClient, Seen)> {
     tokio::spawn(async move {
         let mut seen = Seen::default();
         loop {
@@ -66,7 +67,7 @@ fn count_in(ticks: &[(Instant, u64)], from: Instant, to: Instant) -> usize {
 }
 
 /// Joins `room:<id>` again after a crash, retrying while the room is being restarted.
-async fn rejoin(conn: &mut Conn, id: &str, params: serde_json::Value) -> (RoomJoin, u32) {
+async fn rejoin(conn: &mut PhxClient, id: &str, params: serde_json::Value) -> (RoomJoin, u32) {
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut refusals = 0;
     loop {
@@ -88,17 +89,17 @@ async fn rejoin(conn: &mut Conn, id: &str, params: serde_json::Value) -> (RoomJo
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_crashed_room_restarts_its_members_rejoin_and_other_rooms_are_untouched() {
     let server = spawn_server().await;
-    let mut watcher = Conn::connect(&server, "watcher").await;
+    let mut watcher = PhxClient::connect(&server, "watcher").await;
     watcher.join_lobby().await;
     let room_a = create_room(&server, "crashes", 4);
     let room_b = create_room(&server, "steady", 4);
 
-    let mut a1 = Conn::connect(&server, "a1").await;
-    let mut a2 = Conn::connect(&server, "a2").await;
-    let mut aspec = Conn::connect(&server, "aspec").await;
-    let mut b1 = Conn::connect(&server, "b1").await;
-    let mut b2 = Conn::connect(&server, "b2").await;
-    let mut bspec = Conn::connect(&server, "bspec").await;
+    let mut a1 = PhxClient::connect(&server, "a1").await;
+    let mut a2 = PhxClient::connect(&server, "a2").await;
+    let mut aspec = PhxClient::connect(&server, "aspec").await;
+    let mut b1 = PhxClient::connect(&server, "b1").await;
+    let mut b2 = PhxClient::connect(&server, "b2").await;
+    let mut bspec = PhxClient::connect(&server, "bspec").await;
     let (ja1, _) = a1.join_room(&room_a, json!({"as": "player"})).await;
     let (ja2, _) = a2.join_room(&room_a, json!({"as": "player"})).await;
     let (jas, _) = aspec.join_room(&room_a, json!({"as": "spectator"})).await;

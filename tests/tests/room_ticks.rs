@@ -8,15 +8,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kurve_shared::game::{Arena, Phase};
+use kurve_tests::client::{PhxClient, brief, decode_tick_frame, json_of};
 use kurve_tests::spawn_server;
-use room_support::{Conn, arena_diff, brief, create_room, decode_tick_frame, json_of};
+use room_support::{arena_diff, create_room};
 use serde_json::json;
 use tokio::time::Instant;
 
 /// Reads `conn` for `window`, collecting the ticks of `topic` (number → raw bytes) and
 /// the JSON events of that topic in order. Ticks must be consecutive.
 async fn collect(
-    conn: &mut Conn,
+    conn: &mut PhxClient,
     topic: &str,
     window: Duration,
 ) -> (BTreeMap<u64, Bytes>, Vec<serde_json::Value>) {
@@ -64,9 +65,9 @@ async fn collect(
 async fn ticks_are_consecutive_binary_broadcasts_with_the_same_bytes_for_everyone() {
     let server = spawn_server().await;
     let id = create_room(&server, "ticks", 4);
-    let mut p1 = Conn::connect(&server, "p1").await;
-    let mut p2 = Conn::connect(&server, "p2").await;
-    let mut spec = Conn::connect(&server, "spec").await;
+    let mut p1 = PhxClient::connect(&server, "p1").await;
+    let mut p2 = PhxClient::connect(&server, "p2").await;
+    let mut spec = PhxClient::connect(&server, "spec").await;
     let (j1, s1) = p1.join_room(&id, json!({"as": "player"})).await;
     let (j2, _) = p2.join_room(&id, json!({"as": "player"})).await;
     let (js, _) = spec.join_room(&id, json!({"as": "spectator"})).await;
@@ -178,9 +179,9 @@ async fn ticks_are_consecutive_binary_broadcasts_with_the_same_bytes_for_everyon
 async fn a_late_snapshot_equals_an_early_spectator_arena_after_the_same_tick() {
     let server = spawn_server().await;
     let id = create_room(&server, "converge", 4);
-    let mut p1 = Conn::connect(&server, "p1").await;
-    let mut p2 = Conn::connect(&server, "p2").await;
-    let mut early = Conn::connect(&server, "early").await;
+    let mut p1 = PhxClient::connect(&server, "p1").await;
+    let mut p2 = PhxClient::connect(&server, "p2").await;
+    let mut early = PhxClient::connect(&server, "early").await;
     let (j1, _) = p1.join_room(&id, json!({"as": "player"})).await;
     let (j2, _) = p2.join_room(&id, json!({"as": "player"})).await;
     let (je, snap) = early.join_room(&id, json!({"as": "spectator"})).await;
@@ -231,7 +232,7 @@ async fn a_late_snapshot_equals_an_early_spectator_arena_after_the_same_tick() {
     );
 
     // A second spectator joins now; its snapshot is at tick T ≥ what the early one has.
-    let mut late = Conn::connect(&server, "late").await;
+    let mut late = PhxClient::connect(&server, "late").await;
     let (jl, late_snap) = late.join_room(&id, json!({"as": "spectator"})).await;
     assert!(
         late_snap.tick >= arena.tick,
@@ -294,8 +295,8 @@ async fn a_late_snapshot_equals_an_early_spectator_arena_after_the_same_tick() {
 async fn a_waiting_room_with_nobody_ready_does_not_tick() {
     let server = spawn_server().await;
     let id = create_room(&server, "idle", 4);
-    let mut p1 = Conn::connect(&server, "p1").await;
-    let mut p2 = Conn::connect(&server, "p2").await;
+    let mut p1 = PhxClient::connect(&server, "p1").await;
+    let mut p2 = PhxClient::connect(&server, "p2").await;
     let (j1, s1) = p1.join_room(&id, json!({"as": "player"})).await;
     let (j2, _) = p2.join_room(&id, json!({"as": "player"})).await;
     // A second of waiting: at 60 Hz a ticking room would count 60 ticks.

@@ -6,8 +6,9 @@ mod room_support;
 use std::time::Duration;
 
 use futures_util::SinkExt;
+use kurve_tests::client::{PhxClient, brief, json_of};
 use kurve_tests::spawn_server;
-use room_support::{Conn, brief, create_room, json_of, ticks_of};
+use room_support::{create_room, ticks_of};
 use serde_json::json;
 use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;
@@ -20,8 +21,8 @@ const STALLED_RCVBUF: u32 = 8 * 1024;
 async fn a_spectator_that_stops_reading_is_dropped_and_players_do_not_notice() {
     let server = spawn_server().await;
     let id = create_room(&server, "stall", 4);
-    let mut p1 = Conn::connect(&server, "p1").await;
-    let mut p2 = Conn::connect(&server, "p2").await;
+    let mut p1 = PhxClient::connect(&server, "p1").await;
+    let mut p2 = PhxClient::connect(&server, "p2").await;
     let (j1, _) = p1.join_room(&id, json!({"as": "player"})).await;
     let (j2, _) = p2.join_room(&id, json!({"as": "player"})).await;
 
