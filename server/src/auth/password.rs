@@ -5,13 +5,14 @@
 //! worker, and waits in a bounded queue ([`HASH_QUEUE`]): a burst of logins costs at
 //! most one hash per core at a time, and past the queue's bound is refused
 //! ([`PasswordError::Busy`]) rather than piled up. Memory is therefore bounded by the
-//! number of hashing threads, whatever the burst.
+//! number of hashing threads, whatever the burst, and given back when the burst is over.
 //!
 //! **Invariant:** only PHC strings (`$argon2id$v=19$m=…`) leave this module; the
 //! password itself is never stored or logged.
 
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
 
 use std::cell::RefCell;
 
@@ -91,8 +92,8 @@ const MAX_HASH_BLOCKS: usize = 64 * 1024;
 
 thread_local! {
     /// This thread's argon2 working memory, allocated on its first hash and reused by
-    /// every later one: the allocator is never asked for (and never keeps) 19 MiB per
-    /// login.
+    /// every later one until the thread has been idle for [`KEEP_MEMORY_WHILE_IDLE`]:
+    /// the allocator is never asked for 19 MiB per login, and a quiet server keeps none.
     static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -167,39 +168,102 @@ fn verify_blocking(password: &str, phc: &str) -> Result<bool, PasswordError> {
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// How long a hashing thread keeps its working memory after its last job: a burst of
+/// logins reuses it, and a quiet server gives the 19 MiB per thread back.
+const KEEP_MEMORY_WHILE_IDLE: Duration = Duration::from_secs(2);
+
+/// The jobs waiting for a hashing thread, at most [`HASH_QUEUE`]. Workers wait on the
+/// condition variable without holding the lock, so each notices its own idleness.
+struct HashQueue {
+    jobs: Mutex<VecDeque<Job>>,
+    ready: Condvar,
+}
+
+impl HashQueue {
+    /// Queues `job`, or hands it back when the queue is full.
+    fn try_push(&self, job: Job) -> Result<(), Job> {
+        let mut jobs = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if jobs.len() >= HASH_QUEUE {
+            return Err(job);
+        }
+        jobs.push_back(job);
+        drop(jobs);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// The next job; frees this thread's argon2 memory once it has waited
+    /// [`KEEP_MEMORY_WHILE_IDLE`] for one.
+    fn pop(&self) -> Job {
+        let mut jobs = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut holding_memory = true;
+        loop {
+            if let Some(job) = jobs.pop_front() {
+                return job;
+            }
+            if holding_memory {
+                let (guard, waited) = self
+                    .ready
+                    .wait_timeout(jobs, KEEP_MEMORY_WHILE_IDLE)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                jobs = guard;
+                if waited.timed_out() && jobs.is_empty() {
+                    drop(jobs);
+                    release_memory();
+                    holding_memory = false;
+                    jobs = self
+                        .jobs
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                }
+            } else {
+                jobs = self
+                    .ready
+                    .wait(jobs)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+        }
+    }
+}
+
+/// Frees this thread's argon2 working memory (the next hash allocates it again).
+fn release_memory() {
+    BLOCKS.with(|cell| *cell.borrow_mut() = Vec::new());
+}
+
 /// The hashing threads' queue, started on first use.
-fn queue() -> &'static SyncSender<Job> {
-    static QUEUE: OnceLock<SyncSender<Job>> = OnceLock::new();
+fn queue() -> &'static HashQueue {
+    static QUEUE: OnceLock<Arc<HashQueue>> = OnceLock::new();
     QUEUE.get_or_init(|| {
-        let (tx, rx) = sync_channel::<Job>(HASH_QUEUE);
-        let rx = Arc::new(Mutex::new(rx));
+        let queue = Arc::new(HashQueue {
+            jobs: Mutex::new(VecDeque::with_capacity(HASH_QUEUE)),
+            ready: Condvar::new(),
+        });
         for i in 0..hashers() {
-            let rx = rx.clone();
+            let queue = queue.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("kurve-hash-{i}"))
-                .spawn(move || hash_worker(&rx));
+                .spawn(move || hash_worker(&queue));
             if let Err(error) = spawned {
                 tracing::error!(%error, "could not start a password hashing thread");
             }
         }
-        tx
+        queue
     })
 }
 
-fn hash_worker(rx: &Mutex<Receiver<Job>>) {
+fn hash_worker(queue: &HashQueue) {
     loop {
-        let job = {
-            let rx = rx.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            rx.recv()
-        };
-        match job {
-            // A panicking hash must not take the thread with it: its caller sees the
-            // dropped result as a failed task.
-            Ok(job) => {
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-            }
-            Err(_) => return,
-        }
+        let job = queue.pop();
+        // A panicking hash must not take the thread with it: its caller sees the
+        // dropped result as a failed task.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
     }
 }
 
@@ -211,12 +275,8 @@ async fn run_blocking<T: Send + 'static>(
     let job: Job = Box::new(move || {
         let _ = done.send(f());
     });
-    match queue().try_send(job) {
-        Ok(()) => {}
-        Err(TrySendError::Full(_)) => return Err(PasswordError::Busy),
-        Err(TrySendError::Disconnected(_)) => {
-            return Err(PasswordError::TaskFailed("no hashing thread".into()));
-        }
+    if queue().try_push(job).is_err() {
+        return Err(PasswordError::Busy);
     }
     result
         .await
@@ -226,6 +286,25 @@ async fn run_blocking<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_queue_refuses_past_its_bound_and_hands_jobs_out_in_order() {
+        let queue = HashQueue {
+            jobs: Mutex::new(VecDeque::new()),
+            ready: Condvar::new(),
+        };
+        let order = Arc::new(Mutex::new(Vec::new()));
+        for i in 0..HASH_QUEUE {
+            let order = order.clone();
+            let job: Job = Box::new(move || order.lock().unwrap().push(i));
+            assert!(queue.try_push(job).is_ok(), "job {i} fits");
+        }
+        assert!(queue.try_push(Box::new(|| ())).is_err(), "one past the bound");
+        for _ in 0..HASH_QUEUE {
+            queue.pop()();
+        }
+        assert_eq!(*order.lock().unwrap(), (0..HASH_QUEUE).collect::<Vec<_>>());
+    }
 
     #[tokio::test]
     async fn hash_is_a_phc_string_not_the_password() {
