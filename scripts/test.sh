@@ -10,6 +10,9 @@ step() { printf '\n==> %s (%ss)\n' "$1" "$(( $(date +%s) - started ))"; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "module imports run one way"
+python3 scripts/check-imports.py server/src shared/src tests/src
+
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 

@@ -183,7 +183,7 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
 /// Frames a socket may have waiting to be written. At 60 ticks per second a room adds
 /// 60 frames a second, so 128 is two seconds of backlog (on top of the few the kernel
-/// may hold, see `socket::io::KERNEL_UNSENT_BYTES`): a client that falls that far behind
+/// may hold, see `outbound::io::KERNEL_UNSENT_BYTES`): a client that falls that far behind
 /// is not reading, and is disconnected rather than buffered without bound.
 pub const OUTBOUND_QUEUE: usize = 128;
 

@@ -1,6 +1,6 @@
 //! The SQLite database: opening it from a URL, tuning it and migrating its schema.
 //!
-//! The queries live with the store that owns them ([`crate::auth::AccountStore`]);
+//! The queries live with the store that owns them (the account store in `auth`);
 //! this module only hands out a ready, migrated [`Connection`].
 //!
 //! **Invariant:** nothing here is async. Callers run every call that touches a

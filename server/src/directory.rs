@@ -53,3 +53,11 @@ pub trait RoomDirectory: Send + Sync {
     /// Whether `lobby`'s listing changed since it last asked; clears the mark.
     fn take_listing_change(&self, lobby: &str) -> bool;
 }
+
+/// Lobby names and room ids: 1–32 of `[a-z0-9_-]`.
+pub fn valid_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}

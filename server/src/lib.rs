@@ -17,6 +17,7 @@ pub mod http;
 pub mod limits;
 pub mod lobby;
 pub mod metrics;
+pub mod outbound;
 pub mod presence;
 pub mod pubsub;
 pub mod room;

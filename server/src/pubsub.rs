@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 
-pub use crate::socket::outbound::Broadcast;
-use crate::socket::outbound::{Outbound, Outbox, SocketId};
+pub use crate::outbound::Broadcast;
+use crate::outbound::{Outbound, Outbox, SocketId};
 
 /// Number of independently locked shards of the topic table. Topics hash to a shard,
 /// so broadcasts to different rooms rarely contend.
@@ -128,7 +128,7 @@ impl PubSub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::socket::outbound::{Payload, outbox};
+    use crate::outbound::{Payload, outbox};
 
     #[test]
     fn a_broadcast_is_shared_by_every_subscriber() {

@@ -299,7 +299,10 @@ mod tests {
             let job: Job = Box::new(move || order.lock().unwrap().push(i));
             assert!(queue.try_push(job).is_ok(), "job {i} fits");
         }
-        assert!(queue.try_push(Box::new(|| ())).is_err(), "one past the bound");
+        assert!(
+            queue.try_push(Box::new(|| ())).is_err(),
+            "one past the bound"
+        );
         for _ in 0..HASH_QUEUE {
             queue.pop()();
         }

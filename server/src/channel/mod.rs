@@ -9,11 +9,12 @@ use std::sync::Arc;
 use kurve_shared::phoenix::InPayload;
 
 use crate::actor::Overloaded;
+use crate::directory::valid_name;
 use crate::events::error::ChannelError;
 use crate::events::{LobbyEvent, RoomEvent, RoomJoin};
 use crate::lobby::LobbyHandle;
+use crate::outbound::{ChannelRef, SocketId};
 use crate::room::RoomHandle;
-use crate::socket::outbound::{ChannelRef, SocketId};
 
 /// What a topic string names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,14 +36,6 @@ impl Route {
         }
         None
     }
-}
-
-/// Lobby names and room ids: 1–32 of `[a-z0-9_-]`.
-pub fn valid_name(name: &str) -> bool {
-    (1..=32).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 /// The actor behind a joined channel.

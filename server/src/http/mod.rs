@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod error;
 pub mod leaderboard;
 pub mod serve;
+pub mod websocket;
 
 use std::collections::HashMap;
 
@@ -16,9 +17,8 @@ use axum::routing::{any, get};
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::app::App;
-use crate::channel::valid_name;
+use crate::directory::valid_name;
 use crate::lobby::MAIN;
-use crate::socket;
 use error::ApiError;
 
 /// Every route of the server.
@@ -31,7 +31,7 @@ pub fn router(app: App) -> Router {
         .route("/api/rooms", get(rooms))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
-        .route("/socket/websocket", get(socket::upgrade))
+        .route("/socket/websocket", get(websocket::upgrade))
         .route("/api/{*rest}", any(api_not_found))
         .method_not_allowed_fallback(method_not_allowed);
     let router = if index.is_file() {

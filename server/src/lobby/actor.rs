@@ -20,9 +20,9 @@ use crate::config::{
 use crate::directory::{MAX_PASSWORD, MAX_ROOM_NAME, RoomDirectory, RoomSpec};
 use crate::events::error::ChannelError;
 use crate::events::{CreateRoom, LobbyEvent};
+use crate::outbound::{ChannelRef, Payload, SocketId};
 use crate::presence::{MetaFields, Presence};
 use crate::pubsub::Broadcast;
-use crate::socket::outbound::{ChannelRef, Payload, SocketId};
 
 /// Commands a lobby understands.
 #[derive(Debug)]

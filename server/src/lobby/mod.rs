@@ -20,8 +20,8 @@ use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::config::{LOBBY_MAILBOX, MAX_LOBBIES};
 use crate::directory::RoomDirectory;
 use crate::events::error::ChannelError;
+use crate::outbound::{ChannelRef, SocketId};
 use crate::pubsub::PubSub;
-use crate::socket::outbound::{ChannelRef, SocketId};
 use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};
 
 pub use actor::LobbyCommand;

@@ -27,10 +27,10 @@ use crate::auth::{MatchPlayer, MatchRecord};
 use crate::config::presence_flush_window;
 use crate::events::error::ChannelError;
 use crate::events::{Role, RoomEvent, RoomJoin};
+use crate::outbound::{ChannelRef, Payload, SocketId};
 use crate::presence::{MetaFields, Presence};
 use crate::pubsub::Broadcast;
 use crate::sim::{self, Game, GameError, SavedGame};
-use crate::socket::outbound::{ChannelRef, Payload, SocketId};
 
 /// An empty room is disposed after this long.
 pub const EMPTY_ROOM_TTL: Duration = Duration::from_secs(30);

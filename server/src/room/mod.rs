@@ -27,9 +27,9 @@ use crate::directory::RoomDirectory;
 pub use crate::directory::{CreateError, MAX_PASSWORD, MAX_ROOM_NAME, RoomSpec};
 use crate::events::{RoomEvent, RoomJoin};
 use crate::lobby::Lobbies;
+use crate::outbound::{ChannelRef, SocketId};
 use crate::pubsub::PubSub;
 use crate::sim::SavedGame;
-use crate::socket::outbound::{ChannelRef, SocketId};
 use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};
 
 pub use actor::RoomCommand;
@@ -476,7 +476,7 @@ mod tests {
             let id = new_room_id();
             assert_eq!(id.len(), 8);
             assert!(
-                crate::channel::valid_name(&id),
+                crate::directory::valid_name(&id),
                 "{id} must be a valid topic name"
             );
         }

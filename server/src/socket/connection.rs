@@ -32,11 +32,11 @@ use crate::events::RoomJoin;
 use crate::events::error::ChannelError;
 use crate::limits::{Bucket, Rate, Refusal};
 use crate::metrics;
-use crate::socket::io::{self, SocketIo, websocket_config};
-use crate::socket::outbound::{
+use crate::outbound::io::{self, SocketIo, websocket_config};
+use crate::outbound::wire::{self, Opcode};
+use crate::outbound::{
     ChannelRef, Inbox, OutKind, OutMessage, Outbound, Payload, SocketRef, direct_outbox,
 };
-use crate::socket::wire::{self, Opcode};
 
 /// Close codes this server uses. Never 1000 for a close the client should come back
 /// from: clients before phoenix 1.8.16 then stop reconnecting.

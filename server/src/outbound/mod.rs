@@ -13,6 +13,9 @@
 //! `writing` flag, changed only under the queue's lock, is what keeps frames whole and
 //! in order: while it is set, or anything is queued, producers queue.
 
+pub mod io;
+pub mod wire;
+
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -23,10 +26,10 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-pub use super::wire::{Broadcast, Payload};
 use crate::config::MAX_BACKLOG;
 use crate::events::error::ChannelError;
 use crate::metrics;
+pub use wire::{Broadcast, Payload};
 
 /// Identifies one WebSocket connection for the life of the process.
 pub type SocketId = u64;
@@ -393,7 +396,7 @@ mod direct_write_tests {
     use std::io::Read;
 
     use super::*;
-    use crate::socket::io;
+    use crate::outbound::io;
 
     /// A connected loopback pair: the server's tokio stream and the client's std one.
     async fn pair() -> (Arc<TcpStream>, std::net::TcpStream) {

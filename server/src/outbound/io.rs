@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use super::outbound::{Outbound, Outbox};
+use super::{Outbound, Outbox};
 use crate::config::MAX_FRAME_BYTES;
 
 /// Bytes tungstenite reads from the socket at a time. tungstenite zero-fills the whole
