@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use kurve_shared::phoenix::Vsn;
+use kurve_shared::phoenix::{self, Vsn};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -51,6 +51,29 @@ pub struct OutMessage {
     pub topic: Arc<str>,
     pub kind: OutKind,
     pub payload: Payload,
+}
+
+impl OutMessage {
+    /// This message as a Phoenix text frame for `vsn`; a binary payload goes in its
+    /// JSON form. None when it has none.
+    pub fn text(&self, vsn: Vsn) -> Option<String> {
+        let join_ref = self.join_ref.as_deref();
+        let msg_ref = self.msg_ref.as_deref();
+        let json = self.payload.json_text()?;
+        Some(match &self.kind {
+            OutKind::Push { event } => {
+                phoenix::encode_text(vsn, join_ref, msg_ref, &self.topic, event, &json)
+            }
+            OutKind::Reply { status } => phoenix::encode_text(
+                vsn,
+                join_ref,
+                msg_ref,
+                &self.topic,
+                "phx_reply",
+                &phoenix::reply_payload_json(status, &json),
+            ),
+        })
+    }
 }
 
 /// Everything a connection task can be asked to do by the rest of the server.

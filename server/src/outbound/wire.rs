@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
+use kurve_shared::game;
 use kurve_shared::phoenix::{self, Vsn};
 
 /// WebSocket opcodes the server sends.
@@ -88,17 +89,37 @@ impl Payload {
     pub fn empty() -> Payload {
         Payload::Json(Arc::from("{}"))
     }
+
+    /// The payload as JSON text: itself, or the JSON form of a binary game payload
+    /// (for long-poll and V1 sockets, which cannot carry binary frames). None when a
+    /// binary payload has no JSON form (never for the server's own payloads).
+    pub fn json_text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Payload::Json(json) => Some(Cow::Borrowed(json)),
+            Payload::Binary(bytes) => match game::json_form(bytes) {
+                Ok(json) => Some(Cow::Owned(json)),
+                Err(error) => {
+                    tracing::error!(%error, "a binary payload has no JSON form");
+                    None
+                }
+            },
+        }
+    }
 }
 
 /// One message for every subscriber of a topic (join_ref and ref are null, as Phoenix
-/// sends broadcasts), with its wire bytes encoded once per serializer.
+/// sends broadcasts), encoded once per form on first use and then shared: the
+/// WebSocket frame per serializer, and the Phoenix text per serializer (long-poll
+/// messages; binary payloads in their JSON form).
 #[derive(Debug)]
 pub struct Broadcast {
     pub topic: Arc<str>,
     pub event: Cow<'static, str>,
     pub payload: Payload,
-    v2: OnceLock<Option<Bytes>>,
-    v1: OnceLock<Option<Bytes>>,
+    ws_v2: OnceLock<Option<Bytes>>,
+    ws_v1: OnceLock<Option<Bytes>>,
+    text_v2: OnceLock<Option<Arc<str>>>,
+    text_v1: OnceLock<Option<Arc<str>>>,
 }
 
 impl Broadcast {
@@ -107,28 +128,40 @@ impl Broadcast {
             topic,
             event: event.into(),
             payload,
-            v2: OnceLock::new(),
-            v1: OnceLock::new(),
+            ws_v2: OnceLock::new(),
+            ws_v1: OnceLock::new(),
+            text_v2: OnceLock::new(),
+            text_v1: OnceLock::new(),
         }
     }
 
-    /// The complete WebSocket frame for a socket speaking `vsn`, encoded on first use
-    /// and then shared. None when the payload cannot be carried (binary to a V1 socket)
-    /// or a field is too long for a binary frame.
+    /// The complete WebSocket frame for a socket speaking `vsn`: a binary frame for a
+    /// binary payload on V2, text otherwise. None when it cannot be encoded (a field too
+    /// long for a binary frame).
     pub fn wire(&self, vsn: Vsn) -> Option<&Bytes> {
         let cell = match vsn {
-            Vsn::V1 => &self.v1,
-            Vsn::V2 => &self.v2,
+            Vsn::V1 => &self.ws_v1,
+            Vsn::V2 => &self.ws_v2,
         };
-        cell.get_or_init(|| self.encode(vsn)).as_ref()
+        cell.get_or_init(|| self.encode_wire(vsn)).as_ref()
     }
 
-    fn encode(&self, vsn: Vsn) -> Option<Bytes> {
+    /// The Phoenix text frame for `vsn`, binary payloads in their JSON form.
+    pub fn text(&self, vsn: Vsn) -> Option<&Arc<str>> {
+        let cell = match vsn {
+            Vsn::V1 => &self.text_v1,
+            Vsn::V2 => &self.text_v2,
+        };
+        cell.get_or_init(|| {
+            let json = self.payload.json_text()?;
+            let text = phoenix::encode_text(vsn, None, None, &self.topic, &self.event, &json);
+            Some(Arc::from(text))
+        })
+        .as_ref()
+    }
+
+    fn encode_wire(&self, vsn: Vsn) -> Option<Bytes> {
         match (&self.payload, vsn) {
-            (Payload::Json(json), _) => {
-                let text = phoenix::encode_text(vsn, None, None, &self.topic, &self.event, json);
-                Some(frame(Opcode::Text, text.as_bytes()))
-            }
             (Payload::Binary(bytes), Vsn::V2) => {
                 match phoenix::encode_binary_broadcast(&self.topic, &self.event, bytes) {
                     Ok(encoded) => Some(frame(Opcode::Binary, &encoded)),
@@ -138,7 +171,7 @@ impl Broadcast {
                     }
                 }
             }
-            (Payload::Binary(_), Vsn::V1) => None,
+            _ => Some(frame(Opcode::Text, self.text(vsn)?.as_bytes())),
         }
     }
 }
@@ -202,18 +235,37 @@ mod tests {
     }
 
     #[test]
-    fn binary_broadcasts_are_encoded_once_and_skip_v1() {
+    fn binary_broadcasts_are_encoded_once_per_form_and_go_to_v1_as_json() {
+        let tick = kurve_shared::game::Tick {
+            tick: 7,
+            heads: vec![],
+            events: vec![],
+        };
         let b = Broadcast::new(
             Arc::from("room:1"),
             "tick",
-            Payload::Binary(Bytes::from_static(b"\x01\x02")),
+            Payload::Binary(Bytes::from(kurve_shared::game::encode_tick(&tick))),
         );
         let first = b.wire(Vsn::V2).expect("binary for V2").clone();
         let second = b.wire(Vsn::V2).expect("binary for V2").clone();
         assert_eq!(first.as_ptr(), second.as_ptr(), "the bytes are shared");
+        let (header, _) = parse(&first);
+        assert_eq!(
+            header.opcode,
+            tokio_tungstenite::tungstenite::protocol::frame::coding::OpCode::Data(
+                tokio_tungstenite::tungstenite::protocol::frame::coding::Data::Binary
+            )
+        );
+        let text = b.text(Vsn::V2).expect("a JSON form").clone();
+        assert_eq!(&*text, r#"[null,null,"room:1","tick",{"heads":[],"tick":7}]"#);
         assert!(
-            b.wire(Vsn::V1).is_none(),
-            "V1 sockets cannot receive binary"
+            Arc::ptr_eq(&text, b.text(Vsn::V2).expect("a JSON form")),
+            "the text is shared"
+        );
+        let (_, v1) = parse(b.wire(Vsn::V1).expect("V1 gets the JSON form"));
+        assert_eq!(
+            v1,
+            br#"{"topic":"room:1","event":"tick","payload":{"heads":[],"tick":7},"ref":null}"#
         );
     }
 }

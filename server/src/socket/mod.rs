@@ -4,3 +4,4 @@
 //! is `http::websocket`.
 
 pub mod connection;
+pub mod session;

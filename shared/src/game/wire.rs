@@ -652,6 +652,14 @@ pub fn decode_ticks(b: &[u8]) -> Result<Vec<Tick>, CodecError> {
     decode_limited(b)
 }
 
+/// The JSON form of a binary game payload (`snapshot`, `tick`, `ticks`): the same
+/// document, value for value, with the same field names. Sent where binary frames cannot
+/// go — long-poll and V1 sockets (docs/PROTOCOL.md, "JSON forms").
+pub fn json_form(b: &[u8]) -> Result<String, CodecError> {
+    let value: serde_json::Value = decode_limited(b)?;
+    Ok(value.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -725,6 +733,19 @@ mod tests {
         assert_eq!(v["heads"][0]["d"], 1, "draw is a small integer: {v}");
         assert_eq!(v["events"][0]["type"], "death", "events are tagged: {v}");
         assert_eq!(v["events"][0]["cause"], "trail", "snake_case enums: {v}");
+    }
+
+    #[test]
+    fn the_json_form_decodes_to_the_same_tick() {
+        let t = tick();
+        let json = json_form(&encode_tick(&t)).expect("a JSON form");
+        let back: Tick = serde_json::from_str(&json).expect("the JSON form decodes");
+        assert_eq!(back, t, "same value: {json}");
+        let ticks = vec![t.clone(), Tick { tick: 43, heads: vec![], events: vec![] }];
+        let json = json_form(&encode_ticks(&ticks)).expect("a JSON form");
+        let back: Vec<Tick> = serde_json::from_str(&json).expect("the JSON form decodes");
+        assert_eq!(back, ticks, "same ticks: {json}");
+        assert!(json_form(&[0xc1]).is_err(), "not MessagePack");
     }
 
     #[test]
