@@ -18,6 +18,8 @@ const TIME_BUCKETS: &[f64] = &[
 ];
 
 pub const SOCKETS_OPEN: &str = "kurve_sockets_open";
+pub const LONGPOLL_SESSIONS: &str = "kurve_longpoll_sessions_open";
+pub const LONGPOLL_REQUESTS: &str = "kurve_longpoll_requests_total";
 pub const SOCKETS_ACCEPTED: &str = "kurve_sockets_accepted_total";
 pub const SOCKETS_REFUSED: &str = "kurve_sockets_refused_total";
 pub const CHANNELS_JOINED: &str = "kurve_channels_joined";
@@ -110,7 +112,17 @@ pub async fn upkeep(handle: PrometheusHandle, shutdown: tokio_util::sync::Cancel
     }
 }
 
-/// Counts an accepted WebSocket.
+/// The long-poll sessions open now (also counted in [`SOCKETS_OPEN`]).
+pub fn longpoll_sessions() -> Gauge {
+    metrics::gauge!(LONGPOLL_SESSIONS)
+}
+
+/// Counts one long-poll request by method (`get`, `post`, `options`).
+pub fn count_longpoll_request(method: &'static str) {
+    metrics::counter!(LONGPOLL_REQUESTS, "method" => method).increment(1);
+}
+
+/// Counts an accepted socket (WebSocket or long-poll session).
 pub fn count_accepted() {
     metrics::counter!(SOCKETS_ACCEPTED).increment(1);
 }
@@ -131,8 +143,16 @@ pub fn count_idle_closed() {
 }
 
 fn describe() {
-    describe_gauge!(SOCKETS_OPEN, "WebSocket connections open now");
-    describe_counter!(SOCKETS_ACCEPTED, "WebSocket upgrades accepted");
+    describe_gauge!(
+        SOCKETS_OPEN,
+        "Sockets open now: WebSocket connections and long-poll sessions"
+    );
+    describe_gauge!(LONGPOLL_SESSIONS, "Long-poll sessions open now");
+    describe_counter!(LONGPOLL_REQUESTS, "Long-poll HTTP requests, by method");
+    describe_counter!(
+        SOCKETS_ACCEPTED,
+        "Sockets accepted: WebSocket upgrades and long-poll sessions"
+    );
     describe_counter!(
         SOCKETS_REFUSED,
         "WebSocket upgrades refused (bad token or version)"

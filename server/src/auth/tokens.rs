@@ -51,6 +51,15 @@ struct Claims {
     exp: u64,
 }
 
+/// What a long-poll session token says: which session, and whose.
+#[derive(Debug, Serialize, Deserialize)]
+struct SessionClaims {
+    sid: String,
+    sub: String,
+    iat: u64,
+    exp: u64,
+}
+
 /// Issues and verifies tokens with one secret. Cheap to clone.
 #[derive(Clone)]
 pub struct TokenSigner {
@@ -177,9 +186,61 @@ impl TokenSigner {
     }
 }
 
+impl TokenSigner {
+    /// A long-poll session token: session `sid` of user `user_id`, signed like a user
+    /// token but never accepted as one (and the reverse).
+    pub fn issue_session(&self, sid: &str, user_id: &str) -> Result<String, TokenError> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = SessionClaims {
+            sid: sid.to_owned(),
+            sub: user_id.to_owned(),
+            iat: now,
+            exp: now.saturating_add(self.inner.ttl.as_secs()),
+        };
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.inner.encoding,
+        )
+        .map_err(TokenError::Sign)
+    }
+
+    /// The session id and user id of a session token we issued and that is still valid.
+    pub fn verify_session(&self, token: &str) -> Result<(String, String), TokenError> {
+        let data = jsonwebtoken::decode::<SessionClaims>(
+            token.trim(),
+            &self.inner.decoding,
+            &self.inner.validation,
+        )
+        .map_err(|err| match err.kind() {
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            _ => TokenError::Invalid,
+        })?;
+        Ok((data.claims.sid, data.claims.sub))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_tokens_and_user_tokens_are_not_interchangeable() {
+        let signer = TokenSigner::random(DEFAULT_TOKEN_TTL);
+        let session = signer.issue_session("s1", "u1").expect("a session token");
+        assert_eq!(
+            signer.verify_session(&session).ok(),
+            Some(("s1".to_owned(), "u1".to_owned()))
+        );
+        assert!(signer.verify(&session).is_err(), "not a user token");
+        let user = signer.issue(&ada()).expect("a user token");
+        assert!(signer.verify_session(&user).is_err(), "not a session token");
+        let other = TokenSigner::random(DEFAULT_TOKEN_TTL);
+        assert!(
+            other.verify_session(&session).is_err(),
+            "another key's session"
+        );
+    }
 
     fn ada() -> User {
         User {

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod error;
 pub mod leaderboard;
+pub mod longpoll;
 pub mod serve;
 pub mod websocket;
 
@@ -28,6 +29,7 @@ pub fn router(app: App) -> Router {
     let router = Router::new()
         .merge(accounts::routes())
         .merge(leaderboard::routes())
+        .merge(longpoll::routes())
         .route("/api/rooms", get(rooms))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))

@@ -257,7 +257,10 @@ mod tests {
             )
         );
         let text = b.text(Vsn::V2).expect("a JSON form").clone();
-        assert_eq!(&*text, r#"[null,null,"room:1","tick",{"heads":[],"tick":7}]"#);
+        assert_eq!(
+            &*text,
+            r#"[null,null,"room:1","tick",{"heads":[],"tick":7}]"#
+        );
         assert!(
             Arc::ptr_eq(&text, b.text(Vsn::V2).expect("a JSON form")),
             "the text is shared"

@@ -4,4 +4,5 @@
 //! is `http::websocket`.
 
 pub mod connection;
+pub mod longpoll;
 pub mod session;

@@ -741,7 +741,14 @@ mod tests {
         let json = json_form(&encode_tick(&t)).expect("a JSON form");
         let back: Tick = serde_json::from_str(&json).expect("the JSON form decodes");
         assert_eq!(back, t, "same value: {json}");
-        let ticks = vec![t.clone(), Tick { tick: 43, heads: vec![], events: vec![] }];
+        let ticks = vec![
+            t.clone(),
+            Tick {
+                tick: 43,
+                heads: vec![],
+                events: vec![],
+            },
+        ];
         let json = json_form(&encode_ticks(&ticks)).expect("a JSON form");
         let back: Vec<Tick> = serde_json::from_str(&json).expect("the JSON form decodes");
         assert_eq!(back, ticks, "same ticks: {json}");
