@@ -44,7 +44,7 @@ export async function launchBrowser() {
  * A new isolated browser context (own storage) with one page on `http`. Console errors
  * and page errors are collected in `page.problems` so a test can assert none happened.
  */
-export async function openPage(browser, http, { width = 1440, height = 900, name = "page", setup } = {}) {
+export async function openPage(browser, http, { width = 1440, height = 900, name = "page", setup, path: at = "/" } = {}) {
   const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1 });
   const page = await context.newPage();
   if (setup) await setup(page, context);
@@ -54,7 +54,7 @@ export async function openPage(browser, http, { width = 1440, height = 900, name
     if (msg.type() === "error") page.problems.push(`${name}: console error: ${msg.text()}`);
     if (process.env.KURVE_TEST_VERBOSE) console.log(`[${name}] ${msg.type()}: ${msg.text()}`);
   });
-  await page.goto(http + "/");
+  await page.goto(http + at);
   return { context, page };
 }
 

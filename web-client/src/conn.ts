@@ -1,9 +1,20 @@
 // The one Phoenix socket of a signed-in page, and its visible connection state.
 
-import { Socket } from "phoenix";
+import { LongPoll, Socket } from "phoenix";
 import { api, ApiError } from "./api";
 
 export type ConnState = "connecting" | "connected" | "reconnecting";
+
+/** How the socket reaches the server. */
+export type Transport = "websocket" | "longpoll";
+
+/** How long a WebSocket may try before the client falls back to long-poll. */
+const LONG_POLL_FALLBACK_MS = 2500;
+
+/** `/?transport=longpoll` forces long-poll (where WebSockets are known to be blocked). */
+function forcedLongPoll(): boolean {
+  return new URLSearchParams(location.search).get("transport") === "longpoll";
+}
 
 export class Connection {
   readonly socket: Socket;
@@ -20,6 +31,9 @@ export class Connection {
   ) {
     this.socket = new Socket("/socket", {
       params: { token },
+      // A browser whose WebSocket fails before it first opens (a proxy, a captive
+      // portal) plays over long-poll; the choice is remembered for the tab.
+      ...(forcedLongPoll() ? { transport: LongPoll } : { longPollFallbackMs: LONG_POLL_FALLBACK_MS }),
       // Back off 0.5 s, 1 s, 2 s … up to 5 s; the client retries forever.
       reconnectAfterMs: (tries: number) => [500, 1000, 2000, 3000][tries - 1] ?? 5000,
       rejoinAfterMs: (tries: number) => [300, 1000, 2000][tries - 1] ?? 4000,
@@ -36,6 +50,11 @@ export class Connection {
       if (!this.closed) this.set(this.openedOnce ? "reconnecting" : "connecting");
     });
     this.socket.connect();
+  }
+
+  /** The transport in use now (after any fallback). */
+  transport(): Transport {
+    return (this.socket as unknown as { transport: unknown }).transport === LongPoll ? "longpoll" : "websocket";
   }
 
   onChange(fn: (s: ConnState) => void): () => void {

@@ -146,7 +146,10 @@ class App {
   private setConn(st: ConnState | null): void {
     const el = this.connEl;
     el.dataset.state = st ?? "offline";
-    const label = st === "connected" ? "Connected" : st === "reconnecting" ? "Reconnecting…" : st === "connecting" ? "Connecting…" : "";
+    const transport = this.conn?.transport() ?? "websocket";
+    const via = transport === "longpoll" ? " (long-poll)" : "";
+    const label = st === "connected" ? `Connected${via}` : st === "reconnecting" ? "Reconnecting…" : st === "connecting" ? "Connecting…" : "";
+    el.dataset.transport = transport;
     replace(el, st ? h("span", { class: "pip" }) : null, h("span", { class: "conn-label" }, label));
     el.title = label;
     el.hidden = !st;
@@ -202,6 +205,10 @@ Object.defineProperty(window, "__kurve", {
     },
     get conn() {
       return app.conn?.state ?? null;
+    },
+    /** "websocket" or "longpoll": how the socket reaches the server now. */
+    get transport() {
+      return app.conn?.transport() ?? null;
     },
     get online() {
       return app.lobby ? app.lobby.online.map((u) => ({ ...u })) : [];

@@ -206,13 +206,18 @@ export interface MatchEndMsg {
 
 // --- decoding --------------------------------------------------------------------
 
-function bytes(payload: unknown): Uint8Array {
-  if (payload instanceof Uint8Array) return payload;
-  if (payload instanceof ArrayBuffer) return new Uint8Array(payload);
+/**
+ * A game payload as a value: binary payloads (WebSocket V2) are MessagePack; over
+ * long-poll the same document arrives already as JSON (docs/PROTOCOL.md, "JSON forms").
+ */
+function unpack(payload: unknown): unknown {
+  if (payload instanceof Uint8Array) return decode(payload);
+  if (payload instanceof ArrayBuffer) return decode(new Uint8Array(payload));
   if (ArrayBuffer.isView(payload)) {
-    return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
+    return decode(new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
   }
-  throw new Error("expected a binary payload");
+  if (payload !== null && typeof payload === "object") return payload;
+  throw new Error("expected a game payload");
 }
 
 function num(v: unknown): number {
@@ -220,9 +225,9 @@ function num(v: unknown): number {
   return typeof v === "number" ? v : 0;
 }
 
-/** Decodes a binary `snapshot` payload. */
+/** Decodes a `snapshot` payload (binary, or its JSON form). */
 export function decodeSnapshot(payload: unknown): Snapshot {
-  const s = decode(bytes(payload)) as Snapshot;
+  const s = unpack(payload) as Snapshot;
   s.tick = num(s.tick);
   s.phase_ends_at = s.phase_ends_at == null ? null : num(s.phase_ends_at);
   s.players ??= [];
@@ -232,9 +237,9 @@ export function decodeSnapshot(payload: unknown): Snapshot {
   return s;
 }
 
-/** Decodes a binary `tick` payload (`events` may be omitted on the wire). */
+/** Decodes a `tick` payload, binary or JSON (`events` may be omitted on the wire). */
 export function decodeTick(payload: unknown): Tick {
-  return normalizeTick(decode(bytes(payload)) as Tick);
+  return normalizeTick(unpack(payload) as Tick);
 }
 
 /**
@@ -242,7 +247,7 @@ export function decodeTick(payload: unknown): Tick {
  * send rate (`config.send_hz`) is below its tick rate.
  */
 export function decodeTicks(payload: unknown): Tick[] {
-  const ts = decode(bytes(payload));
+  const ts = unpack(payload);
   if (!Array.isArray(ts)) throw new Error("ticks: expected an array");
   return ts.map((t) => normalizeTick(t as Tick));
 }
