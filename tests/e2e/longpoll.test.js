@@ -122,3 +122,37 @@ test("/?transport=longpoll plays and spectates with no WebSocket; a blocked WebS
   assert.equal(b.seen.websockets.length, 1, "the WebSocket player used one WebSocket");
   for (const p of [a, b, c, d]) assert.deepEqual(p.page.problems, [], "no page errors");
 });
+
+test("phoenix 1.7's LongPoll (XMLHttpRequest) joins, chats and spectates in Chromium", async () => {
+  const { page } = await tracedPage("phoenix-1.7");
+  await page.addScriptTag({ path: new URL("./node_modules/phoenix17/priv/static/phoenix.js", import.meta.url).pathname });
+  const result = await page.evaluate(async () => {
+    const signIn = await fetch("/api/guest", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "Old Client" }),
+    });
+    const { token, user } = await signIn.json();
+    const socket = new window.Phoenix.Socket("/socket", { transport: window.Phoenix.LongPoll, params: { token } });
+    socket.connect();
+    const joined = (channel) =>
+      new Promise((resolve, reject) => channel.join().receive("ok", resolve).receive("error", reject).receive("timeout", () => reject(new Error("join timeout"))));
+    const lobby = socket.channel("lobby:main", {});
+    const presence = new window.Phoenix.Presence(lobby);
+    const synced = new Promise((resolve) => presence.onSync(() => resolve(presence.list((id) => id))));
+    const chat = new Promise((resolve) => lobby.on("chat", (c) => resolve(c.body)));
+    await joined(lobby);
+    const present = await synced;
+    lobby.push("chat", { body: "from 1.7" });
+    const heard = await chat;
+    const created = await new Promise((resolve) => lobby.push("create_room", { name: "old" }).receive("ok", resolve));
+    const room = socket.channel(`room:${created.room_id}`, { as: "spectator" });
+    const snapshot = new Promise((resolve) => room.on("snapshot", resolve));
+    await joined(room);
+    const snap = await snapshot;
+    const version = window.Phoenix.LongPoll.toString().includes("session_gone") ? "1.8" : "1.7";
+    socket.disconnect();
+    return { present: present.includes(user.id), heard, snapshotTick: typeof snap.tick, players: Array.isArray(snap.players), version };
+  });
+  assert.deepEqual(result, { present: true, heard: "from 1.7", snapshotTick: "number", players: true, version: "1.7" });
+});

@@ -178,6 +178,11 @@ async fn a_session_that_stops_polling_while_traffic_flows_is_dropped_then_gone()
         .expect("the stalled session is dropped within seconds");
     let answer = longpoll(server.addr, "GET", &query, "").await;
     assert_eq!(answer["status"], 410, "the session is gone: {answer}");
+    let old = query.rsplit("token=").next().expect("the session token");
+    let fresh = answer["token"]
+        .as_str()
+        .expect("a new session, as Phoenix answers");
+    assert_ne!(fresh, old, "a new session, not the old one");
     let answer = longpoll(server.addr, "POST", &query, &join_lobby("lobby:x")).await;
     assert_eq!(answer["status"], 410, "posts too: {answer}");
     server.stop().await;

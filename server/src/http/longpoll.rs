@@ -5,7 +5,8 @@
 //! - `GET` without a session (or with one that is not ours): the user token is checked
 //!   as for a WebSocket (`403` in the body when it fails), a session opens and the
 //!   answer is `410` with its token;
-//! - `GET` with a session that has ended: `410` (the client then reconnects and rejoins);
+//! - `GET` with a session that has ended: `410` with a new session, as Phoenix answers
+//!   (phoenix 1.8 then reconnects and rejoins; 1.7 goes on with the new session);
 //! - `GET` with a live session: `200` with the messages, or `204` after 10 s;
 //! - `POST` with a session: one frame per line, at most 100; `200` once routed, `410`
 //!   when the session is gone, `400` for a post that is refused whole.
@@ -109,8 +110,9 @@ async fn poll(
         return open_session(&app, &sessions, client, &headers, &params);
     };
     let Some(handle) = named.find(&sessions) else {
-        // Ours, but over: the client closes (3410), reconnects and rejoins.
-        return body(json!({"status": 410, "token": named.token, "messages": []}));
+        // Ours, but over. As Phoenix does, a new session answers: phoenix 1.8 closes
+        // (3410), reconnects and rejoins, leaving it to end idle; 1.7 carries on with it.
+        return open_session(&app, &sessions, client, &headers, &params);
     };
     let (answer, answered) = tokio::sync::oneshot::channel();
     let sent = tokio::time::timeout(SESSION_BUSY, handle.send(Command::Poll(answer))).await;
