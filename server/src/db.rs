@@ -22,7 +22,10 @@ pub const MEMORY_URL: &str = "sqlite::memory:";
 
 /// The schema, oldest migration first. Append new migrations; never edit old ones,
 /// because databases in the field have already applied them.
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("../migrations/0001_init.sql")),
+    M::up(include_str!("../migrations/0002_match_history.sql")),
+];
 
 /// Why the database could not be opened or queried.
 #[derive(Debug, thiserror::Error)]

@@ -31,6 +31,10 @@ const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MatchRecord {
     pub room_id: String,
+    /// The room's name when the match ended.
+    pub room_name: String,
+    /// Rounds played.
+    pub rounds: u32,
     pub seed: u64,
     pub started_at_ms: i64,
     pub ended_at_ms: i64,
@@ -51,6 +55,39 @@ pub struct MatchPlayer {
     /// 1 for the winner.
     pub place: u32,
     pub won: bool,
+}
+
+/// A finished match as `GET /api/matches` lists it (CONTRACT §7).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct MatchSummary {
+    pub id: i64,
+    pub room_name: String,
+    /// Unix milliseconds.
+    pub finished_at: i64,
+    pub duration_ms: i64,
+    pub rounds: u32,
+    /// Best first.
+    pub players: Vec<MatchSummaryPlayer>,
+    /// The winner's user id; null when nobody won.
+    pub winner: Option<String>,
+}
+
+/// One player of a [`MatchSummary`].
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct MatchSummaryPlayer {
+    pub id: String,
+    pub name: String,
+    pub points: u32,
+    pub place: u32,
+}
+
+/// What a replay needs of a stored match: its input log and recorded standings.
+#[derive(Clone, Debug)]
+pub struct StoredMatch {
+    pub summary: MatchSummary,
+    pub input_log: Vec<u8>,
+    /// As recorded when the match ended, best first.
+    pub players: Vec<MatchPlayer>,
 }
 
 /// One row of `GET /api/leaderboard`.
@@ -200,8 +237,9 @@ impl AccountStore {
             let tx = conn.transaction()?;
             tx.execute(
                 "INSERT INTO matches \
-                 (room_id, seed, started_at, ended_at, duration_ms, winner_user_id, input_log) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 (room_id, seed, started_at, ended_at, duration_ms, winner_user_id, input_log, \
+                  room_name, rounds) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     m.room_id,
                     // SQLite integers are signed 64-bit; keep the seed's bits as they are.
@@ -211,6 +249,8 @@ impl AccountStore {
                     m.ended_at_ms.saturating_sub(m.started_at_ms).max(0),
                     m.winner_user_id,
                     m.input_log,
+                    m.room_name,
+                    m.rounds,
                 ],
             )?;
             let match_id = tx.last_insert_rowid();
@@ -260,6 +300,62 @@ impl AccountStore {
         .await
     }
 
+    /// The newest `limit` finished matches, newest first.
+    pub async fn matches(&self, limit: usize) -> Result<Vec<MatchSummary>, DbError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_conn(move |conn| {
+            let ids: Vec<i64> = conn
+                .prepare_cached("SELECT id FROM matches ORDER BY ended_at DESC, id DESC LIMIT ?1")?
+                .query_map([limit], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some((summary, _)) = load_match(conn, id, false)? {
+                    out.push(summary);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// One finished match, if it exists.
+    pub async fn match_summary(&self, id: i64) -> Result<Option<MatchSummary>, DbError> {
+        self.with_conn(move |conn| Ok(load_match(conn, id, false)?.map(|(s, _)| s)))
+            .await
+    }
+
+    /// One finished match with what a replay needs.
+    pub async fn stored_match(&self, id: i64) -> Result<Option<StoredMatch>, DbError> {
+        self.with_conn(move |conn| {
+            let Some((summary, log)) = load_match(conn, id, true)? else {
+                return Ok(None);
+            };
+            let players = conn
+                .prepare_cached(
+                    "SELECT user_id, name, guest, points, place, won FROM match_players \
+                     WHERE match_id = ?1 ORDER BY place, rowid",
+                )?
+                .query_map([id], |row| {
+                    Ok(MatchPlayer {
+                        user_id: row.get(0)?,
+                        name: row.get(1)?,
+                        guest: row.get(2)?,
+                        points: row.get(3)?,
+                        place: row.get(4)?,
+                        won: row.get(5)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(Some(StoredMatch {
+                summary,
+                input_log: log.unwrap_or_default(),
+                players,
+            }))
+        })
+        .await
+    }
+
     async fn name_exists(&self, key: String) -> Result<bool, DbError> {
         self.with_conn(move |conn| {
             Ok(conn
@@ -284,6 +380,59 @@ impl AccountStore {
             .await
             .map_err(|e| E::from(DbError::TaskFailed(e.to_string())))?
     }
+}
+
+/// A match's summary (and its input log when `with_log`), if the match exists.
+fn load_match(
+    conn: &Connection,
+    id: i64,
+    with_log: bool,
+) -> Result<Option<(MatchSummary, Option<Vec<u8>>)>, DbError> {
+    let row = conn
+        .prepare_cached(
+            "SELECT room_name, room_id, ended_at, duration_ms, rounds, winner_user_id, \
+             CASE WHEN ?2 THEN input_log END FROM matches WHERE id = ?1",
+        )?
+        .query_row(params![id, with_log], |row| {
+            let room_name: Option<String> = row.get(0)?;
+            let room_id: Option<String> = row.get(1)?;
+            Ok((
+                room_name.or(room_id).unwrap_or_default(),
+                row.get::<_, Option<i64>>(2)?.unwrap_or(0),
+                row.get::<_, Option<i64>>(3)?.unwrap_or(0),
+                row.get::<_, Option<u32>>(4)?.unwrap_or(0),
+                row.get::<_, Option<String>>(5)?,
+                row.get::<_, Option<Vec<u8>>>(6)?,
+            ))
+        })
+        .optional()?;
+    let Some((room_name, finished_at, duration_ms, rounds, winner, log)) = row else {
+        return Ok(None);
+    };
+    let players = conn
+        .prepare_cached(
+            "SELECT user_id, name, points, place FROM match_players \
+             WHERE match_id = ?1 ORDER BY place, rowid",
+        )?
+        .query_map([id], |row| {
+            Ok(MatchSummaryPlayer {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                points: row.get(2)?,
+                place: row.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let summary = MatchSummary {
+        id,
+        room_name,
+        finished_at,
+        duration_ms,
+        rounds,
+        players,
+        winner,
+    };
+    Ok(Some((summary, log)))
 }
 
 /// Brings every account's `name_key` to the current [`name_key`] rule (it was plain
@@ -343,9 +492,56 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn match_history_lists_newest_first_with_players_by_place() {
+        let store = AccountStore::open("sqlite::memory:").expect("store");
+        let first = store
+            .record_match(record(vec![
+                player("u1", "Ada", 12, 1),
+                player("u2", "Bob", 4, 2),
+            ]))
+            .await
+            .expect("first");
+        let second = store
+            .record_match(MatchRecord {
+                ended_at_ms: 90_000,
+                ..record(vec![player("u2", "Bob", 10, 1), player("u1", "Ada", 9, 2)])
+            })
+            .await
+            .expect("second");
+        let listed = store.matches(10).await.expect("list");
+        assert_eq!(
+            listed.iter().map(|m| m.id).collect::<Vec<_>>(),
+            [second, first]
+        );
+        let m = &listed[1];
+        assert_eq!(m.room_name, "Room one");
+        assert_eq!(m.rounds, 3);
+        assert_eq!(m.duration_ms, 60_000);
+        assert_eq!(m.winner.as_deref(), Some("u1"));
+        assert_eq!(
+            m.players
+                .iter()
+                .map(|p| (p.name.as_str(), p.points, p.place))
+                .collect::<Vec<_>>(),
+            [("Ada", 12, 1), ("Bob", 4, 2)]
+        );
+        assert_eq!(store.matches(1).await.expect("list").len(), 1, "the limit");
+        let stored = store
+            .stored_match(first)
+            .await
+            .expect("read")
+            .expect("exists");
+        assert_eq!(stored.input_log, vec![1, 2, 3]);
+        assert_eq!(stored.players[0].user_id, "u1");
+        assert!(store.stored_match(999).await.expect("read").is_none());
+    }
+
     fn record(players: Vec<MatchPlayer>) -> MatchRecord {
         MatchRecord {
             room_id: "r1".into(),
+            room_name: "Room one".into(),
+            rounds: 3,
             seed: u64::MAX,
             started_at_ms: 1_000,
             ended_at_ms: 61_000,

@@ -14,7 +14,8 @@ pub mod tokens;
 use serde::{Deserialize, Serialize};
 
 pub use accounts::{
-    AccountStore, LeaderboardEntry, MAX_NAME_CHARS, MatchPlayer, MatchRecord, validate_name,
+    AccountStore, LeaderboardEntry, MAX_NAME_CHARS, MatchPlayer, MatchRecord, MatchSummary,
+    MatchSummaryPlayer, StoredMatch, validate_name,
 };
 pub use tokens::{DEFAULT_TOKEN_TTL, TokenError, TokenSigner};
 

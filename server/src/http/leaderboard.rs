@@ -100,6 +100,8 @@ mod tests {
             auth.accounts
                 .record_match(MatchRecord {
                     room_id: "r".into(),
+                    room_name: "R".into(),
+                    rounds: 1,
                     seed: 7,
                     started_at_ms: 0,
                     ended_at_ms: 1_000,

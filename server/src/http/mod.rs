@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod error;
 pub mod leaderboard;
 pub mod longpoll;
+pub mod matches;
 pub mod serve;
 pub mod websocket;
 
@@ -30,6 +31,7 @@ pub fn router(app: App) -> Router {
         .merge(accounts::routes())
         .merge(leaderboard::routes())
         .merge(longpoll::routes())
+        .merge(matches::routes())
         .route("/api/rooms", get(rooms))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))

@@ -619,6 +619,8 @@ impl Room {
         let duration_ms = record.duration_ticks * 1000 / tick_hz;
         let row = MatchRecord {
             room_id: self.id.to_string(),
+            room_name: self.spec.name.clone(),
+            rounds: record.rounds,
             seed: record.seed,
             started_at_ms: ended_at_ms - duration_ms as i64,
             ended_at_ms,
