@@ -382,12 +382,15 @@ impl AccountStore {
     }
 }
 
+/// A match's input log, when it was asked for.
+type MaybeLog = Option<Vec<u8>>;
+
 /// A match's summary (and its input log when `with_log`), if the match exists.
 fn load_match(
     conn: &Connection,
     id: i64,
     with_log: bool,
-) -> Result<Option<(MatchSummary, Option<Vec<u8>>)>, DbError> {
+) -> Result<Option<(MatchSummary, MaybeLog)>, DbError> {
     let row = conn
         .prepare_cached(
             "SELECT room_name, room_id, ended_at, duration_ms, rounds, winner_user_id, \
