@@ -17,6 +17,7 @@ use crate::events::error::ChannelError;
 use crate::limits::Limits;
 use crate::lobby::Lobbies;
 use crate::pubsub::PubSub;
+use crate::replay::{ReplayDeps, Replays};
 use crate::room::Rooms;
 use crate::supervisor::Supervisor;
 
@@ -32,6 +33,8 @@ pub struct AppInner {
     pub pubsub: PubSub,
     pub lobbies: Lobbies,
     pub rooms: Rooms,
+    /// Running replays of finished matches (`replay:<match_id>`).
+    pub replays: Replays,
     /// Parent of every lobby and room task.
     pub supervisor: Supervisor,
     pub metrics: PrometheusHandle,
@@ -84,6 +87,7 @@ impl App {
                 .get(id)
                 .map(Target::Room)
                 .ok_or(ChannelError::NotFound),
+            Route::Replay(id) => self.replays.get_or_start(*id).map(Target::Replay),
         }
     }
 }
@@ -101,6 +105,14 @@ impl AppInner {
         metrics: PrometheusHandle,
         shutdown: CancellationToken,
     ) -> Self {
+        let replays = Replays::new(
+            supervisor.clone(),
+            ReplayDeps {
+                pubsub: pubsub.clone(),
+                accounts: auth.accounts.clone(),
+                test_hooks: config.test_hooks,
+            },
+        );
         AppInner {
             config,
             auth,
@@ -108,6 +120,7 @@ impl AppInner {
             pubsub,
             lobbies,
             rooms,
+            replays,
             supervisor,
             metrics,
             shutdown,

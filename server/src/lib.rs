@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod presence;
 pub mod pubsub;
+pub mod replay;
 pub mod room;
 pub mod sim;
 pub mod socket;

@@ -11,9 +11,10 @@ use kurve_shared::phoenix::InPayload;
 use crate::actor::Overloaded;
 use crate::directory::valid_name;
 use crate::events::error::ChannelError;
-use crate::events::{LobbyEvent, RoomEvent, RoomJoin};
+use crate::events::{LobbyEvent, ReplayEvent, RoomEvent, RoomJoin};
 use crate::lobby::LobbyHandle;
 use crate::outbound::{ChannelRef, SocketId};
+use crate::replay::ReplayHandle;
 use crate::room::RoomHandle;
 
 /// What a topic string names.
@@ -23,6 +24,8 @@ pub enum Route {
     Lobby(Arc<str>),
     /// `room:<id>`.
     Room(Arc<str>),
+    /// `replay:<match_id>`.
+    Replay(i64),
 }
 
 impl Route {
@@ -34,6 +37,16 @@ impl Route {
         if let Some(id) = topic.strip_prefix("room:") {
             return valid_name(id).then(|| Route::Room(Arc::from(id)));
         }
+        if let Some(id) = topic.strip_prefix("replay:") {
+            // Digits only: "+1" or "01" would name the same match under two topics.
+            let canonical =
+                !id.is_empty() && id.len() <= 18 && id.bytes().all(|b| b.is_ascii_digit());
+            return id
+                .parse()
+                .ok()
+                .filter(|n: &i64| canonical && n.to_string() == id)
+                .map(Route::Replay);
+        }
         None
     }
 }
@@ -43,6 +56,7 @@ impl Route {
 pub enum Target {
     Lobby(LobbyHandle),
     Room(RoomHandle),
+    Replay(ReplayHandle),
 }
 
 impl Target {
@@ -51,6 +65,7 @@ impl Target {
         match self {
             Target::Lobby(_) => "lobby",
             Target::Room(_) => "room",
+            Target::Replay(_) => "replay",
         }
     }
 
@@ -65,6 +80,7 @@ impl Target {
         match self {
             Target::Lobby(lobby) => lobby.join(chan, msg_ref),
             Target::Room(handle) => handle.join(chan, msg_ref, room),
+            Target::Replay(replay) => replay.join(chan, msg_ref),
         }
     }
 
@@ -74,6 +90,7 @@ impl Target {
         match self {
             Target::Lobby(lobby) => lobby.leave(socket),
             Target::Room(room) => room.leave(socket, explicit),
+            Target::Replay(replay) => replay.leave(socket),
         }
     }
 
@@ -92,6 +109,9 @@ impl Target {
                 lobby.event(chan, msg_ref, LobbyEvent::decode(event, payload)?)?;
             }
             Target::Room(room) => room.event(chan, msg_ref, RoomEvent::decode(event, payload)?)?,
+            Target::Replay(replay) => {
+                replay.event(chan, msg_ref, ReplayEvent::decode(event, payload)?)?;
+            }
         }
         Ok(())
     }
@@ -101,6 +121,7 @@ impl Target {
         match self {
             Target::Lobby(lobby) => lobby.is_gone(),
             Target::Room(room) => room.is_gone(),
+            Target::Replay(replay) => replay.is_gone(),
         }
     }
 }

@@ -20,6 +20,12 @@ pub enum ChannelError {
     LobbyRestarting,
     /// The server is shutting down.
     Unavailable,
+    /// A stored match whose input log does not decode or was cut short: no replay.
+    CorruptReplay,
+    /// As many replays as the server runs at once are running.
+    TooManyReplays,
+    /// `admin:stats` without the admin token.
+    Unauthorized,
 
     // --- events ---
     /// An event on a channel the actor does not count this socket in.
@@ -55,6 +61,9 @@ impl ChannelError {
             ChannelError::TooManyLobbies => "too_many_lobbies",
             ChannelError::LobbyRestarting => "lobby_restarting",
             ChannelError::Unavailable => "unavailable",
+            ChannelError::CorruptReplay => "corrupt_replay",
+            ChannelError::TooManyReplays => "too_many_replays",
+            ChannelError::Unauthorized => "unauthorized",
             ChannelError::NotJoined => "not_joined",
             ChannelError::NotAPlayer => "not_a_player",
             ChannelError::UnknownEvent => "unknown_event",

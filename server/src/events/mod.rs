@@ -49,6 +49,55 @@ pub enum RoomEvent {
     DebugCrash,
 }
 
+/// A client event on `replay:<match_id>`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ReplayEvent {
+    /// `control {"speed"?: 0|0.5|1|2|4, "seek_tick"?: N}`: pause or change speed, and
+    /// jump (both may come in one event).
+    Control {
+        speed: Option<Speed>,
+        seek_tick: Option<u64>,
+    },
+}
+
+/// A replay speed: 0 (paused), 0.5, 1, 2 or 4 times real time.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct Speed(pub f64);
+
+impl TryFrom<f64> for Speed {
+    type Error = String;
+    fn try_from(value: f64) -> Result<Self, String> {
+        if [0.0, 0.5, 1.0, 2.0, 4.0].contains(&value) {
+            Ok(Speed(value))
+        } else {
+            Err(format!("speed must be 0, 0.5, 1, 2 or 4, not {value}"))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ControlIn {
+    speed: Option<Speed>,
+    seek_tick: Option<u64>,
+}
+
+impl ReplayEvent {
+    pub fn decode(event: &str, payload: InPayload) -> Result<Self, ChannelError> {
+        Ok(match event {
+            "control" => {
+                let control: ControlIn = decode(payload)?;
+                ReplayEvent::Control {
+                    speed: control.speed,
+                    seek_tick: control.seek_tick,
+                }
+            }
+            _ => return Err(ChannelError::UnknownEvent),
+        })
+    }
+}
+
 /// How a client joins a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -275,7 +275,8 @@ impl Session {
             self.reply_error(&topic, &join_ref, &msg_ref, ChannelError::TooManyChannels);
             return None;
         }
-        if matches!(route, Route::Lobby(_)) && !self.take_join() {
+        // Lobbies and replays start an actor on a join: both spend the join budget.
+        if matches!(route, Route::Lobby(_) | Route::Replay(_)) && !self.take_join() {
             self.reply_error(&topic, &join_ref, &msg_ref, ChannelError::RateLimited);
             return None;
         }
