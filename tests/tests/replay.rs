@@ -1,0 +1,192 @@
+//! `replay:<match_id>` over a real socket: a stored match re-simulated at 4×, a seek's
+//! fresh snapshot plus the remaining ticks rebuilding the same arena as the unseeked
+//! pass, and a stored match whose input log is corrupt refused with `corrupt_replay`.
+
+mod room_support;
+
+use std::time::Duration;
+
+use kurve_server::auth::{MatchPlayer, MatchRecord};
+use kurve_server::sim::{Game, GameConfig};
+use kurve_shared::game::{self, Arena, Phase};
+use kurve_shared::phoenix::{ServerFrame, ServerPayload};
+use kurve_tests::client::{PhxClient, json_of};
+use kurve_tests::{TestServer, spawn_server};
+use room_support::arena_diff;
+use serde_json::json;
+
+/// Plays a short two-player match in-process and stores it; returns its id.
+async fn store_a_match(server: &TestServer, seed: u64) -> i64 {
+    let cfg = GameConfig {
+        points_per_opponent: 1,
+        ..GameConfig::default()
+    };
+    let mut g = Game::new(cfg, seed, 8);
+    g.add_player("u1", "Ada").expect("a seat");
+    g.add_player("u2", "Bob").expect("a seat");
+    let mut step = 0_u64;
+    let record = loop {
+        if g.phase() == Phase::Waiting {
+            g.set_ready("u1", true);
+            g.set_ready("u2", true);
+        }
+        step += 1;
+        g.set_input("u1", if step % 90 < 30 { 1 } else { 0 });
+        g.set_input("u2", if step % 70 < 20 { -1 } else { 0 });
+        if let Some(record) = g.step().record {
+            break record;
+        }
+        assert!(step < 400_000, "the match ends");
+    };
+    let players = record
+        .players
+        .iter()
+        .map(|s| MatchPlayer {
+            user_id: s.id.clone(),
+            name: s.name.clone(),
+            guest: false,
+            points: s.points,
+            place: s.place,
+            won: s.won,
+        })
+        .collect();
+    server
+        .app
+        .auth
+        .accounts
+        .record_match(MatchRecord {
+            room_id: "replayed".into(),
+            room_name: "Replayed".into(),
+            rounds: record.rounds,
+            seed: record.seed,
+            started_at_ms: 0,
+            ended_at_ms: 1_000,
+            winner_user_id: record.winner.clone(),
+            input_log: record.input_log.clone(),
+            players,
+        })
+        .await
+        .expect("the match is stored")
+}
+
+/// Reads replay frames into `arena` until `replay_end`; returns its payload.
+async fn watch_to_end(viewer: &mut PhxClient, arena: &mut Arena) -> serde_json::Value {
+    loop {
+        let frame = viewer.recv_within(Duration::from_secs(30)).await;
+        match frame.event.as_str() {
+            "tick" => arena
+                .apply_tick(&decode_tick(&frame))
+                .unwrap_or_else(|e| panic!("a replayed tick applies: {e}")),
+            "snapshot" => *arena = Arena::from_snapshot(&decode_snapshot(&frame)),
+            "replay_end" => return json_of(&frame).clone(),
+            _ => {}
+        }
+    }
+}
+
+fn decode_tick(frame: &ServerFrame) -> game::Tick {
+    let ServerPayload::Binary(bytes) = &frame.payload else {
+        panic!("a binary tick, got {:?}", frame.payload);
+    };
+    game::decode_tick(bytes).expect("a tick decodes")
+}
+
+fn decode_snapshot(frame: &ServerFrame) -> game::Snapshot {
+    let ServerPayload::Binary(bytes) = &frame.payload else {
+        panic!("a binary snapshot, got {:?}", frame.payload);
+    };
+    game::decode_snapshot(bytes).expect("a snapshot decodes")
+}
+
+#[tokio::test]
+async fn a_replay_at_4x_verifies_and_a_seek_rebuilds_the_same_arena() {
+    let server = spawn_server().await;
+    let id = store_a_match(&server, 2024).await;
+    let topic = format!("replay:{id}");
+    let mut viewer = PhxClient::connect(&server, "viewer").await;
+    let (join_ref, reply) = viewer.join(&topic, &json!({})).await;
+    assert_eq!(reply["status"], "ok", "{reply}");
+    let duration = reply["response"]["duration_ticks"]
+        .as_u64()
+        .expect("duration_ticks");
+    assert!(duration > 60, "a match of {duration} ticks");
+    assert_eq!(reply["response"]["config"]["tick_hz"], 60);
+    let first = viewer
+        .expect("the snapshot", |f| f.event == "snapshot")
+        .await;
+    assert_eq!(first.join_ref.as_deref(), Some(join_ref.as_str()));
+    let mut whole = Arena::from_snapshot(&decode_snapshot(&first));
+    let start = whole.tick;
+
+    let r = viewer
+        .push(Some(&join_ref), &topic, "control", &json!({"speed": 4}))
+        .await;
+    assert_eq!(viewer.reply_to(&r).await["response"]["speed"], 4.0);
+    let end = watch_to_end(&mut viewer, &mut whole).await;
+    assert_eq!(end["verified"], true, "{end}");
+    assert_eq!(whole.tick, start + duration, "every tick was sent");
+
+    // Seek to the middle: a fresh snapshot, then the rest rebuilds the same arena.
+    let r = viewer
+        .push(
+            Some(&join_ref),
+            &topic,
+            "control",
+            &json!({"seek_tick": duration / 2, "speed": 4}),
+        )
+        .await;
+    let mut seeked = Arena::from_snapshot(&decode_snapshot(
+        &viewer
+            .expect("the snapshot after the seek", |f| f.event == "snapshot")
+            .await,
+    ));
+    assert_eq!(seeked.tick, start + duration / 2, "the snapshot is at the seek");
+    assert_eq!(viewer.reply_to(&r).await["status"], "ok");
+    let end = watch_to_end(&mut viewer, &mut seeked).await;
+    assert_eq!(end["verified"], true);
+    if let Some(diff) = arena_diff(&seeked, &whole) {
+        panic!("the seeked pass ends elsewhere: {diff}");
+    }
+
+    // Bad controls name the field.
+    let r = viewer
+        .push(Some(&join_ref), &topic, "control", &json!({"speed": 3}))
+        .await;
+    let reply = viewer.reply_to(&r).await;
+    assert_eq!(reply["response"]["reason"], "bad_payload");
+    assert_eq!(reply["response"]["field"], "speed");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_and_corrupt_matches_are_refused() {
+    let server = spawn_server().await;
+    let mut viewer = PhxClient::connect(&server, "viewer").await;
+    let (_, reply) = viewer.join("replay:424242", &json!({})).await;
+    assert_eq!(reply["response"]["reason"], "not_found", "{reply}");
+    let id = server
+        .app
+        .auth
+        .accounts
+        .record_match(MatchRecord {
+            room_id: "broken".into(),
+            room_name: "Broken".into(),
+            rounds: 1,
+            seed: 1,
+            started_at_ms: 0,
+            ended_at_ms: 1,
+            winner_user_id: None,
+            input_log: vec![0xc1, 0x00, 0xff],
+            players: Vec::new(),
+        })
+        .await
+        .expect("stored");
+    let (_, reply) = viewer.join(&format!("replay:{id}"), &json!({})).await;
+    assert_eq!(reply["response"]["reason"], "corrupt_replay", "{reply}");
+    let (_, reply) = viewer.join("replay:01", &json!({})).await;
+    assert_eq!(
+        reply["response"]["reason"], "unmatched topic",
+        "one topic per match"
+    );
+    server.stop().await;
+}
