@@ -140,7 +140,11 @@ async fn a_replay_at_4x_verifies_and_a_seek_rebuilds_the_same_arena() {
             .expect("the snapshot after the seek", |f| f.event == "snapshot")
             .await,
     ));
-    assert_eq!(seeked.tick, start + duration / 2, "the snapshot is at the seek");
+    assert_eq!(
+        seeked.tick,
+        start + duration / 2,
+        "the snapshot is at the seek"
+    );
     assert_eq!(viewer.reply_to(&r).await["status"], "ok");
     let end = watch_to_end(&mut viewer, &mut seeked).await;
     assert_eq!(end["verified"], true);

@@ -18,6 +18,17 @@ export interface LeaderRow {
   matches: number;
 }
 
+/** A finished match (`GET /api/matches`, CONTRACT §7). */
+export interface MatchSummary {
+  id: number;
+  room_name: string;
+  finished_at: number;
+  duration_ms: number;
+  rounds: number;
+  players: { id: string; name: string; points: number; place: number }[];
+  winner: string | null;
+}
+
 /** An API failure with a stable code and a message fit to show a person. */
 export class ApiError extends Error {
   constructor(
@@ -82,6 +93,7 @@ export const api = {
   login: (name: string, password: string) => request<Session>("POST", "/api/login", { name, password }),
   me: (token: string) => request<{ user: User }>("GET", "/api/me", undefined, token),
   leaderboard: () => request<{ players: LeaderRow[] }>("GET", "/api/leaderboard"),
+  matches: (limit = 20) => request<{ matches: MatchSummary[] }>("GET", `/api/matches?limit=${limit}`),
 };
 
 const KEY = "kurve.session";

@@ -3,7 +3,7 @@
 // the room list stay live (spectators switch rooms from it).
 
 import { Presence, type Channel } from "phoenix";
-import { api, type LeaderRow, type User } from "./api";
+import { api, type MatchSummary, type LeaderRow, type User } from "./api";
 import type { Connection } from "./conn";
 import { dot, h, nameColor, replace, toast } from "./dom";
 
@@ -94,6 +94,9 @@ export class Lobby {
   private onlineCount: HTMLElement;
   private chatLog: HTMLElement;
   private boardEl: HTMLElement;
+  private matchesEl: HTMLElement;
+  private mineOnly: HTMLInputElement;
+  private matches: MatchSummary[] = [];
   private leaderTimer: number;
   private joined = false;
 
@@ -111,6 +114,8 @@ export class Lobby {
     this.onlineCount = h("span", { class: "count" }, "0");
     this.chatLog = h("ol", { class: "chat-log", id: "chat-log", "aria-live": "polite" });
     this.boardEl = h("table", { class: "leaderboard", id: "leaderboard" });
+    this.matchesEl = h("ol", { class: "match-list", id: "match-list" });
+    this.mineOnly = h("input", { type: "checkbox", id: "matches-mine" });
     this.el = this.build();
 
     this.channel.on("room_added", (r: RoomSummary) => this.upsertRoom(r));
@@ -276,6 +281,9 @@ export class Lobby {
     const chat = h("div", { class: "card chat-card" }, h("h2", {}, "Chat"), this.chatLog, chatForm);
     const online = h("div", { class: "card online-card" }, h("h2", {}, "Online ", this.onlineCount), this.onlineEl);
     const board = h("div", { class: "card board-card" }, h("h2", {}, "Leaderboard"), this.boardEl);
+    const mine = h("label", { class: "check small" }, this.mineOnly, h("span", {}, "Mine only"));
+    this.mineOnly.addEventListener("change", () => this.renderMatches());
+    const matches = h("div", { class: "card matches-card" }, h("h2", {}, "Recent matches ", mine), this.matchesEl);
 
     this.renderRooms();
     return h(
@@ -283,7 +291,7 @@ export class Lobby {
       { class: "lobby view", id: "view-lobby" },
       h("div", { class: "col col-left" }, play, board),
       h("div", { class: "col col-mid" }, rooms, chat),
-      h("div", { class: "col col-right" }, online),
+      h("div", { class: "col col-right" }, online, matches),
     );
   }
 
@@ -401,9 +409,50 @@ export class Lobby {
     if (stick) this.chatLog.scrollTop = this.chatLog.scrollHeight;
   }
 
+  // --- match history -----------------------------------------------------------
+
+  /** Reloads the recent matches (100, so "mine only" has something to filter). */
+  async refreshMatches(): Promise<void> {
+    try {
+      this.matches = (await api.matches(100)).matches ?? [];
+    } catch {
+      return;
+    }
+    this.renderMatches();
+  }
+
+  private renderMatches(): void {
+    const shown = this.matches.filter((m) => !this.mineOnly.checked || m.players.some((p) => p.id === this.me.id)).slice(0, 10);
+    if (shown.length === 0) {
+      replace(this.matchesEl, h("li", { class: "empty" }, this.mineOnly.checked ? "You have not finished a match yet." : "No finished matches yet."));
+      return;
+    }
+    replace(
+      this.matchesEl,
+      ...shown.map((m) => {
+        const winner = m.players.find((p) => p.id === m.winner);
+        const when = new Date(m.finished_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+        const mine = m.players.find((p) => p.id === this.me.id);
+        return h(
+          "li",
+          { "data-match-id": m.id, class: mine ? "mine" : "" },
+          h("div", { class: "match-line" }, h("strong", {}, m.room_name), h("span", { class: "muted" }, ` ${when} · ${Math.round(m.duration_ms / 1000)} s`)),
+          h(
+            "div",
+            { class: "match-line muted" },
+            m.players.map((p) => `${p.place}. ${p.name} ${p.points}`).join("  "),
+            winner ? ` — ${winner.name} won` : "",
+          ),
+          h("a", { class: "btn small ghost", href: `#/replay/${m.id}`, "data-action": "replay" }, "Watch replay"),
+        );
+      }),
+    );
+  }
+
   // --- leaderboard ---------------------------------------------------------------
 
   async refreshLeaderboard(): Promise<void> {
+    void this.refreshMatches();
     let rows: LeaderRow[];
     try {
       rows = (await api.leaderboard()).players ?? [];

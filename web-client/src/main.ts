@@ -1,15 +1,17 @@
 // kurve web client: sign-in → lobby ↔ room. Routes live in the hash so a reload comes
-// back to the same place: `#/` lobby, `#/room/<id>` play, `#/watch/<id>` spectate.
+// back to the same place: `#/` lobby, `#/room/<id>` play, `#/watch/<id>` spectate,
+// `#/replay/<match_id>` a finished match again.
 
 import "./style.css";
 import { api, ApiError, loadSession, saveSession, type Session } from "./api";
 import { Connection, type ConnState } from "./conn";
 import { h, replace, toast } from "./dom";
 import { Lobby } from "./lobby";
+import { ReplayView } from "./replay";
 import { RoomView, type Role } from "./room";
 import { signInView } from "./signin";
 
-type View = "signin" | "lobby" | "room" | "loading";
+type View = "signin" | "lobby" | "room" | "replay" | "loading";
 
 const PASSWORDS = "kurve.roomPasswords";
 
@@ -18,6 +20,7 @@ class App {
   conn: Connection | null = null;
   lobby: Lobby | null = null;
   room: RoomView | null = null;
+  replay: ReplayView | null = null;
   view: View = "loading";
   private main: HTMLElement;
   private connEl: HTMLElement;
@@ -90,6 +93,8 @@ class App {
   private teardown(): void {
     this.room?.destroy();
     this.room = null;
+    this.replay?.destroy();
+    this.replay = null;
     this.lobby?.destroy();
     this.lobby = null;
     this.connUnsub?.();
@@ -115,6 +120,21 @@ class App {
 
   private route(force = false): void {
     if (!this.session || !this.conn || !this.lobby) return;
+    const r = location.hash.match(/^#\/replay\/(\d+)/);
+    if (r) {
+      if (this.replay && this.replay.matchId === r[1] && this.view === "replay") return;
+      this.room?.destroy();
+      this.room = null;
+      this.replay?.destroy();
+      this.replay = new ReplayView(this.conn, r[1], (msg) => {
+        if (msg) toast(msg, "error");
+        location.hash = "#/";
+      });
+      this.setView("replay", this.replay.el);
+      return;
+    }
+    this.replay?.destroy();
+    this.replay = null;
     const m = location.hash.match(/^#\/(room|watch)\/([^/?#]+)/);
     if (m) {
       const id = decodeURIComponent(m[2]);
@@ -218,6 +238,9 @@ Object.defineProperty(window, "__kurve", {
     },
     get room() {
       return app.room ? app.room.debug() : null;
+    },
+    get replay() {
+      return app.replay ? app.replay.debug() : null;
     },
     /** Starts keeping a fingerprint of the arena after every tick (to compare clients). */
     recordFingerprints() {

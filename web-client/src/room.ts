@@ -79,6 +79,8 @@ export class RoomView {
   private lastSig = "";
   private banner: { text: string; color?: string; until: number; sub?: string } | null = null;
   private standings: MatchEndMsg | null = null;
+  /** The id under which the last match was stored (`match_saved`), for its replay link. */
+  private savedMatch: number | null = null;
   private raf = 0;
   private unsubRooms: () => void;
   private cleanup: (() => void)[] = [];
@@ -225,6 +227,10 @@ export class RoomView {
     ch.on("phase", (m: PhaseMsg) => this.onPhase(m));
     ch.on("round_end", (m: RoundEndMsg) => this.onRoundEnd(m));
     ch.on("match_end", (m: MatchEndMsg) => this.onMatchEnd(m));
+    ch.on("match_saved", (m: { match_id: number }) => {
+      this.savedMatch = m.match_id;
+      this.lastSig = "";
+    });
     ch.on("round_start", () => {
       this.banner = null;
       this.standings = null;
@@ -427,6 +433,7 @@ export class RoomView {
 
   private onMatchEnd(m: MatchEndMsg): void {
     this.standings = m;
+    this.savedMatch = null;
     this.banner = null;
     this.lastSig = "";
     void this.lobby.refreshLeaderboard();
@@ -555,6 +562,7 @@ export class RoomView {
       effSig,
       !!this.banner,
       !!this.standings,
+      this.savedMatch,
       this.awaitingSnapshot,
     ]);
     if (sig === this.lastSig) return;
@@ -669,6 +677,9 @@ export class RoomView {
               return li;
             }),
           ),
+          this.savedMatch !== null
+            ? h("a", { class: "btn small", id: "match-replay", href: `#/replay/${this.savedMatch}` }, "Watch replay")
+            : null,
           h("p", { class: "hint" }, "Back to the waiting room in a moment…"),
         ),
       );

@@ -641,9 +641,16 @@ impl Room {
         };
         let accounts = self.rooms.deps.accounts.clone();
         let room = self.id.clone();
+        let pubsub = self.rooms.deps.pubsub.clone();
+        let topic = self.topic.clone();
         self.rooms.deps.writes.spawn(async move {
             match accounts.record_match(row).await {
-                Ok(id) => tracing::info!(room = %room, match_id = id, "match stored"),
+                Ok(id) => {
+                    tracing::info!(room = %room, match_id = id, "match stored");
+                    // Members may watch it again: the match-end screen links the replay.
+                    let saved = json!({ "match_id": id, "replay": format!("/#/replay/{id}") });
+                    pubsub.broadcast(Broadcast::new(topic, "match_saved", Payload::json(&saved)));
+                }
                 Err(error) => tracing::error!(room = %room, %error, "could not store a match"),
             }
         });

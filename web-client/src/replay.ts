@@ -1,0 +1,210 @@
+// Replay view (`#/replay/<match_id>`, topic `replay:<match_id>`): the server re-simulates
+// a finished match and sends it as a live spectator sees it; this view draws it with the
+// spectator's arena and renderer, with play/pause, speed and a scrubber. Viewers of one
+// match watch together: a control from any of them moves everyone.
+
+import type { Channel } from "phoenix";
+import type { MatchSummary } from "./api";
+import { Arena } from "./arena";
+import type { Connection } from "./conn";
+import { dot, h, replace, toast } from "./dom";
+import { reasonText } from "./lobby";
+import { ArenaRenderer } from "./render";
+import { decodeSnapshot, decodeTick, seatColor, type Standing } from "./wire";
+
+interface ReplayReply {
+  config: { tick_hz: number; name?: string; match_id: number };
+  duration_ticks: number;
+  start_tick: number;
+  tick: number;
+  speed: number;
+  match: MatchSummary;
+}
+
+const SPEEDS = [0.5, 1, 2, 4];
+
+export class ReplayView {
+  readonly el: HTMLElement;
+  arena: Arena | null = null;
+  snapshots = 0;
+  ticks = 0;
+  speed = 1;
+  start = 0;
+  duration = 0;
+  ended: { verified: boolean; standings: Standing[] } | null = null;
+  private tickHz = 60;
+  private match: MatchSummary | null = null;
+  private channel: Channel;
+  private renderer: ArenaRenderer;
+  private raf = 0;
+  private scrubbing = false;
+  private canvas: HTMLCanvasElement;
+  private playBtn: HTMLButtonElement;
+  private speedSel: HTMLSelectElement;
+  private scrub: HTMLInputElement;
+  private clock: HTMLElement;
+  private verdict: HTMLElement;
+  private title: HTMLElement;
+  private playersEl: HTMLElement;
+
+  constructor(
+    conn: Connection,
+    readonly matchId: string,
+    private onExit: (message?: string) => void,
+  ) {
+    this.canvas = h("canvas", { class: "arena", id: "arena", width: 1024, height: 768, "aria-label": "Replay arena" });
+    this.renderer = new ArenaRenderer(this.canvas);
+    this.title = h("h2", { id: "replay-title" }, `Match ${matchId}`);
+    this.playBtn = h("button", { class: "btn", id: "replay-play", type: "button" }, "Pause");
+    this.speedSel = h("select", { id: "replay-speed", "aria-label": "Speed" });
+    for (const s of SPEEDS) this.speedSel.appendChild(h("option", { value: s, selected: s === 1 }, `${s}×`));
+    this.scrub = h("input", { id: "replay-scrub", type: "range", min: 0, max: 0, value: 0, step: 1, "aria-label": "Position" });
+    this.clock = h("span", { class: "replay-clock", id: "replay-clock" }, "0:00 / 0:00");
+    this.verdict = h("span", { class: "replay-verdict", id: "replay-verdict" });
+    this.playersEl = h("ol", { class: "replay-players", id: "replay-players" });
+    const back = h("a", { class: "btn ghost small", href: "#/" }, "← Lobby");
+    const controls = h("div", { class: "replay-controls" }, this.playBtn, this.speedSel, this.scrub, this.clock, this.verdict);
+    const side = h("aside", { class: "side card" }, this.title, this.playersEl);
+    this.el = h(
+      "section",
+      { class: "replay view", id: "view-replay" },
+      h("div", { class: "room-head" }, back),
+      h("div", { class: "replay-main" }, h("div", { class: "stage" }, h("div", { class: "canvas-wrap" }, this.canvas)), side),
+      controls,
+    );
+
+    this.playBtn.addEventListener("click", () => this.control({ speed: this.speed === 0 ? Number(this.speedSel.value) : 0 }));
+    this.speedSel.addEventListener("change", () => this.control({ speed: Number(this.speedSel.value) }));
+    this.scrub.addEventListener("input", () => {
+      this.scrubbing = true;
+      this.showClock(Number(this.scrub.value));
+    });
+    this.scrub.addEventListener("change", () => {
+      this.scrubbing = false;
+      this.control({ seek_tick: Number(this.scrub.value) });
+    });
+
+    this.channel = conn.socket.channel(`replay:${matchId}`, {});
+    this.channel.on("snapshot", (payload: unknown) => this.onSnapshot(payload));
+    this.channel.on("tick", (payload: unknown) => this.onTick(payload));
+    this.channel.on("replay_end", (m: { verified: boolean; standings: Standing[] }) => this.onEnd(m));
+    this.channel
+      .join()
+      .receive("ok", (reply: ReplayReply) => this.onJoined(reply))
+      .receive("error", (reply: { reason?: string }) => {
+        this.channel.leave();
+        this.onExit(reply?.reason === "not_found" ? "There is no such match." : reasonText(reply?.reason));
+      });
+
+    const loop = () => {
+      this.raf = requestAnimationFrame(loop);
+      this.updateUi();
+    };
+    this.raf = requestAnimationFrame(loop);
+  }
+
+  destroy(): void {
+    cancelAnimationFrame(this.raf);
+    this.renderer.destroy();
+    this.channel.leave();
+  }
+
+  /** The replay's state for tests (`window.__kurve.replay`). */
+  debug() {
+    return {
+      id: this.matchId,
+      tick: this.arena?.tick ?? null,
+      position: this.arena ? this.arena.tick - this.start : null,
+      start: this.start,
+      duration: this.duration,
+      speed: this.speed,
+      snapshots: this.snapshots,
+      ticks: this.ticks,
+      frames: this.renderer.frames,
+      ended: this.ended ? { verified: this.ended.verified } : null,
+    };
+  }
+
+  private control(payload: { speed?: number; seek_tick?: number }): void {
+    this.channel
+      .push("control", payload)
+      .receive("ok", (r: { speed: number }) => {
+        this.speed = r.speed;
+        if (r.speed > 0) this.speedSel.value = String(r.speed);
+      })
+      .receive("error", (r: { reason?: string }) => toast(reasonText(r?.reason), "error"));
+    if (payload.seek_tick !== undefined) this.ended = null;
+  }
+
+  private onJoined(reply: ReplayReply): void {
+    this.tickHz = reply.config.tick_hz || 60;
+    this.start = reply.start_tick;
+    this.duration = reply.duration_ticks;
+    this.speed = reply.speed;
+    this.scrub.max = String(reply.duration_ticks);
+    this.match = reply.match;
+    this.title.textContent = `${reply.match.room_name} — replay`;
+    this.renderPlayers();
+  }
+
+  /** The recorded standings, each in its seat's colour once a snapshot shows the seats. */
+  private renderPlayers(): void {
+    const m = this.match;
+    if (!m) return;
+    const colorOf = (id: string, i: number) => this.arena?.players.find((p) => p.id === id)?.color ?? seatColor(i);
+    replace(
+      this.playersEl,
+      ...m.players.map((p, i) =>
+        h("li", { "data-user-id": p.id }, dot(colorOf(p.id, i)), `${p.place}. ${p.name}`, h("span", { class: "score" }, String(p.points))),
+      ),
+    );
+  }
+
+  private onSnapshot(payload: unknown): void {
+    const s = decodeSnapshot(payload);
+    if (this.arena) this.arena.applySnapshot(s);
+    else this.arena = new Arena(s);
+    this.renderer.attach(this.arena);
+    this.snapshots++;
+    this.renderPlayers();
+  }
+
+  private onTick(payload: unknown): void {
+    const a = this.arena;
+    if (!a) return;
+    const t = decodeTick(payload);
+    // A tick sent before a seek's snapshot (already covered by it) is skipped.
+    if (t.tick <= a.tick) return;
+    a.applyTick(t);
+    this.ticks++;
+  }
+
+  private onEnd(m: { verified: boolean; standings: Standing[] }): void {
+    this.ended = m;
+  }
+
+  private showClock(position: number): void {
+    const fmt = (ticks: number) => {
+      const s = Math.max(0, Math.round(ticks / this.tickHz));
+      return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+    };
+    this.clock.textContent = `${fmt(position)} / ${fmt(this.duration)}`;
+  }
+
+  private updateUi(): void {
+    const position = this.arena ? this.arena.tick - this.start : 0;
+    if (!this.scrubbing) {
+      this.scrub.value = String(position);
+      this.showClock(position);
+    }
+    this.playBtn.textContent = this.speed === 0 ? "Play" : "Pause";
+    this.el.dataset.playing = String(this.speed > 0 && !this.ended);
+    if (this.ended) {
+      this.verdict.dataset.verified = String(this.ended.verified);
+      this.verdict.textContent = this.ended.verified ? "✓ Same result as recorded" : "✗ Differs from the recorded result";
+    } else {
+      delete this.verdict.dataset.verified;
+      this.verdict.textContent = "";
+    }
+  }
+}
