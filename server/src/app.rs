@@ -10,6 +10,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::admin::{Admin, AdminDeps, ConnectedUsers};
 use crate::auth::Auth;
 use crate::channel::{Route, Target};
 use crate::config::Config;
@@ -35,6 +36,10 @@ pub struct AppInner {
     pub rooms: Rooms,
     /// Running replays of finished matches (`replay:<match_id>`).
     pub replays: Replays,
+    /// The operator's `admin:stats` (only with `KURVE_ADMIN_TOKEN`).
+    pub admin: Option<Admin>,
+    /// Signed-in users with a socket open.
+    pub users: ConnectedUsers,
     /// Parent of every lobby and room task.
     pub supervisor: Supervisor,
     pub metrics: PrometheusHandle,
@@ -88,6 +93,12 @@ impl App {
                 .map(Target::Room)
                 .ok_or(ChannelError::NotFound),
             Route::Replay(id) => self.replays.get_or_start(*id).map(Target::Replay),
+            // Without an operator token the topic does not exist.
+            Route::Admin => self
+                .admin
+                .as_ref()
+                .map(|admin| Target::Admin(admin.handle()))
+                .ok_or(ChannelError::UnmatchedTopic),
         }
     }
 }
@@ -113,6 +124,20 @@ impl AppInner {
                 test_hooks: config.test_hooks,
             },
         );
+        let users = ConnectedUsers::default();
+        let admin = config.admin_token.is_some().then(|| {
+            Admin::start(
+                &supervisor,
+                AdminDeps {
+                    pubsub: pubsub.clone(),
+                    rooms: rooms.clone(),
+                    lobbies: lobbies.clone(),
+                    replays: replays.clone(),
+                    metrics: metrics.clone(),
+                    users: users.clone(),
+                },
+            )
+        });
         AppInner {
             config,
             auth,
@@ -121,6 +146,8 @@ impl AppInner {
             lobbies,
             rooms,
             replays,
+            admin,
+            users,
             supervisor,
             metrics,
             shutdown,

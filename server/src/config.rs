@@ -58,6 +58,12 @@ pub struct Config {
     #[command(flatten)]
     pub limits: LimitsConfig,
 
+    /// The operator's token (at least 32 bytes): with it the operator page `/admin` and
+    /// the `admin:stats` topic exist; a socket connecting with it as its `token` is the
+    /// operator's. Without it neither exists.
+    #[arg(long, env = "KURVE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
     /// Enables test-only hooks (e.g. the `debug_crash` room event that makes a room panic).
     /// Never set in production.
     #[arg(long, env = "KURVE_TEST_HOOKS", hide = true)]
@@ -171,10 +177,14 @@ impl Config {
             token_ttl_hours: 24,
             idle_timeout_secs: 60,
             limits: LimitsConfig::default(),
+            admin_token: None,
             test_hooks: true,
         }
     }
 }
+
+/// The shortest operator token accepted (CONTRACT §7).
+pub const MIN_ADMIN_TOKEN_BYTES: usize = 32;
 
 /// The largest WebSocket frame (and message) a client may send. Phoenix's frames are
 /// small JSON arrays; 64 KiB leaves room for a long chat line many times over, and a

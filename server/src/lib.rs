@@ -6,6 +6,7 @@
 //! builds every route.
 
 pub mod actor;
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod channel;
@@ -53,10 +54,22 @@ pub enum StartError {
     Lobby(&'static str),
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
+    #[error(
+        "KURVE_ADMIN_TOKEN must be at least {} bytes",
+        config::MIN_ADMIN_TOKEN_BYTES
+    )]
+    WeakAdminToken,
 }
 
 /// Builds the shared state: opens (and migrates) the database, starts `lobby:main`.
 pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartError> {
+    if config
+        .admin_token
+        .as_ref()
+        .is_some_and(|t| t.len() < config::MIN_ADMIN_TOKEN_BYTES)
+    {
+        return Err(StartError::WeakAdminToken);
+    }
     let metrics = metrics::install();
     let ttl = Duration::from_secs(config.token_ttl_hours * 3600);
     let (tokens, generated) = TokenSigner::from_env(ttl)?;

@@ -7,11 +7,12 @@ import { api, ApiError, loadSession, saveSession, type Session } from "./api";
 import { Connection, type ConnState } from "./conn";
 import { h, replace, toast } from "./dom";
 import { Lobby } from "./lobby";
+import { AdminView } from "./admin";
 import { ReplayView } from "./replay";
 import { RoomView, type Role } from "./room";
 import { signInView } from "./signin";
 
-type View = "signin" | "lobby" | "room" | "replay" | "loading";
+type View = "signin" | "lobby" | "room" | "replay" | "admin" | "loading";
 
 const PASSWORDS = "kurve.roomPasswords";
 
@@ -61,6 +62,12 @@ class App {
     this.view = v;
     document.body.dataset.view = v;
     replace(this.main, el);
+  }
+
+  /** Shows the operator page instead of the game (no sign-in: the token is the key). */
+  showAdmin(view: AdminView): void {
+    this.setConn(null);
+    this.setView("admin", view.el);
   }
 
   showSignIn(notice?: string): void {
@@ -212,6 +219,8 @@ function recallPassword(id: string): string | undefined {
   }
 }
 
+/** The operator page (`/admin`, served only when the server has an operator token). */
+const admin = location.pathname === "/admin" ? new AdminView() : null;
 const app = new App();
 
 // Read-only state for tests and debugging. Nothing here changes the game.
@@ -242,6 +251,9 @@ Object.defineProperty(window, "__kurve", {
     get replay() {
       return app.replay ? app.replay.debug() : null;
     },
+    get admin() {
+      return admin ? admin.debug() : null;
+    },
     /** Starts keeping a fingerprint of the arena after every tick (to compare clients). */
     recordFingerprints() {
       if (app.room && !app.room.fingerprints) app.room.fingerprints = new Map();
@@ -255,4 +267,5 @@ Object.defineProperty(window, "__kurve", {
   }),
 });
 
-void app.start();
+if (admin) app.showAdmin(admin);
+else void app.start();

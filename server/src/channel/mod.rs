@@ -9,9 +9,10 @@ use std::sync::Arc;
 use kurve_shared::phoenix::InPayload;
 
 use crate::actor::Overloaded;
+use crate::admin::AdminHandle;
 use crate::directory::valid_name;
 use crate::events::error::ChannelError;
-use crate::events::{LobbyEvent, ReplayEvent, RoomEvent, RoomJoin};
+use crate::events::{AdminEvent, LobbyEvent, ReplayEvent, RoomEvent, RoomJoin};
 use crate::lobby::LobbyHandle;
 use crate::outbound::{ChannelRef, SocketId};
 use crate::replay::ReplayHandle;
@@ -26,6 +27,8 @@ pub enum Route {
     Room(Arc<str>),
     /// `replay:<match_id>`.
     Replay(i64),
+    /// `admin:stats`.
+    Admin,
 }
 
 impl Route {
@@ -36,6 +39,9 @@ impl Route {
         }
         if let Some(id) = topic.strip_prefix("room:") {
             return valid_name(id).then(|| Route::Room(Arc::from(id)));
+        }
+        if topic == crate::admin::TOPIC {
+            return Some(Route::Admin);
         }
         if let Some(id) = topic.strip_prefix("replay:") {
             // Digits only: "+1" or "01" would name the same match under two topics.
@@ -57,6 +63,7 @@ pub enum Target {
     Lobby(LobbyHandle),
     Room(RoomHandle),
     Replay(ReplayHandle),
+    Admin(AdminHandle),
 }
 
 impl Target {
@@ -66,6 +73,7 @@ impl Target {
             Target::Lobby(_) => "lobby",
             Target::Room(_) => "room",
             Target::Replay(_) => "replay",
+            Target::Admin(_) => "admin",
         }
     }
 
@@ -81,6 +89,7 @@ impl Target {
             Target::Lobby(lobby) => lobby.join(chan, msg_ref),
             Target::Room(handle) => handle.join(chan, msg_ref, room),
             Target::Replay(replay) => replay.join(chan, msg_ref),
+            Target::Admin(admin) => admin.join(chan, msg_ref),
         }
     }
 
@@ -91,6 +100,7 @@ impl Target {
             Target::Lobby(lobby) => lobby.leave(socket),
             Target::Room(room) => room.leave(socket, explicit),
             Target::Replay(replay) => replay.leave(socket),
+            Target::Admin(admin) => admin.leave(socket),
         }
     }
 
@@ -112,6 +122,9 @@ impl Target {
             Target::Replay(replay) => {
                 replay.event(chan, msg_ref, ReplayEvent::decode(event, payload)?)?;
             }
+            Target::Admin(admin) => {
+                admin.event(chan, msg_ref, AdminEvent::decode(event, payload)?)?;
+            }
         }
         Ok(())
     }
@@ -122,6 +135,7 @@ impl Target {
             Target::Lobby(lobby) => lobby.is_gone(),
             Target::Room(room) => room.is_gone(),
             Target::Replay(replay) => replay.is_gone(),
+            Target::Admin(admin) => admin.is_gone(),
         }
     }
 }

@@ -98,6 +98,33 @@ impl ReplayEvent {
     }
 }
 
+/// A client event on `admin:stats` (the operator's socket only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminEvent {
+    /// `rooms {}`: every room with its tick.
+    Rooms,
+    /// `close_room {"id"}`.
+    CloseRoom { id: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CloseRoomIn {
+    id: String,
+}
+
+impl AdminEvent {
+    pub fn decode(event: &str, payload: InPayload) -> Result<Self, ChannelError> {
+        Ok(match event {
+            "rooms" => AdminEvent::Rooms,
+            "close_room" => AdminEvent::CloseRoom {
+                id: decode::<CloseRoomIn>(payload)?.id,
+            },
+            _ => return Err(ChannelError::UnknownEvent),
+        })
+    }
+}
+
 /// How a client joins a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -159,7 +159,8 @@ fn open_session(
         .get("x-phoenix-authtoken")
         .and_then(|v| v.to_str().ok())
         .or_else(|| value("token"));
-    let Some(user) = token.and_then(|t| app.auth.tokens.verify(t).ok()) else {
+    let admin = app.config.admin_token.as_deref();
+    let Some(user) = token.and_then(|t| app.auth.socket_user(t, admin).ok()) else {
         return forbidden();
     };
     let Ok(slot) = app.limits.open_socket(client) else {

@@ -36,6 +36,7 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/socket/websocket", get(websocket::upgrade))
+        .route("/admin", get(admin_page))
         .route("/api/{*rest}", any(api_not_found))
         .method_not_allowed_fallback(method_not_allowed);
     let router = if index.is_file() {
@@ -71,6 +72,30 @@ async fn api_not_found() -> ApiError {
 /// A route that exists, called with a method it does not take.
 async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
+}
+
+/// `GET /admin`: the web client's operator page, only when the server has an operator
+/// token (CONTRACT §7); otherwise the page does not exist.
+async fn admin_page(State(app): State<App>) -> Response {
+    if app.config.admin_token.is_none() {
+        return (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "not found",
+        )
+            .into_response();
+    }
+    match tokio::fs::read(app.config.static_dir.join("index.html")).await {
+        Ok(page) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            page,
+        )
+            .into_response(),
+        Err(_) => not_built().await.into_response(),
+    }
 }
 
 /// Served at `/` when the web client has not been built (`scripts/run.sh` builds it).

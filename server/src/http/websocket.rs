@@ -47,7 +47,10 @@ pub async fn upgrade(
         metrics::count_refused();
         return refuse("a token is required");
     };
-    let user = match app.auth.tokens.verify(&token) {
+    let user = match app
+        .auth
+        .socket_user(&token, app.config.admin_token.as_deref())
+    {
         Ok(user) => user,
         Err(_) => {
             metrics::count_refused();

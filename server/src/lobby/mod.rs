@@ -121,6 +121,15 @@ impl Lobbies {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// How many lobbies run now.
+    pub fn len(&self) -> usize {
+        self.table().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table().is_empty()
+    }
+
     /// The running lobby `name`, if any (does not start one).
     pub fn get(&self, name: &str) -> Option<LobbyHandle> {
         self.table().get(name).filter(|h| !h.is_gone()).cloned()

@@ -91,6 +91,9 @@ pub enum Outbound {
     JoinRefused { topic: Arc<str>, join_ref: Arc<str> },
     /// The process owning `topic` crashed: send `phx_error` so the client rejoins.
     ChannelCrashed { topic: Arc<str> },
+    /// The channel was closed by the server (the operator closed its room): send
+    /// `phx_close` for `join_ref`, so the client does not rejoin, and forget it.
+    ChannelClosed { topic: Arc<str>, join_ref: Arc<str> },
 }
 
 /// The queue shared by a socket's producers and its connection task.

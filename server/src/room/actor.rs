@@ -27,7 +27,7 @@ use crate::auth::{MatchPlayer, MatchRecord};
 use crate::config::presence_flush_window;
 use crate::events::error::ChannelError;
 use crate::events::{Role, RoomEvent, RoomJoin};
-use crate::outbound::{ChannelRef, Payload, SocketId};
+use crate::outbound::{ChannelRef, Outbound, Payload, SocketId};
 use crate::presence::{MetaFields, Presence};
 use crate::pubsub::Broadcast;
 use crate::sim::{self, Game, GameError, SavedGame};
@@ -52,6 +52,8 @@ pub enum RoomCommand {
         msg_ref: Arc<str>,
         event: RoomEvent,
     },
+    /// The operator closes the room: every member gets `phx_close` and the room ends.
+    Close,
 }
 
 /// Room presence meta: `{"name", "role", "color"?, "seat"?, "ready"?}` (the last three
@@ -100,6 +102,8 @@ pub(super) struct RoomStart {
     pub inbox: MailboxReceiver<RoomCommand>,
     pub restored: Option<SavedGame>,
     pub save_slot: Arc<Mutex<Option<SavedGame>>>,
+    /// Where the room stores its last tick for the operator's view.
+    pub tick: Arc<std::sync::atomic::AtomicU64>,
     pub rooms: Rooms,
     pub cancel: CancellationToken,
     pub restarts: u32,
@@ -138,6 +142,8 @@ struct Room {
     flush_at: Option<Instant>,
     empty_since: Option<Instant>,
     save_slot: Arc<Mutex<Option<SavedGame>>>,
+    /// Where the last tick is stored for the operator's view.
+    tick_cell: Arc<std::sync::atomic::AtomicU64>,
     metrics: TickMetrics,
     test_hooks: bool,
     /// The summary last published, to publish only changes.
@@ -163,6 +169,7 @@ pub(super) async fn run(start: RoomStart) {
         mut inbox,
         restored,
         save_slot,
+        tick,
         rooms,
         cancel,
         restarts,
@@ -193,6 +200,7 @@ pub(super) async fn run(start: RoomStart) {
         flush_at: None,
         empty_since: Some(Instant::now()),
         save_slot,
+        tick_cell: tick,
         metrics: TickMetrics::new(),
         test_hooks: deps.test_hooks,
         last_summary: None,
@@ -233,6 +241,15 @@ pub(super) async fn run(start: RoomStart) {
                 ticking = !room.game.is_idle();
             }
             command = inbox.recv() => match command {
+                Some(RoomCommand::Close) => {
+                    tracing::info!(room = %room.id, "room closed by the operator");
+                    room.close();
+                    inbox.close();
+                    while let Some(command) = inbox.try_recv() {
+                        room.refuse_after_close(command);
+                    }
+                    break;
+                }
                 Some(command) => {
                     room.handle(command);
                     if !ticking && !room.game.is_idle() {
@@ -272,6 +289,21 @@ impl Room {
                 msg_ref,
                 event,
             } => self.event(chan, msg_ref, event),
+            // Handled by the loop, which ends the room.
+            RoomCommand::Close => {}
+        }
+    }
+
+    /// Sends every member `phx_close` (their sockets forget the channel) and lets the
+    /// room end.
+    fn close(&mut self) {
+        for (socket, member) in self.members.drain().collect::<Vec<_>>() {
+            member.chan.socket.outbox.send(Outbound::ChannelClosed {
+                topic: self.topic.clone(),
+                join_ref: member.chan.join_ref.clone(),
+            });
+            self.rooms.deps.pubsub.unsubscribe(&self.topic, socket);
+            self.set_lobby_status(&member.chan.socket.user.id, Status::Lobby, None);
         }
     }
 
@@ -279,6 +311,8 @@ impl Room {
     fn step(&mut self) {
         let started = std::time::Instant::now();
         let out = self.game.step();
+        self.tick_cell
+            .store(self.game.tick(), std::sync::atomic::Ordering::Relaxed);
         let phase_changed = !out.lifecycle.is_empty();
         if let Some(tick) = out.tick {
             self.unsent.push(tick);
@@ -665,6 +699,7 @@ impl Room {
                 chan.reply_error(&msg_ref, ChannelError::NotFound);
             }
             RoomCommand::Leave { socket, explicit } => self.leave(socket, explicit),
+            RoomCommand::Close => {}
         }
     }
 }

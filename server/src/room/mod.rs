@@ -14,6 +14,7 @@ mod alarm;
 mod clock;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
@@ -86,6 +87,11 @@ impl RoomHandle {
         self.mailbox.is_closed()
     }
 
+    /// Closes the room (the operator asked): its clients get `phx_close` and it ends.
+    pub fn close(&self) -> bool {
+        self.mailbox.send_control(RoomCommand::Close)
+    }
+
     fn same_room(&self, other: &RoomHandle) -> bool {
         self.mailbox.same_channel(&other.mailbox)
     }
@@ -110,6 +116,8 @@ pub struct RoomDeps {
 
 struct Entry {
     handle: RoomHandle,
+    /// The room's last tick, stored by the room on every step (the operator page reads it).
+    tick: Arc<AtomicU64>,
     summary: RoomSummary,
     password: Option<String>,
     creator: Option<Arc<str>>,
@@ -161,6 +169,18 @@ impl Rooms {
         rooms
     }
 
+    /// Every room (private ones too) with its last tick, oldest id first: the
+    /// operator's view.
+    pub fn all(&self) -> Vec<(RoomSummary, u64)> {
+        let mut rooms: Vec<(RoomSummary, u64)> = self
+            .table()
+            .values()
+            .map(|e| (e.summary.clone(), e.tick.load(Ordering::Relaxed)))
+            .collect();
+        rooms.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        rooms
+    }
+
     /// Database writes in flight (shutdown waits for them).
     pub fn writes(&self) -> &TaskTracker {
         &self.deps.writes
@@ -202,6 +222,7 @@ impl Rooms {
             id: id.clone(),
             mailbox: tx,
         };
+        let tick = Arc::new(AtomicU64::new(0));
         let summary = RoomSummary {
             id: id.to_string(),
             name: spec.name.clone(),
@@ -216,6 +237,7 @@ impl Rooms {
             id.clone(),
             Entry {
                 handle: handle.clone(),
+                tick: tick.clone(),
                 summary: summary.clone(),
                 password: spec.password.clone(),
                 creator: spec.creator.clone(),
@@ -227,6 +249,7 @@ impl Rooms {
         let child = RoomChild {
             id: id.clone(),
             spec,
+            tick,
             first_mailbox: Some(rx),
             saved: Arc::default(),
             rooms: self.clone(),
@@ -415,6 +438,7 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
 struct RoomChild {
     id: Arc<str>,
     spec: RoomSpec,
+    tick: Arc<AtomicU64>,
     first_mailbox: Option<MailboxReceiver<RoomCommand>>,
     /// The state saved at the room's last phase change; a restart resumes from it.
     saved: Arc<Mutex<Option<SavedGame>>>,
@@ -438,6 +462,7 @@ impl ChildSpec for RoomChild {
             inbox,
             restored: saved,
             save_slot: self.saved.clone(),
+            tick: self.tick.clone(),
             rooms: self.rooms.clone(),
             cancel: ctx.cancel,
             restarts: ctx.restarts,

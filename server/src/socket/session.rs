@@ -111,12 +111,19 @@ impl InputBudget {
     }
 }
 
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.app.users.remove(&self.socket.user.id);
+    }
+}
+
 impl Session {
     /// A new socket of `user`, answered through `outbox`.
     pub fn new(app: App, user: User, vsn: Vsn, client: IpAddr, outbox: Outbox) -> Session {
         let join_rate = Rate::per_second(app.limits.config().max_joins_per_socket);
         let password_rate = Rate::per_minute(app.limits.config().max_wrong_passwords_per_socket);
         let now = Instant::now();
+        app.users.add(&user.id);
         Session {
             client,
             socket: SocketRef {
@@ -188,6 +195,15 @@ impl Session {
             Outbound::JoinRefused { topic, join_ref } => {
                 self.channels.remove(&topic, Some(&join_ref));
                 None
+            }
+            Outbound::ChannelClosed { topic, join_ref } => {
+                let (topic, joined) = self.channels.remove(&topic, Some(&join_ref))?;
+                Some(Outgoing::Message(Box::new(control(
+                    &topic,
+                    &joined.join_ref,
+                    "phx_close",
+                    Payload::empty(),
+                ))))
             }
             Outbound::ChannelCrashed { topic } => {
                 let (topic, joined) = self.channels.remove(&topic, None)?;
