@@ -26,6 +26,7 @@ cargo build -p kurve-server
 if [ -f tests/e2e/package.json ]; then
   step "browser end-to-end tests (Chromium)"
   scripts/install-chromium.sh
+  cargo build -p kurve-tests --bin kurve-soak
   (cd web-client && npm ci --no-audit --no-fund && npm run build)
   (cd tests/e2e && npm ci --no-audit --no-fund && npm test)
 fi

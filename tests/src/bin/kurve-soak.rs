@@ -141,6 +141,11 @@ struct Args {
     #[arg(long)]
     json: Option<PathBuf>,
 
+    /// Write the report as one self-contained HTML page (plots over time, thresholds)
+    /// to this file.
+    #[arg(long)]
+    html: Option<PathBuf>,
+
     /// Fail if a p99 (input latency and tick jitter in play, lobby join in idle) exceeds
     /// this.
     #[arg(long)]
@@ -163,7 +168,10 @@ struct Args {
     quiet: bool,
 }
 
-fn config(args: Args) -> anyhow::Result<(SoakConfig, Option<PathBuf>)> {
+/// The soak configuration and where to write the JSON and HTML reports.
+type Outputs = (SoakConfig, Option<PathBuf>, Option<PathBuf>);
+
+fn config(args: Args) -> anyhow::Result<Outputs> {
     let server = net::server_addr(&args.url)?;
     let mut cfg = SoakConfig::new(args.url, args.bots);
     cfg.scenario = args.scenario;
@@ -201,7 +209,7 @@ fn config(args: Args) -> anyhow::Result<(SoakConfig, Option<PathBuf>)> {
         max_see_all_ms: args.max_see_all_ms,
     };
     cfg.progress = !args.quiet;
-    Ok((cfg, args.json))
+    Ok((cfg, args.json, args.html))
 }
 
 fn main() -> ExitCode {
@@ -222,7 +230,7 @@ fn main() -> ExitCode {
 }
 
 async fn run_soak(args: Args) -> ExitCode {
-    let (cfg, json) = match config(args) {
+    let (cfg, json, html) = match config(args) {
         Ok(c) => c,
         Err(error) => {
             eprintln!("kurve-soak: {error:#}");
@@ -249,6 +257,13 @@ async fn run_soak(args: Args) -> ExitCode {
         && !write_json(&path, &report)
     {
         return ExitCode::from(2);
+    }
+    if let Some(path) = html {
+        if let Err(error) = std::fs::write(&path, soak::html::render(&report)) {
+            eprintln!("kurve-soak: writing {}: {error}", path.display());
+            return ExitCode::from(2);
+        }
+        println!("report: {}", path.display());
     }
     if report.passed {
         ExitCode::SUCCESS

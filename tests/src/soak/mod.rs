@@ -25,6 +25,7 @@
 
 mod bot;
 pub mod floor;
+pub mod html;
 pub mod light;
 pub mod net;
 pub mod procstat;
@@ -33,6 +34,7 @@ pub mod signin;
 pub mod stats;
 pub mod steer;
 pub mod ticks;
+pub mod timeline;
 pub mod wire;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -304,6 +306,7 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<Report> {
 
     let usage = Arc::new(Mutex::new(report::UsageTrack::new(server_pid)));
     let sampler = tokio::spawn(sample_server(usage.clone(), shared.stop.clone()));
+    let timeline = tokio::spawn(timeline::record(shared.clone(), server_pid));
     let progress = cfg
         .progress
         .then(|| tokio::spawn(report::progress(shared.clone())));
@@ -349,6 +352,7 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<Report> {
         bots.shutdown().await;
     }
     let _ = sampler.await;
+    let timeline = timeline.await.unwrap_or_default();
     if let Some(p) = progress {
         let _ = p.await;
     }
@@ -356,7 +360,7 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<Report> {
         .lock()
         .map(|u| u.clone())
         .unwrap_or_else(|e| e.into_inner().clone());
-    Ok(report::build(&shared, steady, usage))
+    Ok(report::build(&shared, steady, usage, timeline))
 }
 
 /// Waits (until `deadline`) for every bot to be in or to have failed, then opens the

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::procstat::{self, ProcSample};
 use super::stats::percentiles;
+use super::timeline::Point;
 use super::{BotsMode, Scenario, Shared};
 
 /// The server's usage over a run, sampled from /proc.
@@ -177,6 +178,8 @@ pub struct Report {
     pub errors: BTreeMap<String, u64>,
     pub thresholds: Vec<Threshold>,
     pub passed: bool,
+    /// One point a second over the run (the HTML report's plots).
+    pub timeline: Vec<Point>,
 }
 
 fn latency(h: &hdrhistogram::Histogram<u64>) -> Option<Latency> {
@@ -188,7 +191,12 @@ fn latency(h: &hdrhistogram::Histogram<u64>) -> Option<Latency> {
     })
 }
 
-pub(crate) fn build(shared: &Shared, steady: Steady, usage: UsageTrack) -> Report {
+pub(crate) fn build(
+    shared: &Shared,
+    steady: Steady,
+    usage: UsageTrack,
+    timeline: Vec<Point>,
+) -> Report {
     let cfg = &shared.cfg;
     let s = &shared.stats;
     let connected_steady = steady.connected;
@@ -298,6 +306,7 @@ pub(crate) fn build(shared: &Shared, steady: Steady, usage: UsageTrack) -> Repor
         input_echo,
         input_to_tick,
         heartbeats: s.heartbeats.load(Relaxed),
+        timeline,
         server,
         steady_window,
         errors: s.errors(),
