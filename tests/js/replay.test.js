@@ -72,8 +72,14 @@ test("a finished match is listed and its replay at 4x ends verified; a seek send
   const snapshots = [];
   const ticks = [];
   const ends = [];
+  /** Every decoded tick, by pass (0: unseeked, 1: after the seek). */
+  const passes = [new Map(), new Map()];
   replay.on("snapshot", (buf) => snapshots.push(decode(new Uint8Array(buf))));
-  replay.on("tick", (buf) => ticks.push(decode(new Uint8Array(buf)).tick));
+  replay.on("tick", (buf) => {
+    const tick = decode(new Uint8Array(buf));
+    ticks.push(tick.tick);
+    passes[ends.length === 0 ? 0 : 1].set(tick.tick, tick);
+  });
   replay.on("replay_end", (payload) => ends.push(payload));
   const reply = await joinWith(replay);
   assert.equal(reply.config.tick_hz, 60);
@@ -89,11 +95,21 @@ test("a finished match is listed and its replay at 4x ends verified; a seek send
   const realTime = (reply.duration_ticks / 60) * 1000;
   assert.ok(took < realTime / 2, `4x is faster than real time: ${took} ms for ${realTime} ms of match`);
 
+  // Seek back: a fresh snapshot at the spot, then the same ticks as the first pass, so
+  // the arena rebuilt from them ends where the unseeked replay ended.
   const seek = Math.floor(reply.duration_ticks / 3);
-  const seeked = await push(replay, "control", { seek_tick: seek, speed: 0 });
+  const seeked = await push(replay, "control", { seek_tick: seek, speed: 4 });
   assert.equal(seeked.status, "ok");
   await waitFor(() => snapshots.length === 2, 5000, "a fresh snapshot after the seek");
   assert.equal(snapshots[1].tick, reply.start_tick + seek, "the snapshot is at the seek");
+  await waitFor(() => ends.length === 2, 120000, "the second replay_end");
+  assert.equal(ends[1].verified, true);
+  assert.ok(passes[1].size > 0, "ticks after the seek");
+  for (const [n, tick] of passes[1]) {
+    if (n <= snapshots[1].tick) continue;
+    assert.deepEqual(tick, passes[0].get(n), `tick ${n} after the seek equals the unseeked pass's`);
+  }
+  assert.equal(Math.max(...passes[1].keys()), Math.max(...passes[0].keys()), "both passes end on the same tick");
   const bad = await push(replay, "control", { speed: 3 });
   assert.deepEqual(bad, { status: "error", response: { reason: "bad_payload", field: "speed" } });
 });
