@@ -32,7 +32,10 @@ fn every_panel_queries_a_metric_the_server_exports() {
     let dashboard: serde_json::Value =
         serde_json::from_str(DASHBOARD).expect("the dashboard is valid JSON");
     let panels = dashboard["panels"].as_array().expect("panels");
-    assert!(panels.len() >= 10, "a panel per figure the operator page shows");
+    assert!(
+        panels.len() >= 10,
+        "a panel per figure the operator page shows"
+    );
     let mut used = BTreeSet::new();
     for panel in panels {
         let targets = panel["targets"].as_array().expect("targets");
@@ -49,6 +52,9 @@ fn every_panel_queries_a_metric_the_server_exports() {
         METRICS.contains(&quoted) || LIMITS.contains(&quoted)
     };
     let missing: Vec<&String> = used.iter().filter(|n| !exported(n)).collect();
-    assert!(missing.is_empty(), "not exported by the server: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "not exported by the server: {missing:?}"
+    );
     assert!(used.contains("kurve_tick_lateness_seconds"));
 }
