@@ -60,12 +60,16 @@ test("admin:stats refuses players and serves the operator: stats every second, r
   assert.equal((await push(channel, "close_room", { id })).status, "ok");
   await waitFor(() => closed === 1, 5000, "phx_close on the player's channel");
   assert.equal(room.state, "closed", "the client does not rejoin a closed room");
-  const after = await push(channel, "rooms", {});
-  assert.ok(!after.response.rooms.some((r) => r.id === id), "the room is gone");
+  await waitFor(async () => {
+    const after = await push(channel, "rooms", {});
+    return !after.response.rooms.some((r) => r.id === id);
+  }, 5000, "the room to be gone from the list");
   const again = await push(channel, "close_room", { id });
   assert.deepEqual(again, { status: "error", response: { reason: "not_found" } });
+  // The page is the web client's (this suite may run before it is built: then the
+  // server's "not built" placeholder stands in for it, never the plain 404).
   const page = await get(srv.http, "/admin");
-  assert.equal(page.status, 200, "the operator page exists");
+  assert.ok(page.status === 200 || /not built/.test(page.text), `the operator page exists: ${page.status} ${page.text.slice(0, 80)}`);
 });
 
 test("without KURVE_ADMIN_TOKEN there is no operator page and no admin topic; a short token is refused at start", async (t) => {
@@ -73,6 +77,7 @@ test("without KURVE_ADMIN_TOKEN there is no operator page and no admin topic; a 
   t.after(() => plain.stop());
   const page = await get(plain.http, "/admin");
   assert.equal(page.status, 404);
+  assert.equal(page.text, "not found", "not the web client, not even its placeholder");
   const g = await guest(plain.http, "Nobody");
   const socket = connect(plain.url, g.token);
   t.after(() => disconnectAll(socket));

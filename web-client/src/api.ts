@@ -93,7 +93,11 @@ export const api = {
   login: (name: string, password: string) => request<Session>("POST", "/api/login", { name, password }),
   me: (token: string) => request<{ user: User }>("GET", "/api/me", undefined, token),
   leaderboard: () => request<{ players: LeaderRow[] }>("GET", "/api/leaderboard"),
-  matches: (limit = 20) => request<{ matches: MatchSummary[] }>("GET", `/api/matches?limit=${limit}`),
+  matches: (limit = 20, player?: string) =>
+    request<{ matches: MatchSummary[] }>(
+      "GET",
+      `/api/matches?limit=${limit}${player ? `&player=${encodeURIComponent(player)}` : ""}`,
+    ),
 };
 
 const KEY = "kurve.session";

@@ -282,7 +282,7 @@ export class Lobby {
     const online = h("div", { class: "card online-card" }, h("h2", {}, "Online ", this.onlineCount), this.onlineEl);
     const board = h("div", { class: "card board-card" }, h("h2", {}, "Leaderboard"), this.boardEl);
     const mine = h("label", { class: "check small" }, this.mineOnly, h("span", {}, "Mine only"));
-    this.mineOnly.addEventListener("change", () => this.renderMatches());
+    this.mineOnly.addEventListener("change", () => void this.refreshMatches());
     const matches = h("div", { class: "card matches-card" }, h("h2", {}, "Recent matches ", mine), this.matchesEl);
 
     this.renderRooms();
@@ -411,10 +411,10 @@ export class Lobby {
 
   // --- match history -----------------------------------------------------------
 
-  /** Reloads the recent matches (100, so "mine only" has something to filter). */
+  /** Reloads the recent matches, or this player's own history when "mine only" is on. */
   async refreshMatches(): Promise<void> {
     try {
-      this.matches = (await api.matches(100)).matches ?? [];
+      this.matches = (await api.matches(10, this.mineOnly.checked ? this.me.id : undefined)).matches ?? [];
     } catch {
       return;
     }
@@ -422,7 +422,7 @@ export class Lobby {
   }
 
   private renderMatches(): void {
-    const shown = this.matches.filter((m) => !this.mineOnly.checked || m.players.some((p) => p.id === this.me.id)).slice(0, 10);
+    const shown = this.matches;
     if (shown.length === 0) {
       replace(this.matchesEl, h("li", { class: "empty" }, this.mineOnly.checked ? "You have not finished a match yet." : "No finished matches yet."));
       return;

@@ -300,14 +300,31 @@ impl AccountStore {
         .await
     }
 
-    /// The newest `limit` finished matches, newest first.
-    pub async fn matches(&self, limit: usize) -> Result<Vec<MatchSummary>, DbError> {
+    /// The newest `limit` finished matches, newest first; only those `player` played in
+    /// when given.
+    pub async fn matches(
+        &self,
+        limit: usize,
+        player: Option<String>,
+    ) -> Result<Vec<MatchSummary>, DbError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with_conn(move |conn| {
-            let ids: Vec<i64> = conn
-                .prepare_cached("SELECT id FROM matches ORDER BY ended_at DESC, id DESC LIMIT ?1")?
-                .query_map([limit], |row| row.get(0))?
-                .collect::<Result<_, _>>()?;
+            let ids: Vec<i64> = match player {
+                None => conn
+                    .prepare_cached(
+                        "SELECT id FROM matches ORDER BY ended_at DESC, id DESC LIMIT ?1",
+                    )?
+                    .query_map([limit], |row| row.get(0))?
+                    .collect::<Result<_, _>>()?,
+                Some(player) => conn
+                    .prepare_cached(
+                        "SELECT m.id FROM matches AS m \
+                         WHERE m.id IN (SELECT match_id FROM match_players WHERE user_id = ?2) \
+                         ORDER BY m.ended_at DESC, m.id DESC LIMIT ?1",
+                    )?
+                    .query_map(params![limit, player], |row| row.get(0))?
+                    .collect::<Result<_, _>>()?,
+            };
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
                 if let Some((summary, _)) = load_match(conn, id, false)? {
@@ -512,7 +529,7 @@ mod tests {
             })
             .await
             .expect("second");
-        let listed = store.matches(10).await.expect("list");
+        let listed = store.matches(10, None).await.expect("list");
         assert_eq!(
             listed.iter().map(|m| m.id).collect::<Vec<_>>(),
             [second, first]
@@ -529,7 +546,15 @@ mod tests {
                 .collect::<Vec<_>>(),
             [("Ada", 12, 1), ("Bob", 4, 2)]
         );
-        assert_eq!(store.matches(1).await.expect("list").len(), 1, "the limit");
+        assert_eq!(
+            store.matches(1, None).await.expect("list").len(),
+            1,
+            "the limit"
+        );
+        let bobs = store.matches(10, Some("u2".into())).await.expect("list");
+        assert_eq!(bobs.len(), 2, "Bob played both");
+        let none = store.matches(10, Some("u9".into())).await.expect("list");
+        assert!(none.is_empty(), "nobody else played");
         let stored = store
             .stored_match(first)
             .await

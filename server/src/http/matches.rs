@@ -1,5 +1,6 @@
 //! `GET /api/matches` and `GET /api/matches/<id>`: finished matches, newest first
-//! (CONTRACT §7). Each links to its replay (`/#/replay/<id>`).
+//! (CONTRACT §7), optionally one player's (`?player=<user id>`). Each links to its
+//! replay (`/#/replay/<id>`).
 
 use std::collections::HashMap;
 
@@ -55,7 +56,9 @@ async fn list(
             }
         },
     };
-    let matches = auth.accounts.matches(limit).await?;
+    // `player=<user id>`: that player's own history.
+    let player = query.get("player").cloned();
+    let matches = auth.accounts.matches(limit, player).await?;
     Ok(ApiJson(Matches { matches }))
 }
 

@@ -175,6 +175,8 @@ impl Rooms {
         let mut rooms: Vec<(RoomSummary, u64)> = self
             .table()
             .values()
+            // A room that just ended may linger until the supervisor reports its exit.
+            .filter(|e| !e.handle.is_gone())
             .map(|e| (e.summary.clone(), e.tick.load(Ordering::Relaxed)))
             .collect();
         rooms.sort_by(|a, b| a.0.id.cmp(&b.0.id));
