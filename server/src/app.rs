@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use crate::admin::{Admin, AdminDeps, ConnectedUsers};
 use crate::auth::Auth;
 use crate::channel::{Route, Target};
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::events::error::ChannelError;
 use crate::limits::Limits;
@@ -40,6 +41,8 @@ pub struct AppInner {
     pub admin: Option<Admin>,
     /// Signed-in users with a socket open.
     pub users: ConnectedUsers,
+    /// This node's view of the cluster (only with `--cluster`).
+    pub cluster: Option<Cluster>,
     /// Parent of every lobby and room task.
     pub supervisor: Supervisor,
     pub metrics: PrometheusHandle,
@@ -138,7 +141,15 @@ impl AppInner {
                 },
             )
         });
+        let cluster = config.cluster_url.as_deref().map(|url| {
+            let id = config
+                .node_id
+                .clone()
+                .unwrap_or_else(crate::cluster::random_node_id);
+            Cluster::new(url, &id)
+        });
         AppInner {
+            cluster,
             config,
             auth,
             limits,

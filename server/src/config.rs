@@ -58,6 +58,15 @@ pub struct Config {
     #[command(flatten)]
     pub limits: LimitsConfig,
 
+    /// Join a cluster through this NATS server (`nats://HOST:PORT`). Without it the node
+    /// runs alone and NATS is on no path.
+    #[arg(long = "cluster", env = "KURVE_CLUSTER_URL")]
+    pub cluster_url: Option<String>,
+
+    /// This node's id in the cluster (default: a random one).
+    #[arg(long, env = "KURVE_NODE_ID", value_parser = parse_node_id)]
+    pub node_id: Option<String>,
+
     /// The operator's token (at least 32 bytes): with it the operator page `/admin` and
     /// the `admin:stats` topic exist; a socket connecting with it as its `token` is the
     /// operator's. Without it neither exists.
@@ -178,8 +187,23 @@ impl Config {
             idle_timeout_secs: 60,
             limits: LimitsConfig::default(),
             admin_token: None,
+            cluster_url: None,
+            node_id: None,
             test_hooks: true,
         }
+    }
+}
+
+/// A node id: 1–32 of `[A-Za-z0-9_-]` (it goes into NATS subjects).
+fn parse_node_id(text: &str) -> Result<String, String> {
+    let ok = (1..=32).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err("a node id is 1–32 letters, digits, '_' or '-'".into())
     }
 }
 

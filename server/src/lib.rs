@@ -10,6 +10,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod channel;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod directory;
@@ -142,6 +143,14 @@ pub async fn serve(listener: TcpListener, app: App) -> Result<(), StartError> {
     let router = http::router(app.clone());
     let shutdown = app.shutdown.clone();
     tokio::spawn(metrics::upkeep(app.metrics.clone(), shutdown.clone()));
+    if let Some(cluster) = app.cluster.clone() {
+        let state = app.clone();
+        let load: cluster::LoadFn = Arc::new(move || cluster::Load {
+            sockets: state.sockets.len(),
+            rooms: state.rooms.len(),
+        });
+        tokio::spawn(cluster.run(load, shutdown.clone()));
+    }
     http::serve::serve(listener, router, shutdown).await;
     // HTTP stopped accepting; the socket tasks watch the same token and close.
     app.sockets.close();

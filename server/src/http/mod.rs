@@ -33,7 +33,8 @@ pub fn router(app: App) -> Router {
         .merge(longpoll::routes())
         .merge(matches::routes())
         .route("/api/rooms", get(rooms))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
+        .route("/api/cluster", get(cluster))
         .route("/metrics", get(metrics))
         .route("/socket/websocket", get(websocket::upgrade))
         .route("/admin", get(admin_page))
@@ -72,6 +73,31 @@ async fn api_not_found() -> ApiError {
 /// A route that exists, called with a method it does not take.
 async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
+}
+
+/// `GET /healthz`: 200 `ok`; in a cluster only while the node reaches it (CONTRACT §9).
+async fn healthz(State(app): State<App>) -> Response {
+    match &app.cluster {
+        Some(cluster) if !cluster.healthy() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the cluster is unreachable",
+        )
+            .into_response(),
+        _ => "ok".into_response(),
+    }
+}
+
+/// `GET /api/cluster`: this node and every live node (404 without `--cluster`).
+async fn cluster(State(app): State<App>) -> Result<Response, ApiError> {
+    let cluster = app
+        .cluster
+        .as_ref()
+        .ok_or(ApiError::NotFound("this server is not in a cluster"))?;
+    Ok(axum::Json(serde_json::json!({
+        "node": cluster.node_id(),
+        "nodes": cluster.nodes(),
+    }))
+    .into_response())
 }
 
 /// `GET /admin`: the web client's operator page, only when the server has an operator
