@@ -142,6 +142,7 @@ impl AppInner {
             )
         });
         let cluster = config.cluster_url.as_deref().map(|url| {
+            // `build` settles the id; a random one here only if built another way.
             let id = config
                 .node_id
                 .clone()

@@ -8,6 +8,9 @@
 //! connected and its own heartbeat came back within [`DOWN_AFTER`] (NATS echoes a
 //! node's messages to itself).
 //!
+//! Per-node figures go to `/metrics` (`kurve_cluster_*`); in a cluster every room
+//! summary carries the id of its node.
+//!
 //! Not yet: broadcasts, presence, the room directory and relays across nodes.
 
 use std::collections::HashMap;
@@ -179,6 +182,7 @@ impl Cluster {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = every.tick() => {
+                    self.export_metrics(&client);
                     seq += 1;
                     let beat = Heartbeat {
                         node: self.inner.node_id.clone(),
@@ -200,6 +204,20 @@ impl Cluster {
             }
         }
         let _ = client.flush().await;
+    }
+
+    /// Per-node cluster figures for `/metrics`.
+    fn export_metrics(&self, client: &async_nats::Client) {
+        use crate::metrics as m;
+        let stats = client.statistics();
+        metrics::gauge!(m::CLUSTER_NODES).set(self.nodes().len() as f64);
+        metrics::counter!(m::CLUSTER_MESSAGES_IN)
+            .absolute(stats.in_messages.load(Ordering::Relaxed));
+        metrics::counter!(m::CLUSTER_MESSAGES_OUT)
+            .absolute(stats.out_messages.load(Ordering::Relaxed));
+        metrics::counter!(m::CLUSTER_BYTES_IN).absolute(stats.in_bytes.load(Ordering::Relaxed));
+        metrics::counter!(m::CLUSTER_BYTES_OUT).absolute(stats.out_bytes.load(Ordering::Relaxed));
+        metrics::counter!(m::CLUSTER_CONNECTS).absolute(stats.connects.load(Ordering::Relaxed));
     }
 
     fn on_heartbeat(&self, payload: &[u8]) {

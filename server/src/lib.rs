@@ -80,6 +80,17 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
         );
     }
     let accounts = AccountStore::open(&config.database_url)?;
+    // A node of a cluster has an id (given, or random); a single node has none.
+    let node_id = config.cluster_url.as_ref().map(|_| {
+        config
+            .node_id
+            .clone()
+            .unwrap_or_else(cluster::random_node_id)
+    });
+    let config = Config {
+        node_id: node_id.clone(),
+        ..config
+    };
     let limits = Limits::new(config.limits.clone());
     let supervisor = Supervisor::new("kurve", RestartIntensity::default(), &shutdown);
     let pubsub = PubSub::new();
@@ -108,6 +119,7 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
             max_rooms_per_user: config.limits.max_rooms_per_user as usize,
             test_hooks: config.test_hooks,
             writes: TaskTracker::new(),
+            node: node_id.as_deref().map(Arc::from),
         },
     );
     let _ = room_directory.set(Arc::new(rooms.clone()));

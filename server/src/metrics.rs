@@ -43,6 +43,12 @@ pub const TICK_DURATION: &str = "kurve_tick_duration_seconds";
 pub const TICK_LATENESS: &str = "kurve_tick_lateness_seconds";
 pub const TICK_BYTES: &str = "kurve_tick_bytes_total";
 pub const INPUTS_DROPPED: &str = "kurve_inputs_dropped_total";
+pub const CLUSTER_NODES: &str = "kurve_cluster_nodes";
+pub const CLUSTER_MESSAGES_IN: &str = "kurve_cluster_messages_in_total";
+pub const CLUSTER_MESSAGES_OUT: &str = "kurve_cluster_messages_out_total";
+pub const CLUSTER_BYTES_IN: &str = "kurve_cluster_bytes_in_total";
+pub const CLUSTER_BYTES_OUT: &str = "kurve_cluster_bytes_out_total";
+pub const CLUSTER_CONNECTS: &str = "kurve_cluster_connects_total";
 
 /// Handles used on every frame.
 pub struct Hot {
@@ -148,6 +154,18 @@ fn describe() {
         "Sockets open now: WebSocket connections and long-poll sessions"
     );
     describe_gauge!(LONGPOLL_SESSIONS, "Long-poll sessions open now");
+    describe_gauge!(
+        CLUSTER_NODES,
+        "Live nodes of the cluster, this one included"
+    );
+    describe_counter!(CLUSTER_MESSAGES_IN, "NATS messages received by this node");
+    describe_counter!(CLUSTER_MESSAGES_OUT, "NATS messages sent by this node");
+    describe_counter!(CLUSTER_BYTES_IN, Unit::Bytes, "NATS payload bytes received");
+    describe_counter!(CLUSTER_BYTES_OUT, Unit::Bytes, "NATS payload bytes sent");
+    describe_counter!(
+        CLUSTER_CONNECTS,
+        "Connections to NATS made (the first and every reconnect)"
+    );
     describe_counter!(LONGPOLL_REQUESTS, "Long-poll HTTP requests, by method");
     describe_counter!(
         SOCKETS_ACCEPTED,

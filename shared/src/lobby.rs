@@ -30,6 +30,9 @@ pub struct RoomSummary {
     pub spectators: u32,
     pub max_players: u8,
     pub private: bool,
+    /// In a cluster, the id of the node that runs the room (absent on a single node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// The lobby join reply.

@@ -1,5 +1,6 @@
 //! Two nodes on a real nats-server (CONTRACT §9, first part): each lists both in
-//! `/api/cluster`, `/healthz` is 503 while NATS is away and ok again once it is back.
+//! `/api/cluster`, rooms carry their node, the per-node figures are exported, and
+//! `/healthz` is 503 while NATS is away and ok again once it is back.
 //! nats-server comes from Debian's package (`scripts/test.sh` installs it).
 
 mod room_support;
@@ -81,6 +82,26 @@ async fn two_nodes_see_each_other_and_health_follows_nats() {
     }
     let (_, body) = http_get_json(a.addr, "/api/cluster").await;
     assert_eq!(body["node"], "node-a");
+    // Rooms say which node runs them.
+    let room = room_support::create_room(&a, "on-a", 2);
+    let (_, listing) = http_get_json(a.addr, "/api/rooms").await;
+    let summary = room_support::find_room(&listing, &room).expect("the room is listed");
+    assert_eq!(summary["node"], "node-a", "{summary}");
+    // Per-node figures.
+    eventually(Duration::from_secs(5), "cluster metrics", async || {
+        let text = a.app.metrics.render();
+        let value = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        value("kurve_cluster_nodes") == 2.0
+            && value("kurve_cluster_messages_out_total") > 0.0
+            && value("kurve_cluster_bytes_in_total") > 0.0
+    })
+    .await;
     assert!(
         body["nodes"][1]["seen_ms_ago"]
             .as_u64()
@@ -120,6 +141,13 @@ async fn a_single_node_has_no_cluster_route() {
     let server = kurve_tests::spawn_server().await;
     let (status, _) = http_get_json(server.addr, "/api/cluster").await;
     assert_eq!(status, 404);
+    let room = room_support::create_room(&server, "alone", 2);
+    let (_, listing) = http_get_json(server.addr, "/api/rooms").await;
+    let summary = room_support::find_room(&listing, &room).expect("listed");
+    assert!(
+        summary.get("node").is_none(),
+        "no node outside a cluster: {summary}"
+    );
     assert_eq!(health(&server).await, 200);
     server.stop().await;
 }

@@ -613,6 +613,7 @@ impl Room {
             spectators: spectators as u32,
             max_players: self.spec.max_players,
             private: self.spec.private,
+            node: self.rooms.deps.node.as_deref().map(str::to_owned),
         }
     }
 

@@ -112,6 +112,8 @@ pub struct RoomDeps {
     pub test_hooks: bool,
     /// Database writes in flight, so shutdown can wait for them.
     pub writes: TaskTracker,
+    /// This node's id in a cluster (rooms say where they run); None on a single node.
+    pub node: Option<Arc<str>>,
 }
 
 struct Entry {
@@ -234,6 +236,7 @@ impl Rooms {
             spectators: 0,
             max_players: spec.max_players,
             private: spec.private,
+            node: self.deps.node.as_deref().map(str::to_owned),
         };
         table.insert(
             id.clone(),
