@@ -150,28 +150,30 @@ impl TokenSigner {
             iat: now_secs,
             exp: now_secs.saturating_add(self.inner.ttl.as_secs()),
         };
-        jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &self.inner.encoding,
-        )
-        .map_err(TokenError::Sign)
+        self.sign(&claims)
+    }
+
+    /// Signs any claims with this signer's key (HS256).
+    fn sign(&self, claims: &impl Serialize) -> Result<String, TokenError> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.inner.encoding)
+            .map_err(TokenError::Sign)
+    }
+
+    /// Claims of type `C` from a token signed with this key and not expired.
+    fn decode<C: serde::de::DeserializeOwned>(&self, token: &str) -> Result<C, TokenError> {
+        jsonwebtoken::decode::<C>(token.trim(), &self.inner.decoding, &self.inner.validation)
+            .map(|data| data.claims)
+            .map_err(|err| match err.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })
     }
 
     /// The user a token was issued to, if it is ours and still valid.
     pub fn verify(&self, token: &str) -> Result<User, TokenError> {
-        let data = jsonwebtoken::decode::<Claims>(
-            token.trim(),
-            &self.inner.decoding,
-            &self.inner.validation,
-        )
-        .map_err(|err| match err.kind() {
-            ErrorKind::ExpiredSignature => TokenError::Expired,
-            _ => TokenError::Invalid,
-        })?;
         let Claims {
             sub, name, guest, ..
-        } = data.claims;
+        } = self.decode(token)?;
         // Ids say what they are ("u…" registered, "g…" guest); a token where the two
         // disagree was not issued by us.
         let prefix = if guest { 'g' } else { 'u' };
@@ -197,26 +199,13 @@ impl TokenSigner {
             iat: now,
             exp: now.saturating_add(self.inner.ttl.as_secs()),
         };
-        jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &self.inner.encoding,
-        )
-        .map_err(TokenError::Sign)
+        self.sign(&claims)
     }
 
     /// The session id and user id of a session token we issued and that is still valid.
     pub fn verify_session(&self, token: &str) -> Result<(String, String), TokenError> {
-        let data = jsonwebtoken::decode::<SessionClaims>(
-            token.trim(),
-            &self.inner.decoding,
-            &self.inner.validation,
-        )
-        .map_err(|err| match err.kind() {
-            ErrorKind::ExpiredSignature => TokenError::Expired,
-            _ => TokenError::Invalid,
-        })?;
-        Ok((data.claims.sid, data.claims.sub))
+        let claims: SessionClaims = self.decode(token)?;
+        Ok((claims.sid, claims.sub))
     }
 }
 
