@@ -110,6 +110,7 @@ impl AppInner {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Config,
+        cluster: Option<Cluster>,
         auth: Auth,
         limits: Limits,
         pubsub: PubSub,
@@ -140,14 +141,6 @@ impl AppInner {
                     users: users.clone(),
                 },
             )
-        });
-        let cluster = config.cluster_url.as_deref().map(|url| {
-            // `build` settles the id; a random one here only if built another way.
-            let id = config
-                .node_id
-                .clone()
-                .unwrap_or_else(crate::cluster::random_node_id);
-            Cluster::new(url, &id)
         });
         AppInner {
             cluster,

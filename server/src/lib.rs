@@ -94,6 +94,15 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
     let limits = Limits::new(config.limits.clone());
     let supervisor = Supervisor::new("kurve", RestartIntensity::default(), &shutdown);
     let pubsub = PubSub::new();
+    let cluster = config
+        .cluster_url
+        .as_deref()
+        .zip(node_id.as_deref())
+        .map(|(url, id)| {
+            let cluster = cluster::Cluster::new(url, id);
+            pubsub.set_remote(cluster.bus());
+            cluster
+        });
     let room_directory = Arc::new(OnceLock::new());
     let lobbies = Lobbies::new(
         supervisor.clone(),
@@ -102,8 +111,22 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
             test_hooks: config.test_hooks,
             max_lobbies_per_address: config.limits.max_lobbies_per_address as usize,
             rooms: room_directory.clone(),
+            tracker: cluster.as_ref().map(cluster::Cluster::tracker),
         },
     );
+    if let Some(cluster) = &cluster {
+        // The other nodes' presence changes go to the lobby of their topic, if it runs
+        // here; one that starts later takes the tracker's state then.
+        let lobbies = lobbies.clone();
+        cluster.tracker().set_sink(Arc::new(move |topic, changes| {
+            if let Some(handle) = topic
+                .strip_prefix("lobby:")
+                .and_then(|name| lobbies.get(name))
+            {
+                handle.remote_presence(changes);
+            }
+        }));
+    }
     let rooms = Rooms::new(
         supervisor.clone(),
         RoomDeps {
@@ -128,6 +151,7 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
         .map_err(|e| StartError::Lobby(e.reason()))?;
     Ok(App::new(AppInner::new(
         config,
+        cluster,
         Auth::new(tokens, accounts),
         limits,
         pubsub,
@@ -161,7 +185,7 @@ pub async fn serve(listener: TcpListener, app: App) -> Result<(), StartError> {
             sockets: state.sockets.len(),
             rooms: state.rooms.len(),
         });
-        tokio::spawn(cluster.run(load, shutdown.clone()));
+        tokio::spawn(cluster.run(load, app.pubsub.clone(), shutdown.clone()));
     }
     http::serve::serve(listener, router, shutdown).await;
     // HTTP stopped accepting; the socket tasks watch the same token and close.

@@ -49,6 +49,11 @@ pub const CLUSTER_MESSAGES_OUT: &str = "kurve_cluster_messages_out_total";
 pub const CLUSTER_BYTES_IN: &str = "kurve_cluster_bytes_in_total";
 pub const CLUSTER_BYTES_OUT: &str = "kurve_cluster_bytes_out_total";
 pub const CLUSTER_CONNECTS: &str = "kurve_cluster_connects_total";
+pub const CLUSTER_DROPPED: &str = "kurve_cluster_dropped_total";
+pub const CLUSTER_BROADCASTS: &str = "kurve_cluster_broadcasts_total";
+pub const CLUSTER_TOPICS: &str = "kurve_cluster_topics";
+pub const CLUSTER_REMOTE_MEMBERS: &str = "kurve_cluster_remote_members";
+pub const CLUSTER_TRANSFERS: &str = "kurve_cluster_presence_transfers_total";
 
 /// Handles used on every frame.
 pub struct Hot {
@@ -165,6 +170,26 @@ fn describe() {
     describe_counter!(
         CLUSTER_CONNECTS,
         "Connections to NATS made (the first and every reconnect)"
+    );
+    describe_counter!(
+        CLUSTER_DROPPED,
+        "Messages for NATS dropped: NATS away, the publish queue full, or a failed publish"
+    );
+    describe_counter!(
+        CLUSTER_BROADCASTS,
+        "Topic broadcasts carried to (out) or from (in) other nodes"
+    );
+    describe_gauge!(
+        CLUSTER_TOPICS,
+        "Topics this node is subscribed to in NATS (it has local subscribers)"
+    );
+    describe_gauge!(
+        CLUSTER_REMOTE_MEMBERS,
+        "Presence sessions of other nodes known to this node"
+    );
+    describe_counter!(
+        CLUSTER_TRANSFERS,
+        "Whole-presence transfers answered (out) or received (in)"
     );
     describe_counter!(LONGPOLL_REQUESTS, "Long-poll HTTP requests, by method");
     describe_counter!(

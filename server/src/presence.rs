@@ -158,6 +158,20 @@ impl<M: MetaFields> Presence<M> {
             data,
         };
         let phx_ref = meta.phx_ref.clone();
+        self.insert(key, meta);
+        phx_ref
+    }
+
+    /// Adds a session tracked elsewhere (on another node) under its own ref; returns
+    /// false, changing nothing, when that ref is already here.
+    pub fn insert(&mut self, key: &str, meta: Meta<M>) -> bool {
+        if self
+            .entries
+            .get(key)
+            .is_some_and(|metas| metas.iter().any(|m| m.phx_ref == meta.phx_ref))
+        {
+            return false;
+        }
         let key = self.key(key);
         self.pending
             .joins
@@ -170,7 +184,7 @@ impl<M: MetaFields> Presence<M> {
             .or_insert_with(|| Vec::with_capacity(1))
             .push(meta);
         self.metas += 1;
-        phx_ref
+        true
     }
 
     /// Stops tracking the session `phx_ref` of `key`; returns whether it was tracked.

@@ -9,12 +9,17 @@
 //! The subscriber lists live here, outside the actors that own the topics, so that when
 //! a room or lobby panics its subscribers can still be told (`phx_error`).
 //!
+//! In a cluster a [`Remote`] (the cluster's bus) is told when a topic gains its first
+//! or loses its last local subscriber, and gets every [`PubSub::broadcast`] to carry to
+//! the other nodes. [`PubSub::broadcast_local`] stays on this node: what each node
+//! computes for its own sockets (presence diffs, lobby listings) goes through it.
+//!
 //! Invariant: no lock here is held across an await, nor while delivering: a broadcast
 //! copies its subscriber list and writes to the sockets after the lock is released.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub use crate::outbound::Broadcast;
 use crate::outbound::{Outbound, Outbox, SocketId};
@@ -22,6 +27,14 @@ use crate::outbound::{Outbound, Outbox, SocketId};
 /// Number of independently locked shards of the topic table. Topics hash to a shard,
 /// so broadcasts to different rooms rarely contend.
 const SHARDS: usize = 16;
+
+/// Where broadcasts go beyond this node. Implementations never block: they queue.
+pub trait Remote: Send + Sync {
+    /// `topic` gained its first or lost its last local subscriber.
+    fn interest_changed(&self, topic: &Arc<str>);
+    /// Carries a broadcast made on this node to the other nodes.
+    fn publish(&self, broadcast: &Arc<Broadcast>);
+}
 
 #[derive(Default)]
 struct Shard {
@@ -33,6 +46,8 @@ struct Shard {
 pub struct PubSub {
     shards: Arc<[Mutex<Shard>]>,
     hasher: RandomState,
+    /// Set once, in a cluster.
+    remote: Arc<OnceLock<Arc<dyn Remote>>>,
 }
 
 impl Default for PubSub {
@@ -46,6 +61,18 @@ impl PubSub {
         PubSub {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             hasher: RandomState::new(),
+            remote: Arc::default(),
+        }
+    }
+
+    /// Connects this table to the other nodes (once; later calls are ignored).
+    pub fn set_remote(&self, remote: Arc<dyn Remote>) {
+        let _ = self.remote.set(remote);
+    }
+
+    fn interest_changed(&self, topic: &Arc<str>) {
+        if let Some(remote) = self.remote.get() {
+            remote.interest_changed(topic);
         }
     }
 
@@ -60,11 +87,15 @@ impl PubSub {
 
     /// Adds (or replaces) `socket`'s subscription to `topic`.
     pub fn subscribe(&self, topic: &Arc<str>, socket: SocketId, outbox: Outbox) {
-        self.shard(topic)
-            .topics
-            .entry(topic.clone())
-            .or_default()
-            .insert(socket, outbox);
+        let first = {
+            let mut shard = self.shard(topic);
+            let subscribers = shard.topics.entry(topic.clone()).or_default();
+            subscribers.insert(socket, outbox);
+            subscribers.len() == 1
+        };
+        if first {
+            self.interest_changed(topic);
+        }
     }
 
     /// Removes `socket`'s subscription; returns whether it was subscribed.
@@ -74,16 +105,36 @@ impl PubSub {
             return false;
         };
         let removed = subscribers.remove(&socket).is_some();
-        if subscribers.is_empty() {
-            shard.topics.remove(topic);
-        }
+        let Some((topic, _)) = subscribers
+            .is_empty()
+            .then(|| shard.topics.remove_entry(topic))
+            .flatten()
+        else {
+            return removed;
+        };
+        drop(shard);
+        self.interest_changed(&topic);
         removed
     }
 
-    /// Queues `broadcast` for every subscriber; returns how many accepted it.
-    /// Subscribers whose queue is full are disconnected by their own connection task.
+    /// Queues `broadcast` for every subscriber on this node and, in a cluster, carries
+    /// it to the others; returns how many local subscribers accepted it. Subscribers
+    /// whose queue is full are disconnected by their own connection task.
     pub fn broadcast(&self, broadcast: Broadcast) -> usize {
         let broadcast = Arc::new(broadcast);
+        if let Some(remote) = self.remote.get() {
+            remote.publish(&broadcast);
+        }
+        self.deliver(&broadcast)
+    }
+
+    /// Queues `broadcast` for this node's subscribers only.
+    pub fn broadcast_local(&self, broadcast: Broadcast) -> usize {
+        self.deliver(&Arc::new(broadcast))
+    }
+
+    /// Queues a broadcast that came from another node for this node's subscribers.
+    pub fn deliver(&self, broadcast: &Arc<Broadcast>) -> usize {
         let subscribers: Vec<Outbox> = {
             let shard = self.shard(&broadcast.topic);
             let Some(subscribers) = shard.topics.get(&broadcast.topic) else {
@@ -93,18 +144,19 @@ impl PubSub {
         };
         subscribers
             .iter()
-            .filter(|outbox| outbox.broadcast(&broadcast))
+            .filter(|outbox| outbox.broadcast(broadcast))
             .count()
     }
 
     /// Removes every subscriber of `topic` and returns them (used when the topic's
     /// owner crashed, to send each of them `phx_error`).
     pub fn take_subscribers(&self, topic: &str) -> Vec<(SocketId, Outbox)> {
-        self.shard(topic)
-            .topics
-            .remove(topic)
-            .map(|subscribers| subscribers.into_iter().collect())
-            .unwrap_or_default()
+        let taken = self.shard(topic).topics.remove_entry(topic);
+        let Some((topic, subscribers)) = taken else {
+            return Vec::new();
+        };
+        self.interest_changed(&topic);
+        subscribers.into_iter().collect()
     }
 
     /// Number of subscribers of `topic`.

@@ -14,6 +14,7 @@ use super::{Lobbies, LobbyDeps, LobbyHandle, MAIN};
 use crate::actor::MailboxReceiver;
 use crate::auth::User;
 use crate::auth::names::clean_text;
+use crate::cluster::tracker::{Change, Tracked};
 use crate::config::{
     CHAT_BURST, CHAT_MAX_CHARS, CHAT_WINDOW, EMPTY_LOBBY_TTL, presence_flush_window,
 };
@@ -21,7 +22,7 @@ use crate::directory::{MAX_PASSWORD, MAX_ROOM_NAME, RoomDirectory, RoomSpec};
 use crate::events::error::ChannelError;
 use crate::events::{CreateRoom, LobbyEvent};
 use crate::outbound::{ChannelRef, Payload, SocketId};
-use crate::presence::{MetaFields, Presence};
+use crate::presence::{Meta, MetaFields, Presence};
 use crate::pubsub::Broadcast;
 
 /// Commands a lobby understands.
@@ -46,6 +47,8 @@ pub enum LobbyCommand {
         status: Status,
         room_id: Option<Arc<str>>,
     },
+    /// Sessions on other nodes of the cluster joined or left this lobby.
+    Remote(Vec<Change>),
 }
 
 /// A lobby presence meta: `{"name", "status", "room_id"?}`.
@@ -54,6 +57,35 @@ struct LobbyMeta {
     name: Arc<str>,
     status: Status,
     room_id: Option<Arc<str>>,
+}
+
+/// A lobby meta as it crosses nodes (the app's fields of the presence meta).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LobbyMetaWire {
+    name: String,
+    status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    room_id: Option<String>,
+}
+
+impl LobbyMeta {
+    fn to_wire(&self) -> serde_json::Value {
+        serde_json::to_value(LobbyMetaWire {
+            name: self.name.to_string(),
+            status: self.status,
+            room_id: self.room_id.as_deref().map(str::to_owned),
+        })
+        .unwrap_or_default()
+    }
+
+    fn from_wire(value: serde_json::Value) -> Option<LobbyMeta> {
+        let wire: LobbyMetaWire = serde_json::from_value(value).ok()?;
+        Some(LobbyMeta {
+            name: Arc::from(wire.name),
+            status: wire.status,
+            room_id: wire.room_id.map(Arc::from),
+        })
+    }
 }
 
 impl MetaFields for LobbyMeta {
@@ -116,6 +148,7 @@ pub(super) async fn run(
         flush_at: None,
         empty_since: Some(Instant::now()),
     };
+    lobby.start_cluster_presence();
     // A restarted lobby starts from the directory as it is now.
     if let Some(rooms) = lobby.rooms() {
         rooms.take_listing_change(&lobby.name);
@@ -173,6 +206,62 @@ impl Lobby {
                 status,
                 room_id,
             } => self.set_status(&user_id, status, room_id),
+            LobbyCommand::Remote(changes) => self.remote(changes),
+        }
+    }
+
+    /// In a cluster: this lobby's local sessions start from none (a restarted lobby's
+    /// members rejoin), and the other nodes' sessions are taken as they are now.
+    fn start_cluster_presence(&mut self) {
+        let Some(tracker) = self.deps.tracker.clone() else {
+            return;
+        };
+        tracker.local_reset(&self.topic);
+        let entries = tracker.remote_entries(&self.topic);
+        self.remote(entries.into_iter().map(Change::Join).collect());
+    }
+
+    /// Sessions of other nodes joined or left.
+    fn remote(&mut self, changes: Vec<Change>) {
+        for change in changes {
+            match change {
+                Change::Join(tracked) => {
+                    let Some(data) = LobbyMeta::from_wire(tracked.meta) else {
+                        continue;
+                    };
+                    self.presence.insert(
+                        &tracked.key,
+                        Meta {
+                            phx_ref: tracked.phx_ref,
+                            phx_ref_prev: tracked.phx_ref_prev,
+                            data,
+                        },
+                    );
+                }
+                Change::Leave { key, phx_ref, .. } => {
+                    self.presence.untrack(&key, &phx_ref);
+                }
+            }
+        }
+        self.schedule_flush();
+    }
+
+    /// Tells the other nodes of a local session (in a cluster).
+    fn share_join(&self, key: &str, phx_ref: &Arc<str>, prev: Option<Arc<str>>, meta: &LobbyMeta) {
+        if let Some(tracker) = &self.deps.tracker {
+            tracker.local_join(Tracked {
+                topic: self.topic.clone(),
+                key: Arc::from(key),
+                phx_ref: phx_ref.clone(),
+                phx_ref_prev: prev,
+                meta: meta.to_wire(),
+            });
+        }
+    }
+
+    fn share_leave(&self, key: &str, phx_ref: &Arc<str>) {
+        if let Some(tracker) = &self.deps.tracker {
+            tracker.local_leave(&self.topic, &Arc::from(key), phx_ref);
         }
     }
 
@@ -182,14 +271,13 @@ impl Lobby {
             self.leave(socket);
         }
         let user = chan.socket.user.clone();
-        let phx_ref = self.presence.track(
-            &user.id,
-            LobbyMeta {
-                name: Arc::from(user.name.as_str()),
-                status: Status::Lobby,
-                room_id: None,
-            },
-        );
+        let meta = LobbyMeta {
+            name: Arc::from(user.name.as_str()),
+            status: Status::Lobby,
+            room_id: None,
+        };
+        let phx_ref = self.presence.track(&user.id, meta.clone());
+        self.share_join(&user.id, &phx_ref, None, &meta);
         // Bring the listing up to date for those already here, then subscribe the joiner
         // and give it the listing: every later change reaches it as an event.
         self.send_listing_changes();
@@ -227,6 +315,7 @@ impl Lobby {
             }
         }
         self.presence.untrack(user_id, &member.phx_ref);
+        self.share_leave(user_id, &member.phx_ref);
         if self.presence.get(user_id).is_none() {
             self.chat_times.remove(user_id.as_str());
         }
@@ -239,6 +328,7 @@ impl Lobby {
     fn set_status(&mut self, user_id: &str, status: Status, room_id: Option<Arc<str>>) {
         let mut changed = false;
         let sockets = self.sockets_of.get(user_id).map_or(&[][..], Vec::as_slice);
+        let mut shared = Vec::new();
         for socket in sockets {
             let Some(member) = self.members.get_mut(socket) else {
                 continue;
@@ -249,10 +339,15 @@ impl Lobby {
                 status,
                 room_id: room_id.clone(),
             };
-            if let Some(new_ref) = self.presence.update(user_id, &member.phx_ref, meta) {
-                member.phx_ref = new_ref;
+            if let Some(new_ref) = self.presence.update(user_id, &member.phx_ref, meta.clone()) {
+                let old_ref = std::mem::replace(&mut member.phx_ref, new_ref.clone());
+                shared.push((old_ref, new_ref, meta));
                 changed = true;
             }
+        }
+        for (old_ref, new_ref, meta) in shared {
+            self.share_leave(user_id, &old_ref);
+            self.share_join(user_id, &new_ref, Some(old_ref), &meta);
         }
         if changed {
             self.schedule_flush();
@@ -390,7 +485,7 @@ impl Lobby {
     }
 
     fn announce(&self, event: &'static str, summary: &RoomSummary) {
-        self.deps.pubsub.broadcast(Broadcast::new(
+        self.deps.pubsub.broadcast_local(Broadcast::new(
             self.topic.clone(),
             event,
             Payload::json(summary),
@@ -402,14 +497,15 @@ impl Lobby {
         self.flush_at = None;
         self.send_listing_changes();
         if let Some(diff) = self.presence.flush() {
-            self.deps.pubsub.broadcast(Broadcast::new(
+            // Each node computes the diffs of its own sockets.
+            self.deps.pubsub.broadcast_local(Broadcast::new(
                 self.topic.clone(),
                 "presence_diff",
                 Payload::Json(Arc::from(diff)),
             ));
             metrics::counter!(crate::metrics::PRESENCE_DIFFS).increment(1);
         }
-        self.sessions_gauge.set(self.presence.sessions());
+        self.sessions_gauge.set(self.members.len());
     }
 
     /// Answers a command that reached a lobby after it decided to stop.
@@ -422,7 +518,9 @@ impl Lobby {
                 chan.reply_error(&msg_ref, ChannelError::LobbyRestarting);
             }
             LobbyCommand::Leave { socket } => self.leave(socket),
-            LobbyCommand::SetStatus { .. } | LobbyCommand::ListingChanged => {}
+            LobbyCommand::SetStatus { .. }
+            | LobbyCommand::ListingChanged
+            | LobbyCommand::Remote(_) => {}
         }
     }
 }

@@ -17,6 +17,7 @@ use futures_util::future::BoxFuture;
 use kurve_shared::lobby::Status;
 
 use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
+use crate::cluster::tracker::{Change, Tracker};
 use crate::config::{LOBBY_MAILBOX, MAX_LOBBIES};
 use crate::directory::RoomDirectory;
 use crate::events::error::ChannelError;
@@ -71,6 +72,12 @@ impl LobbyHandle {
         });
     }
 
+    /// Sessions on other nodes joined or left this lobby. Not refused when busy:
+    /// bounded by the other nodes' joins, which are.
+    pub fn remote_presence(&self, changes: Vec<Change>) {
+        self.mailbox.send_control(LobbyCommand::Remote(changes));
+    }
+
     /// The room directory has changes for this lobby's listing (sent once per batch).
     pub fn listing_changed(&self) {
         self.mailbox.send_control(LobbyCommand::ListingChanged);
@@ -96,6 +103,8 @@ pub struct LobbyDeps {
     /// The room directory; set once at start, since the directory (which tells lobbies
     /// about their rooms) is built after the lobbies.
     pub rooms: Arc<OnceLock<Arc<dyn RoomDirectory>>>,
+    /// In a cluster, the presence shared with the other nodes.
+    pub tracker: Option<Arc<Tracker>>,
 }
 
 /// The running lobbies by name. Cheap to clone.

@@ -1,0 +1,609 @@
+//! The cluster (CONTRACT §9): the node's connection to NATS, heartbeats and the table
+//! of live nodes behind `/api/cluster`, the health that `/healthz` reports, broadcasts
+//! across nodes ([`bus`]) and presence across nodes ([`tracker`]). Without `--cluster`
+//! none of this exists and NATS is on no path.
+//!
+//! Subjects (all JSON unless said otherwise, versioned by the `v1` in the subject):
+//! - `kurve.v1.trk`: every node's heartbeat each second (id, incarnation, sequence,
+//!   load, last presence change) and its presence deltas, and a goodbye at shutdown.
+//! - `kurve.v1.node.<id>.transfer`: request/reply, a chunk of that node's presence.
+//! - `kurve.v1.node.<id>.ping`: request/reply, answered while the node runs.
+//! - `kurve.v1.t.<topic>`: broadcasts on lobby and room topics (payload as is).
+//!
+//! Every node keeps the last heartbeat of every node; one silent for [`DOWN_AFTER`] is
+//! down: gone from the table, its presence leaves. The node is healthy while NATS is
+//! connected and its own heartbeat came back within [`DOWN_AFTER`] (NATS echoes a
+//! node's messages to itself).
+//!
+//! One task owns the connection. Everything else hands it messages through a bounded
+//! [`Publisher`] that never waits: while NATS is away, or the queue is full, messages
+//! are dropped and counted (a lost presence delta is repaired by a transfer).
+//!
+//! Per-node figures go to `/metrics` (`kurve_cluster_*`); in a cluster every room
+//! summary carries the id of its node.
+//!
+//! Not yet: the shared room directory and relays into rooms on other nodes.
+
+pub mod bus;
+pub mod tracker;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics as m;
+use crate::pubsub::PubSub;
+use bus::{Bus, Subscriptions};
+use tracker::{Delta, Followup, Tracker, TransferChunk};
+
+/// The subject of heartbeats and presence deltas.
+pub const TRACKER_SUBJECT: &str = "kurve.v1.trk";
+
+/// How often a node says it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// A node silent this long is down (and this node unhealthy if its own heartbeat is
+/// not back within it).
+pub const DOWN_AFTER: Duration = Duration::from_secs(3);
+
+/// How often this node's presence changes are gathered into a delta.
+const DELTA_EVERY: Duration = Duration::from_millis(50);
+
+/// Messages waiting for the connection task; beyond this they are dropped.
+const PUBLISH_QUEUE: usize = 8192;
+
+/// How long one transfer request may take.
+const TRANSFER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a node reports about its load in every heartbeat.
+pub type LoadFn = Arc<dyn Fn() -> Load + Send + Sync>;
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Load {
+    pub sockets: usize,
+    pub rooms: usize,
+}
+
+/// One heartbeat, as it crosses the wire.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct Heartbeat {
+    node: String,
+    /// The node's start time (Unix ms): a restarted node is a new incarnation.
+    incarnation: i64,
+    seq: u64,
+    #[serde(flatten)]
+    load: Load,
+    /// The number of the node's last presence delta.
+    #[serde(default)]
+    presence_seq: u64,
+}
+
+/// What goes over `kurve.v1.trk`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum TrackerMessage {
+    Beat(Heartbeat),
+    Delta(Delta),
+    /// The node stops: its sessions leave now, not after [`DOWN_AFTER`].
+    Bye {
+        node: String,
+        incarnation: i64,
+    },
+}
+
+/// A transfer request: the entries after this ref.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct TransferRequest {
+    after: Option<Arc<str>>,
+}
+
+/// A node as `/api/cluster` lists it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub id: String,
+    pub sockets: usize,
+    pub rooms: usize,
+    pub seen_ms_ago: u64,
+}
+
+struct Seen {
+    at: Instant,
+    heartbeat: Heartbeat,
+}
+
+/// One message for the connection task to publish.
+pub(crate) struct Outgoing {
+    subject: String,
+    headers: Option<async_nats::HeaderMap>,
+    payload: Bytes,
+}
+
+/// Hands messages to the connection task without ever waiting. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Publisher {
+    tx: mpsc::Sender<Outgoing>,
+    connected: Arc<AtomicBool>,
+}
+
+impl Publisher {
+    /// Queues `message`; false (and counted) when NATS is away or the queue is full.
+    fn send(&self, message: Outgoing) -> bool {
+        if self.connected.load(Ordering::Relaxed) && self.tx.try_send(message).is_ok() {
+            return true;
+        }
+        metrics::counter!(m::CLUSTER_DROPPED).increment(1);
+        false
+    }
+
+    fn send_json<T: Serialize>(&self, subject: &str, value: &T) -> bool {
+        match serde_json::to_vec(value) {
+            Ok(payload) => self.send(Outgoing {
+                subject: subject.to_owned(),
+                headers: None,
+                payload: payload.into(),
+            }),
+            Err(_) => false,
+        }
+    }
+}
+
+/// This node's view of the cluster. Cheap to clone.
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    url: String,
+    node_id: String,
+    incarnation: i64,
+    connected: Arc<AtomicBool>,
+    nodes: Mutex<HashMap<String, Seen>>,
+    /// When this node's own heartbeat last came back.
+    own_echo: Mutex<Option<Instant>>,
+    publisher: Publisher,
+    /// The receiving end of `publisher`, taken by [`Cluster::run`].
+    outgoing: Mutex<Option<mpsc::Receiver<Outgoing>>>,
+    tracker: Arc<Tracker>,
+    bus: Arc<Bus>,
+}
+
+impl Cluster {
+    pub fn new(url: &str, node_id: &str) -> Cluster {
+        let incarnation = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let connected = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel(PUBLISH_QUEUE);
+        let publisher = Publisher {
+            tx,
+            connected: connected.clone(),
+        };
+        Cluster {
+            inner: Arc::new(Inner {
+                url: url.to_owned(),
+                node_id: node_id.to_owned(),
+                incarnation,
+                connected,
+                nodes: Mutex::new(HashMap::new()),
+                own_echo: Mutex::new(None),
+                tracker: Arc::new(Tracker::new(node_id, incarnation)),
+                bus: Arc::new(Bus::new(Arc::from(node_id), publisher.clone())),
+                publisher,
+                outgoing: Mutex::new(Some(rx)),
+            }),
+        }
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.inner.node_id
+    }
+
+    /// The presence replicated across nodes.
+    pub fn tracker(&self) -> Arc<Tracker> {
+        self.inner.tracker.clone()
+    }
+
+    /// What `pubsub` hands to the other nodes.
+    pub fn bus(&self) -> Arc<Bus> {
+        self.inner.bus.clone()
+    }
+
+    /// Connected to NATS, and this node's own heartbeat came back lately.
+    pub fn healthy(&self) -> bool {
+        let echo = *self
+            .inner
+            .own_echo
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.inner.connected.load(Ordering::Relaxed)
+            && echo.is_some_and(|at| at.elapsed() < DOWN_AFTER)
+    }
+
+    fn nodes_table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Seen>> {
+        self.inner
+            .nodes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The live nodes (this one included once its heartbeat is back), by id.
+    pub fn nodes(&self) -> Vec<NodeInfo> {
+        let mut nodes = self.nodes_table();
+        nodes.retain(|_, seen| seen.at.elapsed() < DOWN_AFTER);
+        let mut list: Vec<NodeInfo> = nodes
+            .values()
+            .map(|seen| NodeInfo {
+                id: seen.heartbeat.node.clone(),
+                sockets: seen.heartbeat.load.sockets,
+                rooms: seen.heartbeat.load.rooms,
+                seen_ms_ago: seen.at.elapsed().as_millis() as u64,
+            })
+            .collect();
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+        list
+    }
+
+    /// Connects (retrying for as long as it takes) and runs this node's part of the
+    /// cluster until `shutdown`: heartbeats, presence, topic subscriptions and the
+    /// publishing of everything queued. NATS being away never stops the node: it is
+    /// unhealthy meanwhile, and cross-node features resume when NATS is back.
+    pub async fn run(self, load: LoadFn, pubsub: PubSub, shutdown: CancellationToken) {
+        let Some(mut outgoing) = self
+            .inner
+            .outgoing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+        else {
+            tracing::error!("cluster: run twice");
+            return;
+        };
+        let events = self.clone();
+        let options = async_nats::ConnectOptions::new()
+            .name(format!("kurve-{}", self.inner.node_id))
+            .retry_on_initial_connect()
+            .event_callback(move |event| {
+                let cluster = events.clone();
+                async move {
+                    match event {
+                        async_nats::Event::Connected => {
+                            cluster.inner.connected.store(true, Ordering::Relaxed);
+                            tracing::info!("cluster: connected to NATS");
+                        }
+                        async_nats::Event::Disconnected => {
+                            cluster.inner.connected.store(false, Ordering::Relaxed);
+                            tracing::warn!("cluster: NATS connection lost; reconnecting");
+                        }
+                        async_nats::Event::SlowConsumer(sid) => {
+                            tracing::warn!(sid, "cluster: NATS dropped messages (slow consumer)");
+                        }
+                        other => tracing::debug!(event = %other, "cluster: NATS event"),
+                    }
+                }
+            });
+        let client = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            client = options.connect(&self.inner.url) => match client {
+                Ok(client) => client,
+                Err(error) => {
+                    tracing::error!(%error, url = %self.inner.url, "cluster: cannot use this NATS URL");
+                    return;
+                }
+            },
+        };
+        let node_subject = format!("kurve.v1.node.{}", self.inner.node_id);
+        let subscribed = tokio::try_join!(
+            client.subscribe(TRACKER_SUBJECT),
+            client.subscribe(format!("{node_subject}.transfer")),
+            client.subscribe(format!("{node_subject}.ping")),
+        );
+        let (mut tracker_messages, mut transfers, mut pings) = match subscribed {
+            Ok(subscribers) => subscribers,
+            Err(error) => {
+                tracing::error!(%error, "cluster: cannot subscribe");
+                return;
+            }
+        };
+        // The one publisher: everything queued goes out in order.
+        let sender = client.clone();
+        let publishing = tokio::spawn(async move {
+            while let Some(message) = outgoing.recv().await {
+                let sent = match message.headers {
+                    Some(headers) => {
+                        sender
+                            .publish_with_headers(message.subject, headers, message.payload)
+                            .await
+                    }
+                    None => sender.publish(message.subject, message.payload).await,
+                };
+                if sent.is_err() {
+                    metrics::counter!(m::CLUSTER_DROPPED).increment(1);
+                }
+            }
+        });
+        let mut subscriptions = Subscriptions::default();
+        let bus = self.inner.bus.clone();
+        let mut beats = tokio::time::interval(HEARTBEAT);
+        let mut deltas = tokio::time::interval(DELTA_EVERY);
+        deltas.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut seq = 0_u64;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = beats.tick() => {
+                    self.export_metrics(&client);
+                    self.publish_deltas();
+                    seq += 1;
+                    self.inner.publisher.send_json(TRACKER_SUBJECT, &TrackerMessage::Beat(Heartbeat {
+                        node: self.inner.node_id.clone(),
+                        incarnation: self.inner.incarnation,
+                        seq,
+                        load: load(),
+                        presence_seq: self.inner.tracker.seq(),
+                    }));
+                    self.sweep_down_nodes();
+                }
+                _ = deltas.tick() => self.publish_deltas(),
+                _ = bus.wake.notified() => subscriptions.reconcile(&bus, &client, &pubsub),
+                message = tracker_messages.next() => match message {
+                    Some(message) => self.on_tracker_message(&client, &message.payload),
+                    None => break,
+                },
+                request = transfers.next() => {
+                    let Some(request) = request else { break };
+                    self.answer_transfer(&client, request).await;
+                }
+                ping = pings.next() => {
+                    let Some(ping) = ping else { break };
+                    if let Some(reply) = ping.reply {
+                        let _ = client.publish(reply, Bytes::from_static(b"pong")).await;
+                    }
+                }
+            }
+        }
+        drop(subscriptions);
+        // A clean stop: the others drop this node's sessions now.
+        if let Ok(bye) = serde_json::to_vec(&TrackerMessage::Bye {
+            node: self.inner.node_id.clone(),
+            incarnation: self.inner.incarnation,
+        }) {
+            let _ = tokio::time::timeout(
+                Duration::from_millis(500),
+                client.publish(TRACKER_SUBJECT, bye.into()),
+            )
+            .await;
+        }
+        publishing.abort();
+        let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
+    }
+
+    /// Publishes this node's presence changes since the last call.
+    fn publish_deltas(&self) {
+        for delta in self.inner.tracker.take_deltas() {
+            self.inner
+                .publisher
+                .send_json(TRACKER_SUBJECT, &TrackerMessage::Delta(delta));
+        }
+    }
+
+    /// Nodes silent for [`DOWN_AFTER`] leave the table, and their sessions leave.
+    fn sweep_down_nodes(&self) {
+        let live: Vec<String> = {
+            let mut nodes = self.nodes_table();
+            nodes.retain(|_, seen| seen.at.elapsed() < DOWN_AFTER);
+            nodes.keys().cloned().collect()
+        };
+        for node in self.inner.tracker.replica_nodes() {
+            if !live.contains(&node) {
+                tracing::info!(%node, "cluster: node down; its sessions leave");
+                self.inner.tracker.node_down(&node);
+            }
+        }
+        metrics::gauge!(m::CLUSTER_REMOTE_MEMBERS).set(self.inner.tracker.remote_count() as f64);
+    }
+
+    /// Per-node cluster figures for `/metrics`.
+    fn export_metrics(&self, client: &async_nats::Client) {
+        let stats = client.statistics();
+        metrics::gauge!(m::CLUSTER_NODES).set(self.nodes().len() as f64);
+        metrics::counter!(m::CLUSTER_MESSAGES_IN)
+            .absolute(stats.in_messages.load(Ordering::Relaxed));
+        metrics::counter!(m::CLUSTER_MESSAGES_OUT)
+            .absolute(stats.out_messages.load(Ordering::Relaxed));
+        metrics::counter!(m::CLUSTER_BYTES_IN).absolute(stats.in_bytes.load(Ordering::Relaxed));
+        metrics::counter!(m::CLUSTER_BYTES_OUT).absolute(stats.out_bytes.load(Ordering::Relaxed));
+        metrics::counter!(m::CLUSTER_CONNECTS).absolute(stats.connects.load(Ordering::Relaxed));
+    }
+
+    fn on_tracker_message(&self, client: &async_nats::Client, payload: &[u8]) {
+        if let Followup::Transfer { node } = self.handle_tracker_payload(payload) {
+            tokio::spawn(fetch_transfer(
+                client.clone(),
+                self.inner.tracker.clone(),
+                node,
+            ));
+        }
+    }
+
+    /// Applies one message of `kurve.v1.trk`; what to do next.
+    fn handle_tracker_payload(&self, payload: &[u8]) -> Followup {
+        let Ok(message) = serde_json::from_slice::<TrackerMessage>(payload) else {
+            tracing::debug!("cluster: an undecodable tracker message was ignored");
+            return Followup::None;
+        };
+        match message {
+            TrackerMessage::Beat(heartbeat) => self.on_heartbeat(heartbeat),
+            TrackerMessage::Delta(delta) => {
+                if self.is_down(&delta.node) {
+                    // Heard before its heartbeat (or after it went down): the next
+                    // heartbeat brings it back, with a transfer.
+                    return Followup::None;
+                }
+                self.inner.tracker.on_delta(delta)
+            }
+            TrackerMessage::Bye { node, incarnation } => {
+                let mut nodes = self.nodes_table();
+                if nodes
+                    .get(&node)
+                    .is_some_and(|seen| seen.heartbeat.incarnation == incarnation)
+                {
+                    nodes.remove(&node);
+                }
+                drop(nodes);
+                tracing::info!(%node, "cluster: node left");
+                self.inner.tracker.node_down(&node);
+                Followup::None
+            }
+        }
+    }
+
+    fn is_down(&self, node: &str) -> bool {
+        !self.nodes_table().contains_key(node)
+    }
+
+    fn on_heartbeat(&self, heartbeat: Heartbeat) -> Followup {
+        let now = Instant::now();
+        if heartbeat.node == self.inner.node_id {
+            if heartbeat.incarnation != self.inner.incarnation {
+                tracing::error!(node = %heartbeat.node, "cluster: another node uses this node id");
+                return Followup::None;
+            }
+            *self
+                .inner
+                .own_echo
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(now);
+        }
+        let mut nodes = self.nodes_table();
+        let newer = nodes.get(&heartbeat.node).is_none_or(|seen| {
+            (heartbeat.incarnation, heartbeat.seq)
+                > (seen.heartbeat.incarnation, seen.heartbeat.seq)
+        });
+        if !newer {
+            return Followup::None;
+        }
+        let (node, incarnation, presence_seq) = (
+            heartbeat.node.clone(),
+            heartbeat.incarnation,
+            heartbeat.presence_seq,
+        );
+        nodes.insert(heartbeat.node.clone(), Seen { at: now, heartbeat });
+        drop(nodes);
+        self.inner.tracker.on_beat(&node, incarnation, presence_seq)
+    }
+
+    /// Answers a transfer request with a chunk of this node's presence.
+    async fn answer_transfer(&self, client: &async_nats::Client, request: async_nats::Message) {
+        let Some(reply) = request.reply else {
+            return;
+        };
+        let asked: TransferRequest = serde_json::from_slice(&request.payload).unwrap_or_default();
+        let chunk = self.inner.tracker.transfer_chunk(asked.after.as_deref());
+        if let Ok(payload) = serde_json::to_vec(&chunk) {
+            metrics::counter!(m::CLUSTER_TRANSFERS, "direction" => "out").increment(1);
+            let _ = client.publish(reply, payload.into()).await;
+        }
+    }
+}
+
+/// Fetches `node`'s whole presence, chunk by chunk, and hands it to the tracker.
+async fn fetch_transfer(client: async_nats::Client, tracker: Arc<Tracker>, node: String) {
+    let subject = format!("kurve.v1.node.{node}.transfer");
+    let mut entries = Vec::new();
+    let mut first: Option<(i64, u64)> = None;
+    let mut after: Option<Arc<str>> = None;
+    while let Ok(request) = serde_json::to_vec(&TransferRequest {
+        after: after.clone(),
+    }) {
+        let answer = tokio::time::timeout(
+            TRANSFER_TIMEOUT,
+            client.request(subject.clone(), request.into()),
+        )
+        .await;
+        let chunk = match answer {
+            Ok(Ok(message)) => serde_json::from_slice::<TransferChunk>(&message.payload).ok(),
+            _ => None,
+        };
+        let Some(chunk) = chunk else {
+            tracing::debug!(%node, "cluster: a presence transfer failed; retried on its next heartbeat");
+            tracker.abort_transfer(&node);
+            return;
+        };
+        let (incarnation, seq) = *first.get_or_insert((chunk.incarnation, chunk.seq));
+        if chunk.incarnation != incarnation {
+            tracker.abort_transfer(&node);
+            return;
+        }
+        entries.extend(chunk.entries);
+        match chunk.next_after {
+            Some(next) => after = Some(next),
+            None => {
+                metrics::counter!(m::CLUSTER_TRANSFERS, "direction" => "in").increment(1);
+                tracker.finish_transfer(&node, incarnation, seq, entries);
+                return;
+            }
+        }
+    }
+    tracker.abort_transfer(&node);
+}
+
+/// A node id when none is given: random, short, valid in NATS subjects.
+pub fn random_node_id() -> String {
+    format!("n{:08x}", rand::random::<u32>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn beat(node: &str, incarnation: i64, seq: u64, sockets: usize) -> Vec<u8> {
+        serde_json::to_vec(&TrackerMessage::Beat(Heartbeat {
+            node: node.into(),
+            incarnation,
+            seq,
+            load: Load { sockets, rooms: 1 },
+            presence_seq: 0,
+        }))
+        .expect("json")
+    }
+
+    #[test]
+    fn the_newest_heartbeat_of_each_node_is_kept_and_echoes_make_it_healthy() {
+        let cluster = Cluster::new("nats://127.0.0.1:1", "a");
+        cluster.handle_tracker_payload(&beat("b", 1, 5, 10));
+        cluster.handle_tracker_payload(&beat("b", 1, 4, 99));
+        assert_eq!(
+            cluster.nodes()[0].sockets,
+            10,
+            "an older heartbeat is ignored"
+        );
+        cluster.handle_tracker_payload(&beat("b", 2, 1, 7));
+        assert_eq!(
+            cluster.nodes()[0].sockets,
+            7,
+            "a new incarnation replaces the old"
+        );
+        cluster.handle_tracker_payload(b"not json");
+        assert!(!cluster.healthy(), "not connected, no echo");
+        cluster.inner.connected.store(true, Ordering::Relaxed);
+        cluster.handle_tracker_payload(&beat("a", cluster.inner.incarnation, 1, 0));
+        assert!(cluster.healthy());
+        assert_eq!(
+            cluster
+                .nodes()
+                .iter()
+                .map(|n| n.id.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+    }
+}
