@@ -19,6 +19,7 @@ use crate::events::error::ChannelError;
 use crate::limits::Limits;
 use crate::lobby::Lobbies;
 use crate::pubsub::PubSub;
+use crate::relay::Relay;
 use crate::replay::{ReplayDeps, Replays};
 use crate::room::Rooms;
 use crate::supervisor::Supervisor;
@@ -43,6 +44,8 @@ pub struct AppInner {
     pub users: ConnectedUsers,
     /// This node's view of the cluster (only with `--cluster`).
     pub cluster: Option<Cluster>,
+    /// Room members across nodes (only with `--cluster`).
+    pub relay: Option<Relay>,
     /// Parent of every lobby and room task.
     pub supervisor: Supervisor,
     pub metrics: PrometheusHandle,
@@ -90,11 +93,14 @@ impl App {
                 .lobbies
                 .get_or_start(name, self.limits.counted(client))
                 .map(Target::Lobby),
-            Route::Room(id) => self
-                .rooms
-                .get(id)
-                .map(Target::Room)
-                .ok_or(ChannelError::NotFound),
+            Route::Room(id) => {
+                if let Some(room) = self.rooms.get(id) {
+                    return Ok(Target::Room(room));
+                }
+                let relay = self.relay.as_ref().ok_or(ChannelError::NotFound)?;
+                let owner = self.rooms.remote_owner(id).ok_or(ChannelError::NotFound)?;
+                Ok(Target::RemoteRoom(relay.room(id, owner)))
+            }
             Route::Replay(id) => self.replays.get_or_start(*id).map(Target::Replay),
             // Without an operator token the topic does not exist.
             Route::Admin => self
@@ -111,6 +117,7 @@ impl AppInner {
     pub fn new(
         config: Config,
         cluster: Option<Cluster>,
+        relay: Option<Relay>,
         auth: Auth,
         limits: Limits,
         pubsub: PubSub,
@@ -144,6 +151,7 @@ impl AppInner {
         });
         AppInner {
             cluster,
+            relay,
             config,
             auth,
             limits,

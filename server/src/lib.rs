@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod presence;
 pub mod pubsub;
+pub mod relay;
 pub mod replay;
 pub mod room;
 pub mod sim;
@@ -143,8 +144,18 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
             test_hooks: config.test_hooks,
             writes: TaskTracker::new(),
             node: node_id.as_deref().map(Arc::from),
+            cluster: cluster.clone(),
         },
     );
+    if let Some(cluster) = &cluster {
+        let rooms = rooms.clone();
+        cluster
+            .directory()
+            .set_on_change(Arc::new(move |summary| rooms.remote_changed(summary)));
+    }
+    let relay = cluster
+        .clone()
+        .map(|cluster| relay::Relay::new(cluster, pubsub.clone(), rooms.clone()));
     let _ = room_directory.set(Arc::new(rooms.clone()));
     lobbies
         .get_or_start(&Arc::from(MAIN), None)
@@ -152,6 +163,7 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
     Ok(App::new(AppInner::new(
         config,
         cluster,
+        relay,
         Auth::new(tokens, accounts),
         limits,
         pubsub,
@@ -186,6 +198,9 @@ pub async fn serve(listener: TcpListener, app: App) -> Result<(), StartError> {
             rooms: state.rooms.len(),
         });
         tokio::spawn(cluster.run(load, app.pubsub.clone(), shutdown.clone()));
+        if let Some(relay) = app.relay.clone() {
+            tokio::spawn(relay.run(shutdown.clone()));
+        }
     }
     http::serve::serve(listener, router, shutdown).await;
     // HTTP stopped accepting; the socket tasks watch the same token and close.

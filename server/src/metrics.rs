@@ -54,6 +54,8 @@ pub const CLUSTER_BROADCASTS: &str = "kurve_cluster_broadcasts_total";
 pub const CLUSTER_TOPICS: &str = "kurve_cluster_topics";
 pub const CLUSTER_REMOTE_MEMBERS: &str = "kurve_cluster_remote_members";
 pub const CLUSTER_TRANSFERS: &str = "kurve_cluster_presence_transfers_total";
+pub const CLUSTER_RELAY_JOINS: &str = "kurve_cluster_relay_joins_total";
+pub const CLUSTER_RELAYED_MEMBERS: &str = "kurve_cluster_relayed_members";
 
 /// Handles used on every frame.
 pub struct Hot {
@@ -186,6 +188,14 @@ fn describe() {
     describe_gauge!(
         CLUSTER_REMOTE_MEMBERS,
         "Presence sessions of other nodes known to this node"
+    );
+    describe_counter!(
+        CLUSTER_RELAY_JOINS,
+        "Joins of members on other nodes into this node's rooms"
+    );
+    describe_gauge!(
+        CLUSTER_RELAYED_MEMBERS,
+        "Room members across nodes: side=member (here, in another node's room), side=room (another node's, in a room here)"
     );
     describe_counter!(
         CLUSTER_TRANSFERS,

@@ -4,7 +4,8 @@
 // for 10 s and coming back.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, guest, get, connect, join, push, waitFor, nextEvent, disconnectAll } from "./harness.js";
+import { decode } from "@msgpack/msgpack";
+import { startServer, guest, get, connect, join, push, waitFor, nextEvent, disconnectAll, within } from "./harness.js";
 import { startNats } from "../support/nats.js";
 
 const SECRET = "cluster-test-secret-0123456789abcdef";
@@ -135,6 +136,114 @@ test("a node with no subscriber of a topic receives none of its traffic", async 
   await waitFor(() => got.includes("now c listens"), 5000, "c to get lobby:solo's chat once it has a member");
   assert.ok((await received("c")) > before.c);
   assert.equal(await received("b"), before.b, "b still receives nothing");
+});
+
+/** Joins room:<id> on `socket`, recording the snapshot, every tick (payload kept) and errors. */
+function roomChannel(socket, id, params) {
+  const channel = socket.channel(`room:${id}`, params);
+  const r = { channel, snapshots: [], ticks: [], byTick: new Map(), errors: [], oks: [] };
+  channel.on("snapshot", (buf) => r.snapshots.push({ at: r.ticks.length, snap: decode(new Uint8Array(buf)) }));
+  channel.on("tick", (buf) => {
+    const tick = decode(new Uint8Array(buf));
+    r.ticks.push(tick.tick);
+    r.byTick.set(tick.tick, tick);
+  });
+  channel.onError((reason) => r.errors.push(reason));
+  r.joined = within(new Promise((resolve, reject) => {
+    channel.join()
+      .receive("ok", (reply) => { r.oks.push(reply); resolve(reply); })
+      .receive("error", (reply) => reject(Object.assign(new Error(`join refused: ${JSON.stringify(reply)}`), { reply })));
+  }), 10000, `the join of room:${id}`);
+  return r;
+}
+
+function assertConsecutive(ticks, what) {
+  for (let i = 1; i < ticks.length; i++) {
+    assert.equal(ticks[i], ticks[i - 1] + 1, `consecutive ${what} ticks: ${ticks[i]} after ${ticks[i - 1]}`);
+  }
+}
+
+test("a room on node a is listed on b and c, played from b and spectated from c", async (t) => {
+  const host = await user("host");
+  const guestB = await user("playerb");
+  const watchC = await user("watchc");
+  const hostSocket = socketOn(t, "a", host.token);
+  const { channel: lobbyA } = await join(hostSocket, "lobby:main");
+  const lobbies = {};
+  for (const [node, u] of [["b", guestB], ["c", watchC]]) {
+    const socket = socketOn(t, node, u.token);
+    const { channel } = await join(socket, "lobby:main");
+    const added = [];
+    channel.on("room_added", (room) => added.push(room));
+    lobbies[node] = { socket, channel, added };
+  }
+  const created = await push(lobbyA, "create_room", { name: "across", max_players: 2 });
+  assert.equal(created.status, "ok", JSON.stringify(created));
+  const id = created.response.room_id;
+  for (const node of ["b", "c"]) {
+    await waitFor(() => lobbies[node].added.some((r) => r.id === id), 5000, `room_added on ${node}`);
+    const listed = lobbies[node].added.find((r) => r.id === id);
+    assert.equal(listed.node, "a", `the room says where it runs: ${JSON.stringify(listed)}`);
+    const { text } = await get(nodes[node].http, "/api/rooms?lobby=main");
+    assert.ok(JSON.parse(text).rooms.some((r) => r.id === id && r.node === "a"), `/api/rooms on ${node} lists it`);
+  }
+
+  const pa = roomChannel(hostSocket, id, { as: "player" });
+  await pa.joined;
+  const pb = roomChannel(lobbies.b.socket, id, { as: "player" });
+  const replyB = await pb.joined;
+  assert.equal(replyB.you.role, "player");
+  assert.equal(typeof replyB.you.seat, "number");
+  const sc = roomChannel(lobbies.c.socket, id, { as: "spectator" });
+  const replyC = await sc.joined;
+  assert.equal(replyC.you.role, "spectator");
+  for (const r of [pa, pb, sc]) await waitFor(() => r.snapshots.length === 1, 5000, "a snapshot after the join");
+  assert.deepEqual(sc.snapshots[0].snap.players.map((p) => p.id).sort(), [host.user.id, guestB.user.id].sort(), "c's snapshot shows both players");
+
+  for (const r of [pa, pb]) assert.equal((await push(r.channel, "ready", {})).status, "ok");
+  await waitFor(() => pb.ticks.length > 0 && sc.ticks.length > 0, 10000, "ticks on b and c");
+  // Steer from b: hold a turn and see b's head turn in the ticks everyone gets.
+  const seat = replyB.you.seat;
+  const headingOf = (r, n) => r.byTick.get(n)?.heads?.find((h) => h.s === seat)?.h;
+  await waitFor(() => sc.ticks.length > 0 && sc.byTick.get(sc.ticks.at(-1))?.heads?.some((h) => h.s === seat && h.d !== 0), 10000, "b's head moving (playing)");
+  const before = sc.ticks.at(-1);
+  // Inputs are not answered when taken (only refusals are).
+  pb.channel.push("input", { turn: 1 });
+  await new Promise((r) => setTimeout(r, 300));
+  const after = sc.ticks.at(-1);
+  const turned = [];
+  for (let n = before + 1; n <= after; n++) if (headingOf(sc, n) !== undefined) turned.push(headingOf(sc, n));
+  assert.ok(turned.length > 5 && new Set(turned).size > 3, `b's input turns its head: headings ${JSON.stringify(turned.slice(0, 10))}`);
+  pb.channel.push("input", { turn: 0 });
+  await new Promise((r) => setTimeout(r, 1000));
+
+  // Every client got consecutive ticks from its snapshot on, and the same payloads.
+  for (const [what, r] of [["a's player", pa], ["b's player", pb], ["c's spectator", sc]]) {
+    assertConsecutive(r.ticks, what);
+    assert.equal(r.ticks[0], r.snapshots[0].snap.tick + 1, `${what}'s first tick follows its snapshot`);
+  }
+  let compared = 0;
+  for (const [n, tick] of sc.byTick) {
+    if (!pa.byTick.has(n)) continue;
+    assert.deepEqual(tick, pa.byTick.get(n), `tick ${n} on c equals tick ${n} on a`);
+    assert.deepEqual(pb.byTick.get(n), tick, `tick ${n} on b equals tick ${n} on c`);
+    compared++;
+  }
+  assert.ok(compared > 60, `compared ${compared} ticks`);
+  assert.deepEqual([...pa.errors, ...pb.errors, ...sc.errors], [], "no channel errors");
+
+  // A wrong password is refused across nodes too; an unknown room is not_found.
+  const locked = await push(lobbyA, "create_room", { name: "locked", private: true, password: "sesame" });
+  const lockedId = locked.response.room_id;
+  await waitFor(async () => {
+    const wrong = roomChannel(lobbies.b.socket, lockedId, { as: "spectator", password: "nope" });
+    const reason = await wrong.joined.then(() => "ok", (e) => e.reply?.reason ?? e.message);
+    wrong.channel.leave();
+    return reason === "wrong_password";
+  }, 5000, "wrong_password for a private room on another node");
+  const right = roomChannel(lobbies.c.socket, lockedId, { as: "spectator", password: "sesame" });
+  await right.joined;
+  right.channel.leave();
 });
 
 test("NATS away for 10 s: nodes stay up, and presence converges when it is back", async (t) => {

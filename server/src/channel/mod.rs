@@ -15,6 +15,7 @@ use crate::events::error::ChannelError;
 use crate::events::{AdminEvent, LobbyEvent, ReplayEvent, RoomEvent, RoomJoin};
 use crate::lobby::LobbyHandle;
 use crate::outbound::{ChannelRef, SocketId};
+use crate::relay::RemoteRoom;
 use crate::replay::ReplayHandle;
 use crate::room::RoomHandle;
 
@@ -62,6 +63,8 @@ impl Route {
 pub enum Target {
     Lobby(LobbyHandle),
     Room(RoomHandle),
+    /// A room on another node of the cluster.
+    RemoteRoom(RemoteRoom),
     Replay(ReplayHandle),
     Admin(AdminHandle),
 }
@@ -71,7 +74,7 @@ impl Target {
     pub fn kind(&self) -> &'static str {
         match self {
             Target::Lobby(_) => "lobby",
-            Target::Room(_) => "room",
+            Target::Room(_) | Target::RemoteRoom(_) => "room",
             Target::Replay(_) => "replay",
             Target::Admin(_) => "admin",
         }
@@ -88,6 +91,7 @@ impl Target {
         match self {
             Target::Lobby(lobby) => lobby.join(chan, msg_ref),
             Target::Room(handle) => handle.join(chan, msg_ref, room),
+            Target::RemoteRoom(remote) => remote.join(chan, msg_ref, room),
             Target::Replay(replay) => replay.join(chan, msg_ref),
             Target::Admin(admin) => admin.join(chan, msg_ref),
         }
@@ -99,6 +103,7 @@ impl Target {
         match self {
             Target::Lobby(lobby) => lobby.leave(socket),
             Target::Room(room) => room.leave(socket, explicit),
+            Target::RemoteRoom(remote) => remote.leave(socket, explicit),
             Target::Replay(replay) => replay.leave(socket),
             Target::Admin(admin) => admin.leave(socket),
         }
@@ -119,6 +124,9 @@ impl Target {
                 lobby.event(chan, msg_ref, LobbyEvent::decode(event, payload)?)?;
             }
             Target::Room(room) => room.event(chan, msg_ref, RoomEvent::decode(event, payload)?)?,
+            Target::RemoteRoom(remote) => {
+                remote.event(chan, msg_ref, RoomEvent::decode(event, payload)?)?;
+            }
             Target::Replay(replay) => {
                 replay.event(chan, msg_ref, ReplayEvent::decode(event, payload)?)?;
             }
@@ -134,6 +142,7 @@ impl Target {
         match self {
             Target::Lobby(lobby) => lobby.is_gone(),
             Target::Room(room) => room.is_gone(),
+            Target::RemoteRoom(remote) => remote.is_gone(),
             Target::Replay(replay) => replay.is_gone(),
             Target::Admin(admin) => admin.is_gone(),
         }

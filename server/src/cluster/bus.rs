@@ -9,9 +9,17 @@
 //! messages (NATS echoes them).
 //!
 //! Only lobby and room topics span nodes; replays and the admin page are per node.
+//!
+//! A message for one member on another node (a reply, a push such as a room's
+//! snapshot, a refused join) travels on the same subject as the topic's broadcasts,
+//! addressed to its node and socket ([`Directed`]): NATS keeps one publisher's order on
+//! a subject, so a member's snapshot and the ticks after it arrive in the order the
+//! room sent them, and the receiving node subscribes the member to the topic's
+//! broadcasts exactly between the two.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::Notify;
@@ -19,7 +27,7 @@ use tokio::task::JoinHandle;
 
 use super::{Outgoing, Publisher};
 use crate::metrics as m;
-use crate::outbound::Payload;
+use crate::outbound::{Payload, SocketId};
 use crate::pubsub::{Broadcast, PubSub, Remote};
 
 /// The subject prefix of topic broadcasts.
@@ -28,6 +36,38 @@ pub const TOPIC_PREFIX: &str = "kurve.v1.t.";
 const ORIGIN: &str = "Kurve-Origin";
 const EVENT: &str = "Kurve-Event";
 const KIND: &str = "Kurve-Kind";
+const DIRECT: &str = "Kurve-Direct";
+
+/// A message for one member of a topic on another node.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Directed {
+    /// The node of the member's socket.
+    pub to: String,
+    /// The socket's id on that node.
+    pub socket: SocketId,
+    pub join_ref: Arc<str>,
+    #[serde(flatten)]
+    pub op: DirectedOp,
+}
+
+/// What a [`Directed`] message does to the member's channel.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum DirectedOp {
+    /// `phx_reply` to the client frame `msg_ref`.
+    Reply { msg_ref: Arc<str>, status: String },
+    /// A push of `event` to this member only.
+    Push { event: String },
+    /// The join was refused (its error reply went first).
+    Refused,
+    /// The topic's owner crashed: `phx_error`.
+    Crashed,
+    /// The server closed the channel: `phx_close`.
+    Closed,
+}
+
+/// Where directed messages for this node go: the topic, the message, its payload.
+pub type DirectSink = Arc<dyn Fn(&Arc<str>, Directed, Payload) + Send + Sync>;
 
 /// Whether broadcasts on `topic` go to other nodes: lobby and room topics whose names
 /// are valid subject tokens (the server's own names always are).
@@ -49,6 +89,10 @@ pub struct Bus {
     /// Topics whose local interest changed since the cluster task last looked.
     dirty: Mutex<HashSet<Arc<str>>>,
     pub(super) wake: Notify,
+    /// Topics whose subject this node is subscribed to now.
+    active: Mutex<HashSet<Arc<str>>>,
+    activated: Notify,
+    direct_sink: OnceLock<DirectSink>,
 }
 
 impl Bus {
@@ -58,6 +102,66 @@ impl Bus {
             publisher,
             dirty: Mutex::default(),
             wake: Notify::new(),
+            active: Mutex::default(),
+            activated: Notify::new(),
+            direct_sink: OnceLock::new(),
+        }
+    }
+
+    /// Where directed messages for this node's sockets go (set once).
+    pub fn set_direct_sink(&self, sink: DirectSink) {
+        let _ = self.direct_sink.set(sink);
+    }
+
+    fn active(&self) -> std::sync::MutexGuard<'_, HashSet<Arc<str>>> {
+        self.active
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits (at most `within`) until this node is subscribed to `topic`'s subject, so
+    /// that what is published on it from now on reaches this node. False on timeout.
+    pub async fn wait_subscribed(&self, topic: &str, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let woken = self.activated.notified();
+            if self.active().contains(topic) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, woken).await.is_err() {
+                return self.active().contains(topic);
+            }
+        }
+    }
+
+    /// Sends a message to one member of `topic` on another node, in order with the
+    /// topic's broadcasts. False when it could not be queued.
+    pub fn publish_directed(&self, topic: &str, directed: &Directed, payload: &Payload) -> bool {
+        let Ok(header) = serde_json::to_string(directed) else {
+            return false;
+        };
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(ORIGIN, &*self.node);
+        headers.insert(DIRECT, header.as_str());
+        let payload = Self::payload(&mut headers, payload);
+        self.publisher.send(Outgoing {
+            subject: format!("{TOPIC_PREFIX}{topic}"),
+            headers: Some(headers),
+            payload,
+        })
+    }
+
+    /// The payload's bytes, its kind noted in `headers`.
+    fn payload(headers: &mut async_nats::HeaderMap, payload: &Payload) -> bytes::Bytes {
+        match payload {
+            Payload::Json(text) => {
+                headers.insert(KIND, "json");
+                bytes::Bytes::copy_from_slice(text.as_bytes())
+            }
+            Payload::Binary(bytes) => {
+                headers.insert(KIND, "binary");
+                bytes.clone()
+            }
         }
     }
 
@@ -89,16 +193,7 @@ impl Remote for Bus {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(ORIGIN, &*self.node);
         headers.insert(EVENT, &*broadcast.event);
-        let payload = match &broadcast.payload {
-            Payload::Json(text) => {
-                headers.insert(KIND, "json");
-                bytes::Bytes::copy_from_slice(text.as_bytes())
-            }
-            Payload::Binary(bytes) => {
-                headers.insert(KIND, "binary");
-                bytes.clone()
-            }
-        };
+        let payload = Self::payload(&mut headers, &broadcast.payload);
         if self.publisher.send(Outgoing {
             subject: format!("{TOPIC_PREFIX}{}", broadcast.topic),
             headers: Some(headers),
@@ -117,7 +212,12 @@ pub(super) struct Subscriptions {
 
 impl Subscriptions {
     /// Brings the subscriptions in line with local interest for every changed topic.
-    pub(super) fn reconcile(&mut self, bus: &Bus, client: &async_nats::Client, pubsub: &PubSub) {
+    pub(super) fn reconcile(
+        &mut self,
+        bus: &Arc<Bus>,
+        client: &async_nats::Client,
+        pubsub: &PubSub,
+    ) {
         for topic in bus.take_dirty() {
             let wanted = pubsub.subscriber_count(&topic) > 0;
             let held = self.tasks.get(&topic).is_some_and(|t| !t.is_finished());
@@ -126,12 +226,13 @@ impl Subscriptions {
                     client.clone(),
                     topic.clone(),
                     pubsub.clone(),
-                    bus.node.clone(),
+                    bus.clone(),
                 ));
                 self.tasks.insert(topic, task);
             } else if !wanted && let Some(task) = self.tasks.remove(&topic) {
                 // Dropping its subscriber unsubscribes.
                 task.abort();
+                bus.active().remove(&topic);
             }
         }
         metrics::gauge!(m::CLUSTER_TOPICS).set(self.tasks.len() as f64);
@@ -146,8 +247,9 @@ impl Drop for Subscriptions {
     }
 }
 
-/// Delivers `topic`'s broadcasts from other nodes to this node's subscribers.
-async fn forward(client: async_nats::Client, topic: Arc<str>, pubsub: PubSub, node: Arc<str>) {
+/// Delivers `topic`'s broadcasts from other nodes to this node's subscribers, and
+/// directed messages to their member.
+async fn forward(client: async_nats::Client, topic: Arc<str>, pubsub: PubSub, bus: Arc<Bus>) {
     let mut subscriber = match client.subscribe(format!("{TOPIC_PREFIX}{topic}")).await {
         Ok(subscriber) => subscriber,
         Err(error) => {
@@ -155,17 +257,16 @@ async fn forward(client: async_nats::Client, topic: Arc<str>, pubsub: PubSub, no
             return;
         }
     };
+    bus.active().insert(topic.clone());
+    bus.activated.notify_waiters();
     while let Some(message) = subscriber.next().await {
         let Some(headers) = &message.headers else {
             continue;
         };
         let header = |name: &str| headers.get(name).map(|v| v.as_str().to_owned());
-        if header(ORIGIN).as_deref() == Some(&*node) {
+        if header(ORIGIN).as_deref() == Some(&*bus.node) {
             continue;
         }
-        let Some(event) = header(EVENT) else {
-            continue;
-        };
         let payload = match header(KIND).as_deref() {
             Some("binary") => Payload::Binary(message.payload),
             Some("json") => match std::str::from_utf8(&message.payload) {
@@ -174,14 +275,45 @@ async fn forward(client: async_nats::Client, topic: Arc<str>, pubsub: PubSub, no
             },
             _ => continue,
         };
+        if let Some(direct) = header(DIRECT) {
+            let Ok(directed) = serde_json::from_str::<Directed>(&direct) else {
+                continue;
+            };
+            if directed.to == *bus.node
+                && let Some(sink) = bus.direct_sink.get()
+            {
+                sink(&topic, directed, payload);
+            }
+            continue;
+        }
+        let Some(event) = header(EVENT) else {
+            continue;
+        };
         metrics::counter!(m::CLUSTER_BROADCASTS, "direction" => "in").increment(1);
         pubsub.deliver(&Arc::new(Broadcast::new(topic.clone(), event, payload)));
     }
+    bus.active().remove(&topic);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directed_message_reads_back_as_written() {
+        let directed = Directed {
+            to: "b".into(),
+            socket: 42,
+            join_ref: "7".into(),
+            op: DirectedOp::Reply {
+                msg_ref: "8".into(),
+                status: "ok".into(),
+            },
+        };
+        let text = serde_json::to_string(&directed).unwrap();
+        assert_eq!(serde_json::from_str::<Directed>(&text).unwrap(), directed);
+        assert!(text.contains(r#""op":"reply""#), "{text}");
+    }
 
     #[test]
     fn only_lobby_and_room_topics_with_subject_safe_names_span_nodes() {

@@ -22,9 +22,11 @@
 //! Per-node figures go to `/metrics` (`kurve_cluster_*`); in a cluster every room
 //! summary carries the id of its node.
 //!
-//! Not yet: the shared room directory and relays into rooms on other nodes.
+//! The room directory ([`directory`]) is a JetStream key-value bucket; joins, events
+//! and leaves of members on other nodes travel to a room's node through `crate::relay`.
 
 pub mod bus;
+pub mod directory;
 pub mod tracker;
 
 use std::collections::HashMap;
@@ -42,6 +44,7 @@ use tokio_util::sync::CancellationToken;
 use crate::metrics as m;
 use crate::pubsub::PubSub;
 use bus::{Bus, Subscriptions};
+use directory::Directory;
 use tracker::{Delta, Followup, Tracker, TransferChunk};
 
 /// The subject of heartbeats and presence deltas.
@@ -174,6 +177,9 @@ struct Inner {
     outgoing: Mutex<Option<mpsc::Receiver<Outgoing>>>,
     tracker: Arc<Tracker>,
     bus: Arc<Bus>,
+    directory: Arc<Directory>,
+    /// The connection, once made (it reconnects by itself).
+    client: std::sync::OnceLock<async_nats::Client>,
 }
 
 impl Cluster {
@@ -197,6 +203,8 @@ impl Cluster {
                 own_echo: Mutex::new(None),
                 tracker: Arc::new(Tracker::new(node_id, incarnation)),
                 bus: Arc::new(Bus::new(Arc::from(node_id), publisher.clone())),
+                directory: Arc::new(Directory::new(node_id)),
+                client: std::sync::OnceLock::new(),
                 publisher,
                 outgoing: Mutex::new(Some(rx)),
             }),
@@ -215,6 +223,28 @@ impl Cluster {
     /// What `pubsub` hands to the other nodes.
     pub fn bus(&self) -> Arc<Bus> {
         self.inner.bus.clone()
+    }
+
+    /// The shared room directory.
+    pub fn directory(&self) -> Arc<Directory> {
+        self.inner.directory.clone()
+    }
+
+    /// The NATS connection, once made.
+    pub fn client(&self) -> Option<async_nats::Client> {
+        self.inner.client.get().cloned()
+    }
+
+    /// Queues a JSON message for `subject`; false when it could not be queued.
+    pub fn publish_json<T: Serialize>(&self, subject: &str, value: &T) -> bool {
+        self.inner.publisher.send_json(subject, value)
+    }
+
+    /// Whether `node` is live: heard from within [`DOWN_AFTER`].
+    pub fn is_live(&self, node: &str) -> bool {
+        self.nodes_table()
+            .get(node)
+            .is_some_and(|seen| seen.at.elapsed() < DOWN_AFTER)
     }
 
     /// Connected to NATS, and this node's own heartbeat came back lately.
@@ -277,6 +307,8 @@ impl Cluster {
                     match event {
                         async_nats::Event::Connected => {
                             cluster.inner.connected.store(true, Ordering::Relaxed);
+                            // What was written while away may be lost: write it again.
+                            cluster.inner.directory.rewrite_all();
                             tracing::info!("cluster: connected to NATS");
                         }
                         async_nats::Event::Disconnected => {
@@ -300,6 +332,13 @@ impl Cluster {
                 }
             },
         };
+        let _ = self.inner.client.set(client.clone());
+        tokio::spawn(
+            self.inner
+                .directory
+                .clone()
+                .run(client.clone(), shutdown.clone()),
+        );
         let node_subject = format!("kurve.v1.node.{}", self.inner.node_id);
         let subscribed = tokio::try_join!(
             client.subscribe(TRACKER_SUBJECT),
@@ -408,6 +447,9 @@ impl Cluster {
                 self.inner.tracker.node_down(&node);
             }
         }
+        self.inner
+            .directory
+            .sweep(&|node| live.iter().any(|n| n == node));
         metrics::gauge!(m::CLUSTER_REMOTE_MEMBERS).set(self.inner.tracker.remote_count() as f64);
     }
 

@@ -39,7 +39,7 @@ pub struct CreateRoom {
 }
 
 /// A client event on `room:<id>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub enum RoomEvent {
     /// `input {"turn": -1|0|1}`.
     Input { turn: i8 },
@@ -126,7 +126,7 @@ impl AdminEvent {
 }
 
 /// How a client joins a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     #[default]
@@ -144,7 +144,7 @@ impl Role {
 }
 
 /// `phx_join` params of a room: `{"as"?, "password"?}`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 pub struct RoomJoin {
     #[serde(rename = "as", default)]
     pub role: Role,

@@ -113,6 +113,20 @@ struct Queue {
     /// The stream broadcasts are written to directly, and the serializer they are
     /// encoded for. None: everything is queued (unit tests).
     direct: Option<Direct>,
+    /// Set for a member on another node: items are handed to this instead of queued.
+    forward: Option<Forward>,
+}
+
+/// Where a forwarding outbox hands its items (see [`forwarding_outbox`]). Returns
+/// whether the item was taken.
+pub type ForwardFn = dyn Fn(Outbound) -> bool + Send + Sync;
+
+struct Forward(Box<ForwardFn>);
+
+impl std::fmt::Debug for Forward {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Forward")
+    }
 }
 
 #[derive(Debug)]
@@ -157,6 +171,21 @@ pub fn direct_outbox(capacity: usize, stream: Arc<TcpStream>, vsn: Vsn) -> (Outb
     new_queue(capacity, Some(Direct { stream, vsn }))
 }
 
+/// An outbox with no socket behind it: every item is handed to `forward` at once, in
+/// the order it was sent (a member of a room whose socket is on another node). Closed
+/// by [`Outbox::close`].
+pub fn forwarding_outbox(forward: Box<ForwardFn>) -> Outbox {
+    let queue = Arc::new(Queue {
+        state: Mutex::new(QueueState::default()),
+        ready: Notify::new(),
+        overflow: Notify::new(),
+        capacity: 0,
+        direct: None,
+        forward: Some(Forward(forward)),
+    });
+    Outbox { queue }
+}
+
 fn new_queue(capacity: usize, direct: Option<Direct>) -> (Outbox, Inbox) {
     let queue = Arc::new(Queue {
         state: Mutex::new(QueueState::default()),
@@ -164,6 +193,7 @@ fn new_queue(capacity: usize, direct: Option<Direct>) -> (Outbox, Inbox) {
         overflow: Notify::new(),
         capacity,
         direct,
+        forward: None,
     });
     (
         Outbox {
@@ -260,7 +290,16 @@ impl Outbox {
         if state.closed {
             return false;
         }
+        if let Some(forward) = &self.queue.forward {
+            // Under the lock, so items leave in the order they were sent.
+            return (forward.0)(item);
+        }
         self.enqueue(state, item)
+    }
+
+    /// Accepts nothing more (for a forwarding outbox whose member left).
+    pub fn close(&self) {
+        self.queue.lock().closed = true;
     }
 
     /// Appends to a queue that is open; wakes the connection task.
@@ -288,6 +327,9 @@ impl Outbox {
         let state = self.queue.lock();
         if state.closed {
             return false;
+        }
+        if let Some(forward) = &self.queue.forward {
+            return (forward.0)(Outbound::Broadcast(broadcast.clone()));
         }
         let Some(direct) = &self.queue.direct else {
             return self.enqueue(state, Outbound::Broadcast(broadcast.clone()));

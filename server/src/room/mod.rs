@@ -24,6 +24,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::auth::AccountStore;
+use crate::cluster::Cluster;
 use crate::directory::RoomDirectory;
 pub use crate::directory::{CreateError, MAX_PASSWORD, MAX_ROOM_NAME, RoomSpec};
 use crate::events::{RoomEvent, RoomJoin};
@@ -114,6 +115,9 @@ pub struct RoomDeps {
     pub writes: TaskTracker,
     /// This node's id in a cluster (rooms say where they run); None on a single node.
     pub node: Option<Arc<str>>,
+    /// In a cluster: the shared directory this node's rooms are written to, and the
+    /// other nodes' rooms are read from.
+    pub cluster: Option<Cluster>,
 }
 
 struct Entry {
@@ -167,6 +171,10 @@ impl Rooms {
             .filter(|e| !e.summary.private && e.summary.lobby == lobby)
             .map(|e| e.summary.clone())
             .collect();
+        if let Some(cluster) = &self.deps.cluster {
+            let live = |node: &str| cluster.is_live(node);
+            rooms.extend(cluster.directory().remote_rooms(lobby, &live));
+        }
         rooms.sort_by(|a, b| a.id.cmp(&b.id));
         rooms
     }
@@ -251,6 +259,7 @@ impl Rooms {
         drop(table);
         rooms_gauge(RoomPhase::Waiting, 1.0);
         self.announce(&summary);
+        self.share(&summary);
         let child = RoomChild {
             id: id.clone(),
             spec,
@@ -290,6 +299,16 @@ impl Rooms {
             // The fullest waiting room first, so players meet rather than spread out.
             .max_by_key(|(id, e)| (e.summary.players.len(), std::cmp::Reverse((*id).clone())))
             .map(|(id, _)| id.clone());
+        // In a cluster, a waiting room on another node will do as well.
+        let found = found.or_else(|| {
+            self.list(lobby)
+                .into_iter()
+                .filter(|s| {
+                    s.phase == RoomPhase::Waiting && s.players.len() < usize::from(s.max_players)
+                })
+                .max_by_key(|s| s.players.len())
+                .map(|s| Arc::from(s.id))
+        });
         match found {
             Some(id) => Ok(id),
             None => self.create(RoomSpec {
@@ -328,6 +347,26 @@ impl Rooms {
         entry.summary = summary.clone();
         drop(table);
         self.announce(&summary);
+        self.share(&summary);
+    }
+
+    /// Writes a room of this node to the cluster's directory.
+    fn share(&self, summary: &RoomSummary) {
+        if let Some(cluster) = &self.deps.cluster {
+            cluster.directory().put(summary);
+        }
+    }
+
+    /// The node running room `id` when it is another live node of the cluster.
+    pub fn remote_owner(&self, id: &str) -> Option<String> {
+        let cluster = self.deps.cluster.as_ref()?;
+        let entry = cluster.directory().remote_room(id)?;
+        cluster.is_live(&entry.owner).then_some(entry.owner)
+    }
+
+    /// A room of another node appeared, changed or went away: its lobby relists.
+    pub fn remote_changed(&self, summary: &RoomSummary) {
+        self.announce(summary);
     }
 
     /// Removes a room that ended (if `handle` is still the current one).
@@ -345,6 +384,9 @@ impl Rooms {
         drop(table);
         rooms_gauge(entry.summary.phase, -1.0);
         self.announce(&entry.summary);
+        if let Some(cluster) = &self.deps.cluster {
+            cluster.directory().remove(&entry.summary.id);
+        }
     }
 
     /// A fresh mailbox for a restarted room, replacing the dead one.

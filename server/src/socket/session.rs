@@ -407,7 +407,7 @@ impl Session {
             return;
         }
         if frame.event == "input"
-            && matches!(target, Target::Room(_))
+            && matches!(target, Target::Room(_) | Target::RemoteRoom(_))
             && !self.inputs.take(Instant::now())
         {
             metrics::hot().inputs_dropped.increment(1);

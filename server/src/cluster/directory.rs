@@ -1,0 +1,336 @@
+//! The room directory shared by the cluster: JetStream key-value bucket `kurve_rooms`,
+//! one key per room (`room.<id>`) holding its [`RoomSummary`] and its owner node.
+//!
+//! A node writes its own rooms' entries (the latest summary, coalesced: a burst of
+//! changes to one room is one write) and watches the bucket with history for everyone
+//! else's. Lobbies list, `/api/rooms` returns and `quick_join` considers the rooms of
+//! every live node; a room whose owner is down is hidden. After an outage a node puts
+//! all its entries again (they may have been written by nobody meanwhile).
+//!
+//! Nothing here awaits on a caller's path: writes are queued and done by the
+//! directory's task.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use kurve_shared::lobby::RoomSummary;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// The bucket's name.
+pub const BUCKET: &str = "kurve_rooms";
+
+/// One room as the directory holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    pub summary: RoomSummary,
+    /// The node the room runs on.
+    pub owner: String,
+}
+
+/// Called for a room of another node that appeared, changed or went away (its
+/// summary as last known), so its lobby can update its listing.
+pub type OnChange = Arc<dyn Fn(&RoomSummary) + Send + Sync>;
+
+/// This node's copy of the shared directory.
+pub struct Directory {
+    node: String,
+    /// Rooms of other nodes, by id.
+    remote: Mutex<HashMap<String, DirectoryEntry>>,
+    /// This node's rooms, by id (what it wrote last).
+    local: Mutex<HashMap<String, DirectoryEntry>>,
+    /// This node's rooms whose entry must be written (None: deleted).
+    dirty: Mutex<HashMap<String, Option<DirectoryEntry>>>,
+    wake: Notify,
+    on_change: OnceLock<OnChange>,
+    /// Remote rooms hidden because their owner is down, as of the last sweep.
+    hidden: Mutex<HashSet<String>>,
+}
+
+fn key(id: &str) -> String {
+    format!("room.{id}")
+}
+
+impl Directory {
+    pub(super) fn new(node: &str) -> Directory {
+        Directory {
+            node: node.to_owned(),
+            remote: Mutex::default(),
+            local: Mutex::default(),
+            dirty: Mutex::default(),
+            wake: Notify::new(),
+            on_change: OnceLock::new(),
+            hidden: Mutex::default(),
+        }
+    }
+
+    /// Where changes to other nodes' rooms are reported (set once).
+    pub fn set_on_change(&self, on_change: OnChange) {
+        let _ = self.on_change.set(on_change);
+    }
+
+    fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        mutex
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A room of this node was created or changed.
+    pub fn put(&self, summary: &RoomSummary) {
+        let entry = DirectoryEntry {
+            summary: summary.clone(),
+            owner: self.node.clone(),
+        };
+        Self::lock(&self.local).insert(summary.id.clone(), entry.clone());
+        Self::lock(&self.dirty).insert(summary.id.clone(), Some(entry));
+        self.wake.notify_one();
+    }
+
+    /// A room of this node ended.
+    pub fn remove(&self, id: &str) {
+        Self::lock(&self.local).remove(id);
+        Self::lock(&self.dirty).insert(id.to_owned(), None);
+        self.wake.notify_one();
+    }
+
+    /// Every room of this node is written again (after an outage).
+    pub(super) fn rewrite_all(&self) {
+        let local = Self::lock(&self.local).clone();
+        let mut dirty = Self::lock(&self.dirty);
+        for (id, entry) in local {
+            dirty.entry(id).or_insert(Some(entry));
+        }
+        drop(dirty);
+        self.wake.notify_one();
+    }
+
+    /// Public rooms of other live nodes in `lobby`.
+    pub fn remote_rooms(&self, lobby: &str, live: &dyn Fn(&str) -> bool) -> Vec<RoomSummary> {
+        Self::lock(&self.remote)
+            .values()
+            .filter(|e| !e.summary.private && e.summary.lobby == lobby && live(&e.owner))
+            .map(|e| e.summary.clone())
+            .collect()
+    }
+
+    /// The room `id` of another node (private ones too), if known.
+    pub fn remote_room(&self, id: &str) -> Option<DirectoryEntry> {
+        Self::lock(&self.remote).get(id).cloned()
+    }
+
+    /// Tells lobbies about rooms whose owner went down or came back.
+    pub(super) fn sweep(&self, live: &dyn Fn(&str) -> bool) {
+        let remote = Self::lock(&self.remote);
+        let hidden_now: HashSet<String> = remote
+            .values()
+            .filter(|e| !live(&e.owner))
+            .map(|e| e.summary.id.clone())
+            .collect();
+        let mut hidden = Self::lock(&self.hidden);
+        let changed: Vec<RoomSummary> = hidden_now
+            .symmetric_difference(&hidden)
+            .filter_map(|id| remote.get(id).map(|e| e.summary.clone()))
+            .collect();
+        *hidden = hidden_now;
+        drop(hidden);
+        drop(remote);
+        for summary in &changed {
+            self.changed(summary);
+        }
+    }
+
+    fn changed(&self, summary: &RoomSummary) {
+        if let Some(on_change) = self.on_change.get() {
+            on_change(summary);
+        }
+    }
+
+    /// An entry of the bucket, as the watch delivers it.
+    fn on_entry(&self, key: &str, value: Option<&[u8]>) {
+        let Some(id) = key.strip_prefix("room.") else {
+            return;
+        };
+        let entry = value.and_then(|v| serde_json::from_slice::<DirectoryEntry>(v).ok());
+        let mut remote = Self::lock(&self.remote);
+        let before = match entry {
+            Some(entry) if entry.owner != self.node => {
+                let summary = entry.summary.clone();
+                remote.insert(id.to_owned(), entry);
+                drop(remote);
+                self.changed(&summary);
+                return;
+            }
+            // Our own entry, or a deleted one: not a room of another node (any more).
+            _ => remote.remove(id),
+        };
+        drop(remote);
+        if let Some(before) = before {
+            self.changed(&before.summary);
+        }
+    }
+
+    /// Keeps the bucket and this copy in step until `shutdown`: watches everyone's
+    /// entries and writes this node's.
+    pub(super) async fn run(
+        self: Arc<Self>,
+        client: async_nats::Client,
+        shutdown: CancellationToken,
+    ) {
+        let js = async_nats::jetstream::new(client);
+        let store = loop {
+            match open_bucket(&js, BUCKET).await {
+                Ok(store) => break store,
+                Err(error) => {
+                    tracing::warn!(%error, "cluster: room directory bucket not ready; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        };
+        let watcher = tokio::spawn(self.clone().watch(store.clone(), shutdown.clone()));
+        loop {
+            let batch: Vec<(String, Option<DirectoryEntry>)> =
+                Self::lock(&self.dirty).drain().collect();
+            let mut failed = false;
+            for (id, entry) in batch {
+                let written = match &entry {
+                    Some(entry) => match serde_json::to_vec(entry) {
+                        Ok(bytes) => store.put(key(&id), bytes.into()).await.map(|_| ()).is_ok(),
+                        Err(_) => true,
+                    },
+                    None => store.delete(key(&id)).await.is_ok(),
+                };
+                if !written {
+                    failed = true;
+                    // Unless something newer replaced it meanwhile, write it again later.
+                    Self::lock(&self.dirty).entry(id).or_insert(entry);
+                }
+            }
+            let retry = tokio::time::sleep(if failed {
+                Duration::from_secs(1)
+            } else {
+                Duration::from_secs(3600)
+            });
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.wake.notified() => {}
+                _ = retry => {}
+            }
+        }
+        watcher.abort();
+    }
+
+    async fn watch(
+        self: Arc<Self>,
+        store: async_nats::jetstream::kv::Store,
+        shutdown: CancellationToken,
+    ) {
+        use async_nats::jetstream::kv::Operation;
+        loop {
+            match store.watch_with_history(">").await {
+                Ok(mut watch) => {
+                    while let Some(entry) = watch.next().await {
+                        let Ok(entry) = entry else { break };
+                        let value =
+                            matches!(entry.operation, Operation::Put).then_some(&entry.value[..]);
+                        self.on_entry(&entry.key, value);
+                    }
+                }
+                Err(error) => tracing::debug!(%error, "cluster: cannot watch the room directory"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+}
+
+/// Opens key-value bucket `bucket`, creating it if need be (file storage, one value
+/// per key). Made as the stream a bucket is, because async-nats's `create_key_value`
+/// first reads the account's info in a form nats-server 2.9 does not send.
+pub async fn open_bucket(
+    js: &async_nats::jetstream::Context,
+    bucket: &str,
+) -> Result<async_nats::jetstream::kv::Store, async_nats::Error> {
+    use async_nats::jetstream::stream;
+    let config = stream::Config {
+        name: format!("KV_{bucket}"),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        num_replicas: 1,
+        discard: stream::DiscardPolicy::New,
+        storage: stream::StorageType::File,
+        ..Default::default()
+    };
+    js.get_or_create_stream(config).await?;
+    Ok(js.get_key_value(bucket).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kurve_shared::lobby::RoomPhase;
+
+    fn summary(id: &str, lobby: &str, private: bool) -> RoomSummary {
+        RoomSummary {
+            id: id.into(),
+            name: format!("room {id}"),
+            lobby: lobby.into(),
+            phase: RoomPhase::Waiting,
+            players: Vec::new(),
+            spectators: 0,
+            max_players: 6,
+            private,
+            node: Some("b".into()),
+        }
+    }
+
+    fn entry(id: &str, owner: &str, private: bool) -> Vec<u8> {
+        serde_json::to_vec(&DirectoryEntry {
+            summary: summary(id, "main", private),
+            owner: owner.into(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn other_nodes_rooms_are_listed_while_their_owner_lives() {
+        let directory = Directory::new("a");
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let log = told.clone();
+        directory.set_on_change(Arc::new(move |s| log.lock().unwrap().push(s.id.clone())));
+        directory.on_entry("room.r1", Some(&entry("r1", "b", false)));
+        directory.on_entry("room.r2", Some(&entry("r2", "b", true)));
+        directory.on_entry("room.mine", Some(&entry("mine", "a", false)));
+        directory.on_entry("junk", Some(b"{}"));
+        let all_live = |_: &str| true;
+        let listed: Vec<String> = directory
+            .remote_rooms("main", &all_live)
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(listed, ["r1"], "private and own rooms are not listed");
+        assert!(
+            directory.remote_room("r2").is_some(),
+            "a private room can be joined"
+        );
+        assert!(directory.remote_rooms("other", &all_live).is_empty());
+
+        let b_down = |node: &str| node != "b";
+        assert!(directory.remote_rooms("main", &b_down).is_empty());
+        directory.sweep(&b_down);
+        directory.on_entry("room.r1", None);
+        assert!(directory.remote_room("r1").is_none());
+        let told = told.lock().unwrap().clone();
+        assert_eq!(told.iter().filter(|id| *id == "r1").count(), 3, "{told:?}");
+    }
+}
