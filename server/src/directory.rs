@@ -13,7 +13,7 @@ pub const MAX_ROOM_NAME: usize = 32;
 pub const MAX_PASSWORD: usize = 64;
 
 /// What a room is asked to be.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RoomSpec {
     pub name: String,
     pub lobby: Arc<str>,

@@ -148,10 +148,14 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
         },
     );
     if let Some(cluster) = &cluster {
-        let rooms = rooms.clone();
+        let rooms_here = rooms.clone();
         cluster
             .directory()
-            .set_on_change(Arc::new(move |summary| rooms.remote_changed(summary)));
+            .set_on_change(Arc::new(move |summary| rooms_here.remote_changed(summary)));
+        let rooms_here = rooms.clone();
+        cluster
+            .directory()
+            .set_on_displaced(Arc::new(move |id| rooms_here.displaced(id)));
     }
     let relay = cluster
         .clone()

@@ -54,6 +54,7 @@ pub const CLUSTER_BROADCASTS: &str = "kurve_cluster_broadcasts_total";
 pub const CLUSTER_TOPICS: &str = "kurve_cluster_topics";
 pub const CLUSTER_REMOTE_MEMBERS: &str = "kurve_cluster_remote_members";
 pub const CLUSTER_TRANSFERS: &str = "kurve_cluster_presence_transfers_total";
+pub const CLUSTER_ADOPTIONS: &str = "kurve_cluster_adoptions_total";
 pub const CLUSTER_RELAY_JOINS: &str = "kurve_cluster_relay_joins_total";
 pub const CLUSTER_RELAYED_MEMBERS: &str = "kurve_cluster_relayed_members";
 
@@ -188,6 +189,10 @@ fn describe() {
     describe_gauge!(
         CLUSTER_REMOTE_MEMBERS,
         "Presence sessions of other nodes known to this node"
+    );
+    describe_counter!(
+        CLUSTER_ADOPTIONS,
+        "Rooms of dead nodes this node took over, from their saved state"
     );
     describe_counter!(
         CLUSTER_RELAY_JOINS,

@@ -147,6 +147,8 @@ struct Inner {
     holds: Mutex<HashMap<Arc<str>, usize>>,
     /// Other nodes' members of this node's rooms, by (node, socket, room).
     proxies: Mutex<HashMap<ProxyKey, Proxy>>,
+    /// Rooms of dead nodes this node is taking over now.
+    adopting: Mutex<std::collections::HashSet<String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -169,6 +171,7 @@ impl Relay {
                 members: Mutex::default(),
                 holds: Mutex::default(),
                 proxies: Mutex::default(),
+                adopting: Mutex::default(),
             }),
         };
         let sink = relay.clone();
@@ -534,9 +537,53 @@ impl Relay {
         }))
     }
 
+    /// Rooms of nodes that went down are adopted: every node picks the same adopter
+    /// (the live node with the fewest rooms, then the lowest id), and only one claim
+    /// of the directory entry can succeed.
+    fn adopt_orphans(&self) {
+        let cluster = &self.inner.cluster;
+        let orphans = cluster.directory().orphans(&|node| cluster.is_live(node));
+        if orphans.is_empty() {
+            return;
+        }
+        let adopter = cluster
+            .nodes()
+            .into_iter()
+            .min_by(|a, b| (a.rooms, &a.id).cmp(&(b.rooms, &b.id)));
+        if adopter.is_none_or(|n| n.id != self.node()) {
+            return;
+        }
+        for orphan in orphans {
+            let id = orphan.summary.id;
+            if !lock(&self.inner.adopting).insert(id.clone()) {
+                continue;
+            }
+            let relay = self.clone();
+            tokio::spawn(async move {
+                let cluster = &relay.inner.cluster;
+                let claimed = cluster
+                    .directory()
+                    .claim(&id, &|node| !cluster.is_live(node))
+                    .await;
+                match claimed {
+                    Ok(state) => {
+                        if let Err(error) = relay.inner.rooms.adopt(&id, &state) {
+                            tracing::warn!(room = %id, %error, "relay: cannot adopt a room");
+                        }
+                    }
+                    Err(error) => {
+                        tracing::info!(room = %id, %error, "relay: room not adopted here")
+                    }
+                }
+                lock(&relay.inner.adopting).remove(&id);
+            });
+        }
+    }
+
     /// Members whose room's node went down get `phx_error`; proxies of members whose
     /// node went down leave their rooms.
     fn sweep(&self) {
+        self.adopt_orphans();
         let cluster = &self.inner.cluster;
         let orphans: Vec<(SocketId, Arc<str>)> = lock(&self.inner.members)
             .iter()

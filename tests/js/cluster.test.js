@@ -273,19 +273,51 @@ test("NATS away for 10 s: nodes stay up, and presence converges when it is back"
   await waitFor(() => ids.every((id) => presence.keys().includes(id)), 15000, "a sees members of b and c after the outage");
 });
 
-test("kill -9 of a node: its members leave the others' presence within 10 s", async (t) => {
+test("kill -9 of a node: its members leave the others' presence within 10 s, and its room is adopted and played on", async (t) => {
   const victim = await user("victim");
   const watcher = await user("watcher");
   const { presence } = await join(socketOn(t, "a", watcher.token), "lobby:main");
-  const socket = connect(nodes.c.url, victim.token, { reconnectAfterMs: () => 60000 });
-  t.after(() => disconnectAll(socket));
-  await join(socket, "lobby:main");
+  const victimSocket = connect(nodes.c.url, victim.token, { reconnectAfterMs: () => 60000 });
+  t.after(() => disconnectAll(victimSocket));
+  const { channel: lobbyC } = await join(victimSocket, "lobby:main");
   await waitFor(() => presence.keys().includes(victim.user.id), 10000, "the victim seen on a");
+
+  // A room on c, played by one player on a and one on b.
+  const created = await push(lobbyC, "create_room", { name: "doomed", max_players: 2 });
+  const id = created.response.room_id;
+  const [pa, pb] = [await user("adopta"), await user("adoptb")];
+  const ra = roomChannel(socketOn(t, "a", pa.token), id, { as: "player" });
+  await waitFor(async () => ra.oks.length > 0, 10000, "a's player in the room of c");
+  const rb = roomChannel(socketOn(t, "b", pb.token), id, { as: "player" });
+  await rb.joined;
+  for (const r of [ra, rb]) assert.equal((await push(r.channel, "ready", {})).status, "ok");
+  await waitFor(() => ra.snapshots.length === 1 && ra.ticks.length > 120, 10000, "two seconds of play");
+  const seated = [pa.user.id, pb.user.id].sort();
+
   const killedAt = Date.now();
   nodes.c.proc.kill("SIGKILL");
   await waitFor(() => !presence.keys().includes(victim.user.id), 10000, "the victim gone from a's presence");
-  const took = Date.now() - killedAt;
-  assert.ok(took <= 10000, `left after ${took} ms`);
-  const { text } = await get(nodes.a.http, "/api/cluster");
-  await waitFor(async () => JSON.parse((await get(nodes.a.http, "/api/cluster")).text).nodes.length === 2, 5000, `c gone from /api/cluster (${text})`);
+  const left = Date.now() - killedAt;
+  assert.ok(left <= 10000, `left after ${left} ms`);
+  await waitFor(async () => JSON.parse((await get(nodes.a.http, "/api/cluster")).text).nodes.length === 2, 5000, "c gone from /api/cluster");
+
+  // The room moves to a or b; both players get phx_error and their clients rejoin by themselves.
+  let adoptedBy = null;
+  await waitFor(async () => {
+    const { text } = await get(nodes.a.http, "/api/rooms?lobby=main");
+    adoptedBy = JSON.parse(text).rooms.find((r) => r.id === id)?.node ?? null;
+    return adoptedBy === "a" || adoptedBy === "b";
+  }, 15000, "the room listed again, on a or b");
+  const adopted = Date.now() - killedAt;
+  await waitFor(() => ra.snapshots.length >= 2 && rb.snapshots.length >= 2, 20000, "fresh snapshots after the rejoin");
+  assert.ok(ra.errors.length >= 1 && rb.errors.length >= 1, "both players' channels errored when c died");
+  const snap = ra.snapshots.at(-1).snap;
+  assert.notEqual(snap.phase, "waiting", `the match goes on (phase ${snap.phase})`);
+  assert.deepEqual(snap.players.map((p) => p.id).sort(), seated, "the same players are seated");
+  const mark = ra.ticks.length;
+  await waitFor(() => ra.ticks.length > mark + 60 && rb.ticks.length > 60, 10000, "ticks again on both nodes");
+  const after = ra.ticks.slice(ra.snapshots.at(-1).at);
+  assertConsecutive(after, "a's player after the adoption");
+  assert.equal(after[0], snap.tick + 1, "ticks follow the new snapshot");
+  console.log(`# kill -9: presence left after ${left} ms; room adopted by ${adoptedBy}, listed after ${adopted} ms`);
 });

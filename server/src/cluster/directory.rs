@@ -23,6 +23,13 @@ use tokio_util::sync::CancellationToken;
 /// The bucket's name.
 pub const BUCKET: &str = "kurve_rooms";
 
+/// The bucket of the rooms' saved states (what the supervisor resumes a room from),
+/// from which another node adopts a room whose node died.
+pub const STATE_BUCKET: &str = "kurve_room_state";
+
+/// A saved state larger than this is not stored (NATS's payload limit is 1 MiB).
+pub const MAX_STATE_BYTES: usize = 900 * 1024;
+
 /// One room as the directory holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DirectoryEntry {
@@ -34,6 +41,30 @@ pub struct DirectoryEntry {
 /// Called for a room of another node that appeared, changed or went away (its
 /// summary as last known), so its lobby can update its listing.
 pub type OnChange = Arc<dyn Fn(&RoomSummary) + Send + Sync>;
+
+/// Called with the id of a room of this node that another node now owns (it adopted
+/// the room while this node was cut off): this node's copy must stop.
+pub type OnDisplaced = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Why a room could not be claimed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error("the directory is not open yet")]
+    NotReady,
+    #[error("the room is not in the directory, or its owner is back")]
+    Gone,
+    #[error("another node claimed it first")]
+    Lost,
+    #[error("the room has no saved state")]
+    NoState,
+    #[error("nats: {0}")]
+    Nats(String),
+}
+
+type Stores = (
+    async_nats::jetstream::kv::Store,
+    async_nats::jetstream::kv::Store,
+);
 
 /// This node's copy of the shared directory.
 pub struct Directory {
@@ -48,6 +79,11 @@ pub struct Directory {
     on_change: OnceLock<OnChange>,
     /// Remote rooms hidden because their owner is down, as of the last sweep.
     hidden: Mutex<HashSet<String>>,
+    /// This node's rooms' saved states to write (None: delete).
+    state_dirty: Mutex<HashMap<String, Option<Vec<u8>>>>,
+    on_displaced: OnceLock<OnDisplaced>,
+    /// The directory and state buckets, once open.
+    stores: OnceLock<Stores>,
 }
 
 fn key(id: &str) -> String {
@@ -64,7 +100,76 @@ impl Directory {
             wake: Notify::new(),
             on_change: OnceLock::new(),
             hidden: Mutex::default(),
+            state_dirty: Mutex::default(),
+            on_displaced: OnceLock::new(),
+            stores: OnceLock::new(),
         }
+    }
+
+    /// Where a room of this node adopted elsewhere is reported (set once).
+    pub fn set_on_displaced(&self, on_displaced: OnDisplaced) {
+        let _ = self.on_displaced.set(on_displaced);
+    }
+
+    /// Stores the saved state of a room of this node (coalesced: only the latest of a
+    /// burst is written). Too large a state is not stored, and logged.
+    pub fn put_state(&self, id: &str, state: Vec<u8>) {
+        if state.len() > MAX_STATE_BYTES {
+            tracing::warn!(
+                room = id,
+                bytes = state.len(),
+                "cluster: a room's saved state is too large to share"
+            );
+            return;
+        }
+        Self::lock(&self.state_dirty).insert(id.to_owned(), Some(state));
+        self.wake.notify_one();
+    }
+
+    /// Rooms of other nodes whose owner is down: candidates for adoption.
+    pub fn orphans(&self, live: &dyn Fn(&str) -> bool) -> Vec<DirectoryEntry> {
+        Self::lock(&self.remote)
+            .values()
+            .filter(|e| !live(&e.owner))
+            .cloned()
+            .collect()
+    }
+
+    /// Takes room `id` over from its dead owner: its directory entry names this node
+    /// (compare-and-swap on the entry's revision, so only one node ever wins), and its
+    /// saved state is returned for the room to be started from.
+    pub async fn claim(
+        &self,
+        id: &str,
+        owner_is_dead: &(dyn Fn(&str) -> bool + Send + Sync),
+    ) -> Result<Vec<u8>, ClaimError> {
+        let (rooms, states) = self.stores.get().ok_or(ClaimError::NotReady)?;
+        let nats = |e: &dyn std::fmt::Display| ClaimError::Nats(e.to_string());
+        let entry = rooms
+            .entry(key(id))
+            .await
+            .map_err(|e| nats(&e))?
+            .filter(|e| matches!(e.operation, async_nats::jetstream::kv::Operation::Put))
+            .ok_or(ClaimError::Gone)?;
+        let mut current: DirectoryEntry =
+            serde_json::from_slice(&entry.value).map_err(|_| ClaimError::Gone)?;
+        if current.owner == self.node || !owner_is_dead(&current.owner) {
+            return Err(ClaimError::Gone);
+        }
+        let state = states
+            .get(key(id))
+            .await
+            .map_err(|e| nats(&e))?
+            .ok_or(ClaimError::NoState)?;
+        current.owner = self.node.clone();
+        current.summary.node = Some(self.node.clone());
+        let bytes = serde_json::to_vec(&current).map_err(|e| nats(&e))?;
+        rooms
+            .update(key(id), bytes.into(), entry.revision)
+            .await
+            .map_err(|_| ClaimError::Lost)?;
+        Self::lock(&self.local).insert(id.to_owned(), current);
+        Ok(state.to_vec())
     }
 
     /// Where changes to other nodes' rooms are reported (set once).
@@ -93,6 +198,7 @@ impl Directory {
     pub fn remove(&self, id: &str) {
         Self::lock(&self.local).remove(id);
         Self::lock(&self.dirty).insert(id.to_owned(), None);
+        Self::lock(&self.state_dirty).insert(id.to_owned(), None);
         self.wake.notify_one();
     }
 
@@ -154,6 +260,18 @@ impl Directory {
             return;
         };
         let entry = value.and_then(|v| serde_json::from_slice::<DirectoryEntry>(v).ok());
+        if let Some(entry) = &entry
+            && entry.owner != self.node
+            && Self::lock(&self.local).remove(id).is_some()
+        {
+            // Adopted by another node while this one was cut off: stop this copy.
+            tracing::warn!(room = id, owner = %entry.owner, "cluster: a room of this node was adopted elsewhere");
+            Self::lock(&self.dirty).remove(id);
+            Self::lock(&self.state_dirty).remove(id);
+            if let Some(on_displaced) = self.on_displaced.get() {
+                on_displaced(id);
+            }
+        }
         let mut remote = Self::lock(&self.remote);
         let before = match entry {
             Some(entry) if entry.owner != self.node => {
@@ -180,9 +298,15 @@ impl Directory {
         shutdown: CancellationToken,
     ) {
         let js = async_nats::jetstream::new(client);
-        let store = loop {
-            match open_bucket(&js, BUCKET).await {
-                Ok(store) => break store,
+        let (store, states) = loop {
+            let opened = match open_bucket(&js, BUCKET).await {
+                Ok(rooms) => open_bucket(&js, STATE_BUCKET)
+                    .await
+                    .map(|states| (rooms, states)),
+                Err(error) => Err(error),
+            };
+            match opened {
+                Ok(stores) => break stores,
                 Err(error) => {
                     tracing::warn!(%error, "cluster: room directory bucket not ready; retrying");
                     tokio::select! {
@@ -192,6 +316,7 @@ impl Directory {
                 }
             }
         };
+        let _ = self.stores.set((store.clone(), states.clone()));
         let watcher = tokio::spawn(self.clone().watch(store.clone(), shutdown.clone()));
         loop {
             let batch: Vec<(String, Option<DirectoryEntry>)> =
@@ -209,6 +334,18 @@ impl Directory {
                     failed = true;
                     // Unless something newer replaced it meanwhile, write it again later.
                     Self::lock(&self.dirty).entry(id).or_insert(entry);
+                }
+            }
+            let states_batch: Vec<(String, Option<Vec<u8>>)> =
+                Self::lock(&self.state_dirty).drain().collect();
+            for (id, state) in states_batch {
+                let written = match &state {
+                    Some(bytes) => states.put(key(&id), bytes.clone().into()).await.is_ok(),
+                    None => states.purge(key(&id)).await.is_ok(),
+                };
+                if !written {
+                    failed = true;
+                    Self::lock(&self.state_dirty).entry(id).or_insert(state);
                 }
             }
             let retry = tokio::time::sleep(if failed {

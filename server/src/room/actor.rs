@@ -574,6 +574,7 @@ impl Room {
     /// mid-round replays that round from the moment play began.
     fn save(&mut self) {
         let saved = self.game.save();
+        self.rooms.share_state(&self.id, &self.spec, &saved);
         *self
             .save_slot
             .lock()

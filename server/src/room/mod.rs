@@ -364,6 +364,100 @@ impl Rooms {
         cluster.is_live(&entry.owner).then_some(entry.owner)
     }
 
+    /// Stores a room's saved state in the cluster, for another node to adopt the room
+    /// from if this one dies.
+    pub(crate) fn share_state(&self, id: &str, spec: &RoomSpec, saved: &SavedGame) {
+        let Some(cluster) = &self.deps.cluster else {
+            return;
+        };
+        #[derive(serde::Serialize)]
+        struct StateRef<'a> {
+            spec: &'a RoomSpec,
+            saved: &'a SavedGame,
+        }
+        match rmp_serde::to_vec_named(&StateRef { spec, saved }) {
+            Ok(bytes) => cluster.directory().put_state(id, bytes),
+            Err(error) => tracing::warn!(room = id, %error, "cannot encode a room's state"),
+        }
+    }
+
+    /// Starts room `id` of a dead node here, from the state it shared
+    /// ([`Rooms::share_state`]); its members rejoin by themselves.
+    pub fn adopt(&self, id: &str, state: &[u8]) -> Result<(), AdoptError> {
+        #[derive(serde::Deserialize)]
+        struct State {
+            spec: RoomSpec,
+            saved: SavedGame,
+        }
+        let State { spec, saved } =
+            rmp_serde::from_slice(state).map_err(|e| AdoptError::Corrupt(e.to_string()))?;
+        let id: Arc<str> = Arc::from(id);
+        let mut table = self.table();
+        if table.contains_key(&id) {
+            return Err(AdoptError::Exists);
+        }
+        let (tx, rx) = mailbox(ROOM_MAILBOX);
+        let handle = RoomHandle {
+            id: id.clone(),
+            mailbox: tx,
+        };
+        let tick = Arc::new(AtomicU64::new(0));
+        let summary = RoomSummary {
+            id: id.to_string(),
+            name: spec.name.clone(),
+            lobby: spec.lobby.to_string(),
+            phase: RoomPhase::Waiting,
+            players: Vec::new(),
+            spectators: 0,
+            max_players: spec.max_players,
+            private: spec.private,
+            node: self.deps.node.as_deref().map(str::to_owned),
+        };
+        table.insert(
+            id.clone(),
+            Entry {
+                handle: handle.clone(),
+                tick: tick.clone(),
+                summary: summary.clone(),
+                password: spec.password.clone(),
+                creator: spec.creator.clone(),
+            },
+        );
+        drop(table);
+        rooms_gauge(RoomPhase::Waiting, 1.0);
+        metrics::counter!(crate::metrics::CLUSTER_ADOPTIONS).increment(1);
+        let child = RoomChild {
+            id: id.clone(),
+            spec,
+            tick,
+            first_mailbox: Some(rx),
+            saved: Arc::new(Mutex::new(Some(saved))),
+            rooms: self.clone(),
+        };
+        if self
+            .supervisor
+            .start_child(format!("room:{id}"), Restart::Transient, child)
+            .is_err()
+        {
+            self.remove(&handle);
+            return Err(AdoptError::Unavailable);
+        }
+        tracing::info!(room = %id, "adopted a room of a node that went down");
+        Ok(())
+    }
+
+    /// Room `id` was adopted by another node while this one was cut off from the
+    /// cluster: this copy stops, and its members get `phx_error` and rejoin the other.
+    pub fn displaced(&self, id: &str) {
+        let Some(entry) = self.table().remove(id) else {
+            return;
+        };
+        rooms_gauge(entry.summary.phase, -1.0);
+        self.deps.pubsub.crash_topic(&format!("room:{id}"));
+        entry.handle.close();
+        self.announce(&entry.summary);
+    }
+
     /// A room of another node appeared, changed or went away: its lobby relists.
     pub fn remote_changed(&self, summary: &RoomSummary) {
         self.announce(summary);
@@ -479,6 +573,17 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
         diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
     }
     diff == 0
+}
+
+/// Why a room of a dead node could not be started here.
+#[derive(Debug, thiserror::Error)]
+pub enum AdoptError {
+    #[error("its saved state does not decode: {0}")]
+    Corrupt(String),
+    #[error("a room with this id already runs here")]
+    Exists,
+    #[error("the server is shutting down")]
+    Unavailable,
 }
 
 /// The supervisor's recipe for one room.

@@ -12,7 +12,7 @@ use super::config::FINE_PER_WIRE;
 pub const MAX_SEATS: usize = 8;
 
 /// A seated player: identity, controls and score.
-#[derive(Component, Clone, Debug, PartialEq, Eq)]
+#[derive(Component, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Player {
     /// Seat index (0..8): colour, and the order every system iterates in.
     pub seat: u8,
@@ -35,7 +35,7 @@ pub struct Player {
 }
 
 /// Whether a head draws this tick.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum GapState {
     /// Drawing; a gap starts after this many more moving ticks.
     Solid {
@@ -50,7 +50,7 @@ pub enum GapState {
 }
 
 /// A player's head on the field.
-#[derive(Component, Clone, Debug, PartialEq, Eq)]
+#[derive(Component, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Head {
     /// On the field and alive this round.
     pub alive: bool,
@@ -130,14 +130,14 @@ impl Seats {
 }
 
 /// The clock: the number of the last completed tick.
-#[derive(Resource, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Resource, Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Clock {
     /// Last completed tick (0 before the first).
     pub tick: u64,
 }
 
 /// A participant of the current match (for standings even after they leave).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Participant {
     /// Seat at match start.
     pub seat: u8,
@@ -150,7 +150,7 @@ pub struct Participant {
 }
 
 /// Phase, round and match bookkeeping.
-#[derive(Resource, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Resource, Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MatchState {
     /// The room's seed; every match's RNG streams derive from it.
     pub room_seed: u64,
@@ -191,7 +191,7 @@ pub struct MatchState {
 }
 
 /// One unbroken polyline of trail.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TrailLine {
     /// Owner's seat.
     pub seat: u8,
@@ -203,7 +203,7 @@ pub struct TrailLine {
 
 /// Every trail of the round: the polylines (what the client draws) and the same
 /// segments in a spatial grid (what collides).
-#[derive(Resource, Clone, Debug)]
+#[derive(Resource, Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Trails {
     /// Polylines in creation order.
     pub lines: Vec<TrailLine>,
@@ -215,7 +215,7 @@ pub struct Trails {
 }
 
 /// An item on the field.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FieldItem {
     /// Id.
     pub id: u32,
@@ -226,14 +226,14 @@ pub struct FieldItem {
 }
 
 /// Items on the field, by id.
-#[derive(Resource, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Resource, Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Field {
     /// Items, in spawn order.
     pub items: Vec<FieldItem>,
 }
 
 /// An active effect.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ActiveEffect {
     /// Id.
     pub id: u32,
@@ -248,7 +248,7 @@ pub struct ActiveEffect {
 }
 
 /// Active effects in start order.
-#[derive(Resource, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Resource, Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Effects {
     /// Effects.
     pub list: Vec<ActiveEffect>,
@@ -256,7 +256,7 @@ pub struct Effects {
 
 /// The round's RNG streams, one per purpose (and per seat for gaps), so one player's
 /// draws never shift another's.
-#[derive(Resource, Clone, Debug)]
+#[derive(Resource, Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Rngs {
     /// Spawn positions and headings.
     pub spawn: ChaCha8Rng,
@@ -267,21 +267,23 @@ pub struct Rngs {
 }
 
 /// Deaths found this tick, resolved together.
-#[derive(Resource, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Resource, Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Deaths {
     /// `(seat, cause, by)` in seat order.
     pub list: Vec<(u8, kurve_shared::game::DeathCause, Option<u8>)>,
 }
 
 /// What a tick produced, drained by `Game::step`.
-#[derive(Resource, Clone, Debug, Default)]
+#[derive(Resource, Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Outbox {
     /// Head updates by seat.
     pub heads: Vec<HeadUpdate>,
     /// Tick events in order.
     pub events: Vec<Event>,
     /// JSON lifecycle events in order.
+    #[serde(skip)]
     pub lifecycle: Vec<RoomEvent>,
     /// The match just ended: its record (the input log is attached by `Game`).
+    #[serde(skip)]
     pub record: Option<super::MatchRecord>,
 }

@@ -115,7 +115,7 @@ pub const FINE_PER_WIRE: i64 = 32;
 pub const Q16: i64 = 1 << 16;
 
 /// [`GameConfig`] plus what the systems need per tick, computed once.
-#[derive(Resource, Clone, Debug)]
+#[derive(Resource, Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Settings {
     /// The rules.
     pub cfg: GameConfig,

@@ -123,7 +123,7 @@ pub struct StepOutput {
 }
 
 /// The complete state of a game, for a supervisor to restart a room from. Plain data.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SavedGame {
     settings: Settings,
     clock: Clock,

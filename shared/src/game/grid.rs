@@ -4,7 +4,7 @@
 use super::geom::{Pt, seg_seg_within};
 
 /// One drawn trail segment: a capsule from `a` to `b` with radius `r` (wire units).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Segment {
     /// Start point.
     pub a: Pt,
@@ -29,7 +29,7 @@ pub struct Segment {
 /// The cells are allocated on the first insert and given back by [`SegmentGrid::clear`]:
 /// a grid with no segments (a room waiting for players) costs a few words, not one
 /// vector per cell.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SegmentGrid {
     cell: i32,
     cols: i32,
