@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite: formatting and lints, Rust unit and integration tests, the
 # protocol tests with the official phoenix JS client, and the browser end-to-end tests.
-# Installs what the suites need (npm packages; nats-server for the cluster tests;
-# Chromium for the browser tests).
+# Installs what the suites need (npm packages; nats-server and PostgreSQL for the
+# cluster tests; Chromium for the browser tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -19,6 +19,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test (unit and integration)"
 scripts/install-nats.sh
+scripts/install-postgres.sh
 cargo test --workspace
 
 step "protocol tests (official phoenix client, node:test)"

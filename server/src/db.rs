@@ -30,9 +30,13 @@ const MIGRATIONS: &[M<'static>] = &[
 /// Why the database could not be opened or queried.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    /// The URL is neither `sqlite://PATH` nor `sqlite::memory:`.
-    #[error("unsupported database url {0:?}: expected sqlite://PATH or sqlite::memory:")]
+    /// The URL is neither `sqlite://PATH`, `sqlite::memory:` nor `postgres://…`.
+    #[error(
+        "unsupported database url {0:?}: expected sqlite://PATH, sqlite::memory: or postgres://…"
+    )]
     InvalidUrl(String),
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("migration: {0}")]
@@ -40,6 +44,11 @@ pub enum DbError {
     /// The blocking task running the query panicked or was cancelled.
     #[error("database task failed: {0}")]
     TaskFailed(String),
+}
+
+/// Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// Where a database URL points.

@@ -61,10 +61,18 @@ pub enum StartError {
         config::MIN_ADMIN_TOKEN_BYTES
     )]
     WeakAdminToken,
+    #[error(
+        "a cluster needs one database for every node: give --database-url postgres://… \
+         (SQLite is embedded in one node)"
+    )]
+    ClusterNeedsPostgres,
 }
 
 /// Builds the shared state: opens (and migrates) the database, starts `lobby:main`.
-pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartError> {
+pub async fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartError> {
+    if config.cluster_url.is_some() && !db::is_postgres(&config.database_url) {
+        return Err(StartError::ClusterNeedsPostgres);
+    }
     if config
         .admin_token
         .as_ref()
@@ -80,7 +88,7 @@ pub fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartEr
             "KURVE_SECRET is not set: using a random secret, tokens end with this process"
         );
     }
-    let accounts = AccountStore::open(&config.database_url)?;
+    let accounts = AccountStore::connect(&config.database_url).await?;
     // A node of a cluster has an id (given, or random); a single node has none.
     let node_id = config.cluster_url.as_ref().map(|_| {
         config
@@ -186,7 +194,7 @@ pub async fn run(
     config: Config,
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
-    let app = build(config, shutdown.clone())?;
+    let app = build(config, shutdown.clone()).await?;
     serve(listener, app).await
 }
 

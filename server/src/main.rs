@@ -21,7 +21,7 @@ async fn main() -> anyhow::Result<()> {
     // as the line below appears still drains cleanly.
     let signals = Signals::install()?;
     tokio::spawn(watch_signals(signals, shutdown.clone()));
-    let app = kurve_server::build(config, shutdown)?;
+    let app = kurve_server::build(config, shutdown).await?;
     // One line on stdout that scripts and tests wait for; logs go to stderr.
     println!("listening on http://{addr}");
     tracing::info!(%addr, "kurve listening");

@@ -5,19 +5,27 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { decode } from "@msgpack/msgpack";
-import { startServer, guest, get, connect, join, push, waitFor, nextEvent, disconnectAll, within } from "./harness.js";
+import { startServer, guest, get, post, connect, join, push, waitFor, disconnectAll, within } from "./harness.js";
 import { startNats } from "../support/nats.js";
+import { startPostgres } from "../support/postgres.js";
 
 const SECRET = "cluster-test-secret-0123456789abcdef";
 let nats;
+let postgres;
 const nodes = {};
 
 async function startNode(id) {
-  return startServer({ args: ["--cluster", nats.url, "--node-id", id], env: { KURVE_SECRET: SECRET } });
+  return startServer({
+    // Short matches (1 point per opponent), so one can be played to its end here.
+    args: ["--cluster", nats.url, "--node-id", id, "--points-per-opponent", "1"],
+    database: postgres.url,
+    env: { KURVE_SECRET: SECRET },
+  });
 }
 
 before(async () => {
   nats = await startNats();
+  postgres = await startPostgres();
   for (const id of ["a", "b", "c"]) nodes[id] = await startNode(id);
   // Every node lists all three before any test starts.
   for (const node of Object.values(nodes)) {
@@ -31,6 +39,7 @@ before(async () => {
 after(async () => {
   for (const node of Object.values(nodes)) await node?.stop("SIGKILL");
   await nats?.cleanup();
+  postgres?.stop();
 });
 
 let counter = 0;
@@ -244,6 +253,51 @@ test("a room on node a is listed on b and c, played from b and spectated from c"
   const right = roomChannel(lobbies.c.socket, lockedId, { as: "spectator", password: "sesame" });
   await right.joined;
   right.channel.leave();
+});
+
+test("register on a, log in on b, finish a match on c: one leaderboard everywhere", async (t) => {
+  const stamp = Date.now().toString(36).slice(-5);
+  const [nameA, nameB] = [`ana${stamp}`, `ben${stamp}`];
+  const registered = await post(nodes.a.http, "/api/register", { name: nameA, password: "correct horse battery" });
+  assert.equal(registered.status, 201, JSON.stringify(registered.body));
+  const other = await post(nodes.a.http, "/api/register", { name: nameB, password: "another good phrase" });
+  assert.equal(other.status, 201);
+  const onB = await post(nodes.b.http, "/api/login", { name: nameA, password: "correct horse battery" });
+  assert.equal(onB.status, 200, `the account made on a signs in on b: ${JSON.stringify(onB.body)}`);
+  const onC = await post(nodes.c.http, "/api/login", { name: nameB, password: "another good phrase" });
+  assert.equal(onC.status, 200);
+
+  // Both play in a room on c: one from b (relayed), one from c.
+  const host = connect(nodes.c.url, onC.body.token);
+  const far = connect(nodes.b.url, onB.body.token);
+  t.after(() => disconnectAll(host, far));
+  const { channel: lobby } = await join(host, "lobby:main");
+  const id = (await push(lobby, "create_room", { name: "final", max_players: 2 })).response.room_id;
+  await waitFor(async () => JSON.parse((await get(nodes.b.http, "/api/rooms?lobby=main")).text).rooms.some((r) => r.id === id), 5000, "the room known on b");
+  const players = [roomChannel(host, id, { as: "player" }), roomChannel(far, id, { as: "player" })];
+  for (const r of players) await r.joined;
+  // One drives straight into a wall, the other circles into its own trail: rounds end fast.
+  const ends = [];
+  players.forEach((r, i) => {
+    const steer = () => r.channel.push("input", { turn: i === 0 ? 0 : 1 });
+    r.channel.on("round_start", steer);
+    r.channel.on("phase", steer);
+    r.channel.on("match_end", (payload) => ends.push(payload));
+  });
+  for (const r of players) assert.equal((await push(r.channel, "ready", {})).status, "ok");
+  await waitFor(() => ends.length === 2, 150000, "match_end on both players");
+
+  const boards = [];
+  for (const node of ["a", "b", "c"]) {
+    await waitFor(async () => {
+      const { text } = await get(nodes[node].http, "/api/leaderboard");
+      const names = JSON.parse(text).players.map((e) => e.name);
+      return names.includes(nameA) && names.includes(nameB);
+    }, 5000, `both players on ${node}'s leaderboard`);
+    boards.push((await get(nodes[node].http, "/api/leaderboard")).text);
+  }
+  assert.equal(boards[1], boards[0], "b's leaderboard is a's");
+  assert.equal(boards[2], boards[0], "c's leaderboard is a's");
 });
 
 test("NATS away for 10 s: nodes stay up, and presence converges when it is back", async (t) => {

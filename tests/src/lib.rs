@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod decoders;
+pub mod services;
 pub mod soak;
 
 use std::net::SocketAddr;
@@ -74,7 +75,9 @@ pub async fn spawn_server_with(config: Config) -> TestServer {
         .expect("binding a test port");
     let addr = listener.local_addr().expect("test listener address");
     let shutdown = CancellationToken::new();
-    let app = kurve_server::build(config, shutdown.clone()).expect("building the test server");
+    let app = kurve_server::build(config, shutdown.clone())
+        .await
+        .expect("building the test server");
     let serve_app = app.clone();
     let task = tokio::spawn(async move {
         if let Err(error) = kurve_server::serve(listener, serve_app).await {

@@ -1,49 +1,17 @@
 //! Two nodes on a real nats-server (CONTRACT §9, first part): each lists both in
 //! `/api/cluster`, rooms carry their node, the per-node figures are exported, and
 //! `/healthz` is 503 while NATS is away and ok again once it is back.
-//! nats-server comes from Debian's package (`scripts/test.sh` installs it).
+//! nats-server and PostgreSQL come from Debian's packages (`scripts/test.sh` installs
+//! them); a cluster on SQLite refuses to start.
 
 mod room_support;
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kurve_server::config::Config;
+use kurve_tests::services::{Nats, Postgres, free_port};
 use kurve_tests::spawn_server_with;
 use room_support::http_get_json;
-
-/// `nats-server` on PATH or where Debian puts it.
-fn nats_server() -> PathBuf {
-    for dir in std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .chain(["/usr/sbin", "/usr/bin"])
-    {
-        let candidate = PathBuf::from(dir).join("nats-server");
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    panic!("nats-server is missing: apt-get install nats-server (scripts/test.sh does)");
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-fn start_nats(port: u16) -> Child {
-    Command::new(nats_server())
-        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nats-server starts")
-}
 
 /// Polls `check` every 100 ms until it holds, or fails after `within`.
 async fn eventually(within: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
@@ -60,10 +28,12 @@ async fn eventually(within: Duration, what: &str, mut check: impl AsyncFnMut() -
 #[tokio::test]
 async fn two_nodes_see_each_other_and_health_follows_nats() {
     let port = free_port();
-    let mut nats = start_nats(port);
+    let mut nats = Nats::start(port);
+    let postgres = Postgres::start();
     let node = |id: &str| Config {
         cluster_url: Some(format!("nats://127.0.0.1:{port}")),
         node_id: Some(id.into()),
+        database_url: postgres.url.clone(),
         ..Config::for_tests()
     };
     let a = spawn_server_with(node("node-a")).await;
@@ -110,8 +80,7 @@ async fn two_nodes_see_each_other_and_health_follows_nats() {
     assert_eq!(health(&a).await, 200);
 
     // NATS goes away: unhealthy, the node itself keeps serving.
-    nats.kill().expect("kill nats-server");
-    let _ = nats.wait();
+    nats.kill();
     eventually(Duration::from_secs(6), "503 without NATS", async || {
         health(&a).await == 503
     })
@@ -120,7 +89,7 @@ async fn two_nodes_see_each_other_and_health_follows_nats() {
     assert_eq!(status, 200, "local play goes on");
 
     // NATS back on the same port: healthy again, both nodes listed again.
-    let mut nats = start_nats(port);
+    let nats = Nats::start(port);
     eventually(Duration::from_secs(15), "healthy again", async || {
         health(&a).await == 200
     })
@@ -132,8 +101,23 @@ async fn two_nodes_see_each_other_and_health_follows_nats() {
     .await;
     a.stop().await;
     b.stop().await;
-    let _ = nats.kill();
-    let _ = nats.wait();
+    drop(nats);
+}
+
+#[tokio::test]
+async fn a_cluster_on_sqlite_refuses_to_start() {
+    let config = Config {
+        cluster_url: Some("nats://127.0.0.1:1".into()),
+        node_id: Some("lonely".into()),
+        ..Config::for_tests()
+    };
+    let refused = kurve_server::build(config, tokio_util::sync::CancellationToken::new()).await;
+    let error = refused.err().expect("a cluster on SQLite is refused");
+    assert!(
+        matches!(error, kurve_server::StartError::ClusterNeedsPostgres),
+        "{error}"
+    );
+    assert!(error.to_string().contains("postgres://"), "{error}");
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use rand::Rng;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use serde::Serialize;
 
+use super::postgres::PgStore;
 use super::{AuthError, User, names, password};
 use crate::db::{self, DbError};
 
@@ -100,9 +101,17 @@ pub struct LeaderboardEntry {
 }
 
 /// Accounts and match history. Cheap to clone; all clones share one connection.
+/// SQLite (embedded, one node) or PostgreSQL (one store for a cluster): same tables,
+/// same answers.
 #[derive(Clone)]
 pub struct AccountStore {
-    conn: Arc<Mutex<Connection>>,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(Arc<Mutex<Connection>>),
+    Postgres(Arc<PgStore>),
 }
 
 impl fmt::Debug for AccountStore {
@@ -153,7 +162,27 @@ impl AccountStore {
     /// Wraps an already migrated connection.
     pub fn from_connection(conn: Connection) -> Self {
         Self {
-            conn: Arc::new(Mutex::new(conn)),
+            backend: Backend::Sqlite(Arc::new(Mutex::new(conn))),
+        }
+    }
+
+    /// Opens the database at `database_url`: `postgres://…` (connecting and migrating),
+    /// or SQLite as [`AccountStore::open`] does.
+    pub async fn connect(database_url: &str) -> Result<Self, DbError> {
+        if !db::is_postgres(database_url) {
+            return Self::open(database_url);
+        }
+        let store = PgStore::open(database_url).await?;
+        store.rekey_names(name_key).await?;
+        Ok(Self {
+            backend: Backend::Postgres(Arc::new(store)),
+        })
+    }
+
+    fn postgres(&self) -> Option<&PgStore> {
+        match &self.backend {
+            Backend::Postgres(store) => Some(store),
+            Backend::Sqlite(_) => None,
         }
     }
 
@@ -168,6 +197,12 @@ impl AccountStore {
             return Err(AuthError::NameTaken);
         }
         let phc = password::hash(password.to_owned()).await?;
+        if let Some(pg) = self.postgres() {
+            return match pg.insert_account(&name, &key, &phc).await? {
+                Some(id) => Ok(account_user(id, name)),
+                None => Err(AuthError::NameTaken),
+            };
+        }
         self.with_conn(move |conn| {
             let inserted = conn.execute(
                 "INSERT INTO accounts (name, name_key, password_hash, created_at) \
@@ -195,8 +230,10 @@ impl AccountStore {
             return Err(AuthError::InvalidCredentials);
         }
         let key = name_key(name.trim());
-        let found = self
-            .with_conn(move |conn| {
+        let found = if let Some(pg) = self.postgres() {
+            pg.find_account(&key).await?
+        } else {
+            self.with_conn(move |conn| {
                 conn.query_row(
                     "SELECT id, name, password_hash FROM accounts WHERE name_key = ?1",
                     [key],
@@ -205,7 +242,8 @@ impl AccountStore {
                 .optional()
                 .map_err(|e| AuthError::Db(e.into()))
             })
-            .await?;
+            .await?
+        };
         let Some((rowid, name, phc)) = found else {
             password::verify_dummy(password.to_owned()).await?;
             return Err(AuthError::InvalidCredentials);
@@ -233,6 +271,9 @@ impl AccountStore {
 
     /// Stores a finished match and its players in one transaction; returns its id.
     pub async fn record_match(&self, m: MatchRecord) -> Result<i64, DbError> {
+        if let Some(pg) = self.postgres() {
+            return pg.record_match(&m).await;
+        }
         self.with_conn(move |conn| {
             let tx = conn.transaction()?;
             tx.execute(
@@ -275,6 +316,9 @@ impl AccountStore {
     /// Registered players with at least one match, best first: most wins, then
     /// most points, then name. Guests play but are not ranked.
     pub async fn leaderboard(&self, limit: usize) -> Result<Vec<LeaderboardEntry>, DbError> {
+        if let Some(pg) = self.postgres() {
+            return pg.leaderboard(limit).await;
+        }
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with_conn(move |conn| {
             let mut query = conn.prepare_cached(
@@ -307,6 +351,9 @@ impl AccountStore {
         limit: usize,
         player: Option<String>,
     ) -> Result<Vec<MatchSummary>, DbError> {
+        if let Some(pg) = self.postgres() {
+            return pg.matches(limit, player).await;
+        }
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with_conn(move |conn| {
             let ids: Vec<i64> = match player {
@@ -338,12 +385,18 @@ impl AccountStore {
 
     /// One finished match, if it exists.
     pub async fn match_summary(&self, id: i64) -> Result<Option<MatchSummary>, DbError> {
+        if let Some(pg) = self.postgres() {
+            return pg.match_summary(id).await;
+        }
         self.with_conn(move |conn| Ok(load_match(conn, id, false)?.map(|(s, _)| s)))
             .await
     }
 
     /// One finished match with what a replay needs.
     pub async fn stored_match(&self, id: i64) -> Result<Option<StoredMatch>, DbError> {
+        if let Some(pg) = self.postgres() {
+            return pg.stored_match(id).await;
+        }
         self.with_conn(move |conn| {
             let Some((summary, log)) = load_match(conn, id, true)? else {
                 return Ok(None);
@@ -374,6 +427,9 @@ impl AccountStore {
     }
 
     async fn name_exists(&self, key: String) -> Result<bool, DbError> {
+        if let Some(pg) = self.postgres() {
+            return pg.name_exists(&key).await;
+        }
         self.with_conn(move |conn| {
             Ok(conn
                 .query_row("SELECT 1 FROM accounts WHERE name_key = ?1", [key], |_| {
@@ -392,7 +448,12 @@ impl AccountStore {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
+        let Backend::Sqlite(conn) = &self.backend else {
+            return Err(E::from(DbError::TaskFailed(
+                "a SQLite query on a PostgreSQL store".into(),
+            )));
+        };
+        let conn = Arc::clone(conn);
         tokio::task::spawn_blocking(move || f(&mut lock(&conn)))
             .await
             .map_err(|e| E::from(DbError::TaskFailed(e.to_string())))?
@@ -499,6 +560,15 @@ mod tests {
 
     fn store() -> AccountStore {
         AccountStore::open(db::MEMORY_URL).expect("expected an in-memory store")
+    }
+
+    impl AccountStore {
+        fn sqlite(&self) -> &Mutex<Connection> {
+            match &self.backend {
+                Backend::Sqlite(conn) => conn,
+                Backend::Postgres(_) => panic!("a SQLite store"),
+            }
+        }
     }
 
     fn player(user_id: &str, name: &str, points: u32, place: u32) -> MatchPlayer {
@@ -711,7 +781,7 @@ mod tests {
             .register("Ada", "correct horse")
             .await
             .expect("expected registration to succeed");
-        let stored: String = lock(&store.conn)
+        let stored: String = lock(store.sqlite())
             .query_row("SELECT password_hash FROM accounts", [], |row| row.get(0))
             .expect("expected one account row");
         assert!(
@@ -794,13 +864,15 @@ mod tests {
             .record_match(record(vec![player("gAAAAAAAAAAAA", "G", 1, 1)]))
             .await
             .expect("expected the match to be stored");
-        let (seed, duration, winner, log): (i64, i64, Option<String>, Vec<u8>) = lock(&store.conn)
-            .query_row(
-                "SELECT seed, duration_ms, winner_user_id, input_log FROM matches WHERE id = ?1",
-                [id],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-            )
-            .expect("expected the match row");
+        let (seed, duration, winner, log): (i64, i64, Option<String>, Vec<u8>) = lock(
+            store.sqlite(),
+        )
+        .query_row(
+            "SELECT seed, duration_ms, winner_user_id, input_log FROM matches WHERE id = ?1",
+            [id],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+        )
+        .expect("expected the match row");
         assert_eq!(seed as u64, u64::MAX, "expected the seed's bits kept");
         assert_eq!(duration, 60_000, "expected duration = ended - started");
         assert_eq!(

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod names;
 pub mod password;
+mod postgres;
 pub mod tokens;
 
 use serde::{Deserialize, Serialize};

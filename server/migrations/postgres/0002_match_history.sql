@@ -1,0 +1,3 @@
+-- The PostgreSQL form of ../0002_match_history.sql.
+ALTER TABLE matches ADD COLUMN room_name TEXT;
+ALTER TABLE matches ADD COLUMN rounds BIGINT;

@@ -1,0 +1,381 @@
+//! The account store's PostgreSQL backend: the one store every node of a cluster
+//! shares (`--database-url postgres://…`). Same tables and migrations as SQLite, in
+//! PostgreSQL's dialect (`migrations/postgres/`); same queries and answers.
+//!
+//! One connection, shared: tokio-postgres pipelines concurrent queries on it, and no
+//! query needs a transaction of several statements (a match and its players are one
+//! statement), so nothing holds a lock across an await. A closed connection is
+//! replaced on the next query.
+
+use std::sync::{Arc, Mutex};
+
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls};
+
+use super::accounts::{
+    LeaderboardEntry, MatchPlayer, MatchRecord, MatchSummary, MatchSummaryPlayer, StoredMatch,
+};
+use crate::db::{self, DbError};
+
+/// The schema, oldest first, numbered like the SQLite migrations.
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_match_history.sql"),
+    ),
+];
+
+/// The advisory lock nodes take while migrating, so that nodes starting together
+/// migrate one after the other.
+const MIGRATION_LOCK: i64 = 0x6b75_7276_6500;
+
+pub struct PgStore {
+    url: String,
+    client: Mutex<Arc<Client>>,
+}
+
+async fn connect(url: &str) -> Result<Client, DbError> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::warn!(%error, "postgres connection ended");
+        }
+    });
+    Ok(client)
+}
+
+/// Brings the schema up to date; applied migrations are recorded and skipped.
+async fn migrate(client: &Client) -> Result<(), DbError> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let result = async {
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS kurve_migrations \
+                 (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
+            )
+            .await?;
+        let applied: Vec<i32> = client
+            .query("SELECT version FROM kurve_migrations", &[])
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        for (version, sql) in MIGRATIONS {
+            if applied.contains(version) {
+                continue;
+            }
+            client
+                .batch_execute(&format!(
+                    "BEGIN; {sql}; INSERT INTO kurve_migrations VALUES ({version}, {}); COMMIT;",
+                    db::now_ms()
+                ))
+                .await?;
+            tracing::info!(version, "postgres: migration applied");
+        }
+        Ok::<(), DbError>(())
+    }
+    .await;
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    result
+}
+
+fn unsigned(value: i64) -> u32 {
+    u32::try_from(value).unwrap_or(0)
+}
+
+impl PgStore {
+    /// Connects and migrates.
+    pub async fn open(url: &str) -> Result<PgStore, DbError> {
+        let client = connect(url).await?;
+        migrate(&client).await?;
+        Ok(PgStore {
+            url: url.to_owned(),
+            client: Mutex::new(Arc::new(client)),
+        })
+    }
+
+    /// The connection, made again if it closed.
+    async fn client(&self) -> Result<Arc<Client>, DbError> {
+        let current = self
+            .client
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        if !current.is_closed() {
+            return Ok(current);
+        }
+        let fresh = Arc::new(connect(&self.url).await?);
+        *self
+            .client
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh.clone();
+        Ok(fresh)
+    }
+
+    pub async fn name_exists(&self, key: &str) -> Result<bool, DbError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT 1 FROM accounts WHERE name_key = $1", &[&key])
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Inserts an account; None when the name key is taken.
+    pub async fn insert_account(
+        &self,
+        name: &str,
+        key: &str,
+        phc: &str,
+    ) -> Result<Option<i64>, DbError> {
+        let client = self.client().await?;
+        let inserted = client
+            .query_one(
+                "INSERT INTO accounts (name, name_key, password_hash, created_at) \
+                 VALUES ($1, $2, $3, $4) RETURNING id",
+                &[&name, &key, &phc, &db::now_ms()],
+            )
+            .await;
+        match inserted {
+            Ok(row) => Ok(Some(row.get(0))),
+            Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The account with this name key: id, name and password hash.
+    pub async fn find_account(&self, key: &str) -> Result<Option<(i64, String, String)>, DbError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT id, name, password_hash FROM accounts WHERE name_key = $1",
+                &[&key],
+            )
+            .await?;
+        Ok(row.map(|row| (row.get(0), row.get(1), row.get(2))))
+    }
+
+    /// Names whose key was made by an older rule get the current one (see SQLite's
+    /// `rekey_names`).
+    pub async fn rekey_names(&self, key_of: impl Fn(&str) -> String) -> Result<(), DbError> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT id, name, name_key FROM accounts", &[])
+            .await?;
+        for row in rows {
+            let (id, name, old): (i64, String, String) = (row.get(0), row.get(1), row.get(2));
+            let key = key_of(&name);
+            if key == old {
+                continue;
+            }
+            match client
+                .execute(
+                    "UPDATE accounts SET name_key = $1 WHERE id = $2",
+                    &[&key, &id],
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                    tracing::warn!(
+                        account = id,
+                        "an older account's name looks like another's; its key is kept"
+                    );
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores a match and its players in one statement; returns its id.
+    pub async fn record_match(&self, m: &MatchRecord) -> Result<i64, DbError> {
+        let client = self.client().await?;
+        let user_ids: Vec<&str> = m.players.iter().map(|p| p.user_id.as_str()).collect();
+        let names: Vec<&str> = m.players.iter().map(|p| p.name.as_str()).collect();
+        let guests: Vec<bool> = m.players.iter().map(|p| p.guest).collect();
+        let points: Vec<i64> = m.players.iter().map(|p| i64::from(p.points)).collect();
+        let places: Vec<i64> = m.players.iter().map(|p| i64::from(p.place)).collect();
+        let won: Vec<bool> = m.players.iter().map(|p| p.won).collect();
+        let row = client
+            .query_one(
+                "WITH m AS ( \
+                   INSERT INTO matches (room_id, seed, started_at, ended_at, duration_ms, \
+                     winner_user_id, input_log, room_name, rounds) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id), \
+                 p AS ( \
+                   INSERT INTO match_players (match_id, user_id, name, guest, points, place, won) \
+                   SELECT m.id, p.user_id, p.name, p.guest, p.points, p.place, p.won \
+                   FROM m, unnest($10::text[], $11::text[], $12::bool[], $13::int8[], \
+                                  $14::int8[], $15::bool[]) WITH ORDINALITY \
+                        AS p(user_id, name, guest, points, place, won, n) \
+                   ORDER BY p.n) \
+                 SELECT id FROM m",
+                &[
+                    &m.room_id,
+                    &(m.seed as i64),
+                    &m.started_at_ms,
+                    &m.ended_at_ms,
+                    &m.ended_at_ms.saturating_sub(m.started_at_ms).max(0),
+                    &m.winner_user_id,
+                    &m.input_log,
+                    &m.room_name,
+                    &i64::from(m.rounds),
+                    &user_ids,
+                    &names,
+                    &guests,
+                    &points,
+                    &places,
+                    &won,
+                ],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    pub async fn leaderboard(&self, limit: usize) -> Result<Vec<LeaderboardEntry>, DbError> {
+        let client = self.client().await?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = client
+            .query(
+                "SELECT a.name, s.wins, s.points, s.matches \
+                 FROM (SELECT user_id, SUM(CASE WHEN won THEN 1 ELSE 0 END)::int8 AS wins, \
+                              SUM(points)::int8 AS points, COUNT(*) AS matches \
+                       FROM match_players WHERE NOT guest AND user_id LIKE 'u%' \
+                       GROUP BY user_id) AS s \
+                 JOIN accounts AS a ON a.id::text = substr(s.user_id, 2) \
+                 ORDER BY s.wins DESC, s.points DESC, a.name_key, a.id \
+                 LIMIT $1",
+                &[&limit],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| LeaderboardEntry {
+                name: row.get(0),
+                wins: unsigned(row.get(1)),
+                points: u64::try_from(row.get::<_, i64>(2)).unwrap_or(0),
+                matches: unsigned(row.get(3)),
+            })
+            .collect())
+    }
+
+    pub async fn matches(
+        &self,
+        limit: usize,
+        player: Option<String>,
+    ) -> Result<Vec<MatchSummary>, DbError> {
+        let client = self.client().await?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = match player {
+            None => {
+                client
+                    .query(
+                        "SELECT id FROM matches ORDER BY ended_at DESC, id DESC LIMIT $1",
+                        &[&limit],
+                    )
+                    .await?
+            }
+            Some(player) => {
+                client
+                    .query(
+                        "SELECT m.id FROM matches AS m \
+                         WHERE m.id IN (SELECT match_id FROM match_players WHERE user_id = $2) \
+                         ORDER BY m.ended_at DESC, m.id DESC LIMIT $1",
+                        &[&limit, &player],
+                    )
+                    .await?
+            }
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some((summary, _)) = self.load_match(&client, row.get(0), false).await? {
+                out.push(summary);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn match_summary(&self, id: i64) -> Result<Option<MatchSummary>, DbError> {
+        let client = self.client().await?;
+        Ok(self.load_match(&client, id, false).await?.map(|(s, _)| s))
+    }
+
+    pub async fn stored_match(&self, id: i64) -> Result<Option<StoredMatch>, DbError> {
+        let client = self.client().await?;
+        let Some((summary, log)) = self.load_match(&client, id, true).await? else {
+            return Ok(None);
+        };
+        let players = client
+            .query(
+                "SELECT user_id, name, guest, points, place, won FROM match_players \
+                 WHERE match_id = $1 ORDER BY place, id",
+                &[&id],
+            )
+            .await?
+            .iter()
+            .map(|row| MatchPlayer {
+                user_id: row.get(0),
+                name: row.get(1),
+                guest: row.get(2),
+                points: unsigned(row.get(3)),
+                place: unsigned(row.get(4)),
+                won: row.get(5),
+            })
+            .collect();
+        Ok(Some(StoredMatch {
+            summary,
+            input_log: log.unwrap_or_default(),
+            players,
+        }))
+    }
+
+    async fn load_match(
+        &self,
+        client: &Client,
+        id: i64,
+        with_log: bool,
+    ) -> Result<Option<(MatchSummary, Option<Vec<u8>>)>, DbError> {
+        let Some(row) = client
+            .query_opt(
+                "SELECT room_name, room_id, ended_at, duration_ms, rounds, winner_user_id, \
+                 CASE WHEN $2 THEN input_log END FROM matches WHERE id = $1",
+                &[&id, &with_log],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let room_name: Option<String> = row.get(0);
+        let room_id: Option<String> = row.get(1);
+        let players = client
+            .query(
+                "SELECT user_id, name, points, place FROM match_players \
+                 WHERE match_id = $1 ORDER BY place, id",
+                &[&id],
+            )
+            .await?
+            .iter()
+            .map(|row| MatchSummaryPlayer {
+                id: row.get(0),
+                name: row.get(1),
+                points: unsigned(row.get(2)),
+                place: unsigned(row.get(3)),
+            })
+            .collect();
+        let summary = MatchSummary {
+            id,
+            room_name: room_name.or(room_id).unwrap_or_default(),
+            finished_at: row.get::<_, Option<i64>>(2).unwrap_or(0),
+            duration_ms: row.get::<_, Option<i64>>(3).unwrap_or(0),
+            rounds: unsigned(row.get::<_, Option<i64>>(4).unwrap_or(0)),
+            players,
+            winner: row.get(5),
+        };
+        Ok(Some((summary, row.get(6))))
+    }
+}
