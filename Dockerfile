@@ -1,6 +1,9 @@
 # kurve: multi-stage build of the web client and the server, run as a non-root user.
 #   docker build -t kurve .
 #   docker run -p 4000:4000 -e KURVE_SECRET=$(openssl rand -hex 32) -v kurve-data:/data kurve
+# A node of a cluster takes the server's flags (CONTRACT §9), e.g.
+#   docker run -p 4001:4000 -e KURVE_SECRET=… kurve \
+#     --cluster nats://nats:4222 --node-id a --database-url postgres://kurve@db/kurve
 
 # 1. The web client (static files).
 FROM node:20-bookworm-slim AS web

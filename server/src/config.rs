@@ -67,6 +67,11 @@ pub struct Config {
     #[arg(long, env = "KURVE_NODE_ID", value_parser = parse_node_id)]
     pub node_id: Option<String>,
 
+    /// Seconds a node of the cluster may stay silent before the others take it for
+    /// down: its presence sessions leave and its rooms are adopted.
+    #[arg(long = "node-down-after", env = "KURVE_NODE_DOWN_AFTER", default_value_t = 3, value_parser = clap::value_parser!(u64).range(2..=60))]
+    pub node_down_after_secs: u64,
+
     /// The operator's token (at least 32 bytes): with it the operator page `/admin` and
     /// the `admin:stats` topic exist; a socket connecting with it as its `token` is the
     /// operator's. Without it neither exists.
@@ -189,6 +194,7 @@ impl Config {
             admin_token: None,
             cluster_url: None,
             node_id: None,
+            node_down_after_secs: 3,
             test_hooks: true,
         }
     }

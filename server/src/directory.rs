@@ -28,7 +28,9 @@ pub struct RoomSpec {
 }
 
 /// Why a room could not be created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize,
+)]
 pub enum CreateError {
     /// The server holds its most rooms, or the creator has as many open as allowed.
     #[error("too many rooms")]
@@ -37,17 +39,24 @@ pub enum CreateError {
     Unavailable,
 }
 
+/// A room being made on another node of the cluster.
+pub type RemoteCreate =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Arc<str>, CreateError>> + Send>>;
+
 /// The room directory as a lobby uses it.
 pub trait RoomDirectory: Send + Sync {
-    /// Starts a room; returns its id.
+    /// Starts a room here, or — in a cluster, when another node has fewer players —
+    /// returns the creation under way there.
+    fn create_placed(&self, spec: RoomSpec) -> Result<Result<Arc<str>, RemoteCreate>, CreateError>;
+    /// Starts a room on this node; returns its id.
     fn create(&self, spec: RoomSpec) -> Result<Arc<str>, CreateError>;
     /// A waiting public room of `lobby` with a free seat, else a new one made for
-    /// `creator`.
+    /// `creator` (placed as [`RoomDirectory::create_placed`] places it).
     fn quick_join(
         &self,
         lobby: &Arc<str>,
         creator: Option<Arc<str>>,
-    ) -> Result<Arc<str>, CreateError>;
+    ) -> Result<Result<Arc<str>, RemoteCreate>, CreateError>;
     /// Public rooms of `lobby`, by id.
     fn list(&self, lobby: &str) -> Vec<RoomSummary>;
     /// Whether `lobby`'s listing changed since it last asked; clears the mark.

@@ -108,7 +108,8 @@ pub async fn build(config: Config, shutdown: CancellationToken) -> Result<App, S
         .as_deref()
         .zip(node_id.as_deref())
         .map(|(url, id)| {
-            let cluster = cluster::Cluster::new(url, id);
+            let down_after = Duration::from_secs(config.node_down_after_secs);
+            let cluster = cluster::Cluster::with_down_after(url, id, down_after);
             pubsub.set_remote(cluster.bus());
             cluster
         });
@@ -208,6 +209,7 @@ pub async fn serve(listener: TcpListener, app: App) -> Result<(), StartError> {
         let load: cluster::LoadFn = Arc::new(move || cluster::Load {
             sockets: state.sockets.len(),
             rooms: state.rooms.len(),
+            players: state.rooms.players(),
         });
         tokio::spawn(cluster.run(load, app.pubsub.clone(), shutdown.clone()));
         if let Some(relay) = app.relay.clone() {

@@ -41,7 +41,7 @@ use crate::outbound::{
     ChannelRef, OutKind, Outbound, Payload, SocketId, SocketRef, forwarding_outbox,
 };
 use crate::pubsub::PubSub;
-use crate::room::Rooms;
+use crate::room::{CreateError, RoomSpec, Rooms};
 
 /// How long a join waits for this node's subscription to the room's subject, and then
 /// for the room's node to accept it.
@@ -395,11 +395,32 @@ impl Relay {
                 return;
             }
         };
+        let mut creates = match client
+            .subscribe(crate::cluster::create_subject(self.node()))
+            .await
+        {
+            Ok(subscriber) => subscriber,
+            Err(error) => {
+                tracing::error!(%error, "relay: cannot subscribe");
+                return;
+            }
+        };
         let mut sweep = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = sweep.tick() => self.sweep(),
+                message = creates.next() => {
+                    let Some(message) = message else { break };
+                    // A room placed on this node by another node's lobby.
+                    let created = serde_json::from_slice::<RoomSpec>(&message.payload)
+                        .map_err(|_| CreateError::Unavailable)
+                        .and_then(|spec| self.inner.rooms.create(spec))
+                        .map(|id| id.to_string());
+                    if let (Some(reply), Ok(payload)) = (message.reply, serde_json::to_vec(&created)) {
+                        let _ = client.publish(reply, payload.into()).await;
+                    }
+                }
                 message = requests.next() => {
                     let Some(message) = message else { break };
                     let Ok(request) = serde_json::from_slice::<RelayIn>(&message.payload) else {

@@ -253,6 +253,16 @@ test("a room on node a is listed on b and c, played from b and spectated from c"
   const right = roomChannel(lobbies.c.socket, lockedId, { as: "spectator", password: "sesame" });
   await right.joined;
   right.channel.leave();
+
+  // Placement: a has both players now (its heartbeat says so within a second), b and c
+  // none, so a room asked for on a is made on b or c.
+  await new Promise((r) => setTimeout(r, 1500));
+  const placed = await push(lobbyA, "create_room", { name: "placed", max_players: 2 });
+  assert.equal(placed.status, "ok", JSON.stringify(placed));
+  await waitFor(async () => {
+    const room = JSON.parse((await get(nodes.a.http, "/api/rooms?lobby=main")).text).rooms.find((r) => r.id === placed.response.room_id);
+    return room && (room.node === "b" || room.node === "c");
+  }, 5000, "the room placed on a node with fewer players");
 });
 
 test("register on a, log in on b, finish a match on c: one leaderboard everywhere", async (t) => {
@@ -328,50 +338,60 @@ test("NATS away for 10 s: nodes stay up, and presence converges when it is back"
 });
 
 test("kill -9 of a node: its members leave the others' presence within 10 s, and its room is adopted and played on", async (t) => {
+  // A room made from c's lobby lands on the node with the fewest players: that node dies.
+  const host = await user("host");
+  const hostSocket = socketOn(t, "c", host.token);
+  const { channel: lobbyC } = await join(hostSocket, "lobby:main");
+  const id = (await push(lobbyC, "create_room", { name: "doomed", max_players: 2 })).response.room_id;
+  let doomed = null;
+  await waitFor(async () => {
+    doomed = JSON.parse((await get(nodes.a.http, "/api/rooms?lobby=main")).text).rooms.find((r) => r.id === id)?.node ?? null;
+    return doomed !== null;
+  }, 5000, "the room listed");
+  const [near, far] = ["a", "b", "c"].filter((n) => n !== doomed);
+
   const victim = await user("victim");
   const watcher = await user("watcher");
-  const { presence } = await join(socketOn(t, "a", watcher.token), "lobby:main");
-  const victimSocket = connect(nodes.c.url, victim.token, { reconnectAfterMs: () => 60000 });
+  const { presence } = await join(socketOn(t, near, watcher.token), "lobby:main");
+  const victimSocket = connect(nodes[doomed].url, victim.token, { reconnectAfterMs: () => 60000 });
   t.after(() => disconnectAll(victimSocket));
-  const { channel: lobbyC } = await join(victimSocket, "lobby:main");
-  await waitFor(() => presence.keys().includes(victim.user.id), 10000, "the victim seen on a");
+  await join(victimSocket, "lobby:main");
+  await waitFor(() => presence.keys().includes(victim.user.id), 10000, `the victim (on ${doomed}) seen on ${near}`);
 
-  // A room on c, played by one player on a and one on b.
-  const created = await push(lobbyC, "create_room", { name: "doomed", max_players: 2 });
-  const id = created.response.room_id;
+  // Played by one player on each of the two other nodes.
   const [pa, pb] = [await user("adopta"), await user("adoptb")];
-  const ra = roomChannel(socketOn(t, "a", pa.token), id, { as: "player" });
-  await waitFor(async () => ra.oks.length > 0, 10000, "a's player in the room of c");
-  const rb = roomChannel(socketOn(t, "b", pb.token), id, { as: "player" });
+  const ra = roomChannel(socketOn(t, near, pa.token), id, { as: "player" });
+  await ra.joined;
+  const rb = roomChannel(socketOn(t, far, pb.token), id, { as: "player" });
   await rb.joined;
   for (const r of [ra, rb]) assert.equal((await push(r.channel, "ready", {})).status, "ok");
   await waitFor(() => ra.snapshots.length === 1 && ra.ticks.length > 120, 10000, "two seconds of play");
   const seated = [pa.user.id, pb.user.id].sort();
 
   const killedAt = Date.now();
-  nodes.c.proc.kill("SIGKILL");
-  await waitFor(() => !presence.keys().includes(victim.user.id), 10000, "the victim gone from a's presence");
+  nodes[doomed].proc.kill("SIGKILL");
+  await waitFor(() => !presence.keys().includes(victim.user.id), 10000, "the victim gone from the presence");
   const left = Date.now() - killedAt;
   assert.ok(left <= 10000, `left after ${left} ms`);
-  await waitFor(async () => JSON.parse((await get(nodes.a.http, "/api/cluster")).text).nodes.length === 2, 5000, "c gone from /api/cluster");
+  await waitFor(async () => JSON.parse((await get(nodes[near].http, "/api/cluster")).text).nodes.length === 2, 5000, `${doomed} gone from /api/cluster`);
 
-  // The room moves to a or b; both players get phx_error and their clients rejoin by themselves.
+  // The room moves to a live node; both players get phx_error and their clients rejoin by themselves.
   let adoptedBy = null;
   await waitFor(async () => {
-    const { text } = await get(nodes.a.http, "/api/rooms?lobby=main");
+    const { text } = await get(nodes[near].http, "/api/rooms?lobby=main");
     adoptedBy = JSON.parse(text).rooms.find((r) => r.id === id)?.node ?? null;
-    return adoptedBy === "a" || adoptedBy === "b";
-  }, 15000, "the room listed again, on a or b");
+    return adoptedBy === near || adoptedBy === far;
+  }, 15000, "the room listed again, on a live node");
   const adopted = Date.now() - killedAt;
   await waitFor(() => ra.snapshots.length >= 2 && rb.snapshots.length >= 2, 20000, "fresh snapshots after the rejoin");
-  assert.ok(ra.errors.length >= 1 && rb.errors.length >= 1, "both players' channels errored when c died");
+  assert.ok(ra.errors.length >= 1 && rb.errors.length >= 1, "both players' channels errored when the node died");
   const snap = ra.snapshots.at(-1).snap;
   assert.notEqual(snap.phase, "waiting", `the match goes on (phase ${snap.phase})`);
   assert.deepEqual(snap.players.map((p) => p.id).sort(), seated, "the same players are seated");
   const mark = ra.ticks.length;
   await waitFor(() => ra.ticks.length > mark + 60 && rb.ticks.length > 60, 10000, "ticks again on both nodes");
   const after = ra.ticks.slice(ra.snapshots.at(-1).at);
-  assertConsecutive(after, "a's player after the adoption");
+  assertConsecutive(after, "a player's ticks after the adoption");
   assert.equal(after[0], snap.tick + 1, "ticks follow the new snapshot");
-  console.log(`# kill -9: presence left after ${left} ms; room adopted by ${adoptedBy}, listed after ${adopted} ms`);
+  console.log(`# kill -9 of ${doomed}: presence left after ${left} ms; room adopted by ${adoptedBy}, listed after ${adopted} ms`);
 });

@@ -53,8 +53,8 @@ pub const TRACKER_SUBJECT: &str = "kurve.v1.trk";
 /// How often a node says it is alive.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 
-/// A node silent this long is down (and this node unhealthy if its own heartbeat is
-/// not back within it).
+/// By default a node silent this long is down (and this node unhealthy if its own
+/// heartbeat is not back within it); `--node-down-after` changes it.
 pub const DOWN_AFTER: Duration = Duration::from_secs(3);
 
 /// How often this node's presence changes are gathered into a delta.
@@ -73,6 +73,9 @@ pub type LoadFn = Arc<dyn Fn() -> Load + Send + Sync>;
 pub struct Load {
     pub sockets: usize,
     pub rooms: usize,
+    /// Players seated in this node's rooms (room placement goes by it).
+    #[serde(default)]
+    pub players: usize,
 }
 
 /// One heartbeat, as it crosses the wire.
@@ -114,6 +117,7 @@ pub struct NodeInfo {
     pub id: String,
     pub sockets: usize,
     pub rooms: usize,
+    pub players: usize,
     pub seen_ms_ago: u64,
 }
 
@@ -168,6 +172,8 @@ struct Inner {
     url: String,
     node_id: String,
     incarnation: i64,
+    /// A node silent this long is down.
+    down_after: Duration,
     connected: Arc<AtomicBool>,
     nodes: Mutex<HashMap<String, Seen>>,
     /// When this node's own heartbeat last came back.
@@ -184,6 +190,11 @@ struct Inner {
 
 impl Cluster {
     pub fn new(url: &str, node_id: &str) -> Cluster {
+        Cluster::with_down_after(url, node_id, DOWN_AFTER)
+    }
+
+    /// A node that takes another for down after `down_after` of silence.
+    pub fn with_down_after(url: &str, node_id: &str, down_after: Duration) -> Cluster {
         let incarnation = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
@@ -198,6 +209,7 @@ impl Cluster {
                 url: url.to_owned(),
                 node_id: node_id.to_owned(),
                 incarnation,
+                down_after,
                 connected,
                 nodes: Mutex::new(HashMap::new()),
                 own_echo: Mutex::new(None),
@@ -240,11 +252,23 @@ impl Cluster {
         self.inner.publisher.send_json(subject, value)
     }
 
+    /// Where a new room goes: the live node with the fewest seated players; this node
+    /// when it has no more than the fewest (the creator's node wins a tie). None for
+    /// this node.
+    pub fn placement(&self) -> Option<String> {
+        let nodes = self.nodes();
+        let mine = nodes.iter().find(|n| n.id == self.inner.node_id)?.players;
+        let best = nodes
+            .iter()
+            .min_by(|a, b| (a.players, &a.id).cmp(&(b.players, &b.id)))?;
+        (best.players < mine).then(|| best.id.clone())
+    }
+
     /// Whether `node` is live: heard from within [`DOWN_AFTER`].
     pub fn is_live(&self, node: &str) -> bool {
         self.nodes_table()
             .get(node)
-            .is_some_and(|seen| seen.at.elapsed() < DOWN_AFTER)
+            .is_some_and(|seen| seen.at.elapsed() < self.inner.down_after)
     }
 
     /// Connected to NATS, and this node's own heartbeat came back lately.
@@ -255,7 +279,7 @@ impl Cluster {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.inner.connected.load(Ordering::Relaxed)
-            && echo.is_some_and(|at| at.elapsed() < DOWN_AFTER)
+            && echo.is_some_and(|at| at.elapsed() < self.inner.down_after)
     }
 
     fn nodes_table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Seen>> {
@@ -268,13 +292,14 @@ impl Cluster {
     /// The live nodes (this one included once its heartbeat is back), by id.
     pub fn nodes(&self) -> Vec<NodeInfo> {
         let mut nodes = self.nodes_table();
-        nodes.retain(|_, seen| seen.at.elapsed() < DOWN_AFTER);
+        nodes.retain(|_, seen| seen.at.elapsed() < self.inner.down_after);
         let mut list: Vec<NodeInfo> = nodes
             .values()
             .map(|seen| NodeInfo {
                 id: seen.heartbeat.node.clone(),
                 sockets: seen.heartbeat.load.sockets,
                 rooms: seen.heartbeat.load.rooms,
+                players: seen.heartbeat.load.players,
                 seen_ms_ago: seen.at.elapsed().as_millis() as u64,
             })
             .collect();
@@ -438,7 +463,7 @@ impl Cluster {
     fn sweep_down_nodes(&self) {
         let live: Vec<String> = {
             let mut nodes = self.nodes_table();
-            nodes.retain(|_, seen| seen.at.elapsed() < DOWN_AFTER);
+            nodes.retain(|_, seen| seen.at.elapsed() < self.inner.down_after);
             nodes.keys().cloned().collect()
         };
         for node in self.inner.tracker.replica_nodes() {
@@ -598,6 +623,12 @@ async fn fetch_transfer(client: async_nats::Client, tracker: Arc<Tracker>, node:
     tracker.abort_transfer(&node);
 }
 
+/// The subject where node `node` creates rooms placed on it (request/reply: a
+/// `RoomSpec`, answered with the new room's id or why not).
+pub fn create_subject(node: &str) -> String {
+    format!("kurve.v1.node.{node}.create")
+}
+
 /// A node id when none is given: random, short, valid in NATS subjects.
 pub fn random_node_id() -> String {
     format!("n{:08x}", rand::random::<u32>())
@@ -612,10 +643,31 @@ mod tests {
             node: node.into(),
             incarnation,
             seq,
-            load: Load { sockets, rooms: 1 },
+            load: Load {
+                sockets,
+                rooms: 1,
+                players: sockets,
+            },
             presence_seq: 0,
         }))
         .expect("json")
+    }
+
+    #[test]
+    fn a_new_room_goes_to_the_node_with_the_fewest_players_and_stays_here_on_a_tie() {
+        let cluster = Cluster::new("nats://127.0.0.1:1", "b");
+        let me = cluster.inner.incarnation;
+        cluster.handle_tracker_payload(&beat("b", me, 1, 4));
+        cluster.handle_tracker_payload(&beat("a", 1, 1, 4));
+        assert_eq!(
+            cluster.placement(),
+            None,
+            "a tie stays on the creator's node"
+        );
+        cluster.handle_tracker_payload(&beat("c", 1, 1, 2));
+        assert_eq!(cluster.placement(), Some("c".into()));
+        cluster.handle_tracker_payload(&beat("b", me, 2, 1));
+        assert_eq!(cluster.placement(), None, "this node has the fewest now");
     }
 
     #[test]

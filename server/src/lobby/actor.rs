@@ -18,7 +18,9 @@ use crate::cluster::tracker::{Change, Tracked};
 use crate::config::{
     CHAT_BURST, CHAT_MAX_CHARS, CHAT_WINDOW, EMPTY_LOBBY_TTL, presence_flush_window,
 };
-use crate::directory::{MAX_PASSWORD, MAX_ROOM_NAME, RoomDirectory, RoomSpec};
+use crate::directory::{
+    CreateError, MAX_PASSWORD, MAX_ROOM_NAME, RemoteCreate, RoomDirectory, RoomSpec,
+};
 use crate::events::error::ChannelError;
 use crate::events::{CreateRoom, LobbyEvent};
 use crate::outbound::{ChannelRef, Payload, SocketId};
@@ -372,12 +374,8 @@ impl Lobby {
     fn quick_join(&mut self, chan: &ChannelRef, msg_ref: &Arc<str>) -> Result<(), ChannelError> {
         let rooms = self.rooms().ok_or(ChannelError::Unavailable)?;
         let creator = Arc::from(chan.socket.user.id.as_str());
-        let room_id = rooms.quick_join(&self.name, Some(creator))?;
-        chan.reply(
-            msg_ref,
-            "ok",
-            Payload::json(&json!({ "room_id": &*room_id })),
-        );
+        let placed = rooms.quick_join(&self.name, Some(creator))?;
+        reply_room_id(chan, msg_ref, placed);
         Ok(())
     }
 
@@ -438,12 +436,8 @@ impl Lobby {
     ) -> Result<(), ChannelError> {
         let spec = room_spec(request, &self.name, &chan.socket.user)?;
         let rooms = self.rooms().ok_or(ChannelError::Unavailable)?;
-        let room_id = rooms.create(spec)?;
-        chan.reply(
-            msg_ref,
-            "ok",
-            Payload::json(&json!({ "room_id": &*room_id })),
-        );
+        let placed = rooms.create_placed(spec)?;
+        reply_room_id(chan, msg_ref, placed);
         Ok(())
     }
 
@@ -544,6 +538,32 @@ impl SessionsGauge {
 impl Drop for SessionsGauge {
     fn drop(&mut self) {
         self.set(0);
+    }
+}
+
+/// Answers a room creation or quick join with `{"room_id"}`: now, or once the node the
+/// room was placed on has made it (the lobby does not wait for it).
+fn reply_room_id(chan: &ChannelRef, msg_ref: &Arc<str>, placed: Result<Arc<str>, RemoteCreate>) {
+    let answer = |chan: &ChannelRef, msg_ref: &Arc<str>, created: Result<Arc<str>, CreateError>| {
+        match created {
+            Ok(room_id) => {
+                chan.reply(
+                    msg_ref,
+                    "ok",
+                    Payload::json(&json!({ "room_id": &*room_id })),
+                );
+            }
+            Err(error) => {
+                chan.reply_error(msg_ref, ChannelError::from(error));
+            }
+        }
+    };
+    match placed {
+        Ok(room_id) => answer(chan, msg_ref, Ok(room_id)),
+        Err(remote) => {
+            let (chan, msg_ref) = (chan.clone(), msg_ref.clone());
+            tokio::spawn(async move { answer(&chan, &msg_ref, remote.await) });
+        }
     }
 }
 

@@ -25,6 +25,7 @@ use tokio_util::task::TaskTracker;
 use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::auth::AccountStore;
 use crate::cluster::Cluster;
+use crate::directory::RemoteCreate;
 use crate::directory::RoomDirectory;
 pub use crate::directory::{CreateError, MAX_PASSWORD, MAX_ROOM_NAME, RoomSpec};
 use crate::events::{RoomEvent, RoomJoin};
@@ -179,6 +180,32 @@ impl Rooms {
         rooms
     }
 
+    /// Players seated in this node's rooms.
+    pub fn players(&self) -> usize {
+        self.table().values().map(|e| e.summary.players.len()).sum()
+    }
+
+    /// In a cluster, the node a new room should go to when it is not this one (the
+    /// live node with the fewest players; this one on a tie).
+    pub fn placement(&self) -> Option<String> {
+        self.deps.cluster.as_ref()?.placement()
+    }
+
+    /// Creates a room on node `node` of the cluster (placement); its id.
+    pub async fn create_on(&self, node: &str, spec: RoomSpec) -> Result<Arc<str>, CreateError> {
+        let cluster = self.deps.cluster.as_ref().ok_or(CreateError::Unavailable)?;
+        let client = cluster.client().ok_or(CreateError::Unavailable)?;
+        let request = serde_json::to_vec(&spec).map_err(|_| CreateError::Unavailable)?;
+        let asked = client.request(crate::cluster::create_subject(node), request.into());
+        let reply = tokio::time::timeout(std::time::Duration::from_secs(5), asked)
+            .await
+            .map_err(|_| CreateError::Unavailable)?
+            .map_err(|_| CreateError::Unavailable)?;
+        let created: Result<String, CreateError> =
+            serde_json::from_slice(&reply.payload).map_err(|_| CreateError::Unavailable)?;
+        created.map(Arc::from)
+    }
+
     /// Every room (private ones too) with its last tick, oldest id first: the
     /// operator's view.
     pub fn all(&self) -> Vec<(RoomSummary, u64)> {
@@ -285,6 +312,15 @@ impl Rooms {
         lobby: &Arc<str>,
         creator: Option<Arc<str>>,
     ) -> Result<Arc<str>, CreateError> {
+        match self.find_waiting(lobby) {
+            Some(id) => Ok(id),
+            None => self.create(Rooms::quick_spec(lobby, creator)),
+        }
+    }
+
+    /// A waiting public room of `lobby` with a free seat: the fullest here, else one on
+    /// another node of the cluster.
+    fn find_waiting(&self, lobby: &Arc<str>) -> Option<Arc<str>> {
         let found = self
             .table()
             .iter()
@@ -299,8 +335,7 @@ impl Rooms {
             // The fullest waiting room first, so players meet rather than spread out.
             .max_by_key(|(id, e)| (e.summary.players.len(), std::cmp::Reverse((*id).clone())))
             .map(|(id, _)| id.clone());
-        // In a cluster, a waiting room on another node will do as well.
-        let found = found.or_else(|| {
+        found.or_else(|| {
             self.list(lobby)
                 .into_iter()
                 .filter(|s| {
@@ -308,18 +343,19 @@ impl Rooms {
                 })
                 .max_by_key(|s| s.players.len())
                 .map(|s| Arc::from(s.id))
-        });
-        match found {
-            Some(id) => Ok(id),
-            None => self.create(RoomSpec {
-                name: "Quick play".into(),
-                lobby: lobby.clone(),
-                max_players: 6,
-                private: false,
-                password: None,
-                send_hz: None,
-                creator,
-            }),
+        })
+    }
+
+    /// The room `quick_join` makes when none is waiting.
+    fn quick_spec(lobby: &Arc<str>, creator: Option<Arc<str>>) -> RoomSpec {
+        RoomSpec {
+            name: "Quick play".into(),
+            lobby: lobby.clone(),
+            max_players: 6,
+            private: false,
+            password: None,
+            send_hz: None,
+            creator,
         }
     }
 
@@ -524,6 +560,18 @@ impl Rooms {
 }
 
 impl RoomDirectory for Rooms {
+    fn create_placed(&self, spec: RoomSpec) -> Result<Result<Arc<str>, RemoteCreate>, CreateError> {
+        match self.placement() {
+            Some(node) => {
+                let rooms = self.clone();
+                Ok(Err(Box::pin(
+                    async move { rooms.create_on(&node, spec).await },
+                )))
+            }
+            None => Rooms::create(self, spec).map(Ok),
+        }
+    }
+
     fn create(&self, spec: RoomSpec) -> Result<Arc<str>, CreateError> {
         Rooms::create(self, spec)
     }
@@ -532,8 +580,11 @@ impl RoomDirectory for Rooms {
         &self,
         lobby: &Arc<str>,
         creator: Option<Arc<str>>,
-    ) -> Result<Arc<str>, CreateError> {
-        Rooms::quick_join(self, lobby, creator)
+    ) -> Result<Result<Arc<str>, RemoteCreate>, CreateError> {
+        match self.find_waiting(lobby) {
+            Some(id) => Ok(Ok(id)),
+            None => self.create_placed(Rooms::quick_spec(lobby, creator)),
+        }
     }
 
     fn list(&self, lobby: &str) -> Vec<RoomSummary> {
