@@ -31,6 +31,7 @@ KURVE_SECRET=$(cat "$state/secret")
 
 pids=()
 cleanup() {
+  trap - EXIT INT TERM
   echo
   echo "==> stopping the cluster"
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done

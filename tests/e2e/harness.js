@@ -11,11 +11,11 @@ export const screenshotsDir = path.join(repo, "docs/screenshots");
 const CHROMIUM = process.env.KURVE_CHROMIUM ?? "/usr/bin/chromium";
 
 /** Starts kurve-server serving the built web client (a free port unless `bind` says otherwise); resolves to { http, stop, stderr }. */
-export async function startServer({ args = [], env = {}, bind = "127.0.0.1:0" } = {}) {
+export async function startServer({ args = [], env = {}, bind = "127.0.0.1:0", database } = {}) {
   const dist = path.join(repo, "web-client/dist/index.html");
   if (!existsSync(dist)) throw new Error("web-client/dist is missing: run (cd web-client && npm ci && npm run build)");
-  const server = await spawnServer({ args: ["--static-dir", path.join(repo, "web-client/dist"), ...args], env, bind });
-  return { http: server.http, stop: () => server.stop(), stderr: server.stderr };
+  const server = await spawnServer({ args: ["--static-dir", path.join(repo, "web-client/dist"), ...args], env, bind, database });
+  return { http: server.http, stop: (signal) => server.stop(signal), stderr: server.stderr, proc: server.proc };
 }
 
 /** Launches headless Chromium (a fresh temporary profile per launch). */

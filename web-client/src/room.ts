@@ -59,6 +59,8 @@ export class RoomView {
   /** Ticks of a multi-tick frame not applied yet, and when the next one is due. */
   private playout: Tick[] = [];
   private playoutAt = 0;
+  /** Since when rejoins find no room (its node died; another is adopting it). */
+  private lostAt: number | null = null;
   /** Number of snapshots applied (joins, rejoins and resyncs). */
   snapshots = 0;
   /** Number of resyncs asked for after a missed tick. */
@@ -243,6 +245,7 @@ export class RoomView {
     ch.join()
       .receive("ok", (reply: JoinReply) => {
         if (ch !== this.channel) return;
+        this.lostAt = null;
         this.awaitingSnapshot = true;
         this.pending = [];
         this.playout = [];
@@ -258,8 +261,15 @@ export class RoomView {
       })
       .receive("error", (reply: { reason?: string }) => {
         if (ch !== this.channel) return;
-        ch.leave();
         const reason = reply?.reason;
+        if (this.joinedOnce && reason === "not_found") {
+          // In a cluster the room's node went away and another node adopts the room
+          // within seconds: until then rejoins find nothing. The official client's
+          // rejoin timer tries again by itself; give up after 20 s.
+          this.lostAt ??= Date.now();
+          if (Date.now() - this.lostAt < 20000) return;
+        }
+        ch.leave();
         if (this.role === "player" && (reason === "already_started" || reason === "room_full") && !this.joinedOnce) {
           toast(reasonText(reason));
           this.role = "spectator";

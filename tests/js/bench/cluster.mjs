@@ -2,16 +2,21 @@
 // PostgreSQL and nodes (release build):
 //
 //   cargo build --release -p kurve-server
-//   (cd tests/js && KURVE_SERVER_BIN=../../target/release/kurve-server node bench/cluster.mjs [joins] [seconds])
+//   (cd tests/js && KURVE_SERVER_BIN=$PWD/../../target/release/kurve-server node bench/cluster.mjs [joins] [seconds])
 //
 // 1. Join storm: `joins` clients (default 1,000), signed in as guests and spread round
 //    robin over the nodes, join one lobby; the time until every client's official
 //    `Presence` lists all of them, the servers' CPU, and the bytes the nodes sent each
 //    other through NATS. Once on one node alone (no cluster), once on three nodes.
 // 2. Relay: a room on node a, one player on a and one on node b. Each player flips its
-//    turn every 300 ms for `seconds` (default 30) and times each flip until the first
+//    turn every 200 ms for `seconds` (default 30) and times each flip until the first
 //    tick that shows its head obeying (heading starts or stops changing): input → effect
-//    for a local and for a remote player, and what node b spends per relayed frame.
+//    for a local and for a remote player (flips made while the head is not moving are
+//    not counted).
+// 3. Relayed fan-out: `rooms` rooms on node a (default 20), two players each on a, six
+//    spectators each on node b. Node b's CPU with the spectators, less its CPU just
+//    before they joined, per frame it relays (one per room per tick) and per frame it
+//    delivers (six per relayed frame).
 import { readFileSync } from "node:fs";
 import { Presence, Socket } from "phoenix";
 import WebSocket from "ws";
@@ -22,6 +27,7 @@ import { startPostgres } from "../../support/postgres.js";
 
 const JOINS = Number(process.argv[2] ?? 1000);
 const SECONDS = Number(process.argv[3] ?? 30);
+const ROOMS = Number(process.argv[4] ?? 20);
 const SECRET = "bench-secret-0123456789abcdef0123456789";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -140,7 +146,9 @@ function flipper(channel, seat) {
     const now = performance.now();
     const head = decode(new Uint8Array(buf)).heads?.find((h) => h.s === seat);
     if (!head || head.d === 0) {
+      // Not moving (countdown, dead, between rounds): no sample spans it.
       lastH = null;
+      sentAt = null;
       return;
     }
     if (lastH !== null && sentAt !== null) {
@@ -156,7 +164,7 @@ function flipper(channel, seat) {
     turn = turn === 0 ? 1 : 0;
     sentAt = performance.now();
     channel.push("input", { turn });
-  }, 300);
+  }, 200);
   for (const ev of ["phase", "round_start"]) channel.on(ev, () => channel.push("ready", {}));
   return { samples, stop: () => clearInterval(timer) };
 }
@@ -204,6 +212,56 @@ async function relay() {
   return result;
 }
 
+async function fanout() {
+  const cluster = await startCluster(3);
+  const [a, b] = cluster.nodes;
+  const sockets = [];
+  const rooms = [];
+  for (let i = 0; i < ROOMS; i++) {
+    const players = [];
+    for (let p = 0; p < 2; p++) {
+      const socket = connect(a.url, (await guest(a.http, `p${i}x${p}`)).token);
+      sockets.push(socket);
+      players.push(socket);
+    }
+    const { channel: lobby } = await joinChannel(players[0], "lobby:main");
+    const id = await new Promise((resolve) => lobby.push("create_room", { name: `f${i}`, max_players: 2 }).receive("ok", (r) => resolve(r.room_id)));
+    for (const socket of players) {
+      const { channel } = await joinChannel(socket, `room:${id}`, { as: "player" });
+      channel.push("ready", {});
+      for (const ev of ["phase", "round_start"]) channel.on(ev, () => channel.push("ready", {}));
+    }
+    rooms.push(id);
+  }
+  await sleep(5000);
+  const cpuB0 = cpuSeconds(b.proc.pid);
+  await sleep(10000);
+  const idle = (cpuSeconds(b.proc.pid) - cpuB0) / 10;
+  let delivered = 0;
+  for (const id of rooms) {
+    for (let s = 0; s < 6; s++) {
+      const socket = connect(b.url, (await guest(b.http, `w${id}${s}`)).token);
+      sockets.push(socket);
+      const { channel } = await joinChannel(socket, `room:${id}`, { as: "spectator" });
+      channel.on("tick", () => delivered++);
+    }
+  }
+  await sleep(3000);
+  const cpu1 = cpuSeconds(b.proc.pid);
+  const cpuA1 = cpuSeconds(a.proc.pid);
+  const d0 = delivered;
+  const t0 = Date.now();
+  await sleep(SECONDS * 1000);
+  const secs = (Date.now() - t0) / 1000;
+  const busy = (cpuSeconds(b.proc.pid) - cpu1) / secs;
+  const busyA = (cpuSeconds(a.proc.pid) - cpuA1) / secs;
+  const deliveredPerSec = (delivered - d0) / secs;
+  const relayedPerSec = deliveredPerSec / 6;
+  for (const socket of sockets) socket.disconnect();
+  await cluster.stop();
+  return { idle, busy, busyA, deliveredPerSec, relayedPerSec };
+}
+
 const one = await joinStorm(1);
 console.log(`join storm, 1 node:  ${JOINS} joins, all see all after ${one.took.toFixed(2)} s, server CPU ${one.cpu.toFixed(2)} s`);
 const three = await joinStorm(3);
@@ -213,4 +271,6 @@ const fmt = (xs) => `p50 ${quantile(xs, 0.5).toFixed(1)} ms, p99 ${quantile(xs, 
 console.log(`input → effect, player on the room's node: ${fmt(r.local)}`);
 console.log(`input → effect, player on another node:    ${fmt(r.remote)}`);
 console.log(`relayed ticks: ${r.ticksPerSec.toFixed(1)}/s; room node → NATS ${(r.natsBytesPerSec / 1024).toFixed(1)} KiB/s, ${r.natsMsgsPerSec.toFixed(1)} msgs/s; node b CPU ${(r.cpuB * 100).toFixed(1)} % = ${(r.cpuB * 1e6 / r.ticksPerSec).toFixed(1)} µs per relayed frame (incl. its heartbeats and presence)`);
+const f = await fanout();
+console.log(`fan-out: ${ROOMS} rooms on a, 6 spectators each on b: b delivered ${f.deliveredPerSec.toFixed(0)} frames/s from ${f.relayedPerSec.toFixed(0)} relayed/s; b CPU ${(f.busy * 100).toFixed(1)} % (idle ${(f.idle * 100).toFixed(1)} %) = ${((f.busy - f.idle) * 1e6 / f.relayedPerSec).toFixed(1)} µs per relayed frame, ${((f.busy - f.idle) * 1e6 / f.deliveredPerSec).toFixed(1)} µs per delivered frame; a CPU ${(f.busyA * 100).toFixed(1)} %`);
 process.exit(0);
