@@ -99,6 +99,13 @@ struct Args {
     #[arg(long, conflicts_with = "lobby_size")]
     lobbies: Option<u32>,
 
+    /// Run only shard K of N (`K/N`): the bots whose index modulo N is K, for one of N
+    /// processes driving the N nodes of a cluster together (same --bots, --lobby-size
+    /// and --lobby-prefix in each): every lobby then has members on every node, and
+    /// each process checks its bots see their whole lobby. Idle scenario only.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(u32, u32)>,
+
     /// Bots per lobby (default 200); `--lobby-size N` with N ≥ --bots puts all in one.
     #[arg(long)]
     lobby_size: Option<u32>,
@@ -201,6 +208,9 @@ fn config(args: Args) -> anyhow::Result<Outputs> {
     if let Some(prefix) = args.lobby_prefix {
         cfg.lobby_prefix = prefix;
     }
+    if let Some(shard) = args.shard {
+        cfg.shard = shard;
+    }
     cfg.heartbeat = args.heartbeat.max(Duration::from_secs(1));
     cfg.thresholds = Thresholds {
         max_p99_ms: args.max_p99_ms,
@@ -210,6 +220,17 @@ fn config(args: Args) -> anyhow::Result<Outputs> {
     };
     cfg.progress = !args.quiet;
     Ok((cfg, args.json, args.html))
+}
+
+/// `K/N`, K < N.
+fn parse_shard(text: &str) -> Result<(u32, u32), String> {
+    let (k, n) = text.split_once('/').ok_or("expected K/N, e.g. 0/5")?;
+    let k: u32 = k.parse().map_err(|_| "K is not a number")?;
+    let n: u32 = n.parse().map_err(|_| "N is not a number")?;
+    if n == 0 || k >= n {
+        return Err("expected K < N".into());
+    }
+    Ok((k, n))
 }
 
 fn main() -> ExitCode {

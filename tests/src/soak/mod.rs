@@ -134,6 +134,10 @@ pub struct SoakConfig {
     pub heartbeat: Duration,
     /// Lobby names are `<lobby_prefix>-<n>`; a random default keeps runs apart.
     pub lobby_prefix: String,
+    /// This process runs shard `.0` of `.1`: the bots whose index modulo `.1` is `.0`.
+    /// Several processes (one per cluster node) then share lobbies, each lobby's members
+    /// spread over all of them; bot names stay unique.
+    pub shard: (u32, u32),
     pub thresholds: Thresholds,
     /// Draw a live progress line on stderr.
     pub progress: bool,
@@ -163,9 +167,20 @@ impl SoakConfig {
             find_server: true,
             heartbeat: Duration::from_secs(30),
             lobby_prefix: format!("soak-{:04x}", rand::random::<u16>()),
+            shard: (0, 1),
             thresholds: Thresholds::default(),
             progress: false,
         }
+    }
+
+    /// Whether bot `i` is run by this process.
+    pub(crate) fn is_local(&self, i: u32) -> bool {
+        i % self.shard.1.max(1) == self.shard.0
+    }
+
+    /// How many bots this process runs.
+    pub(crate) fn local_bots(&self) -> u32 {
+        (0..self.bots).filter(|&i| self.is_local(i)).count() as u32
     }
 
     fn lobby_size(&self) -> u32 {
@@ -275,6 +290,11 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<Report> {
     let server = net::server_addr(&cfg.url)?;
     ensure!(cfg.bots > 0, "--bots must be at least 1");
     ensure!(
+        cfg.shard.1 == 1 || cfg.scenario == Scenario::Idle,
+        "--shard is for the idle scenario (rooms are not split over processes)"
+    );
+    ensure!(cfg.shard.0 < cfg.shard.1, "--shard K/N needs K < N");
+    ensure!(
         (2..=8).contains(&cfg.room_size) || cfg.scenario == Scenario::Idle,
         "--room-size must be 2–8"
     );
@@ -314,9 +334,9 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<Report> {
     let deadline = tokio::time::Instant::from_std(shared.t0 + cfg.duration);
     let mut bots = JoinSet::new();
     let launch = async {
-        for i in 0..cfg.bots {
+        for (n, i) in (0..cfg.bots).filter(|&i| cfg.is_local(i)).enumerate() {
             if cfg.ramp_per_sec > 0.0 {
-                let at = shared.t0 + Duration::from_secs_f64(f64::from(i) / cfg.ramp_per_sec);
+                let at = shared.t0 + Duration::from_secs_f64(n as f64 / cfg.ramp_per_sec);
                 tokio::time::sleep_until(at.into()).await;
             }
             shared.stats.launched.fetch_add(1, Relaxed);
@@ -371,7 +391,7 @@ async fn open_window(
     deadline: tokio::time::Instant,
 ) -> Option<(Instant, u64)> {
     let settled = async {
-        while shared.stats.settled.load(Relaxed) < u64::from(shared.cfg.bots) {
+        while shared.stats.settled.load(Relaxed) < u64::from(shared.cfg.local_bots()) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };

@@ -212,12 +212,13 @@ pub(crate) fn build(
     let ticks_expected = s.ticks_expected.load(Relaxed);
     let presence_complete = s.presence_complete.load(Relaxed);
     let first_join = s.first_join_us.load(Relaxed);
-    let all_see_all_ms = (presence_complete == u64::from(cfg.bots) && first_join > 0).then(|| {
-        s.presence_last_complete_us
-            .load(Relaxed)
-            .saturating_sub(first_join - 1) as f64
-            / 1000.0
-    });
+    let all_see_all_ms =
+        (presence_complete == u64::from(cfg.local_bots()) && first_join > 0).then(|| {
+            s.presence_last_complete_us
+                .load(Relaxed)
+                .saturating_sub(first_join - 1) as f64
+                / 1000.0
+        });
     let lobby_failed = s.lobby_joins_failed.load(Relaxed);
     let room_failed = s.room_joins_failed.load(Relaxed);
     let launched = s.launched.load(Relaxed);
@@ -225,7 +226,7 @@ pub(crate) fn build(
     let join_failures = lobby_failed
         + room_failed
         + launched.saturating_sub(connected_total)
-        + u64::from(cfg.bots).saturating_sub(launched);
+        + u64::from(cfg.local_bots()).saturating_sub(launched);
     let server = match (usage.pid, usage.start, usage.steady.or(usage.last)) {
         (Some(pid), Some((t_start, start)), Some((t_end, end))) => {
             let wall = t_end.saturating_duration_since(t_start).as_secs_f64();
@@ -384,7 +385,7 @@ pub(crate) async fn progress(shared: Arc<Shared>) {
 
 fn line(shared: &Shared) -> String {
     let s = &shared.stats;
-    let bots = shared.cfg.bots;
+    let bots = shared.cfg.local_bots();
     let mut text = format!(
         "connected {}/{bots}  lobby ok {} fail {}  seen-all {}",
         s.connected_now.load(Relaxed),
