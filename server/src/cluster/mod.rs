@@ -424,7 +424,9 @@ impl Cluster {
                 },
                 request = transfers.next() => {
                     let Some(request) = request else { break };
-                    self.answer_transfer(&client, request).await;
+                    // Off this loop: a large reply must not hold up heartbeats, or the
+                    // other nodes take this one for down and ask for more transfers.
+                    tokio::spawn(answer_transfer(client.clone(), self.inner.tracker.clone(), request));
                 }
                 ping = pings.next() => {
                     let Some(ping) = ping else { break };
@@ -567,18 +569,22 @@ impl Cluster {
         drop(nodes);
         self.inner.tracker.on_beat(&node, incarnation, presence_seq)
     }
+}
 
-    /// Answers a transfer request with a chunk of this node's presence.
-    async fn answer_transfer(&self, client: &async_nats::Client, request: async_nats::Message) {
-        let Some(reply) = request.reply else {
-            return;
-        };
-        let asked: TransferRequest = serde_json::from_slice(&request.payload).unwrap_or_default();
-        let chunk = self.inner.tracker.transfer_chunk(asked.after.as_deref());
-        if let Ok(payload) = serde_json::to_vec(&chunk) {
-            metrics::counter!(m::CLUSTER_TRANSFERS, "direction" => "out").increment(1);
-            let _ = client.publish(reply, payload.into()).await;
-        }
+/// Answers a transfer request with a chunk of this node's presence.
+async fn answer_transfer(
+    client: async_nats::Client,
+    tracker: Arc<Tracker>,
+    request: async_nats::Message,
+) {
+    let Some(reply) = request.reply else {
+        return;
+    };
+    let asked: TransferRequest = serde_json::from_slice(&request.payload).unwrap_or_default();
+    let chunk = tracker.transfer_chunk(asked.after.as_deref());
+    if let Ok(payload) = serde_json::to_vec(&chunk) {
+        metrics::counter!(m::CLUSTER_TRANSFERS, "direction" => "out").increment(1);
+        let _ = client.publish(reply, payload.into()).await;
     }
 }
 

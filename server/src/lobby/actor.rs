@@ -71,17 +71,18 @@ struct LobbyMetaWire {
 }
 
 impl LobbyMeta {
-    fn to_wire(&self) -> serde_json::Value {
-        serde_json::to_value(LobbyMetaWire {
+    fn to_wire(&self) -> Box<str> {
+        let wire = LobbyMetaWire {
             name: self.name.to_string(),
             status: self.status,
             room_id: self.room_id.as_deref().map(str::to_owned),
-        })
-        .unwrap_or_default()
+        };
+        // Serializing a struct of strings cannot fail.
+        serde_json::to_string(&wire).unwrap_or_default().into()
     }
 
-    fn from_wire(value: serde_json::Value) -> Option<LobbyMeta> {
-        let wire: LobbyMetaWire = serde_json::from_value(value).ok()?;
+    fn from_wire(value: &str) -> Option<LobbyMeta> {
+        let wire: LobbyMetaWire = serde_json::from_str(value).ok()?;
         Some(LobbyMeta {
             name: Arc::from(wire.name),
             status: wire.status,
@@ -228,7 +229,7 @@ impl Lobby {
         for change in changes {
             match change {
                 Change::Join(tracked) => {
-                    let Some(data) = LobbyMeta::from_wire(tracked.meta) else {
+                    let Some(data) = LobbyMeta::from_wire(&tracked.meta) else {
                         continue;
                     };
                     self.presence.insert(
