@@ -55,6 +55,7 @@ pub const CLUSTER_TOPICS: &str = "kurve_cluster_topics";
 pub const CLUSTER_REMOTE_MEMBERS: &str = "kurve_cluster_remote_members";
 pub const CLUSTER_TRANSFERS: &str = "kurve_cluster_presence_transfers_total";
 pub const CLUSTER_ADOPTIONS: &str = "kurve_cluster_adoptions_total";
+pub const CLUSTER_RELAY_LAG: &str = "kurve_cluster_relay_lag_seconds";
 pub const CLUSTER_RELAY_JOINS: &str = "kurve_cluster_relay_joins_total";
 pub const CLUSTER_RELAYED_MEMBERS: &str = "kurve_cluster_relayed_members";
 
@@ -189,6 +190,11 @@ fn describe() {
     describe_gauge!(
         CLUSTER_REMOTE_MEMBERS,
         "Presence sessions of other nodes known to this node"
+    );
+    describe_histogram!(
+        CLUSTER_RELAY_LAG,
+        Unit::Seconds,
+        "From a broadcast on its node to its arrival here through NATS (nodes' clocks assumed in step)"
     );
     describe_counter!(
         CLUSTER_ADOPTIONS,

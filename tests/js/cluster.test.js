@@ -240,6 +240,11 @@ test("a room on node a is listed on b and c, played from b and spectated from c"
   }
   assert.ok(compared > 60, `compared ${compared} ticks`);
   assert.deepEqual([...pa.errors, ...pb.errors, ...sc.errors], [], "no channel errors");
+  // The relay's lag is measured where the ticks arrive.
+  await waitFor(async () => {
+    const { text } = await get(nodes.c.http, "/metrics");
+    return Number(/^kurve_cluster_relay_lag_seconds_count (\d+)/m.exec(text)?.[1] ?? "0") > 60;
+  }, 10000, "kurve_cluster_relay_lag_seconds on c");
 
   // A wrong password is refused across nodes too; an unknown room is not_found.
   const locked = await push(lobbyA, "create_room", { name: "locked", private: true, password: "sesame" });

@@ -37,6 +37,14 @@ const ORIGIN: &str = "Kurve-Origin";
 const EVENT: &str = "Kurve-Event";
 const KIND: &str = "Kurve-Kind";
 const DIRECT: &str = "Kurve-Direct";
+/// When the broadcast left its node (Unix µs), for the relay lag.
+const SENT_AT: &str = "Kurve-At";
+
+fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
 
 /// A message for one member of a topic on another node.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -193,6 +201,7 @@ impl Remote for Bus {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(ORIGIN, &*self.node);
         headers.insert(EVENT, &*broadcast.event);
+        headers.insert(SENT_AT, unix_micros().to_string().as_str());
         let payload = Self::payload(&mut headers, &broadcast.payload);
         if self.publisher.send(Outgoing {
             subject: format!("{TOPIC_PREFIX}{}", broadcast.topic),
@@ -289,6 +298,10 @@ async fn forward(client: async_nats::Client, topic: Arc<str>, pubsub: PubSub, bu
         let Some(event) = header(EVENT) else {
             continue;
         };
+        if let Some(at) = header(SENT_AT).and_then(|at| at.parse::<u64>().ok()) {
+            let lag = unix_micros().saturating_sub(at);
+            metrics::histogram!(m::CLUSTER_RELAY_LAG).record(lag as f64 / 1e6);
+        }
         metrics::counter!(m::CLUSTER_BROADCASTS, "direction" => "in").increment(1);
         pubsub.deliver(&Arc::new(Broadcast::new(topic.clone(), event, payload)));
     }
