@@ -236,7 +236,7 @@ impl Rooms {
 
     /// Starts a room; returns its id.
     pub fn create(&self, spec: RoomSpec) -> Result<Arc<str>, CreateError> {
-        let mut table = self.table();
+        let table = self.table();
         if table.len() >= MAX_ROOMS {
             return Err(CreateError::TooMany);
         }
@@ -256,6 +256,20 @@ impl Rooms {
                 break Arc::<str>::from(id);
             }
         };
+        self.start(table, id.clone(), spec, None)
+            .map_err(|()| CreateError::Unavailable)?;
+        Ok(id)
+    }
+
+    /// Lists room `id` (the table's lock is `table`) and starts it, fresh or from
+    /// `saved`; Err when the supervisor no longer starts children.
+    fn start(
+        &self,
+        mut table: std::sync::MutexGuard<'_, HashMap<Arc<str>, Entry>>,
+        id: Arc<str>,
+        spec: RoomSpec,
+        saved: Option<SavedGame>,
+    ) -> Result<(), ()> {
         let (tx, rx) = mailbox(ROOM_MAILBOX);
         let handle = RoomHandle {
             id: id.clone(),
@@ -292,7 +306,7 @@ impl Rooms {
             spec,
             tick,
             first_mailbox: Some(rx),
-            saved: Arc::default(),
+            saved: Arc::new(Mutex::new(saved)),
             rooms: self.clone(),
         };
         if self
@@ -301,9 +315,9 @@ impl Rooms {
             .is_err()
         {
             self.remove(&handle);
-            return Err(CreateError::Unavailable);
+            return Err(());
         }
-        Ok(id)
+        Ok(())
     }
 
     /// A waiting public room of `lobby` with a free seat, else a new one.
@@ -428,56 +442,13 @@ impl Rooms {
         let State { spec, saved } =
             rmp_serde::from_slice(state).map_err(|e| AdoptError::Corrupt(e.to_string()))?;
         let id: Arc<str> = Arc::from(id);
-        let mut table = self.table();
+        let table = self.table();
         if table.contains_key(&id) {
             return Err(AdoptError::Exists);
         }
-        let (tx, rx) = mailbox(ROOM_MAILBOX);
-        let handle = RoomHandle {
-            id: id.clone(),
-            mailbox: tx,
-        };
-        let tick = Arc::new(AtomicU64::new(0));
-        let summary = RoomSummary {
-            id: id.to_string(),
-            name: spec.name.clone(),
-            lobby: spec.lobby.to_string(),
-            phase: RoomPhase::Waiting,
-            players: Vec::new(),
-            spectators: 0,
-            max_players: spec.max_players,
-            private: spec.private,
-            node: self.deps.node.as_deref().map(str::to_owned),
-        };
-        table.insert(
-            id.clone(),
-            Entry {
-                handle: handle.clone(),
-                tick: tick.clone(),
-                summary: summary.clone(),
-                password: spec.password.clone(),
-                creator: spec.creator.clone(),
-            },
-        );
-        drop(table);
-        rooms_gauge(RoomPhase::Waiting, 1.0);
+        self.start(table, id.clone(), spec, Some(saved))
+            .map_err(|()| AdoptError::Unavailable)?;
         metrics::counter!(crate::metrics::CLUSTER_ADOPTIONS).increment(1);
-        let child = RoomChild {
-            id: id.clone(),
-            spec,
-            tick,
-            first_mailbox: Some(rx),
-            saved: Arc::new(Mutex::new(Some(saved))),
-            rooms: self.clone(),
-        };
-        if self
-            .supervisor
-            .start_child(format!("room:{id}"), Restart::Transient, child)
-            .is_err()
-        {
-            self.remove(&handle);
-            return Err(AdoptError::Unavailable);
-        }
         tracing::info!(room = %id, "adopted a room of a node that went down");
         Ok(())
     }
