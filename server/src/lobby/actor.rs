@@ -174,7 +174,7 @@ pub(super) async fn run(
                 Some(command) => lobby.handle(command),
                 None => break,
             },
-            _ = sleep_until(flush_at) => lobby.flush(),
+            _ = sleep_until(flush_at) => lobby.flush().await,
             _ = sleep_until(expire_at) => {
                 // Leave the table first, so no new joiner finds this lobby, then answer
                 // whatever reached the mailbox in between.
@@ -190,7 +190,7 @@ pub(super) async fn run(
             }
         }
     }
-    lobby.flush();
+    lobby.flush().await;
 }
 
 impl Lobby {
@@ -452,6 +452,15 @@ impl Lobby {
     /// `room_added`, `room_updated` or `room_removed` per room that changed, none for a
     /// room that came and went in between.
     fn send_listing_changes(&mut self) {
+        let mut out = Vec::new();
+        self.listing_changes(&mut out);
+        for broadcast in out {
+            self.deps.pubsub.broadcast_local(broadcast);
+        }
+    }
+
+    /// The net change of the room listing since members last heard, as broadcasts.
+    fn listing_changes(&mut self, out: &mut Vec<Broadcast>) {
         let Some(rooms) = self.deps.rooms.get() else {
             return;
         };
@@ -466,40 +475,44 @@ impl Lobby {
         let before = std::mem::take(&mut self.listed);
         for (id, old) in &before {
             match now.get(id) {
-                None => self.announce("room_removed", old),
-                Some(new) if new != old => self.announce("room_updated", new),
+                None => out.push(self.announce("room_removed", old)),
+                Some(new) if new != old => out.push(self.announce("room_updated", new)),
                 Some(_) => {}
             }
         }
         for (id, new) in &now {
             if !before.contains_key(id) {
-                self.announce("room_added", new);
+                out.push(self.announce("room_added", new));
             }
         }
         std::mem::swap(&mut self.listed, &mut now);
     }
 
-    fn announce(&self, event: &'static str, summary: &RoomSummary) {
-        self.deps.pubsub.broadcast_local(Broadcast::new(
-            self.topic.clone(),
-            event,
-            Payload::json(summary),
-        ));
+    fn announce(&self, event: &'static str, summary: &RoomSummary) -> Broadcast {
+        Broadcast::new(self.topic.clone(), event, Payload::json(summary))
     }
 
-    /// Sends the gathered presence changes as one `presence_diff`, and the listing's.
-    fn flush(&mut self) {
+    /// Sends the listing's changes and the gathered presence changes (one
+    /// `presence_diff`). The fan-out is paced ([`crate::pubsub::PubSub::broadcast_local_paced`]):
+    /// the lobby answers nothing else until every member has them, and room ticks run
+    /// in between.
+    async fn flush(&mut self) {
         self.flush_at = None;
-        self.send_listing_changes();
+        let mut out = Vec::new();
+        self.listing_changes(&mut out);
         if let Some(diff) = self.presence.flush() {
             // Each node computes the diffs of its own sockets.
-            self.deps.pubsub.broadcast_local(Broadcast::new(
+            out.push(Broadcast::new(
                 self.topic.clone(),
                 "presence_diff",
                 Payload::Json(Arc::from(diff)),
             ));
             metrics::counter!(crate::metrics::PRESENCE_DIFFS).increment(1);
         }
+        self.deps
+            .pubsub
+            .broadcast_local_paced(&self.topic, out)
+            .await;
         self.sessions_gauge.set(self.members.len());
     }
 

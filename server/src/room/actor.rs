@@ -484,7 +484,12 @@ impl Room {
                     chan.reply_error(&msg_ref, ChannelError::NotAPlayer);
                     return;
                 }
-                self.game.set_input(&chan.socket.user.id, turn);
+                match &member.meta.seat {
+                    Some(seat) => self
+                        .game
+                        .set_input_at(seat.seat, &chan.socket.user.id, turn),
+                    None => self.game.set_input(&chan.socket.user.id, turn),
+                }
             }
             RoomEvent::Ready { ready } => {
                 if member.role != Role::Player {
