@@ -162,6 +162,20 @@ fn ticks_per_frame(tick_hz: u32, send_hz: u32) -> usize {
     ((tick_hz + send_hz / 2) / send_hz).max(1) as usize
 }
 
+/// The phase a lobby's listing shows for a room in `phase` at `round`: `countdown` only
+/// before a match's first round (the match is starting); between rounds the match is
+/// `playing`. A listing that flipped at every round sent every lobby member two
+/// `room_updated` per room and round, for a change nobody in the lobby needs
+/// (docs/PERF.md, "Lobby traffic").
+fn listed_phase(phase: Phase, round: u32) -> RoomPhase {
+    match phase {
+        Phase::Waiting => RoomPhase::Waiting,
+        Phase::Countdown if round <= 1 => RoomPhase::Countdown,
+        Phase::Countdown | Phase::Playing | Phase::RoundOver => RoomPhase::Playing,
+        Phase::Finished => RoomPhase::Finished,
+    }
+}
+
 pub(super) async fn run(start: RoomStart) {
     let RoomStart {
         id,
@@ -603,12 +617,7 @@ impl Room {
             id: self.id.to_string(),
             name: self.spec.name.clone(),
             lobby: self.spec.lobby.to_string(),
-            phase: match self.game.phase() {
-                Phase::Waiting => RoomPhase::Waiting,
-                Phase::Countdown => RoomPhase::Countdown,
-                Phase::Playing | Phase::RoundOver => RoomPhase::Playing,
-                Phase::Finished => RoomPhase::Finished,
-            },
+            phase: listed_phase(self.game.phase(), self.game.round()),
             players: players
                 .into_iter()
                 .map(|p| PublicUser {
@@ -720,7 +729,21 @@ fn unix_millis() -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::ticks_per_frame;
+    use super::{Phase, RoomPhase, listed_phase, ticks_per_frame};
+
+    #[test]
+    fn a_listing_shows_countdown_only_before_a_match_starts() {
+        assert_eq!(listed_phase(Phase::Waiting, 0), RoomPhase::Waiting);
+        assert_eq!(listed_phase(Phase::Countdown, 1), RoomPhase::Countdown);
+        assert_eq!(listed_phase(Phase::Playing, 1), RoomPhase::Playing);
+        assert_eq!(listed_phase(Phase::RoundOver, 1), RoomPhase::Playing);
+        assert_eq!(
+            listed_phase(Phase::Countdown, 2),
+            RoomPhase::Playing,
+            "a later round's countdown is part of the match being played"
+        );
+        assert_eq!(listed_phase(Phase::Finished, 4), RoomPhase::Finished);
+    }
 
     #[test]
     fn send_rates_round_to_a_whole_number_of_ticks_per_frame() {
