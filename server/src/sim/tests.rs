@@ -1248,3 +1248,28 @@ fn input_at_a_seat_applies_to_that_seat_and_a_wrong_seat_falls_back_to_the_user(
         "{log:?}"
     );
 }
+
+/// The fixed part of a cold step (schedule, systems, resource lookups): 100 empty waiting
+/// rooms stepped in turn, as [`perf_hundred_rooms_stepped_in_turn`] does with players.
+#[test]
+#[ignore]
+fn perf_empty_rooms_stepped_in_turn() {
+    let mut games: Vec<Game> = (0..100)
+        .map(|seed| Game::new(GameConfig::default(), seed, 6))
+        .collect();
+    let mut other = vec![0u8; 1 << 20];
+    let rounds = 300;
+    let mut stepping = std::time::Duration::ZERO;
+    for _ in 0..rounds {
+        for g in games.iter_mut() {
+            for b in other.iter_mut().step_by(64) {
+                *b = b.wrapping_add(1);
+            }
+            let t0 = std::time::Instant::now();
+            std::hint::black_box(g.step());
+            stepping += t0.elapsed();
+        }
+    }
+    let cold = stepping.as_secs_f64() * 1e6 / (rounds * games.len()) as f64;
+    eprintln!("perf: {cold:.2} µs/step cold for an empty waiting room");
+}
