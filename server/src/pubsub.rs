@@ -148,9 +148,8 @@ impl PubSub {
     /// [`PubSub::broadcast_local`] for a big topic that is not in a hurry (a lobby's
     /// presence diffs and listing changes): `broadcasts`, all on `topic`, go to the
     /// subscribers of the moment [`PACE_CHUNK`] sockets at a time, and the task yields
-    /// between chunks. A lobby of 200 would otherwise hold a worker for 200 sends
-    /// (≈ 2.5 ms) while room ticks wait behind it: that was the largest cause of late
-    /// ticks at 100 rooms. Each subscriber still gets the broadcasts in order, and all
+    /// between chunks, so a lobby of 200 does not hold a worker for 200 sends (≈ 2.5 ms)
+    /// while room ticks wait behind it. Each subscriber still gets the broadcasts in order, and all
     /// of them before anything the caller sends after the await. Returns the sockets
     /// that took at least one.
     pub async fn broadcast_local_paced(&self, topic: &str, broadcasts: Vec<Broadcast>) -> usize {

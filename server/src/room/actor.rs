@@ -166,7 +166,7 @@ fn ticks_per_frame(tick_hz: u32, send_hz: u32) -> usize {
 /// before a match's first round (the match is starting); between rounds the match is
 /// `playing`. A listing that flipped at every round sent every lobby member two
 /// `room_updated` per room and round, for a change nobody in the lobby needs
-/// (docs/PERF.md, "Lobby traffic").
+/// (docs/PERF.md, "Where the late ticks came from").
 fn listed_phase(phase: Phase, round: u32) -> RoomPhase {
     match phase {
         Phase::Waiting => RoomPhase::Waiting,

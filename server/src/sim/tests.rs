@@ -1173,10 +1173,33 @@ fn a_saved_game_survives_messagepack_and_continues_identically() {
     }
 }
 
-/// The cost of a step as a busy server sees it: 100 six-player rooms in play, stepped
-/// in turn with 1 MiB of other memory touched between rooms (sockets, other tasks), so
-/// each room's World is cold in the cache when it steps; against one room stepped
-/// alone. `cargo test --release -p kurve-server --lib sim::tests::perf_hundred -- --ignored --nocapture`
+/// Steps each game in turn, `rounds` times, with 1 MiB of other memory touched before
+/// each step (sockets, other tasks), so each World is cold in the cache when it steps;
+/// `before` runs untimed before each step. Returns µs per step.
+fn cold_steps(
+    games: &mut [Game],
+    rounds: usize,
+    mut before: impl FnMut(usize, usize, &mut Game),
+) -> f64 {
+    let mut other = vec![0u8; 1 << 20];
+    let mut stepping = std::time::Duration::ZERO;
+    for r in 0..rounds {
+        for (i, g) in games.iter_mut().enumerate() {
+            for b in other.iter_mut().step_by(64) {
+                *b = b.wrapping_add(1);
+            }
+            before(r, i, g);
+            let t0 = std::time::Instant::now();
+            std::hint::black_box(g.step());
+            stepping += t0.elapsed();
+        }
+    }
+    stepping.as_secs_f64() * 1e6 / (rounds * games.len()) as f64
+}
+
+/// The cost of a step as a busy server sees it: 100 six-player rooms in play stepped in
+/// turn with cold caches ([`cold_steps`]), against one room stepped alone.
+/// `cargo test --release -p kurve-server --lib sim::tests::perf_hundred -- --ignored --nocapture`
 #[test]
 #[ignore]
 fn perf_hundred_rooms_stepped_in_turn() {
@@ -1187,21 +1210,10 @@ fn perf_hundred_rooms_stepped_in_turn() {
             g
         })
         .collect();
-    let mut other = vec![0u8; 1 << 20];
     let rounds = 300;
-    let mut stepping = std::time::Duration::ZERO;
-    for r in 0..rounds {
-        for (i, g) in games.iter_mut().enumerate() {
-            for b in other.iter_mut().step_by(64) {
-                *b = b.wrapping_add(1);
-            }
-            g.set_input(&uid(r % 6), ((r + i) % 3) as i8 - 1);
-            let t0 = std::time::Instant::now();
-            std::hint::black_box(g.step());
-            stepping += t0.elapsed();
-        }
-    }
-    let cold = stepping.as_secs_f64() * 1e6 / (rounds * games.len()) as f64;
+    let cold = cold_steps(&mut games, rounds, |r, i, g| {
+        g.set_input(&uid(r % 6), ((r + i) % 3) as i8 - 1)
+    });
     let g = &mut games[0];
     let t0 = std::time::Instant::now();
     for r in 0..rounds {
@@ -1250,26 +1262,13 @@ fn input_at_a_seat_applies_to_that_seat_and_a_wrong_seat_falls_back_to_the_user(
 }
 
 /// The fixed part of a cold step (schedule, systems, resource lookups): 100 empty waiting
-/// rooms stepped in turn, as [`perf_hundred_rooms_stepped_in_turn`] does with players.
+/// rooms stepped in turn with cold caches ([`cold_steps`]).
 #[test]
 #[ignore]
 fn perf_empty_rooms_stepped_in_turn() {
     let mut games: Vec<Game> = (0..100)
         .map(|seed| Game::new(GameConfig::default(), seed, 6))
         .collect();
-    let mut other = vec![0u8; 1 << 20];
-    let rounds = 300;
-    let mut stepping = std::time::Duration::ZERO;
-    for _ in 0..rounds {
-        for g in games.iter_mut() {
-            for b in other.iter_mut().step_by(64) {
-                *b = b.wrapping_add(1);
-            }
-            let t0 = std::time::Instant::now();
-            std::hint::black_box(g.step());
-            stepping += t0.elapsed();
-        }
-    }
-    let cold = stepping.as_secs_f64() * 1e6 / (rounds * games.len()) as f64;
+    let cold = cold_steps(&mut games, 300, |_, _, _| {});
     eprintln!("perf: {cold:.2} µs/step cold for an empty waiting room");
 }
