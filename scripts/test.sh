@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
+# A clean run builds once; incremental caches would only take disk.
+export CARGO_INCREMENTAL=0
 step() { printf '\n==> %s (%ss)\n' "$1" "$(( $(date +%s) - started ))"; }
 
 step "cargo fmt --check"
@@ -20,16 +22,19 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test (unit and integration)"
 scripts/install-nats.sh
 scripts/install-postgres.sh
+# Built with every target at once so the binaries the JS and browser suites run
+# (kurve-server, kurve-soak) share the test build's features and are not rebuilt.
+cargo build --workspace --all-targets
 cargo test --workspace
 
 step "protocol tests (official phoenix client, node:test)"
-cargo build -p kurve-server
+cargo build --workspace --all-targets
 (cd tests/js && npm ci --no-audit --no-fund && npm test)
 
 if [ -f tests/e2e/package.json ]; then
   step "browser end-to-end tests (Chromium)"
   scripts/install-chromium.sh
-  cargo build -p kurve-tests --bin kurve-soak
+  cargo build --workspace --all-targets
   (cd web-client && npm ci --no-audit --no-fund && npm run build)
   (cd tests/e2e && npm ci --no-audit --no-fund && npm test)
 fi
