@@ -21,7 +21,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::alarm::Alarm;
 use super::clock::TickClock;
-use super::phase::{PhaseLease, PhaseTable};
 use super::{RoomSpec, Rooms};
 use crate::actor::MailboxReceiver;
 use crate::auth::{MatchPlayer, MatchRecord};
@@ -227,11 +226,11 @@ pub(super) async fn run(start: RoomStart) {
     tracing::info!(room = %room.id, lobby = %room.spec.lobby, "room started");
 
     let tick_hz = deps.game.tick_hz;
+    let mut clock = TickClock::new(tick_hz, Instant::now());
     let alarm = Alarm::new();
-    // An idle waiting room does not tick (`schedule` is `None`): it costs nothing until
-    // a command changes that, and its schedule then starts afresh (no catching up on the
-    // pause) in the least crowded slot of the tick period.
-    let mut schedule = (!room.game.is_idle()).then(|| Schedule::start(tick_hz));
+    // An idle waiting room does not tick: it costs nothing until a command changes
+    // that, and its schedule then starts afresh (no catching up on the pause).
+    let mut ticking = !room.game.is_idle();
     // Made once: a fresh cancellation future per turn costs a lock per tick.
     let cancelled = cancel.cancelled();
     tokio::pin!(cancelled);
@@ -240,14 +239,10 @@ pub(super) async fn run(start: RoomStart) {
         // timer wheel) while they exist: a room turns this loop on every tick and input.
         let flush_at = room.flush_at;
         let dispose_at = room.empty_since.map(|t| t + EMPTY_ROOM_TTL);
-        let deadline = schedule.as_ref().map(|s| s.clock.deadline().into_std());
         tokio::select! {
             biased;
             _ = &mut cancelled => break,
-            _ = alarm.sleep_until(deadline.unwrap_or_else(std::time::Instant::now)), if deadline.is_some() => {
-                let Some(Schedule { clock, .. }) = &mut schedule else {
-                    continue;
-                };
+            _ = alarm.sleep_until(clock.deadline().into_std()), if ticking => {
                 let due = clock.wake(Instant::now());
                 room.metrics.lateness.record(due.lateness.as_secs_f64());
                 if due.skipped > 0 {
@@ -257,9 +252,7 @@ pub(super) async fn run(start: RoomStart) {
                 for _ in 0..due.run {
                     room.step();
                 }
-                if room.game.is_idle() {
-                    schedule = None;
-                }
+                ticking = !room.game.is_idle();
             }
             command = inbox.recv() => match command {
                 Some(RoomCommand::Close) => {
@@ -273,8 +266,9 @@ pub(super) async fn run(start: RoomStart) {
                 }
                 Some(command) => {
                     room.handle(command);
-                    if schedule.is_none() && !room.game.is_idle() {
-                        schedule = Some(Schedule::start(tick_hz));
+                    if !ticking && !room.game.is_idle() {
+                        ticking = true;
+                        clock = TickClock::new(tick_hz, Instant::now());
                     }
                 }
                 None => break,
@@ -293,23 +287,6 @@ pub(super) async fn run(start: RoomStart) {
         }
     }
     room.flush_presence();
-}
-
-/// A ticking room's clock and the slot of the tick period it holds.
-struct Schedule {
-    clock: TickClock,
-    _slot: PhaseLease,
-}
-
-impl Schedule {
-    fn start(tick_hz: u32) -> Self {
-        let slot = PhaseTable::global().lease();
-        let start = slot.start_at_or_after(Instant::now(), TickClock::period_at(tick_hz));
-        Schedule {
-            clock: TickClock::new(tick_hz, start),
-            _slot: slot,
-        }
-    }
 }
 
 impl Room {

@@ -5,8 +5,8 @@
 //! before it even waits in the run queue. Here one thread keeps every room's next
 //! deadline in a heap and sleeps on a condition variable until the earliest one
 //! (nanosecond timeouts; Linux wakes it within tens of microseconds), then wakes that
-//! room's task. Rooms' phases are spread over the tick period ([`super::phase`]), so
-//! wake-ups do not bunch up.
+//! room's task. Rooms start at different moments, so their phases are spread over the
+//! tick period and wake-ups do not bunch up.
 //!
 //! Each room owns one [`Alarm`]; it holds at most one live entry in the heap at a time.
 //! An entry left behind by a wait the room abandoned (its `select!` took another

@@ -4,7 +4,7 @@
 //! up sleeps, so rounding and wake-up delays never accumulate. A room that wakes late
 //! runs the ticks it owes back to back, up to [`MAX_CATCH_UP`]; if it is further behind
 //! than that (the machine was starved), the rest are skipped *and counted*, and the
-//! schedule goes on from its next deadline (keeping the room's phase).
+//! schedule restarts from now.
 
 use std::time::Duration;
 
@@ -47,11 +47,6 @@ impl TickClock {
         Duration::from_nanos(1_000_000_000 / self.hz)
     }
 
-    /// One tick's length at `hz` ticks a second.
-    pub fn period_at(hz: u32) -> Duration {
-        Duration::from_nanos(1_000_000_000 / u64::from(hz.max(1)))
-    }
-
     /// When the next tick is due.
     pub fn deadline(&self) -> Instant {
         self.due_at(self.next)
@@ -77,10 +72,10 @@ impl TickClock {
                 lateness,
             };
         }
-        // Too far behind: run a bounded burst, count the rest, and go on from the next
-        // deadline on the same grid (the room keeps its phase in the period).
+        // Too far behind: run a bounded burst, count the rest, restart the schedule.
         let skipped = owed - u64::from(MAX_CATCH_UP);
-        self.next += owed;
+        self.start = now;
+        self.next = 1;
         Due {
             run: MAX_CATCH_UP,
             skipped,
@@ -139,14 +134,10 @@ mod tests {
             121 - u64::from(MAX_CATCH_UP),
             "2 s at 60 Hz owed 121 ticks"
         );
-        assert!(
-            clock.deadline() > late && clock.deadline() <= late + clock.period() * 2,
-            "the schedule goes on from its next deadline"
-        );
         assert_eq!(
             clock.deadline(),
-            t0 + Duration::from_nanos(122 * 1_000_000_000 / 60),
-            "on the same grid: the phase is kept"
+            late + clock.period(),
+            "schedule restarts from now"
         );
     }
 }

@@ -12,7 +12,6 @@
 mod actor;
 mod alarm;
 mod clock;
-mod phase;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
