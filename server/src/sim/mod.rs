@@ -6,7 +6,7 @@
 //!
 //! Inside, a bevy_ecs `World` holds one entity per seated player ([`components::Player`],
 //! [`components::Head`]) and resources for the clock, phase, trails, items, effects and
-//! RNG streams; a chained [`systems::SimSet`] schedule advances it one tick at a time.
+//! RNG streams; [`systems::TickSystems`] advance it one tick at a time.
 //!
 //! **Invariants:** no floating point, no `HashMap` iteration and no raw query order on the
 //! simulation path (players are visited by seat); every random draw comes from a ChaCha8
@@ -29,6 +29,7 @@ use kurve_shared::game::grid::SegmentGrid;
 use kurve_shared::game::{
     ArenaConfig, POS_SCALE, Phase, RoomEvent, Snapshot, Standing, Tick, seat_color,
 };
+use systems::TickSystems;
 
 use components::{
     Clock, Deaths, Effects, Field, Head, MAX_SEATS, MatchState, Outbox, Player, Rngs, Seats, Trails,
@@ -138,10 +139,10 @@ pub struct SavedGame {
     max_players: u8,
 }
 
-/// One room's game: a World, its tick schedule, and the input log.
+/// One room's game: a World, its tick systems, and the input log.
 pub struct Game {
     world: World,
-    schedule: Schedule,
+    systems: TickSystems,
     log: InputLog,
     max_players: u8,
 }
@@ -181,8 +182,8 @@ impl Game {
         world.insert_resource(Outbox::default());
         world.insert_resource(settings);
         Game {
+            systems: TickSystems::new(&mut world),
             world,
-            schedule: systems::build_schedule(),
             log,
             max_players,
         }
@@ -468,7 +469,7 @@ impl Game {
                 self.rebase_log();
             }
         }
-        self.schedule.run(&mut self.world);
+        self.systems.run(&mut self.world);
         let out = std::mem::take(&mut *self.world.resource_mut::<Outbox>());
         let tick = self.tick();
         let after = self.phase();
@@ -604,8 +605,8 @@ impl Game {
         world.insert_resource(Deaths::default());
         world.insert_resource(saved.outbox);
         Game {
+            systems: TickSystems::new(&mut world),
             world,
-            schedule: systems::build_schedule(),
             log: saved.log,
             max_players: saved.max_players,
         }

@@ -1,4 +1,4 @@
-//! Rule, determinism and convergence tests on a bare `Game` (World + Schedule).
+//! Rule, determinism and convergence tests on a bare `Game` (World + tick systems).
 
 use bevy_ecs::prelude::*;
 use kurve_shared::game::{
