@@ -30,7 +30,7 @@ pub mod round;
 ///
 /// They are run directly rather than through a bevy `Schedule`: the order is a fixed
 /// chain, a room is one task, and the executor's bookkeeping (set conditions, the
-/// dependency graph, per-run checks) was most of the fixed cost of a step. Deferred
+/// dependency graph, per-run checks) was about half the fixed cost of a cold step. Deferred
 /// commands are applied right after the system that queued them.
 pub struct TickSystems {
     systems: Vec<Box<dyn System<In = (), Out = ()>>>,
