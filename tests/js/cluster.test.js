@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { decode } from "@msgpack/msgpack";
 import { startServer, guest, get, post, connect, join, push, waitFor, disconnectAll, within } from "./harness.js";
-import { startNats } from "../support/nats.js";
+import { startNats, watchSubject } from "../support/nats.js";
 import { startPostgres } from "../support/postgres.js";
 
 const SECRET = "cluster-test-secret-0123456789abcdef";
@@ -268,6 +268,55 @@ test("a room on node a is listed on b and c, played from b and spectated from c"
     const room = JSON.parse((await get(nodes.a.http, "/api/rooms?lobby=main")).text).rooms.find((r) => r.id === placed.response.room_id);
     return room && (room.node === "b" || room.node === "c");
   }, 5000, "the room placed on a node with fewer players");
+});
+
+test("a room's traffic goes over NATS only while a member is on another node", async (t) => {
+  const host = await user("local");
+  const { channel: lobby } = await join(socketOn(t, "a", host.token), "lobby:main");
+  const created = await push(lobby, "create_room", { name: "homebody", max_players: 2 });
+  assert.equal(created.status, "ok", JSON.stringify(created));
+  const id = created.response.room_id;
+  let home;
+  await waitFor(async () => {
+    const { text } = await get(nodes.a.http, "/api/rooms?lobby=main");
+    home = JSON.parse(text).rooms.find((r) => r.id === id)?.node;
+    return home !== undefined;
+  }, 5000, "the new room in the listing");
+  const away = home === "a" ? "b" : "a";
+  // Anything published on the room's subject, whoever listens.
+  const wire = await watchSubject(nats.url, `kurve.v1.t.room:${id}`);
+  t.after(() => wire.close());
+
+  // Both players on the room's own node: ticks flow, and none of it leaves the node.
+  const players = [];
+  for (const name of ["home1", "home2"]) {
+    const u = await user(name);
+    const r = roomChannel(socketOn(t, home, u.token), id, { as: "player" });
+    await r.joined;
+    players.push(r);
+  }
+  for (const r of players) assert.equal((await push(r.channel, "ready", {})).status, "ok");
+  await waitFor(() => players.every((r) => r.ticks.length > 60), 10000, "ticks on the room's node");
+  assert.equal(wire.count(), 0, "nothing on NATS while every member is on the room's node");
+
+  // A spectator on another node: its ticks cross NATS, and stay consecutive.
+  const watcher = await user("away");
+  const sc = roomChannel(socketOn(t, away, watcher.token), id, { as: "spectator" });
+  await sc.joined;
+  await waitFor(() => sc.ticks.length > 30, 10000, `ticks on ${away}`);
+  assertConsecutive(sc.ticks, "the remote spectator's");
+  assert.equal(sc.ticks[0], sc.snapshots[0].snap.tick + 1, "the first tick follows the snapshot");
+  assert.ok(wire.count() >= 30, `the room's ticks on NATS: ${wire.count()}`);
+
+  // It leaves: the room's traffic stays home again, while the players still get ticks.
+  await new Promise((resolve) => sc.channel.leave().receive("ok", resolve));
+  await new Promise((r) => setTimeout(r, 300));
+  const afterLeave = wire.count();
+  const ticksBefore = players[0].ticks.length;
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.ok(players[0].ticks.length > ticksBefore + 30, "the players still get ticks");
+  assert.equal(wire.count(), afterLeave, "nothing on NATS once the remote member left");
+  assert.deepEqual([...players.flatMap((r) => r.errors), ...sc.errors], [], "no channel errors");
 });
 
 test("register on a, log in on b, finish a match on c: one leaderboard everywhere", async (t) => {

@@ -71,3 +71,38 @@ export async function startNats() {
     },
   };
 }
+
+/**
+ * Subscribes to `subject` on the NATS server at `url` with the plain NATS protocol (no
+ * client library: only counting is needed) and resolves, once the server has the
+ * subscription, to { count(), close() }: how many messages arrived so far.
+ */
+export async function watchSubject(url, subject) {
+  const { hostname, port } = new URL(url);
+  const socket = net.connect(Number(port), hostname);
+  let buffer = Buffer.alloc(0);
+  let messages = 0;
+  let subscribed;
+  const ready = new Promise((resolve, reject) => {
+    subscribed = resolve;
+    socket.once("error", reject);
+  });
+  socket.on("data", (chunk) => {
+    buffer = Buffer.concat([buffer, chunk]);
+    for (;;) {
+      const end = buffer.indexOf("\r\n");
+      if (end < 0) return;
+      const [op, ...args] = buffer.subarray(0, end).toString().split(" ");
+      // MSG <subject> <sid> [reply] <bytes>; HMSG <subject> <sid> [reply] <header bytes> <total bytes>
+      const body = op === "MSG" || op === "HMSG" ? Number(args.at(-1)) + 2 : 0;
+      if (buffer.length < end + 2 + body) return;
+      buffer = buffer.subarray(end + 2 + body);
+      if (body > 0) messages++;
+      else if (op === "PING") socket.write("PONG\r\n");
+      else if (op === "PONG") subscribed();
+    }
+  });
+  socket.write(`CONNECT {"verbose":false,"pedantic":false,"headers":true}\r\nSUB ${subject} 1\r\nPING\r\n`);
+  await ready;
+  return { count: () => messages, close: () => socket.destroy() };
+}

@@ -395,6 +395,12 @@ impl Outbox {
     pub fn is_closed(&self) -> bool {
         self.queue.lock().closed
     }
+
+    /// Whether this outbox stands for a member on another node (see
+    /// [`forwarding_outbox`]).
+    pub fn forwards(&self) -> bool {
+        self.queue.forward.is_some()
+    }
 }
 
 /// A reference to a connected socket, as actors see it.

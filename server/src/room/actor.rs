@@ -138,6 +138,10 @@ struct Room {
     game: Game,
     rooms: Rooms,
     members: HashMap<SocketId, Member>,
+    /// Members whose socket is on another node. While there are none, the room's
+    /// broadcasts stay on this node: no other node has a subscriber of its topic (a
+    /// remote member joins through a proxy here, [`crate::relay`]).
+    remote_members: usize,
     presence: Presence<RoomMeta>,
     flush_at: Option<Instant>,
     empty_since: Option<Instant>,
@@ -210,6 +214,7 @@ pub(super) async fn run(start: RoomStart) {
         game,
         rooms,
         members: HashMap::new(),
+        remote_members: 0,
         presence: Presence::new(),
         flush_at: None,
         empty_since: Some(Instant::now()),
@@ -311,6 +316,7 @@ impl Room {
     /// Sends every member `phx_close` (their sockets forget the channel) and lets the
     /// room end.
     fn close(&mut self) {
+        self.remote_members = 0;
         for (socket, member) in self.members.drain().collect::<Vec<_>>() {
             member.chan.socket.outbox.send(Outbound::ChannelClosed {
                 topic: self.topic.clone(),
@@ -443,7 +449,8 @@ impl Room {
             },
             Some(self.id.clone()),
         );
-        self.members.insert(
+        self.remote_members += usize::from(chan.socket.outbox.forwards());
+        let replaced = self.members.insert(
             socket,
             Member {
                 chan,
@@ -452,6 +459,9 @@ impl Room {
                 meta,
             },
         );
+        if let Some(old) = replaced {
+            self.remote_members -= usize::from(old.chan.socket.outbox.forwards());
+        }
         self.empty_since = None;
         self.schedule_flush();
         self.save_if_waiting();
@@ -462,6 +472,7 @@ impl Room {
         let Some(member) = self.members.remove(&socket) else {
             return;
         };
+        self.remote_members -= usize::from(member.chan.socket.outbox.forwards());
         self.rooms.deps.pubsub.unsubscribe(&self.topic, socket);
         let user_id = member.chan.socket.user.id.clone();
         self.presence.untrack(&user_id, &member.phx_ref);
@@ -581,11 +592,16 @@ impl Room {
         }
     }
 
+    /// Sends to every member: those on this node directly, and, only while some member
+    /// is on another node, through the cluster's bus.
     fn broadcast(&self, event: &'static str, payload: Payload) {
-        self.rooms
-            .deps
-            .pubsub
-            .broadcast(Broadcast::new(self.topic.clone(), event, payload));
+        let broadcast = Broadcast::new(self.topic.clone(), event, payload);
+        let pubsub = &self.rooms.deps.pubsub;
+        if self.remote_members > 0 {
+            pubsub.broadcast(broadcast);
+        } else {
+            pubsub.broadcast_local(broadcast);
+        }
     }
 
     /// Keeps the state a restart would resume from. Saved at phase changes (cheap: when
