@@ -137,8 +137,8 @@ impl PubSub {
         self.deliver(&Arc::new(broadcast))
     }
 
-    /// Queues a broadcast that came from another node for this node's subscribers.
-    pub fn deliver(&self, broadcast: &Arc<Broadcast>) -> usize {
+    /// Queues `broadcast` for this node's subscribers.
+    fn deliver(&self, broadcast: &Arc<Broadcast>) -> usize {
         self.subscribers(&broadcast.topic)
             .iter()
             .filter(|outbox| outbox.broadcast(broadcast))

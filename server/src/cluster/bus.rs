@@ -303,7 +303,11 @@ async fn forward(client: async_nats::Client, topic: Arc<str>, pubsub: PubSub, bu
             metrics::histogram!(m::CLUSTER_RELAY_LAG).record(lag as f64 / 1e6);
         }
         metrics::counter!(m::CLUSTER_BROADCASTS, "direction" => "in").increment(1);
-        pubsub.deliver(&Arc::new(Broadcast::new(topic.clone(), event, payload)));
+        // Paced like the node's own lobby traffic: a lobby's broadcast from another
+        // node does not hold a worker for all its members' sends while rooms wait.
+        pubsub
+            .broadcast_local_paced(&topic, vec![Broadcast::new(topic.clone(), event, payload)])
+            .await;
     }
     bus.active().remove(&topic);
 }
