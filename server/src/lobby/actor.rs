@@ -171,7 +171,7 @@ pub(super) async fn run(
         tokio::select! {
             _ = cancel.cancelled() => break,
             command = inbox.recv() => match command {
-                Some(command) => lobby.handle(command),
+                Some(command) => lobby.handle(command).await,
                 None => break,
             },
             _ = sleep_until(flush_at) => lobby.flush().await,
@@ -194,9 +194,9 @@ pub(super) async fn run(
 }
 
 impl Lobby {
-    fn handle(&mut self, command: LobbyCommand) {
+    async fn handle(&mut self, command: LobbyCommand) {
         match command {
-            LobbyCommand::Join { chan, msg_ref } => self.join(chan, msg_ref),
+            LobbyCommand::Join { chan, msg_ref } => self.join(chan, msg_ref).await,
             LobbyCommand::Leave { socket } => self.leave(socket),
             LobbyCommand::ListingChanged => self.schedule_flush(),
             LobbyCommand::Event {
@@ -268,7 +268,7 @@ impl Lobby {
         }
     }
 
-    fn join(&mut self, chan: ChannelRef, msg_ref: Arc<str>) {
+    async fn join(&mut self, chan: ChannelRef, msg_ref: Arc<str>) {
         let socket = chan.socket.id;
         if self.members.contains_key(&socket) {
             self.leave(socket);
@@ -281,9 +281,15 @@ impl Lobby {
         };
         let phx_ref = self.presence.track(&user.id, meta.clone());
         self.share_join(&user.id, &phx_ref, None, &meta);
-        // Bring the listing up to date for those already here, then subscribe the joiner
-        // and give it the listing: every later change reaches it as an event.
-        self.send_listing_changes();
+        // Bring the listing up to date for those already here (paced, as a flush is),
+        // then subscribe the joiner and give it the listing: every later change reaches
+        // it as an event.
+        let mut changes = Vec::new();
+        self.listing_changes(&mut changes);
+        self.deps
+            .pubsub
+            .broadcast_local_paced(&self.topic, changes)
+            .await;
         self.deps
             .pubsub
             .subscribe(&self.topic, socket, chan.socket.outbox.clone());
@@ -448,18 +454,9 @@ impl Lobby {
         }
     }
 
-    /// Sends members the net change of the room listing since they last heard: one
+    /// The net change of the room listing since members last heard, as broadcasts: one
     /// `room_added`, `room_updated` or `room_removed` per room that changed, none for a
     /// room that came and went in between.
-    fn send_listing_changes(&mut self) {
-        let mut out = Vec::new();
-        self.listing_changes(&mut out);
-        for broadcast in out {
-            self.deps.pubsub.broadcast_local(broadcast);
-        }
-    }
-
-    /// The net change of the room listing since members last heard, as broadcasts.
     fn listing_changes(&mut self, out: &mut Vec<Broadcast>) {
         let Some(rooms) = self.deps.rooms.get() else {
             return;
