@@ -147,6 +147,34 @@ test("a node with no subscriber of a topic receives none of its traffic", async 
   assert.equal(await received("b"), before.b, "b still receives nothing");
 });
 
+test("the per-user room budget (3 open rooms) holds across nodes", async (t) => {
+  const u = await user("builder");
+  const lobbies = {};
+  for (const node of ["a", "b", "c"]) lobbies[node] = (await join(socketOn(t, node, u.token), "lobby:main")).channel;
+  // No node has players yet (this runs before the room tests), so each room is made on
+  // the node it is asked on: three nodes, one room each.
+  const owners = [];
+  for (const node of ["a", "b", "c"]) {
+    const created = await push(lobbies[node], "create_room", { name: `budget ${node}` });
+    assert.equal(created.status, "ok", JSON.stringify(created));
+    const id = created.response.room_id;
+    // Every node has the new room in its directory before the next one is asked for.
+    for (const other of Object.keys(nodes)) {
+      await waitFor(async () => {
+        const room = JSON.parse((await get(nodes[other].http, "/api/rooms?lobby=main")).text).rooms.find((r) => r.id === id);
+        if (room && other === "a") owners.push(room.node);
+        return room !== undefined;
+      }, 5000, `room ${id} listed on ${other}`);
+    }
+  }
+  assert.ok(new Set(owners).size >= 2, `the three rooms run on more than one node: ${owners}`);
+  for (const node of ["a", "b", "c"]) {
+    const fourth = await push(lobbies[node], "create_room", { name: `one too many ${node}` });
+    assert.equal(fourth.status, "error", `a fourth room asked on ${node}: ${JSON.stringify(fourth)}`);
+    assert.equal(fourth.response.reason, "too_many_rooms");
+  }
+});
+
 /** Joins room:<id> on `socket`, recording the snapshot, every tick (payload kept) and errors. */
 function roomChannel(socket, id, params) {
   const channel = socket.channel(`room:${id}`, params);

@@ -36,6 +36,10 @@ pub struct DirectoryEntry {
     pub summary: RoomSummary,
     /// The node the room runs on.
     pub owner: String,
+    /// The user who created the room, for the per-user budget across nodes (absent for
+    /// rooms nobody created, and in entries of nodes that predate it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator: Option<String>,
 }
 
 /// Called for a room of another node that appeared, changed or went away (its
@@ -183,11 +187,12 @@ impl Directory {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A room of this node was created or changed.
-    pub fn put(&self, summary: &RoomSummary) {
+    /// A room of this node, created by `creator`, was created or changed.
+    pub fn put(&self, summary: &RoomSummary, creator: Option<&str>) {
         let entry = DirectoryEntry {
             summary: summary.clone(),
             owner: self.node.clone(),
+            creator: creator.map(str::to_owned),
         };
         Self::lock(&self.local).insert(summary.id.clone(), entry.clone());
         Self::lock(&self.dirty).insert(summary.id.clone(), Some(entry));
@@ -220,6 +225,14 @@ impl Directory {
             .filter(|e| !e.summary.private && e.summary.lobby == lobby && live(&e.owner))
             .map(|e| e.summary.clone())
             .collect()
+    }
+
+    /// How many rooms of other live nodes (private ones too) `creator` created.
+    pub fn remote_rooms_of(&self, creator: &str, live: &dyn Fn(&str) -> bool) -> usize {
+        Self::lock(&self.remote)
+            .values()
+            .filter(|e| e.creator.as_deref() == Some(creator) && live(&e.owner))
+            .count()
     }
 
     /// The room `id` of another node (private ones too), if known.
@@ -435,6 +448,7 @@ mod tests {
         serde_json::to_vec(&DirectoryEntry {
             summary: summary(id, "main", private),
             owner: owner.into(),
+            creator: None,
         })
         .unwrap()
     }

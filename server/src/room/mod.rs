@@ -236,6 +236,11 @@ impl Rooms {
 
     /// Starts a room; returns its id.
     pub fn create(&self, spec: RoomSpec) -> Result<Arc<str>, CreateError> {
+        // Counted before the table's lock is taken: the directory has locks of its own.
+        let remote_open = spec
+            .creator
+            .as_deref()
+            .map_or(0, |creator| self.remote_rooms_of(creator));
         let table = self.table();
         if table.len() >= MAX_ROOMS {
             return Err(CreateError::TooMany);
@@ -244,7 +249,8 @@ impl Rooms {
             let open = table
                 .values()
                 .filter(|e| e.creator.as_ref() == Some(creator))
-                .count();
+                .count()
+                + remote_open;
             if open >= self.deps.max_rooms_per_user {
                 crate::limits::Refusal::RoomsPerUser.count();
                 return Err(CreateError::TooMany);
@@ -300,7 +306,7 @@ impl Rooms {
         drop(table);
         rooms_gauge(RoomPhase::Waiting, 1.0);
         self.announce(&summary);
-        self.share(&summary);
+        self.share(&summary, spec.creator.as_deref());
         let child = RoomChild {
             id: id.clone(),
             spec,
@@ -395,16 +401,28 @@ impl Rooms {
             rooms_gauge(summary.phase, 1.0);
         }
         entry.summary = summary.clone();
+        let creator = entry.creator.clone();
         drop(table);
         self.announce(&summary);
-        self.share(&summary);
+        self.share(&summary, creator.as_deref());
     }
 
     /// Writes a room of this node to the cluster's directory.
-    fn share(&self, summary: &RoomSummary) {
+    fn share(&self, summary: &RoomSummary, creator: Option<&str>) {
         if let Some(cluster) = &self.deps.cluster {
-            cluster.directory().put(summary);
+            cluster.directory().put(summary, creator);
         }
+    }
+
+    /// How many open rooms of other nodes `creator` created (the per-user budget holds
+    /// across the cluster; another node's newest rooms count once its directory write
+    /// arrives here).
+    fn remote_rooms_of(&self, creator: &str) -> usize {
+        self.deps.cluster.as_ref().map_or(0, |cluster| {
+            cluster
+                .directory()
+                .remote_rooms_of(creator, &|node| cluster.is_live(node))
+        })
     }
 
     /// The node running room `id` when it is another live node of the cluster.
