@@ -113,6 +113,11 @@ async fn light_bots_count_ticks_and_time_inputs() {
     );
     let window = report.steady_window.as_ref().expect("every bot got in");
     assert!(window.frames > 0, "frames in the steady window");
+    assert!(
+        // Read in 10 ms clock ticks: a short window may show none.
+        window.bots_cpu_s.is_some_and(|cpu| cpu >= 0.0) && window.bots_us_per_frame.is_some(),
+        "the load generator's own CPU in the window: {window:?}"
+    );
     assert!(report.passed, "thresholds: {:?}", report.thresholds);
     server.stop().await;
 }

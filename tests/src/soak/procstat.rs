@@ -30,6 +30,11 @@ pub fn sample(pid: u32) -> Option<ProcSample> {
     })
 }
 
+/// This process's user + system CPU time, seconds (`/proc/self/stat`).
+pub fn own_cpu_s() -> Option<f64> {
+    stat_cpu_s(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
 /// User + system CPU time, seconds, from a `/proc/.../stat` line.
 fn stat_cpu_s(stat: &str) -> Option<f64> {
     // Fields after the command (which may contain spaces) start after the last ')'.

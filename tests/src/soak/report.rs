@@ -24,6 +24,10 @@ pub(crate) struct UsageTrack {
     window: Option<(Instant, ProcSample)>,
     steady: Option<(Instant, ProcSample)>,
     peak_rss_kb: u64,
+    /// This process's own CPU time (the bots' cost) when the window opened and when
+    /// the steady part ended, s.
+    own_window: Option<f64>,
+    own_steady: Option<f64>,
 }
 
 impl UsageTrack {
@@ -36,6 +40,8 @@ impl UsageTrack {
             window: None,
             steady: None,
             peak_rss_kb: start.map_or(0, |(_, s)| s.rss_kb),
+            own_window: None,
+            own_steady: None,
         }
     }
 
@@ -50,12 +56,14 @@ impl UsageTrack {
     pub fn mark_window(&mut self) {
         self.sample();
         self.window = self.last;
+        self.own_window = procstat::own_cpu_s();
     }
 
     /// The reading at the end of the steady part, before bots disconnect.
     pub fn mark_steady(&mut self) {
         self.sample();
         self.steady = self.last;
+        self.own_steady = procstat::own_cpu_s();
     }
 }
 
@@ -102,6 +110,12 @@ pub struct SteadyWindow {
     pub floor_us: Option<f64>,
     /// `server_us_per_frame / floor_us`.
     pub floor_ratio: Option<f64>,
+    /// The load generator's own CPU time in the window (this process: every bot of
+    /// it, their kernel time included), s. On the server's machine it shares the
+    /// cores, and part of the jitter it reports is its own.
+    pub bots_cpu_s: Option<f64>,
+    /// The load generator's CPU per frame it received, µs.
+    pub bots_us_per_frame: Option<f64>,
 }
 
 /// One threshold and how the run did against it.
@@ -256,6 +270,13 @@ pub(crate) fn build(
         let server_us_per_frame = server_cpu_s
             .filter(|_| frames > 0)
             .map(|cpu| cpu * 1e6 / frames as f64);
+        let bots_cpu_s = usage
+            .own_window
+            .zip(usage.own_steady)
+            .map(|(from, to)| (to - from).max(0.0));
+        let bots_us_per_frame = bots_cpu_s
+            .filter(|_| frames > 0)
+            .map(|cpu| cpu * 1e6 / frames as f64);
         SteadyWindow {
             seconds: steady.at.saturating_duration_since(opened).as_secs_f64(),
             frames,
@@ -265,6 +286,8 @@ pub(crate) fn build(
             floor_ratio: server_us_per_frame
                 .zip(cfg.floor_us.filter(|&f| f > 0.0))
                 .map(|(us, floor)| us / floor),
+            bots_cpu_s,
+            bots_us_per_frame,
         }
     });
     let delivery_ratio =
@@ -541,6 +564,17 @@ impl fmt::Display for Report {
                 "  steady      {per_frame}{floor}  ({} frames in {:.1} s)",
                 w.frames, w.seconds
             )?;
+            if let (Some(cpu), Some(us)) = (w.bots_cpu_s, w.bots_us_per_frame) {
+                let percent = if w.seconds > 0.0 {
+                    100.0 * cpu / w.seconds
+                } else {
+                    0.0
+                };
+                writeln!(
+                    f,
+                    "  load        this process (the bots) used {percent:.0}% of one core: {us:.2} µs per frame received"
+                )?;
+            }
         }
         if self.errors.is_empty() {
             writeln!(f, "  errors      none")?;
