@@ -267,16 +267,17 @@ pub(crate) fn build(
             (Some((_, from)), Some((_, to))) => Some((to.cpu_s - from.cpu_s).max(0.0)),
             _ => None,
         };
-        let server_us_per_frame = server_cpu_s
-            .filter(|_| frames > 0)
-            .map(|cpu| cpu * 1e6 / frames as f64);
+        let per_frame_us = |cpu_s: Option<f64>| {
+            cpu_s
+                .filter(|_| frames > 0)
+                .map(|cpu| cpu * 1e6 / frames as f64)
+        };
+        let server_us_per_frame = per_frame_us(server_cpu_s);
         let bots_cpu_s = usage
             .own_window
             .zip(usage.own_steady)
             .map(|(from, to)| (to - from).max(0.0));
-        let bots_us_per_frame = bots_cpu_s
-            .filter(|_| frames > 0)
-            .map(|cpu| cpu * 1e6 / frames as f64);
+        let bots_us_per_frame = per_frame_us(bots_cpu_s);
         SteadyWindow {
             seconds: steady.at.saturating_duration_since(opened).as_secs_f64(),
             frames,
