@@ -3,9 +3,12 @@
 //! - [`spawn_server`] starts a real server in this process on port 0.
 //! - [`client::PhxClient`] speaks the Phoenix V2 protocol over a real WebSocket, through
 //!   the codec in `kurve-shared`, as the official JS client does.
+//! - [`netem`] puts a network (delay, jitter, a bandwidth cap, stalls) between a client
+//!   and the server: a TCP proxy, used by `kurve-soak --netem` and `kurve-netem`.
 
 pub mod client;
 pub mod decoders;
+pub mod netem;
 pub mod services;
 pub mod soak;
 
