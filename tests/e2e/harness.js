@@ -6,6 +6,8 @@ import { chromium } from "playwright-core";
 import { repo, spawnServer } from "../support/server.js";
 
 export { repo };
+// A network in front of a server: `startNetem({ upstream: server.http, profile })`.
+export { startNetem } from "../support/netem.js";
 export const screenshotsDir = path.join(repo, "docs/screenshots");
 
 const CHROMIUM = process.env.KURVE_CHROMIUM ?? "/usr/bin/chromium";
