@@ -6,6 +6,9 @@
 //! losing one would leave a ghost in presence. They are still bounded — a socket can
 //! only leave a channel it joined, and every join went through the bounded path — and
 //! they travel in the same queue, so a leave is never overtaken by the join before it.
+//! *Resync requests* are never refused either: losing one would leave a member that
+//! fell behind without ticks. A socket has at most one outstanding per channel
+//! (`outbound`), so they are bounded by the joins too.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

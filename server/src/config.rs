@@ -221,20 +221,31 @@ pub const MIN_ADMIN_TOKEN_BYTES: usize = 32;
 /// bigger frame closes the socket with 1009 (CONTRACT §3).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
-/// Frames a socket may have waiting to be written. At 60 ticks per second a room adds
-/// 60 frames a second, so 128 is two seconds of backlog (on top of the few the kernel
-/// may hold, see `outbound::io::KERNEL_UNSENT_BYTES`): a client that falls that far behind
-/// is not reading, and is disconnected rather than buffered without bound.
-pub const OUTBOUND_QUEUE: usize = 128;
+/// Items a socket may have waiting to be written before it counts as behind: the next
+/// state broadcast (a tick, a presence diff, a listing change) starts a resync of its
+/// topic instead of queueing (`outbound`, CONTRACT §10). At 60 ticks per second a room
+/// adds 60 frames a second, so this is about two seconds of one room's ticks, or a
+/// burst of a busy lobby's diffs (on top of the few the kernel may hold, see
+/// `outbound::io::KERNEL_UNSENT_BYTES`).
+pub const RESYNC_QUEUE: usize = 128;
 
-/// A socket that has had frames waiting this long without once catching up is more
-/// than this far behind (plus what the kernels hold): it is disconnected, whatever the
-/// frame count, so the bound is the same at every send rate.
-pub const MAX_BACKLOG: Duration = Duration::from_secs(2);
+/// A socket that has had frames waiting this long without once catching up is behind,
+/// whatever the frame count, so the bound is the same at every send rate. A mobile
+/// link's stall (a lost packet's retransmission, 200–600 ms) stays under it: catching
+/// up on half a second of ticks costs less than a snapshot.
+pub const RESYNC_BACKLOG: Duration = Duration::from_secs(1);
 
-/// A write to a client that makes no progress for this long means the client stopped
-/// reading; it is disconnected. Usually the outbound queue overflows first.
-pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bytes of replies, pushes and events (what a resync cannot replace) a socket may
+/// have waiting; past this it is closed as a slow client. A player's own traffic is a
+/// few hundred bytes a second, so 1 MiB is minutes of it: only a client that does not
+/// read reaches it, and it never costs more.
+pub const MAX_KEPT_BYTES: usize = 1024 * 1024;
+
+/// A socket whose writes make no progress (no byte accepted by its kernel buffer) for
+/// this long has stopped reading; it is closed as a slow client. Long enough for a
+/// phone whose link or JavaScript paused, short enough that a dead peer's resources
+/// go back soon (CONTRACT §10).
+pub const NO_PROGRESS_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Commands waiting in a lobby's mailbox. A full mailbox answers `overloaded` instead
 /// of queueing: the lobby is one task and must not be buried.

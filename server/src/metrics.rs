@@ -29,6 +29,8 @@ pub const BYTES_IN: &str = "kurve_bytes_in_total";
 pub const BYTES_OUT: &str = "kurve_bytes_out_total";
 pub const MALFORMED_FRAMES: &str = "kurve_malformed_frames_total";
 pub const SLOW_CLIENTS: &str = "kurve_slow_clients_disconnected_total";
+pub const RESYNCS: &str = "kurve_resyncs_total";
+pub const FRAMES_SKIPPED: &str = "kurve_frames_skipped_total";
 pub const IDLE_CLOSED: &str = "kurve_idle_sockets_closed_total";
 pub const PRESENCE_SESSIONS: &str = "kurve_presence_sessions";
 pub const PRESENCE_DIFFS: &str = "kurve_presence_diffs_total";
@@ -66,7 +68,13 @@ pub struct Hot {
     pub bytes_in: Counter,
     pub bytes_out: Counter,
     pub sockets_open: Gauge,
-    pub slow_clients: Counter,
+    /// Slow clients closed, by why.
+    pub slow_no_progress: Counter,
+    pub slow_memory: Counter,
+    /// State broadcasts not sent to a member that fell behind (a resync replaces them).
+    pub frames_skipped: Counter,
+    /// Resyncs asked of actors for a member that fell behind and drained.
+    pub resyncs: Counter,
     /// Room inputs over a socket's budget, dropped.
     pub inputs_dropped: Counter,
 }
@@ -100,14 +108,30 @@ pub fn hot() -> &'static Hot {
         bytes_in: metrics::counter!(BYTES_IN),
         bytes_out: metrics::counter!(BYTES_OUT),
         sockets_open: metrics::gauge!(SOCKETS_OPEN),
-        slow_clients: metrics::counter!(SLOW_CLIENTS),
+        slow_no_progress: metrics::counter!(SLOW_CLIENTS, "reason" => "no_progress"),
+        slow_memory: metrics::counter!(SLOW_CLIENTS, "reason" => "memory"),
+        frames_skipped: metrics::counter!(FRAMES_SKIPPED),
+        resyncs: metrics::counter!(RESYNCS),
         inputs_dropped: metrics::counter!(INPUTS_DROPPED),
     })
 }
 
-/// Counts a socket closed because its outbound queue overflowed.
-pub fn slow_client_disconnected() {
-    hot().slow_clients.increment(1);
+/// Why a slow client was closed (CONTRACT §10).
+#[derive(Debug, Clone, Copy)]
+pub enum SlowClient {
+    /// Its writes made no progress for the no-progress bound (it stopped reading).
+    NoProgress,
+    /// What cannot be discarded (replies, pushes, events; or a long-poll client's
+    /// unpolled messages) passed its bound.
+    Memory,
+}
+
+/// Counts a socket closed as a slow client.
+pub fn slow_client_disconnected(why: SlowClient) {
+    match why {
+        SlowClient::NoProgress => hot().slow_no_progress.increment(1),
+        SlowClient::Memory => hot().slow_memory.increment(1),
+    }
 }
 
 /// How often histogram samples are folded into their buckets.
@@ -229,7 +253,15 @@ fn describe() {
     describe_counter!(MALFORMED_FRAMES, "Frames that could not be decoded");
     describe_counter!(
         SLOW_CLIENTS,
-        "Sockets closed because they did not read their frames in time"
+        "Sockets closed as slow clients: reason=no_progress (no byte written for 15 s), reason=memory (what cannot be discarded passed its bound)"
+    );
+    describe_counter!(
+        RESYNCS,
+        "Fresh snapshots (or presence_state and room list) sent to a member that fell behind"
+    );
+    describe_counter!(
+        FRAMES_SKIPPED,
+        "State broadcasts (ticks, diffs, listing changes) not sent to a member that fell behind"
     );
     describe_counter!(IDLE_CLOSED, "Sockets closed after 60 s without a frame");
     describe_gauge!(PRESENCE_SESSIONS, "Tracked presence sessions, by kind");

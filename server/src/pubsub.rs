@@ -294,22 +294,21 @@ mod tests {
     }
 
     #[test]
-    fn a_full_queue_is_not_waited_on() {
+    fn a_subscriber_that_fell_behind_is_not_waited_on() {
         let pubsub = PubSub::new();
-        let topic: Arc<str> = Arc::from("lobby:main");
+        let topic: Arc<str> = Arc::from("room:9");
         let (tx, rx) = outbox(1);
         pubsub.subscribe(&topic, 7, tx);
-        let payload = || Payload::Json(Arc::from("{}"));
+        let tick = || Broadcast::new(topic.clone(), "tick", Payload::Binary(vec![1].into()));
+        assert_eq!(pubsub.broadcast(tick()), 1);
         assert_eq!(
-            pubsub.broadcast(Broadcast::new(topic.clone(), "a", payload())),
-            1
+            pubsub.broadcast(tick()),
+            1,
+            "a full queue skips the tick for a resync instead of blocking"
         );
-        assert_eq!(
-            pubsub.broadcast(Broadcast::new(topic.clone(), "b", payload())),
-            0,
-            "a full queue refuses instead of blocking"
-        );
-        assert!(rx.try_recv().is_some(), "the first message is still queued");
+        assert!(rx.try_recv().is_none(), "the queued tick was given up too");
+        assert!(!rx.idle(), "a resync is owed once drained");
+        assert!(matches!(rx.try_recv(), Some(Outbound::Resync { .. })));
     }
 
     #[test]

@@ -85,6 +85,8 @@ enum RelayOp {
     Leave {
         explicit: bool,
     },
+    /// The member's socket fell behind and drained: the room sends it a fresh snapshot.
+    Resync,
 }
 
 /// The room's node's answer to a join (the join reply itself follows on the topic).
@@ -356,9 +358,13 @@ impl Relay {
                         .subscribe(topic, chan.socket.id, chan.socket.outbox.clone());
                 }
             }
-            DirectedOp::Push { event } => {
+            DirectedOp::Push { event, resets } => {
                 drop(members);
-                chan.push(event, payload);
+                if resets {
+                    chan.push_reset(event, payload);
+                } else {
+                    chan.push(event, payload);
+                }
             }
             DirectedOp::Refused | DirectedOp::Crashed | DirectedOp::Closed => {
                 drop(members);
@@ -506,6 +512,17 @@ impl Relay {
                 }
                 None
             }
+            RelayOp::Resync => {
+                let chan = lock(&self.inner.proxies)
+                    .get(&key)
+                    .map(|p| p.chan.clone())?;
+                if chan.join_ref == join_ref
+                    && let Some(handle) = self.inner.rooms.get(&room)
+                {
+                    handle.resync(chan);
+                }
+                None
+            }
             RelayOp::Leave { explicit } => {
                 let proxy = lock(&self.inner.proxies).remove(&key)?;
                 if let Some(handle) = self.inner.rooms.get(&room) {
@@ -530,7 +547,10 @@ impl Relay {
         let topic = topic.clone();
         forwarding_outbox(Box::new(move |item| {
             let (op, payload) = match item {
-                Outbound::Broadcast(_) | Outbound::Wire(_) => return true,
+                // Broadcasts are the member's node's own; a resync is that node's to ask.
+                Outbound::Broadcast(_) | Outbound::Wire(_) | Outbound::Resync { .. } => {
+                    return true;
+                }
                 Outbound::Message(message) => {
                     let op = match (&message.kind, &message.msg_ref) {
                         (OutKind::Reply { status }, Some(msg_ref)) => DirectedOp::Reply {
@@ -540,6 +560,7 @@ impl Relay {
                         (OutKind::Reply { .. }, None) => return true,
                         (OutKind::Push { event }, _) => DirectedOp::Push {
                             event: event.to_string(),
+                            resets: message.resets,
                         },
                     };
                     (op, message.payload)
@@ -697,6 +718,21 @@ impl RemoteRoom {
             },
         );
         if sent { Ok(()) } else { Err(Overloaded) }
+    }
+
+    /// Asks the room's node for a fresh snapshot for this member (see
+    /// [`crate::channel::Target::resync`]); the snapshot comes back as a reset push.
+    pub fn resync(&self, chan: ChannelRef) -> bool {
+        self.relay.send(
+            &self.owner,
+            &RelayIn {
+                node: self.relay.node().to_owned(),
+                socket: chan.socket.id,
+                room: self.id.clone(),
+                join_ref: chan.join_ref.clone(),
+                op: RelayOp::Resync,
+            },
+        )
     }
 
     /// The room's node is down.

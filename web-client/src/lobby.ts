@@ -124,6 +124,12 @@ export class Lobby {
       this.rooms.delete(r.id);
       this.roomsChanged();
     });
+    // A fresh listing after this socket fell behind (docs/PROTOCOL.md, "Falling
+    // behind"): it replaces the list, as the join reply's does.
+    this.channel.on("rooms", (reply: { rooms?: RoomSummary[] }) => {
+      this.rooms = new Map((reply.rooms ?? []).map((r) => [r.id, r]));
+      this.roomsChanged();
+    });
     this.channel.on("chat", (m: ChatMsg) => this.addChat(m));
     this.channel
       .join()

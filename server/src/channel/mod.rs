@@ -137,6 +137,24 @@ impl Target {
         Ok(())
     }
 
+    /// Asks the actor for a fresh snapshot of its state for `chan`, whose socket fell
+    /// behind and skipped some of its broadcasts (CONTRACT §10). Never refused, like a
+    /// leave: a socket has at most one resync per channel outstanding. False when the
+    /// actor has nothing to resend (its broadcasts are all events) or is gone.
+    pub fn resync(&self, chan: ChannelRef) -> bool {
+        let resyncing = match self {
+            Target::Lobby(lobby) => lobby.resync(chan),
+            Target::Room(room) => room.resync(chan),
+            Target::RemoteRoom(remote) => remote.resync(chan),
+            Target::Replay(replay) => replay.resync(chan),
+            Target::Admin(_) => false,
+        };
+        if resyncing {
+            crate::metrics::hot().resyncs.increment(1);
+        }
+        resyncing
+    }
+
     /// True when the actor behind this handle has stopped (crashed or ended).
     pub fn is_gone(&self) -> bool {
         match self {

@@ -64,8 +64,13 @@ pub struct Directed {
 pub enum DirectedOp {
     /// `phx_reply` to the client frame `msg_ref`.
     Reply { msg_ref: Arc<str>, status: String },
-    /// A push of `event` to this member only.
-    Push { event: String },
+    /// A push of `event` to this member only. `resets`: it replaces the topic's state
+    /// (a resync's snapshot), see `outbound`.
+    Push {
+        event: String,
+        #[serde(default)]
+        resets: bool,
+    },
     /// The join was refused (its error reply went first).
     Refused,
     /// The topic's owner crashed: `phx_error`.

@@ -34,6 +34,9 @@ pub enum LobbyCommand {
     Join { chan: ChannelRef, msg_ref: Arc<str> },
     /// A socket left (or dropped). Never refused, see [`crate::actor`].
     Leave { socket: SocketId },
+    /// A member's socket fell behind and drained: it gets the room list and
+    /// `presence_state` afresh. Never refused.
+    Resync { chan: ChannelRef },
     /// A client event on the lobby channel.
     Event {
         chan: ChannelRef,
@@ -198,6 +201,7 @@ impl Lobby {
         match command {
             LobbyCommand::Join { chan, msg_ref } => self.join(chan, msg_ref).await,
             LobbyCommand::Leave { socket } => self.leave(socket),
+            LobbyCommand::Resync { chan } => self.resync(&chan),
             LobbyCommand::ListingChanged => self.schedule_flush(),
             LobbyCommand::Event {
                 chan,
@@ -301,7 +305,7 @@ impl Lobby {
             }),
         );
         // The JS Presence holds back diffs until it has a state for the current join.
-        chan.push("presence_state", Payload::Json(self.presence.state_json()));
+        chan.push_reset("presence_state", Payload::Json(self.presence.state_json()));
         self.sockets_of
             .entry(Arc::from(user.id.as_str()))
             .or_default()
@@ -309,6 +313,24 @@ impl Lobby {
         self.members.insert(socket, Member { chan, phx_ref });
         self.empty_since = None;
         self.schedule_flush();
+    }
+
+    /// What a member that missed listing changes and presence diffs needs to be
+    /// current again: the listing as last sent to everyone (changes not flushed yet
+    /// follow as events) and the presence state, which the official `Presence` takes
+    /// as a reset.
+    fn resync(&mut self, chan: &ChannelRef) {
+        if !self.members.contains_key(&chan.socket.id) {
+            chan.socket.outbox.end_lag(&chan.topic);
+            return;
+        }
+        chan.push_reset(
+            "rooms",
+            Payload::json(&LobbyJoined {
+                rooms: self.listed.values().cloned().collect(),
+            }),
+        );
+        chan.push_reset("presence_state", Payload::Json(self.presence.state_json()));
     }
 
     fn leave(&mut self, socket: SocketId) {
@@ -523,6 +545,7 @@ impl Lobby {
                 chan.reply_error(&msg_ref, ChannelError::LobbyRestarting);
             }
             LobbyCommand::Leave { socket } => self.leave(socket),
+            LobbyCommand::Resync { chan } => chan.socket.outbox.end_lag(&chan.topic),
             LobbyCommand::SetStatus { .. }
             | LobbyCommand::ListingChanged
             | LobbyCommand::Remote(_) => {}

@@ -49,6 +49,12 @@ impl LobbyHandle {
         self.mailbox.send_control(LobbyCommand::Leave { socket });
     }
 
+    /// A member's socket fell behind and drained: send it a fresh room list and `presence_state` (CONTRACT
+    /// §10). Never refused, like a leave: at most one per member is outstanding.
+    pub fn resync(&self, chan: ChannelRef) -> bool {
+        self.mailbox.send_control(LobbyCommand::Resync { chan })
+    }
+
     pub fn event(
         &self,
         chan: ChannelRef,

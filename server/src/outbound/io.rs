@@ -11,9 +11,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use std::time::Duration;
+
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
@@ -47,7 +50,7 @@ const MAX_IOVECS: usize = 64;
 /// without it Linux buffers up to `tcp_wmem` (megabytes, about a minute of ticks) for
 /// a client that stopped reading, and the socket's own bound never sees a full queue.
 /// 8 KiB is under a second of 60 Hz ticks; past it frames wait in the socket's queue,
-/// where [`crate::config::OUTBOUND_QUEUE`] bounds them.
+/// where [`crate::config::RESYNC_QUEUE`] bounds them.
 pub const KERNEL_UNSENT_BYTES: u32 = 8 * 1024;
 
 /// Applies the per-socket kernel bound; a failure only loses the bound, so it is logged.
@@ -111,12 +114,22 @@ impl AsyncWrite for SocketIo {
 }
 
 /// Writes every frame in `frames`, in order, gathering up to [`MAX_IOVECS`] per
-/// `writev`. Only the socket's current writer may call this (see `outbound`).
-pub async fn write_all(stream: &TcpStream, frames: &mut Vec<Bytes>) -> io::Result<()> {
+/// `writev`. Only the socket's current writer may call this (see `outbound`). Fails
+/// with `TimedOut` when the kernel accepts no byte for `no_progress`: the peer stopped
+/// reading. A slow peer that takes a byte now and then keeps the write alive.
+pub async fn write_all(
+    stream: &TcpStream,
+    frames: &mut Vec<Bytes>,
+    no_progress: Duration,
+) -> io::Result<()> {
     frames.retain(|frame| !frame.is_empty());
     let mut first = 0;
+    let mut deadline = Instant::now() + no_progress;
     while first < frames.len() {
-        stream.writable().await?;
+        match tokio::time::timeout_at(deadline, stream.writable()).await {
+            Ok(ready) => ready?,
+            Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+        }
         let slices: Vec<IoSlice<'_>> = frames[first..]
             .iter()
             .take(MAX_IOVECS)
@@ -125,6 +138,7 @@ pub async fn write_all(stream: &TcpStream, frames: &mut Vec<Bytes>) -> io::Resul
         match stream.try_write_vectored(&slices) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(mut written) => {
+                deadline = Instant::now() + no_progress;
                 while written > 0 {
                     let frame = &mut frames[first];
                     if written >= frame.len() {

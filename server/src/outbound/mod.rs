@@ -2,8 +2,22 @@
 //!
 //! Every socket has one [`Outbox`]: a bounded queue its connection task drains into the
 //! TCP stream. Actors (lobbies, rooms) and the pubsub hold clones of it. Sending never
-//! waits: when the queue is full the client is not reading, so the socket is told to
-//! close and counted as a slow client — nothing is buffered without bound.
+//! waits, and a client that falls behind is caught up rather than thrown out:
+//!
+//! **Resync, not drop** (CONTRACT §10). Some broadcasts are *state*: a room's ticks and
+//! presence diffs, a lobby's presence diffs and listing changes, a replay's ticks
+//! ([`Broadcast::replaceable`]). Whatever a client missed of them, a fresh snapshot of
+//! the topic replaces. When a socket's backlog passes [`RESYNC_QUEUE`] items or
+//! [`RESYNC_BACKLOG`] of age, the topic of the state broadcast being queued is marked
+//! *lagging*: its state broadcasts still queued are discarded and new ones are not
+//! queued (both counted as skipped). Replies, pushes and events stay, in order. Once the
+//! socket has drained, [`Inbox::idle`] hands the connection task an
+//! [`Outbound::Resync`], which asks the topic's actor for a fresh snapshot; the actor
+//! queues it as a *reset* message ([`OutMessage::resets`]), which ends the lag: state
+//! broadcasts queue again from the next one. What cannot be discarded is bounded in
+//! bytes ([`MAX_KEPT_BYTES`]); past that the socket is closed, as it is when its writes
+//! make no progress for [`crate::config::NO_PROGRESS_TIMEOUT`] (the connection task's
+//! part).
 //!
 //! **Direct writes.** A broadcast ([`Outbox::broadcast`]) to a socket that has nothing
 //! queued and no write in progress is written straight into the TCP stream by the
@@ -26,7 +40,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::config::MAX_BACKLOG;
+use crate::config::{MAX_KEPT_BYTES, RESYNC_BACKLOG};
 use crate::events::error::ChannelError;
 use crate::metrics;
 pub use wire::{Broadcast, Payload};
@@ -51,6 +65,9 @@ pub struct OutMessage {
     pub topic: Arc<str>,
     pub kind: OutKind,
     pub payload: Payload,
+    /// This message replaces the topic's state (a snapshot, a `presence_state`, a room
+    /// list): queueing it ends a lag on the topic (see the module docs).
+    pub resets: bool,
 }
 
 impl OutMessage {
@@ -94,6 +111,31 @@ pub enum Outbound {
     /// The channel was closed by the server (the operator closed its room): send
     /// `phx_close` for `join_ref`, so the client does not rejoin, and forget it.
     ChannelClosed { topic: Arc<str>, join_ref: Arc<str> },
+    /// The socket has drained while `topic` lags: ask the topic's actor for a fresh
+    /// snapshot. Made by [`Inbox::idle`], never sent by a producer; nothing is written.
+    Resync { topic: Arc<str> },
+}
+
+impl Outbound {
+    /// Bytes this item holds while queued (payloads and frames; a few words of
+    /// bookkeeping each), for the bound on what cannot be discarded.
+    fn queued_bytes(&self) -> usize {
+        const ITEM: usize = 64;
+        ITEM + match self {
+            Outbound::Message(message) => message.payload.len() + message.topic.len(),
+            Outbound::Broadcast(broadcast) => broadcast.payload.len(),
+            Outbound::Wire(bytes) => bytes.len(),
+            Outbound::JoinRefused { topic, .. }
+            | Outbound::ChannelCrashed { topic }
+            | Outbound::ChannelClosed { topic, .. }
+            | Outbound::Resync { topic } => topic.len(),
+        }
+    }
+
+    /// A state broadcast a resync can replace (see the module docs).
+    fn replaceable(&self) -> bool {
+        matches!(self, Outbound::Broadcast(b) if b.replaceable())
+    }
 }
 
 /// The queue shared by a socket's producers and its connection task.
@@ -146,6 +188,49 @@ struct QueueState {
     /// client's lag, as far as the server can see it (the kernel's part is capped by
     /// `TCP_NOTSENT_LOWAT`).
     backlog_since: Option<Instant>,
+    /// Bytes of queued items that a resync cannot replace (see [`MAX_KEPT_BYTES`]).
+    kept_bytes: usize,
+    /// Topics whose state broadcasts are not queued until a reset message arrives.
+    /// Usually empty; at most one entry per joined channel.
+    lagging: Vec<Lag>,
+}
+
+/// A topic a socket fell behind on.
+#[derive(Debug)]
+struct Lag {
+    topic: Arc<str>,
+    /// The actor was asked for a fresh snapshot ([`Outbound::Resync`] handed out).
+    requested: bool,
+}
+
+impl QueueState {
+    fn lagging(&self, topic: &str) -> bool {
+        self.lagging.iter().any(|lag| &*lag.topic == topic)
+    }
+
+    /// Takes the queue's next item, keeping the byte count.
+    fn pop(&mut self) -> Option<Outbound> {
+        let item = self.items.pop_front()?;
+        if !item.replaceable() {
+            self.kept_bytes -= item.queued_bytes();
+        }
+        Some(item)
+    }
+
+    /// Marks `topic` lagging and discards its state broadcasts still queued; returns
+    /// how many were discarded.
+    fn start_lag(&mut self, topic: &Arc<str>) -> usize {
+        let before = self.items.len();
+        self.items.retain(|item| match item {
+            Outbound::Broadcast(b) => !(b.replaceable() && b.topic == *topic),
+            _ => true,
+        });
+        self.lagging.push(Lag {
+            topic: topic.clone(),
+            requested: false,
+        });
+        before - self.items.len()
+    }
 }
 
 /// The sending side of a socket's queue. Cheap to clone.
@@ -231,7 +316,7 @@ impl Inbox {
     /// until [`Inbox::idle`] finds the queue empty.
     pub fn try_recv(&self) -> Option<Outbound> {
         let mut state = self.queue.lock();
-        let item = state.items.pop_front()?;
+        let item = state.pop()?;
         state.writing = true;
         // A drained queue gives back what a burst grew it to, keeping one slot.
         if state.items.is_empty() && state.items.capacity() > 1 {
@@ -241,19 +326,30 @@ impl Inbox {
     }
 
     /// Called when everything taken so far is written: if nothing more is queued, hands
-    /// the stream back to direct writers and returns true.
+    /// the stream back to direct writers and returns true. A socket that drained while
+    /// a topic lags is not idle yet: the topic's [`Outbound::Resync`] is queued for the
+    /// caller to take.
     pub fn idle(&self) -> bool {
         let mut state = self.queue.lock();
-        if state.items.is_empty() {
-            state.writing = false;
-            state.backlog_since = None;
-            true
-        } else {
-            false
+        if !state.items.is_empty() {
+            return false;
         }
+        if let Some(lag) = state.lagging.iter_mut().find(|lag| !lag.requested) {
+            lag.requested = true;
+            let resync = Outbound::Resync {
+                topic: lag.topic.clone(),
+            };
+            state.kept_bytes += resync.queued_bytes();
+            state.items.push_back(resync);
+            return false;
+        }
+        state.writing = false;
+        state.backlog_since = None;
+        true
     }
 
-    /// Completes when the queue has overflowed (the client is too slow).
+    /// Completes when what cannot be discarded passed its bound (the client is too
+    /// slow, and the socket must close).
     pub async fn overflowed(&self) {
         self.queue.overflow.notified().await;
     }
@@ -297,19 +393,57 @@ impl Outbox {
         self.enqueue(state, item)
     }
 
+    /// Ends a lag on `topic` without a snapshot (the socket no longer has the
+    /// channel, or its actor has nothing to resync).
+    pub fn end_lag(&self, topic: &str) {
+        self.queue.lock().lagging.retain(|lag| &*lag.topic != topic);
+    }
+
     /// Accepts nothing more (for a forwarding outbox whose member left).
     pub fn close(&self) {
         self.queue.lock().closed = true;
     }
 
-    /// Appends to a queue that is open; wakes the connection task.
+    /// Appends to a queue that is open; wakes the connection task. A state broadcast
+    /// for a lagging topic, or one that finds the socket too far behind, is skipped
+    /// (true: taken care of); an item that would put what cannot be discarded past
+    /// its bound closes the socket (false).
     fn enqueue(&self, mut state: std::sync::MutexGuard<'_, QueueState>, item: Outbound) -> bool {
         let now = Instant::now();
         let since = *state.backlog_since.get_or_insert(now);
-        if state.items.len() >= self.queue.capacity || now.duration_since(since) > MAX_BACKLOG {
-            drop(state);
-            self.queue.overflow.notify_one();
-            return false;
+        if let Outbound::Broadcast(broadcast) = &item
+            && broadcast.replaceable()
+        {
+            if state.lagging(&broadcast.topic) {
+                drop(state);
+                metrics::hot().frames_skipped.increment(1);
+                return true;
+            }
+            let behind = state.items.len() >= self.queue.capacity
+                || now.duration_since(since) > RESYNC_BACKLOG;
+            if behind {
+                let discarded = state.start_lag(&broadcast.topic);
+                drop(state);
+                metrics::hot()
+                    .frames_skipped
+                    .increment(1 + discarded as u64);
+                return true;
+            }
+        } else {
+            if let Outbound::Message(message) = &item
+                && message.resets
+            {
+                // Everything after this message builds on it: the topic's state
+                // broadcasts may queue again.
+                state.lagging.retain(|lag| lag.topic != message.topic);
+            }
+            let bytes = item.queued_bytes();
+            if state.kept_bytes + bytes > MAX_KEPT_BYTES {
+                drop(state);
+                self.queue.overflow.notify_one();
+                return false;
+            }
+            state.kept_bytes += bytes;
         }
         if state.items.capacity() == 0 {
             state.items.reserve_exact(1);
@@ -331,6 +465,12 @@ impl Outbox {
         if let Some(forward) = &self.queue.forward {
             return (forward.0)(Outbound::Broadcast(broadcast.clone()));
         }
+        if broadcast.replaceable() && state.lagging(&broadcast.topic) {
+            // Not even written directly: the snapshot on its way replaces it.
+            drop(state);
+            metrics::hot().frames_skipped.increment(1);
+            return true;
+        }
         let Some(direct) = &self.queue.direct else {
             return self.enqueue(state, Outbound::Broadcast(broadcast.clone()));
         };
@@ -344,14 +484,17 @@ impl Outbox {
         let hot = metrics::hot();
         hot.frames_out.increment(1);
         hot.bytes_out.increment(bytes.len() as u64);
-        let rest = match direct.stream.try_write(bytes) {
-            Ok(written) if written == bytes.len() => return true,
-            Ok(written) => bytes.slice(written..),
-            // Refused (WouldBlock: the kernel's buffer is full) or failed: the connection
-            // task retries, and meets the error itself if there is one.
-            Err(_) => bytes.clone(),
-        };
-        self.enqueue(state, Outbound::Wire(rest))
+        match direct.stream.try_write(bytes) {
+            Ok(written) if written == bytes.len() => true,
+            // Half a frame is on the wire: the rest must follow, whatever it is.
+            Ok(written) if written > 0 => {
+                self.enqueue(state, Outbound::Wire(bytes.slice(written..)))
+            }
+            // Refused (WouldBlock: the kernel's buffer is full) or failed: nothing went
+            // out, so the broadcast queues whole, still replaceable; the connection task
+            // retries, and meets the error itself if there is one.
+            _ => self.enqueue(state, Outbound::Broadcast(broadcast.clone())),
+        }
     }
 
     /// Queues a reply to the client frame `msg_ref` on a channel.
@@ -369,16 +512,19 @@ impl Outbox {
             topic: topic.clone(),
             kind: OutKind::Reply { status },
             payload: response,
+            resets: false,
         })))
     }
 
-    /// Queues a push of `event` on a channel to this client only.
+    /// Queues a push of `event` on a channel to this client only. `resets`: it
+    /// replaces the topic's state (see [`OutMessage::resets`]).
     pub fn push(
         &self,
         topic: &Arc<str>,
         join_ref: &Arc<str>,
         event: impl Into<Cow<'static, str>>,
         payload: Payload,
+        resets: bool,
     ) -> bool {
         self.send(Outbound::Message(Box::new(OutMessage {
             join_ref: Some(join_ref.clone()),
@@ -388,6 +534,7 @@ impl Outbox {
                 event: event.into(),
             },
             payload,
+            resets,
         })))
     }
 
@@ -436,7 +583,15 @@ impl ChannelRef {
     pub fn push(&self, event: impl Into<Cow<'static, str>>, payload: Payload) -> bool {
         self.socket
             .outbox
-            .push(&self.topic, &self.join_ref, event, payload)
+            .push(&self.topic, &self.join_ref, event, payload, false)
+    }
+
+    /// Pushes `event`, which replaces the topic's state (a snapshot, a
+    /// `presence_state`, a room list): a lag on the topic ends with it.
+    pub fn push_reset(&self, event: impl Into<Cow<'static, str>>, payload: Payload) -> bool {
+        self.socket
+            .outbox
+            .push(&self.topic, &self.join_ref, event, payload, true)
     }
 
     /// Answers a join with an error and tells the socket to forget the channel.
@@ -508,7 +663,9 @@ mod direct_write_tests {
                     other => panic!("unexpected {other:?}"),
                 });
             }
-            io::write_all(stream, &mut frames).await.unwrap();
+            io::write_all(stream, &mut frames, crate::config::NO_PROGRESS_TIMEOUT)
+                .await
+                .unwrap();
             if inbox.idle() {
                 return;
             }
@@ -589,40 +746,143 @@ mod direct_write_tests {
         assert!(received == expected, "every frame whole and in order");
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_backlog_older_than_the_bound_overflows_whatever_its_length() {
-        let (stream, _client) = pair().await;
-        let (tx, rx) = direct_outbox(1000, stream, Vsn::V2);
-        assert!(tx.send(Outbound::Wire(Bytes::from_static(b"a"))));
-        tokio::time::advance(crate::config::MAX_BACKLOG / 2).await;
-        assert!(
-            tx.broadcast(&numbered(1, 10)),
-            "half the bound: still queued"
-        );
-        tokio::time::advance(crate::config::MAX_BACKLOG).await;
-        assert!(
-            !tx.broadcast(&numbered(2, 10)),
-            "a socket behind by more than the bound takes nothing more"
-        );
-        tokio::time::timeout(std::time::Duration::from_secs(5), rx.overflowed())
-            .await
-            .expect("the connection task is told to give up");
-        // A socket that catches up starts afresh.
-        while rx.try_recv().is_some() {}
-        assert!(rx.idle());
-        tokio::time::advance(crate::config::MAX_BACKLOG * 2).await;
-        assert!(tx.send(Outbound::Wire(Bytes::from_static(b"b"))));
+    /// A state broadcast (a room tick) numbered `seq`, and an event on the same topic.
+    fn tick(seq: u8) -> Arc<Broadcast> {
+        Arc::new(Broadcast::new(
+            Arc::from("room:t"),
+            "tick",
+            Payload::Binary(Bytes::from(vec![seq; 10])),
+        ))
+    }
+
+    fn event() -> Arc<Broadcast> {
+        Arc::new(Broadcast::new(
+            Arc::from("room:t"),
+            "round_end",
+            Payload::empty(),
+        ))
+    }
+
+    /// What is queued, as short names: `tick`, `round_end`, `wire`, `resync`, `push`.
+    fn queued(rx: &Inbox) -> Vec<String> {
+        let mut names = Vec::new();
+        while let Some(item) = rx.try_recv() {
+            names.push(match item {
+                Outbound::Broadcast(b) => b.event.to_string(),
+                Outbound::Wire(_) => "wire".into(),
+                Outbound::Resync { .. } => "resync".into(),
+                Outbound::Message(m) => match m.kind {
+                    OutKind::Push { event } => event.to_string(),
+                    OutKind::Reply { .. } => "reply".into(),
+                },
+                other => format!("{other:?}"),
+            });
+        }
+        names
+    }
+
+    fn snapshot_push(tx: &Outbox) -> bool {
+        tx.push(
+            &Arc::from("room:t"),
+            &Arc::from("1"),
+            "snapshot",
+            Payload::Binary(Bytes::from_static(b"s")),
+            true,
+        )
     }
 
     #[tokio::test]
-    async fn a_full_queue_overflows_instead_of_growing() {
+    async fn a_full_queue_skips_state_keeps_events_and_resyncs_once_drained() {
         let (stream, _client) = pair().await;
-        let (tx, rx) = direct_outbox(2, stream, Vsn::V2);
+        let (tx, rx) = direct_outbox(3, stream, Vsn::V2);
         assert!(tx.send(Outbound::Wire(Bytes::from_static(b"a"))));
-        assert!(tx.broadcast(&numbered(1, 10)));
-        assert!(!tx.broadcast(&numbered(2, 10)), "the third item is refused");
+        assert!(tx.broadcast(&tick(1)));
+        assert!(tx.broadcast(&event()));
+        // The queue is full: the topic lags; its queued tick is discarded.
+        assert!(tx.broadcast(&tick(2)), "a lagging member is not refused");
+        assert!(tx.broadcast(&tick(3)));
+        assert!(tx.broadcast(&event()), "events still queue while lagging");
+        assert_eq!(queued(&rx), ["wire", "round_end", "round_end"]);
+        // Drained: the socket is handed a resync for the topic, once.
+        assert!(!rx.idle(), "a lagging socket is not idle when it drains");
+        assert_eq!(queued(&rx), ["resync"]);
+        assert!(rx.idle(), "asked once; idle until the snapshot comes");
+        assert!(
+            tx.broadcast(&tick(4)),
+            "still skipped while the snapshot is on its way"
+        );
+        assert_eq!(queued(&rx), Vec::<String>::new());
+        // The snapshot ends the lag: ticks after it queue again.
+        assert!(rx.idle());
+        assert!(snapshot_push(&tx));
+        assert!(tx.broadcast(&tick(5)));
+        assert_eq!(queued(&rx), ["snapshot", "tick"]);
+        assert!(rx.idle());
+        tokio::time::timeout(std::time::Duration::from_millis(50), rx.overflowed())
+            .await
+            .expect_err("nobody is closed for falling behind");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_backlog_older_than_the_bound_resyncs_whatever_its_length() {
+        let (stream, _client) = pair().await;
+        let (tx, rx) = direct_outbox(1000, stream, Vsn::V2);
+        assert!(tx.send(Outbound::Wire(Bytes::from_static(b"a"))));
+        tokio::time::advance(crate::config::RESYNC_BACKLOG / 2).await;
+        assert!(tx.broadcast(&tick(1)), "half the bound: still queued");
+        tokio::time::advance(crate::config::RESYNC_BACKLOG).await;
+        assert!(tx.broadcast(&tick(2)));
+        assert_eq!(queued(&rx), ["wire"], "both ticks given up for a resync");
+        assert!(!rx.idle());
+        assert_eq!(queued(&rx), ["resync"]);
+    }
+
+    #[tokio::test]
+    async fn a_lag_ends_without_a_snapshot_when_the_channel_is_gone() {
+        let (stream, _client) = pair().await;
+        let (tx, rx) = direct_outbox(1, stream, Vsn::V2);
+        assert!(tx.send(Outbound::Wire(Bytes::from_static(b"a"))));
+        assert!(tx.broadcast(&tick(1)));
+        assert_eq!(queued(&rx), ["wire"]);
+        tx.end_lag("room:t");
+        assert!(rx.idle(), "no resync owed once the lag is ended");
+    }
+
+    #[tokio::test]
+    async fn what_cannot_be_discarded_is_bounded_in_bytes() {
+        let (stream, _client) = pair().await;
+        let (tx, rx) = direct_outbox(4, stream, Vsn::V2);
+        let big = Bytes::from(vec![0u8; crate::config::MAX_KEPT_BYTES / 4]);
+        for _ in 0..3 {
+            assert!(tx.send(Outbound::Wire(big.clone())), "under the bound");
+        }
+        assert!(
+            !tx.send(Outbound::Wire(big.clone())),
+            "the bound of kept bytes is passed"
+        );
         tokio::time::timeout(std::time::Duration::from_secs(5), rx.overflowed())
             .await
             .expect("the connection task is told to give up");
+        // What is taken out no longer counts.
+        let mut taken = 0;
+        while rx.try_recv().is_some() {
+            taken += 1;
+        }
+        assert_eq!(taken, 3);
+        assert!(tx.send(Outbound::Wire(big)), "room again once drained");
+    }
+
+    #[tokio::test]
+    async fn chat_and_other_topics_never_lag() {
+        let (tx, rx) = outbox(1);
+        let chat = Arc::new(Broadcast::new(
+            Arc::from("lobby:main"),
+            "chat",
+            Payload::empty(),
+        ));
+        assert!(tx.broadcast(&chat));
+        assert!(tx.broadcast(&chat), "events queue past the item bound");
+        assert_eq!(queued(&rx), ["chat", "chat"]);
+        assert!(rx.idle());
     }
 }

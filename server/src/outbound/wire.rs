@@ -85,6 +85,18 @@ impl Payload {
         }
     }
 
+    /// Bytes the payload holds.
+    pub fn len(&self) -> usize {
+        match self {
+            Payload::Json(json) => json.len(),
+            Payload::Binary(bytes) => bytes.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The empty object, the payload of most acknowledgements.
     pub fn empty() -> Payload {
         Payload::Json(Arc::from("{}"))
@@ -107,6 +119,22 @@ impl Payload {
     }
 }
 
+/// Which broadcasts a resync replaces, by topic kind: what a room's or a replay's
+/// `snapshot` and `presence_state` restate, and what a lobby's `presence_state` and room
+/// list restate. Decided by name so that broadcasts from other nodes of a cluster are
+/// classified the same way without carrying a flag.
+fn replaceable(topic: &str, event: &str) -> bool {
+    let kind = topic.split_once(':').map_or("", |(kind, _)| kind);
+    match kind {
+        "room" | "replay" => matches!(event, "tick" | "ticks" | "snapshot" | "presence_diff"),
+        "lobby" => matches!(
+            event,
+            "presence_diff" | "room_added" | "room_updated" | "room_removed"
+        ),
+        _ => false,
+    }
+}
+
 /// One message for every subscriber of a topic (join_ref and ref are null, as Phoenix
 /// sends broadcasts), encoded once per form on first use and then shared: the
 /// WebSocket frame per serializer, and the Phoenix text per serializer (long-poll
@@ -116,6 +144,8 @@ pub struct Broadcast {
     pub topic: Arc<str>,
     pub event: Cow<'static, str>,
     pub payload: Payload,
+    /// See [`Broadcast::replaceable`]; worked out once, at construction.
+    replaceable: bool,
     ws_v2: OnceLock<Option<Bytes>>,
     ws_v1: OnceLock<Option<Bytes>>,
     text_v2: OnceLock<Option<Arc<str>>>,
@@ -124,15 +154,24 @@ pub struct Broadcast {
 
 impl Broadcast {
     pub fn new(topic: Arc<str>, event: impl Into<Cow<'static, str>>, payload: Payload) -> Self {
+        let event = event.into();
         Broadcast {
+            replaceable: replaceable(&topic, &event),
             topic,
-            event: event.into(),
+            event,
             payload,
             ws_v2: OnceLock::new(),
             ws_v1: OnceLock::new(),
             text_v2: OnceLock::new(),
             text_v1: OnceLock::new(),
         }
+    }
+
+    /// Whether this broadcast is part of its topic's state, which a fresh snapshot
+    /// replaces for a member that fell behind (CONTRACT §10), rather than an event
+    /// every member must see (chat, a round's end).
+    pub fn replaceable(&self) -> bool {
+        self.replaceable
     }
 
     /// The complete WebSocket frame for a socket speaking `vsn`: a binary frame for a

@@ -32,6 +32,10 @@ pub enum ReplayCommand {
     Leave {
         socket: SocketId,
     },
+    /// A viewer's socket fell behind and drained: it gets a fresh snapshot.
+    Resync {
+        chan: ChannelRef,
+    },
     Event {
         chan: ChannelRef,
         msg_ref: Arc<str>,
@@ -298,6 +302,7 @@ fn refuse(command: ReplayCommand, error: ChannelError) {
             chan.reply_error(&msg_ref, error);
         }
         ReplayCommand::Leave { .. } => {}
+        ReplayCommand::Resync { chan } => chan.socket.outbox.end_lag(&chan.topic),
     }
 }
 
@@ -310,6 +315,7 @@ impl Replay {
         match command {
             ReplayCommand::Join { chan, msg_ref } => self.join(chan, msg_ref),
             ReplayCommand::Leave { socket } => self.leave(socket),
+            ReplayCommand::Resync { chan } => self.resync(&chan),
             ReplayCommand::Event {
                 chan,
                 msg_ref,
@@ -341,7 +347,7 @@ impl Replay {
             })),
         );
         let snapshot = game::encode_snapshot(&self.resim.game().snapshot());
-        chan.push("snapshot", Payload::Binary(Bytes::from(snapshot)));
+        chan.push_reset("snapshot", Payload::Binary(Bytes::from(snapshot)));
         let socket = chan.socket.id;
         self.deps
             .pubsub
@@ -358,6 +364,16 @@ impl Replay {
                 chan.push("replay_end", Payload::json(&end_payload(&verdict)));
             }
         }
+    }
+
+    /// The state where the replay is now, for a viewer that missed some of its ticks.
+    fn resync(&self, chan: &ChannelRef) {
+        if !self.viewers.contains_key(&chan.socket.id) {
+            chan.socket.outbox.end_lag(&chan.topic);
+            return;
+        }
+        let snapshot = game::encode_snapshot(&self.resim.game().snapshot());
+        chan.push_reset("snapshot", Payload::Binary(Bytes::from(snapshot)));
     }
 
     fn leave(&mut self, socket: SocketId) {

@@ -48,6 +48,12 @@ impl ReplayHandle {
         self.mailbox.send_control(ReplayCommand::Leave { socket });
     }
 
+    /// A member's socket fell behind and drained: send it a fresh snapshot (CONTRACT
+    /// §10). Never refused, like a leave: at most one per member is outstanding.
+    pub fn resync(&self, chan: ChannelRef) -> bool {
+        self.mailbox.send_control(ReplayCommand::Resync { chan })
+    }
+
     pub fn event(
         &self,
         chan: ChannelRef,

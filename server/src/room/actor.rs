@@ -47,6 +47,11 @@ pub enum RoomCommand {
         socket: SocketId,
         explicit: bool,
     },
+    /// A member's socket fell behind and drained: it gets a fresh snapshot and
+    /// `presence_state`, then the ticks after it.
+    Resync {
+        chan: ChannelRef,
+    },
     Event {
         chan: ChannelRef,
         msg_ref: Arc<str>,
@@ -303,6 +308,7 @@ impl Room {
                 params,
             } => self.join(chan, msg_ref, &params),
             RoomCommand::Leave { socket, explicit } => self.leave(socket, explicit),
+            RoomCommand::Resync { chan } => self.resync(&chan),
             RoomCommand::Event {
                 chan,
                 msg_ref,
@@ -434,9 +440,9 @@ impl Room {
             })),
         );
         let snapshot = game::encode_snapshot(&self.game.snapshot());
-        chan.push("snapshot", Payload::Binary(Bytes::from(snapshot)));
+        chan.push_reset("snapshot", Payload::Binary(Bytes::from(snapshot)));
         let phx_ref = self.presence.track(&user.id, meta.clone());
-        chan.push("presence_state", Payload::Json(self.presence.state_json()));
+        chan.push_reset("presence_state", Payload::Json(self.presence.state_json()));
         self.rooms
             .deps
             .pubsub
@@ -466,6 +472,20 @@ impl Room {
         self.schedule_flush();
         self.save_if_waiting();
         self.publish_summary();
+    }
+
+    /// The present for a member that missed some of the room's ticks or presence
+    /// diffs: every tick up to now goes out first (as for a join), so the snapshot is
+    /// followed by exactly the ticks after it.
+    fn resync(&mut self, chan: &ChannelRef) {
+        if !self.members.contains_key(&chan.socket.id) {
+            chan.socket.outbox.end_lag(&chan.topic);
+            return;
+        }
+        self.send_ticks();
+        let snapshot = game::encode_snapshot(&self.game.snapshot());
+        chan.push_reset("snapshot", Payload::Binary(Bytes::from(snapshot)));
+        chan.push_reset("presence_state", Payload::Json(self.presence.state_json()));
     }
 
     fn leave(&mut self, socket: SocketId, explicit: bool) {
@@ -731,6 +751,7 @@ impl Room {
                 chan.reply_error(&msg_ref, ChannelError::NotFound);
             }
             RoomCommand::Leave { socket, explicit } => self.leave(socket, explicit),
+            RoomCommand::Resync { chan } => chan.socket.outbox.end_lag(&chan.topic),
             RoomCommand::Close => {}
         }
     }

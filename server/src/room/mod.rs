@@ -72,6 +72,12 @@ impl RoomHandle {
             .send_control(RoomCommand::Leave { socket, explicit });
     }
 
+    /// A member's socket fell behind and drained: send it a fresh snapshot (CONTRACT
+    /// §10). Never refused, like a leave: at most one per member is outstanding.
+    pub fn resync(&self, chan: ChannelRef) -> bool {
+        self.mailbox.send_control(RoomCommand::Resync { chan })
+    }
+
     pub fn event(
         &self,
         chan: ChannelRef,

@@ -2,8 +2,10 @@
 //! what actors queued.
 //!
 //! The task `select!`s over the server shutting down, the idle deadline, its outbound
-//! queue and the next client frame. A write watches the queue's overflow too, so a
-//! client that stops reading is dropped even while a write to it is stuck. Most
+//! queue and the next client frame. A client that falls behind is resynced, not
+//! dropped (see `outbound`); it is closed only when a write makes no progress for
+//! [`NO_PROGRESS_TIMEOUT`], or when what cannot be discarded passes its bound (a
+//! write watches for that too, so it is noticed even while a write is stuck). Most
 //! broadcasts never reach this task: producers write them straight into the stream (see
 //! `outbound`). What is queued goes out in batches, one `writev` for everything already
 //! waiting.
@@ -23,7 +25,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use super::session::{End, Outgoing, Session, close};
 use crate::app::App;
 use crate::auth::User;
-use crate::config::{OUTBOUND_QUEUE, WRITE_STALL_TIMEOUT};
+use crate::config::{NO_PROGRESS_TIMEOUT, RESYNC_QUEUE};
 use crate::metrics;
 use crate::outbound::io::{self, SocketIo, websocket_config};
 use crate::outbound::wire::{self, Opcode};
@@ -40,7 +42,7 @@ const BATCHES_PER_TURN: usize = 4;
 pub async fn run(stream: TcpStream, read: Vec<u8>, app: App, user: User, vsn: Vsn, client: IpAddr) {
     io::bound_kernel_buffer(&stream);
     let stream = Arc::new(stream);
-    let (outbox, inbox) = direct_outbox(OUTBOUND_QUEUE, stream.clone(), vsn);
+    let (outbox, inbox) = direct_outbox(RESYNC_QUEUE, stream.clone(), vsn);
     let reader = SocketIo {
         stream: stream.clone(),
         outbox: outbox.clone(),
@@ -111,7 +113,7 @@ pub async fn run(stream: TcpStream, read: Vec<u8>, app: App, user: User, vsn: Vs
         last.push(close);
         let _ = tokio::time::timeout(
             std::time::Duration::from_secs(1),
-            io::write_all(&stream, &mut last),
+            io::write_all(&stream, &mut last, NO_PROGRESS_TIMEOUT),
         )
         .await;
     }
@@ -121,24 +123,24 @@ pub async fn run(stream: TcpStream, read: Vec<u8>, app: App, user: User, vsn: Vs
     tracing::debug!(socket = id, "socket closed");
 }
 
-/// Awaits a write to the client unless the client proves too slow first: its queue
-/// overflowed, or the write made no progress for [`WRITE_STALL_TIMEOUT`] (a client
-/// that stops reading while it is also the only producer never overflows its queue).
+/// Awaits a write to the client unless the client proves too slow first: the write
+/// made no progress for [`NO_PROGRESS_TIMEOUT`], or what it cannot discard passed its
+/// bound.
 async fn write_or_give_up(
     write: impl Future<Output = std::io::Result<()>>,
     inbox: &Inbox,
 ) -> Result<(), End> {
     tokio::select! {
-        result = tokio::time::timeout(WRITE_STALL_TIMEOUT, write) => match result {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(End::Gone),
-            Err(_) => {
-                metrics::slow_client_disconnected();
+        result = write => match result {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::TimedOut => {
+                metrics::slow_client_disconnected(metrics::SlowClient::NoProgress);
                 Err(End::Abort)
             }
+            Err(_) => Err(End::Gone),
         },
         _ = inbox.overflowed() => {
-            metrics::slow_client_disconnected();
+            metrics::slow_client_disconnected(metrics::SlowClient::Memory);
             Err(End::Abort)
         }
     }
@@ -177,7 +179,11 @@ async fn write_queued(
                 item = inbox.try_recv();
             }
         }
-        write_or_give_up(io::write_all(stream, &mut frames), inbox).await?;
+        write_or_give_up(
+            io::write_all(stream, &mut frames, NO_PROGRESS_TIMEOUT),
+            inbox,
+        )
+        .await?;
         batches += 1;
         // Nothing may be taken from the queue past this point unless it is written:
         // an item taken and then dropped at the end of the turn is a lost frame.

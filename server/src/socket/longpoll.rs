@@ -5,10 +5,12 @@
 //! directly, there is no stream. Requests reach it as [`Command`]s: a poll waits in the
 //! task (at most one at a time, up to [`POLL_WINDOW`]) and is answered with everything
 //! queued as soon as anything is; a post's frames are routed before it is acknowledged.
-//! Between polls, queued items stay in the outbox, so a client that stops polling meets
-//! the same bound as a WebSocket that stops reading (`config::OUTBOUND_QUEUE` frames or
-//! `config::MAX_BACKLOG`) and is dropped. A session not polled for [`SESSION_IDLE`]
-//! ends, and its channels leave.
+//! Between polls, queued items stay in the outbox, so a client that polls too slowly
+//! meets the same bounds as a WebSocket that reads too slowly: past
+//! `config::RESYNC_QUEUE` frames or `config::RESYNC_BACKLOG` its state broadcasts give
+//! way to a resync after its next poll, and past `config::MAX_KEPT_BYTES` of what
+//! cannot be discarded it is dropped. A session not polled for [`SESSION_IDLE`] ends,
+//! and its channels leave.
 //!
 //! Messages are Phoenix text frames; binary payloads go in their JSON form. A
 //! broadcast's text is encoded once per serializer and shared by every session.
@@ -25,7 +27,7 @@ use tokio::time::{Instant, sleep_until};
 use super::session::{End, Outgoing, Session};
 use crate::app::App;
 use crate::auth::User;
-use crate::config::OUTBOUND_QUEUE;
+use crate::config::RESYNC_QUEUE;
 use crate::limits::SocketSlot;
 use crate::metrics;
 use crate::outbound::{Inbox, Outbound, outbox};
@@ -41,7 +43,7 @@ pub const SESSION_IDLE: Duration = Duration::from_secs(15);
 pub const MAX_POST_FRAMES: usize = 100;
 
 /// The most messages one poll answer carries; the rest wait for the next poll.
-const MAX_MESSAGES_PER_POLL: usize = 2 * OUTBOUND_QUEUE;
+const MAX_MESSAGES_PER_POLL: usize = 2 * RESYNC_QUEUE;
 
 /// Requests a session's task may have waiting: the official client has at most one
 /// poll and one post in flight.
@@ -116,7 +118,7 @@ impl LongPollSessions {
         slot: SocketSlot,
     ) {
         let (commands, requests) = mpsc::channel(COMMAND_QUEUE);
-        let (outbox, inbox) = outbox(OUTBOUND_QUEUE);
+        let (outbox, inbox) = outbox(RESYNC_QUEUE);
         let handle = SessionHandle {
             user_id: Arc::from(user.id.as_str()),
             commands,
@@ -159,7 +161,7 @@ async fn run(mut session: Session, inbox: Inbox, mut requests: mpsc::Receiver<Co
             biased;
             _ = &mut cancelled => break End::Shutdown,
             _ = inbox.overflowed() => {
-                metrics::slow_client_disconnected();
+                metrics::slow_client_disconnected(metrics::SlowClient::Memory);
                 break End::Abort;
             }
             _ = sleep_until(deadline) => match waiting.take() {

@@ -205,6 +205,10 @@ impl Session {
                     Payload::empty(),
                 ))))
             }
+            Outbound::Resync { topic } => {
+                self.resync(&topic);
+                None
+            }
             Outbound::ChannelCrashed { topic } => {
                 let (topic, joined) = self.channels.remove(&topic, None)?;
                 let payload = Payload::Json(Arc::from("{\"reason\":\"channel_crash\"}"));
@@ -230,6 +234,7 @@ impl Session {
                     event: "server_shutdown".into(),
                 },
                 payload: Payload::empty(),
+                resets: false,
             })
             .collect()
     }
@@ -431,6 +436,20 @@ impl Session {
         }
     }
 
+    /// The socket drained while `topic` lagged: its actor sends a fresh snapshot, which
+    /// ends the lag. A channel no longer joined, or an actor with nothing to resend,
+    /// ends it at once.
+    fn resync(&self, topic: &Arc<str>) {
+        let Some(joined) = self.channels.get(topic) else {
+            self.socket.outbox.end_lag(topic);
+            return;
+        };
+        let chan = self.channel_ref(topic, &joined.join_ref);
+        if !joined.target.resync(chan) {
+            self.socket.outbox.end_lag(topic);
+        }
+    }
+
     fn channel_ref(&self, topic: &Arc<str>, join_ref: &Arc<str>) -> ChannelRef {
         ChannelRef {
             socket: self.socket.clone(),
@@ -478,6 +497,7 @@ impl Session {
                 topic: Arc::from(topic),
                 kind: OutKind::Reply { status },
                 payload: response,
+                resets: false,
             })));
     }
 
@@ -505,6 +525,7 @@ fn control(
             event: event.into(),
         },
         payload,
+        resets: false,
     }
 }
 
