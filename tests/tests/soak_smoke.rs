@@ -1,13 +1,16 @@
 //! The soak runner against an in-process server: a small idle storm, a small play
-//! scenario with steering bots and one with light bots, with generous thresholds; and
-//! the light bots' tick-number decoder. The full-size runs are operator commands
+//! scenario with steering bots, one with light bots and one through a network proxy
+//! (`--netem broadband`), with generous thresholds; and the light bots' tick-number
+//! decoder. The full-size runs are operator commands
 //! (`kurve-soak`), not part of the suite.
 
 use std::time::Duration;
 
 use kurve_shared::game::{Draw, Event, HeadUpdate, Phase, Tick, encode_tick};
 use kurve_tests::soak::ticks::{TICK, TICKS, decode_ticks, tick_numbers};
-use kurve_tests::soak::{self, BotsMode, LobbyLayout, Scenario, SoakConfig, Thresholds};
+use kurve_tests::soak::{
+    self, BotsMode, LobbyLayout, NetemConfig, Scenario, SoakConfig, Thresholds,
+};
 use kurve_tests::{load_test_config, spawn_server_with};
 
 fn base(url: String, bots: u32, seconds: u64) -> SoakConfig {
@@ -117,6 +120,63 @@ async fn light_bots_count_ticks_and_time_inputs() {
         // Read in 10 ms clock ticks: a short window may show none.
         window.bots_cpu_s.is_some_and(|cpu| cpu >= 0.0) && window.bots_us_per_frame.is_some(),
         "the load generator's own CPU in the window: {window:?}"
+    );
+    assert!(report.passed, "thresholds: {:?}", report.thresholds);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn light_bots_play_through_a_broadband_network() {
+    let server = spawn_server_with(load_test_config()).await;
+    // 2 rooms × 2 players, every bot's socket through a 30 ± 5 ms RTT network.
+    let mut cfg = base(server.ws_url(), 4, 6);
+    cfg.scenario = Scenario::Play;
+    cfg.bots_mode = BotsMode::Light;
+    cfg.room_size = 2;
+    cfg.netem = Some(NetemConfig {
+        profile: "broadband".parse().expect("a named profile"),
+        share: 1.0,
+        seed: 7,
+    });
+    cfg.thresholds = Thresholds {
+        max_join_failures: Some(0),
+        ..Thresholds::default()
+    };
+    let report = soak::run(cfg).await.expect("the soak runs");
+    println!("{report}");
+    let netem = report.netem.as_ref().expect("the report names the network");
+    assert_eq!(netem.profile, "broadband");
+    assert_eq!(
+        netem.seed, 7,
+        "the seed is reported, to rerun the same network"
+    );
+    assert_eq!(
+        (netem.bots_assigned, netem.bots_connected),
+        (4, 4),
+        "every bot connected through the proxy"
+    );
+    assert!(
+        netem.connections >= 4 && netem.bytes_to_bots > 0 && netem.bytes_to_server > 0,
+        "traffic crossed the proxy both ways: {netem:?}"
+    );
+    assert_eq!(
+        report.room_joins_ok, 4,
+        "every bot joined its room through it"
+    );
+    assert!(
+        report.delivery_ratio.is_some_and(|d| d > 0.0),
+        "ticks were delivered through it: {:?}",
+        report.delivery_ratio
+    );
+    assert_eq!(report.disconnects, 0, "no bot lost its socket");
+    let text = report.to_string();
+    assert!(
+        text.contains("netem       broadband (RTT 30 ms ± 5 ms), seed 7: 4 of 4 bots"),
+        "the text report names the profile and the bots through it:\n{text}"
+    );
+    assert!(
+        text.contains("includes broadband's network jitter"),
+        "the jitter line says it includes the network's:\n{text}"
     );
     assert!(report.passed, "thresholds: {:?}", report.thresholds);
     server.stop().await;

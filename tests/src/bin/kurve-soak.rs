@@ -7,8 +7,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use kurve_tests::netem::Profile;
 use kurve_tests::soak::floor::{self, FloorConfig};
-use kurve_tests::soak::{self, BotsMode, LobbyLayout, Scenario, SoakConfig, Thresholds, net};
+use kurve_tests::soak::{
+    self, BotsMode, LobbyLayout, NetemConfig, Scenario, SoakConfig, Thresholds, net,
+};
 
 /// Soak a kurve server with bots: idle lobby sockets with presence, or rooms that play.
 #[derive(Debug, Parser)]
@@ -170,6 +173,21 @@ struct Args {
     #[arg(long)]
     max_see_all_ms: Option<f64>,
 
+    /// Put a network between the bots and the server: lan, broadband, mobile, bad,
+    /// rtt:MS (a fixed round trip), or rtt=MS,jitter=MS,kbit=N,stall_every=MS. A proxy
+    /// in this process gives each bot's WebSocket its own delayed, jittered, capped and
+    /// stalling connection (signing in stays direct).
+    #[arg(long)]
+    netem: Option<Profile>,
+
+    /// The share of the bots (0–1) that connect through --netem, spread evenly.
+    #[arg(long, default_value_t = 1.0, requires = "netem", value_parser = parse_share)]
+    netem_share: f64,
+
+    /// Seed of the network's jitter and stalls (random by default; the report gives it).
+    #[arg(long, requires = "netem")]
+    netem_seed: Option<u64>,
+
     /// No live progress line.
     #[arg(long)]
     quiet: bool,
@@ -218,8 +236,24 @@ fn config(args: Args) -> anyhow::Result<Outputs> {
         max_join_failures: args.max_join_failures,
         max_see_all_ms: args.max_see_all_ms,
     };
+    cfg.netem = args.netem.map(|profile| {
+        let mut netem = NetemConfig::new(profile);
+        netem.share = args.netem_share;
+        if let Some(seed) = args.netem_seed {
+            netem.seed = seed;
+        }
+        netem
+    });
     cfg.progress = !args.quiet;
     Ok((cfg, args.json, args.html))
+}
+
+/// A share, 0–1.
+fn parse_share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
+        _ => Err("expected a share from 0 to 1, e.g. 0.5".into()),
+    }
 }
 
 /// `K/N`, K < N.

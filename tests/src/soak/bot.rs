@@ -8,6 +8,11 @@
 //! In a room, a bot either steers ([`BotsMode::Steer`]: it keeps an [`Arena`] fed with
 //! the snapshot and every tick) or stays light ([`BotsMode::Light`], see
 //! [`super::light`]); getting in, ready and the tick accounting are the same for both.
+//!
+//! A `snapshot` after the one that follows a (re)join is a resync (CONTRACT §10): the
+//! server found the bot behind, dropped the ticks queued for it and sent the state
+//! afresh. The bot counts it, counts the ticks it skipped as missed, and carries on
+//! from the snapshot; a resync is never an error.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -154,6 +159,30 @@ impl RoomView {
         }
     }
 
+    /// Restarts the tick accounting at a snapshot of `tick` in `phase`. A `resync`
+    /// (a snapshot answering no join) is counted, with the ticks it skipped as missed.
+    fn after_snapshot(
+        &mut self,
+        phase: Phase,
+        tick: u64,
+        resync: bool,
+        local: &mut LocalStats,
+        stats: &Stats,
+    ) {
+        stats.snapshots.fetch_add(1, Relaxed);
+        if resync {
+            stats.resyncs.fetch_add(1, Relaxed);
+        }
+        if phase == Phase::Waiting {
+            self.on_waiting(Instant::now());
+        } else if resync {
+            let skipped = self.ticks.resync(tick, local);
+            stats.ticks_skipped_by_resync.fetch_add(skipped, Relaxed);
+        } else {
+            self.ticks.restart(Some(tick));
+        }
+    }
+
     /// Applies one tick to the arena and looks for the echo of the pending input;
     /// `false` if there is no arena or the tick is not new (the [`TickTrack`] has
     /// counted it already).
@@ -256,7 +285,10 @@ pub(crate) async fn run(sh: Arc<Shared>, index: u32, place: Place) {
     bot.local.flush(&sh.stats);
     match result {
         Stop::Stopped => bot.close().await,
-        Stop::Failed(kind) => sh.stats.error(kind),
+        Stop::Failed(kind) => {
+            sh.stats.disconnects.fetch_add(1, Relaxed);
+            sh.stats.error(kind);
+        }
     }
     sh.stats.disconnected();
 }
@@ -274,9 +306,14 @@ async fn connect(sh: &Shared, index: u32) -> Result<Ws, String> {
     sh.stats.signed_in.fetch_add(1, Relaxed);
     let ips = &sh.cfg.source_ips;
     let source = (!ips.is_empty()).then(|| ips[index as usize % ips.len()]);
-    net::connect_ws(sh.server, source, &token)
+    let (target, through_netem) = sh.target(index);
+    let ws = net::connect_ws(target, source, &token)
         .await
-        .map_err(|e| e.kind())
+        .map_err(|e| e.kind())?;
+    if through_netem {
+        sh.stats.netem_bots.fetch_add(1, Relaxed);
+    }
+    Ok(ws)
 }
 
 impl Bot {
@@ -859,18 +896,21 @@ impl Bot {
                 return;
             }
         };
+        // An arena already there means this snapshot answers no join: a resync.
+        let resync = room.arena.is_some();
         let arena = Arena::from_snapshot(&snapshot);
         if let Some(me) = arena.players.iter().find(|p| p.id == room.user_id) {
             room.seat = Some(me.seat);
         }
         room.pending = None;
-        if arena.phase == Phase::Waiting {
-            room.on_waiting(Instant::now());
-        } else {
-            room.ticks.restart(Some(arena.tick));
-        }
+        room.after_snapshot(
+            arena.phase,
+            arena.tick,
+            resync,
+            &mut self.local,
+            &self.sh.stats,
+        );
         room.arena = Some(arena);
-        self.sh.stats.snapshots.fetch_add(1, Relaxed);
     }
 
     /// A light bot's snapshot: its tick and phase only.
@@ -885,15 +925,18 @@ impl Bot {
                 return;
             }
         };
+        // A phase already known means this snapshot answers no join: a resync.
+        let resync = room.phase().is_some();
         if let Some(light) = &mut room.light {
             light.on_snapshot(head.phase);
         }
-        if head.phase == Phase::Waiting {
-            room.on_waiting(Instant::now());
-        } else {
-            room.ticks.restart(Some(head.tick));
-        }
-        self.sh.stats.snapshots.fetch_add(1, Relaxed);
+        room.after_snapshot(
+            head.phase,
+            head.tick,
+            resync,
+            &mut self.local,
+            &self.sh.stats,
+        );
     }
 
     /// A steering bot's `tick` or `ticks` frame: counted, then each tick applied in

@@ -18,6 +18,12 @@
 //!   and every tick, or stay light ([`light`]): read tick numbers only and send inputs
 //!   at a fixed rate.
 //!
+//! With [`NetemConfig`] (`--netem PROFILE`), a [`crate::netem`] proxy runs in this
+//! process in front of the server and a share of the bots open their WebSocket through
+//! it (one proxied connection each; signing in stays direct). What those bots measure
+//! then includes the network: delivery, jitter and input latency as a player on that
+//! network would see them, and resyncs when the server finds them behind.
+//!
 //! In `play`, the *steady window* runs from the moment every bot is in (or failed to
 //! get in) to the end of the steady part; the report divides the server's CPU time in
 //! it by the room frames delivered to all bots in it, to compare with the cost of one
@@ -42,12 +48,13 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::ensure;
+use anyhow::{Context, ensure};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use report::{Latency, Report, ServerUsage, SteadyWindow, Threshold};
+use crate::netem::{self, Profile};
+pub use report::{Latency, NetemReport, Report, ServerUsage, SteadyWindow, Threshold};
 use signin::SignIn;
 use stats::Stats;
 
@@ -92,6 +99,35 @@ pub struct Thresholds {
     pub max_join_failures: Option<u64>,
     /// Join storm: time until every bot saw its whole lobby, ms.
     pub max_see_all_ms: Option<f64>,
+}
+
+/// A network between the bots and the server (`--netem`).
+#[derive(Debug, Clone)]
+pub struct NetemConfig {
+    pub profile: Profile,
+    /// The share of the bots (0–1) that connect through it, spread evenly by index so
+    /// that every room gets its part.
+    pub share: f64,
+    /// Seeds the network's jitter and stalls.
+    pub seed: u64,
+}
+
+impl NetemConfig {
+    /// Every bot through `profile`, with a random seed.
+    pub fn new(profile: Profile) -> Self {
+        NetemConfig {
+            profile,
+            share: 1.0,
+            seed: rand::random(),
+        }
+    }
+
+    /// Whether bot `i` connects through the network: bot `i` does when the running
+    /// count `⌊(i + 1) · share⌋` steps up at it (all at 1, every other one at 0.5).
+    pub fn carries(&self, i: u32) -> bool {
+        let share = self.share.clamp(0.0, 1.0);
+        (f64::from(i + 1) * share).floor() > (f64::from(i) * share).floor()
+    }
 }
 
 /// Everything a run needs.
@@ -139,6 +175,8 @@ pub struct SoakConfig {
     /// spread over all of them; bot names stay unique.
     pub shard: (u32, u32),
     pub thresholds: Thresholds,
+    /// Put a network between (a share of) the bots and the server.
+    pub netem: Option<NetemConfig>,
     /// Draw a live progress line on stderr.
     pub progress: bool,
 }
@@ -169,6 +207,7 @@ impl SoakConfig {
             lobby_prefix: format!("soak-{:04x}", rand::random::<u16>()),
             shard: (0, 1),
             thresholds: Thresholds::default(),
+            netem: None,
             progress: false,
         }
     }
@@ -269,6 +308,8 @@ fn place(cfg: &SoakConfig, i: u32) -> Place {
 pub(crate) struct Shared {
     pub cfg: SoakConfig,
     pub server: SocketAddr,
+    /// The in-process network proxy in front of the server, for the bots it carries.
+    pub netem: Option<SocketAddr>,
     pub stats: Stats,
     pub stop: CancellationToken,
     pub t0: Instant,
@@ -279,6 +320,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Where bot `i` opens its WebSocket, and whether that is through the network proxy.
+    pub fn target(&self, i: u32) -> (SocketAddr, bool) {
+        match (self.netem, &self.cfg.netem) {
+            (Some(proxy), Some(netem)) if netem.carries(i) => (proxy, true),
+            _ => (self.server, false),
+        }
+    }
+
     /// µs since the run started.
     pub fn since_start_us(&self, at: Instant) -> u64 {
         at.saturating_duration_since(self.t0).as_micros() as u64
@@ -308,12 +357,32 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<Report> {
             .then(|| procstat::find_listener(server))
             .flatten()
     });
+    if let Some(netem) = &cfg.netem {
+        ensure!(
+            (0.0..=1.0).contains(&netem.share),
+            "--netem-share must be between 0 and 1"
+        );
+    }
+    let proxy = match &cfg.netem {
+        Some(netem) => Some(
+            netem::Proxy::start(
+                SocketAddr::new(server.ip(), 0),
+                server,
+                &netem.profile,
+                netem.seed,
+            )
+            .await
+            .context("starting the netem proxy")?,
+        ),
+        None => None,
+    };
     let groups = match cfg.scenario {
         Scenario::Idle => 0,
         Scenario::Play => cfg.bots.div_ceil(cfg.group_size()),
     };
     let shared = Arc::new(Shared {
         server,
+        netem: proxy.as_ref().map(netem::Proxy::addr),
         stats: Stats::default(),
         stop: CancellationToken::new(),
         t0: Instant::now(),
@@ -380,7 +449,29 @@ pub async fn run(cfg: SoakConfig) -> anyhow::Result<Report> {
         .lock()
         .map(|u| u.clone())
         .unwrap_or_else(|e| e.into_inner().clone());
-    Ok(report::build(&shared, steady, usage, timeline))
+    // The proxy outlives the drain, so bots close through it as they connected.
+    let netem = match (proxy, &cfg.netem) {
+        (Some(proxy), Some(netem)) => {
+            let counters = proxy.counters();
+            let report = NetemReport {
+                profile: netem.profile.name.clone(),
+                described: netem.profile.to_string(),
+                seed: netem.seed,
+                share: netem.share,
+                bots_assigned: (0..cfg.bots)
+                    .filter(|&i| cfg.is_local(i) && netem.carries(i))
+                    .count() as u64,
+                bots_connected: shared.stats.netem_bots.load(Relaxed),
+                connections: counters.connections.load(Relaxed),
+                bytes_to_server: counters.upstream_bytes.load(Relaxed),
+                bytes_to_bots: counters.downstream_bytes.load(Relaxed),
+            };
+            proxy.stop().await;
+            Some(report)
+        }
+        _ => None,
+    };
+    Ok(report::build(&shared, steady, usage, timeline, netem))
 }
 
 /// Waits (until `deadline`) for every bot to be in or to have failed, then opens the
@@ -452,6 +543,19 @@ mod tests {
         assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
         assert!(parse_duration("x").is_err());
         assert!(parse_duration("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn a_netem_share_spreads_evenly_over_the_bots() {
+        let mut netem = NetemConfig::new("broadband".parse().unwrap());
+        assert!((0..100).all(|i| netem.carries(i)), "all by default");
+        netem.share = 0.5;
+        let carried: Vec<u32> = (0..8).filter(|&i| netem.carries(i)).collect();
+        assert_eq!(carried, [1, 3, 5, 7], "every other bot");
+        netem.share = 0.25;
+        assert_eq!((0..1000).filter(|&i| netem.carries(i)).count(), 250);
+        netem.share = 0.0;
+        assert!(!(0..100).any(|i| netem.carries(i)), "none at 0");
     }
 
     #[test]

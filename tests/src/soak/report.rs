@@ -118,6 +118,27 @@ pub struct SteadyWindow {
     pub bots_us_per_frame: Option<f64>,
 }
 
+/// The network between the bots and the server (`--netem`), and what crossed it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetemReport {
+    /// The profile as given (`mobile`, `rtt:150`, ...).
+    pub profile: String,
+    /// The profile spelled out: RTT, jitter, cap, stalls.
+    pub described: String,
+    pub seed: u64,
+    /// The share of the bots meant to go through it.
+    pub share: f64,
+    /// Bots (of this process) meant to go through it.
+    pub bots_assigned: u64,
+    /// Bots that connected through it.
+    pub bots_connected: u64,
+    /// Connections the proxy accepted.
+    pub connections: u64,
+    /// Bytes it delivered to the server and to the bots.
+    pub bytes_to_server: u64,
+    pub bytes_to_bots: u64,
+}
+
 /// One threshold and how the run did against it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Threshold {
@@ -157,6 +178,8 @@ pub struct Report {
     pub bots_connected_peak: u64,
     /// Bots connected when the steady part ended (before the drain).
     pub bots_connected_at_end: u64,
+    /// Bots whose socket ended before the run's stop; `errors` says why.
+    pub disconnects: u64,
     pub lobby_joins_ok: u64,
     pub lobby_joins_failed: u64,
     pub room_joins_ok: u64,
@@ -172,6 +195,11 @@ pub struct Report {
     pub all_see_all_ms: Option<f64>,
     pub lobby_join: Option<Latency>,
     pub snapshots: u64,
+    /// Snapshots sent to a member the server found behind (not after a join); ticks
+    /// resume after them.
+    pub resyncs: u64,
+    /// Ticks the resyncs skipped; counted as expected and not received.
+    pub ticks_skipped_by_resync: u64,
     pub ticks_received: u64,
     pub ticks_expected: u64,
     /// Ticks that came again.
@@ -179,7 +207,8 @@ pub struct Report {
     pub delivery_ratio: Option<f64>,
     /// Room frames carrying ticks (one tick each, or several with `send_hz`).
     pub frames_received: u64,
-    /// |frame inter-arrival − frame period| (1 / send_hz, else 1 / tick_hz).
+    /// |frame inter-arrival − frame period| (1 / send_hz, else 1 / tick_hz), at the bots:
+    /// with `netem`, the network's jitter is part of it.
     pub tick_jitter: Option<Latency>,
     pub inputs_sent: u64,
     /// Input sent → first tick whose heading reflects it (steering bots).
@@ -187,6 +216,8 @@ pub struct Report {
     /// Input sent → first frame with a tick newer than the last one seen (light bots).
     pub input_to_tick: Option<Latency>,
     pub heartbeats: u64,
+    /// The network between (some of) the bots and the server, if any.
+    pub netem: Option<NetemReport>,
     pub server: Option<ServerUsage>,
     pub steady_window: Option<SteadyWindow>,
     pub errors: BTreeMap<String, u64>,
@@ -210,6 +241,7 @@ pub(crate) fn build(
     steady: Steady,
     usage: UsageTrack,
     timeline: Vec<Point>,
+    netem: Option<NetemReport>,
 ) -> Report {
     let cfg = &shared.cfg;
     let s = &shared.stats;
@@ -309,6 +341,7 @@ pub(crate) fn build(
         bots_signed_in: s.signed_in.load(Relaxed),
         bots_connected_peak: s.connected_peak.load(Relaxed),
         bots_connected_at_end: connected_steady,
+        disconnects: s.disconnects.load(Relaxed),
         lobby_joins_ok: s.lobby_joins_ok.load(Relaxed),
         lobby_joins_failed: lobby_failed,
         room_joins_ok: s.room_joins_ok.load(Relaxed),
@@ -321,6 +354,8 @@ pub(crate) fn build(
         all_see_all_ms,
         lobby_join,
         snapshots: s.snapshots.load(Relaxed),
+        resyncs: s.resyncs.load(Relaxed),
+        ticks_skipped_by_resync: s.ticks_skipped_by_resync.load(Relaxed),
         ticks_received,
         ticks_expected,
         ticks_duplicate: s.ticks_duplicate.load(Relaxed),
@@ -331,6 +366,7 @@ pub(crate) fn build(
         input_echo,
         input_to_tick,
         heartbeats: s.heartbeats.load(Relaxed),
+        netem,
         timeline,
         server,
         steady_window,
@@ -441,6 +477,15 @@ fn line(shared: &Shared) -> String {
     text
 }
 
+/// `812 kB`, `3.4 MB`.
+fn amount(bytes: u64) -> String {
+    if bytes < 1_000_000 {
+        format!("{:.0} kB", bytes as f64 / 1e3)
+    } else {
+        format!("{:.1} MB", bytes as f64 / 1e6)
+    }
+}
+
 fn opt_ms(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v:.1} ms"))
 }
@@ -466,12 +511,26 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "  bots        launched {}  signed in {}  connected peak {}  at end {}",
+            "  bots        launched {}  signed in {}  connected peak {}  at end {}  disconnected early {}",
             self.bots_launched,
             self.bots_signed_in,
             self.bots_connected_peak,
-            self.bots_connected_at_end
+            self.bots_connected_at_end,
+            self.disconnects
         )?;
+        if let Some(n) = &self.netem {
+            writeln!(
+                f,
+                "  netem       {}, seed {}: {} of {} bots connected through it ({} connections; {} to the bots, {} to the server)",
+                n.described,
+                n.seed,
+                n.bots_connected,
+                n.bots_assigned,
+                n.connections,
+                amount(n.bytes_to_bots),
+                amount(n.bytes_to_server)
+            )?;
+        }
         writeln!(
             f,
             "  joins       lobby ok {} failed {}  room ok {} failed {}  bots not in: {}",
@@ -511,16 +570,25 @@ impl fmt::Display for Report {
             )?;
             writeln!(
                 f,
-                "  ticks       received {} of {} expected, delivery {}, {} duplicates  ({} frames, {} snapshots)",
+                "  ticks       received {} of {} expected, delivery {}, {} duplicates  ({} frames, {} snapshots, {} resyncs skipping {} ticks)",
                 self.ticks_received,
                 self.ticks_expected,
                 self.delivery_ratio
                     .map_or_else(|| "-".into(), |d| format!("{d:.5}")),
                 self.ticks_duplicate,
                 self.frames_received,
-                self.snapshots
+                self.snapshots,
+                self.resyncs,
+                self.ticks_skipped_by_resync
             )?;
-            writeln!(f, "  tick jitter {}", lat(&self.tick_jitter))?;
+            let network = match &self.netem {
+                Some(n) => format!(
+                    "  (at the bots: includes {}'s network jitter for {} of them)",
+                    n.profile, n.bots_connected
+                ),
+                None => String::new(),
+            };
+            writeln!(f, "  tick jitter {}{network}", lat(&self.tick_jitter))?;
             match self.bots_mode {
                 BotsMode::Steer => writeln!(
                     f,

@@ -36,6 +36,11 @@ pub struct Stats {
     /// When the first lobby join was sent, µs since the run started (+1, 0 = none yet).
     pub first_join_us: AtomicU64,
     pub snapshots: AtomicU64,
+    /// Snapshots the server sent a member it found behind (not the one after a join).
+    pub resyncs: AtomicU64,
+    /// Ticks skipped by resyncs: between the last tick seen and the snapshot's tick.
+    /// They count as expected and not received.
+    pub ticks_skipped_by_resync: AtomicU64,
     pub ticks_received: AtomicU64,
     pub ticks_expected: AtomicU64,
     /// Ticks that came again (at or before the last one counted).
@@ -46,6 +51,11 @@ pub struct Stats {
     /// Bots done getting in: in their lobby and room, or failed on the way.
     pub settled: AtomicU64,
     pub heartbeats: AtomicU64,
+    /// Bots whose socket ended before the run's stop (closed by the server, an error,
+    /// or given up after a failed lobby join); the errors say why.
+    pub disconnects: AtomicU64,
+    /// Bots connected through the netem proxy.
+    pub netem_bots: AtomicU64,
     hists: Mutex<Hists>,
     errors: Mutex<BTreeMap<String, u64>>,
 }

@@ -95,6 +95,18 @@ impl TickTrack {
         self.last_frame = None;
     }
 
+    /// A resync: the server found this member behind, dropped the ticks queued for it
+    /// and sent a fresh snapshot at `tick`; ticks resume at `tick + 1`. The ticks
+    /// between the last one counted and `tick` count as expected and not received (so
+    /// delivery shows them as missed, not as an error), and the sequence restarts at
+    /// `tick`. Returns how many were skipped.
+    pub fn resync(&mut self, tick: u64, local: &mut LocalStats) -> u64 {
+        let skipped = self.last.map_or(0, |last| tick.saturating_sub(last));
+        local.ticks_expected += skipped;
+        self.restart(Some(tick));
+        skipped
+    }
+
     /// Counts one frame's ticks (in the order they came): each tick past the last one
     /// counts as received, the numbers skipped to reach it as expected, and a tick at
     /// or before the last one as a duplicate. A frame whose first tick follows the last
@@ -160,5 +172,36 @@ mod tests {
         track.frame(t0 + Duration::from_secs(5), &[500], &mut local);
         assert_eq!((local.ticks_received, local.ticks_expected), (10, 12));
         assert_eq!(track.last(), Some(500));
+    }
+
+    #[test]
+    fn a_resync_counts_the_skipped_ticks_as_missed() {
+        let t0 = Instant::now();
+        let mut track = TickTrack::new(60);
+        let mut local = LocalStats::default();
+        track.restart(Some(100));
+        track.frame(t0, &[101], &mut local);
+        track.frame(t0 + Duration::from_millis(16), &[102], &mut local);
+        // Behind: ticks 103..=140 were dropped, the snapshot is at 140.
+        assert_eq!(track.resync(140, &mut local), 38);
+        track.frame(t0 + Duration::from_millis(700), &[141], &mut local);
+        track.frame(t0 + Duration::from_millis(716), &[142], &mut local);
+        assert_eq!(
+            (local.ticks_received, local.ticks_expected),
+            (4, 42),
+            "4 received; 101–142 expected (the snapshot's own tick included)"
+        );
+        assert_eq!(local.ticks_duplicate, 0, "no tick came twice");
+        assert_eq!(
+            local.jitter_us.len(),
+            2,
+            "the first frame after the snapshot is not timed against the one before it"
+        );
+        let mut fresh = TickTrack::new(60);
+        assert_eq!(
+            fresh.resync(500, &mut local),
+            0,
+            "nothing is missed when no sequence ran (waiting, or the first snapshot)"
+        );
     }
 }
