@@ -40,6 +40,11 @@ test("a finished match replays in the browser from its link", async () => {
   await b.page.keyboard.press("Space");
   // One circles into its own trail, the other drives straight: short rounds.
   await a.page.keyboard.down("ArrowLeft");
+  // Each player's seat colour in the room once the round seats both, by user id: the
+  // replay's standings must use them.
+  await a.page.waitForFunction(() => window.__kurve.room?.players.length === 2, null, { timeout: 10000 });
+  const roomColors = Object.fromEntries((await kurve(a.page, "room")).players.map((p) => [p.id, p.color]));
+  assert.equal(new Set(Object.values(roomColors)).size, 2, `two seat colours in the room: ${JSON.stringify(roomColors)}`);
   await a.page.waitForSelector("#match-replay", { timeout: 120000 });
   await a.page.keyboard.up("ArrowLeft");
   const href = await a.page.getAttribute("#match-replay", "href");
@@ -62,6 +67,11 @@ test("a finished match replays in the browser from its link", async () => {
   const s2 = await canvasSample(c.page);
   assert.notEqual(s1.hash, s2.hash, "the canvas redraws as the replay plays");
   assert.match(await c.page.textContent("#replay-title"), /Replay me/);
+
+  // Once the replay has seated its players (its first round started), each standings
+  // row is in that player's own seat colour, whatever its place.
+  await c.page.waitForFunction(() => window.__kurve.replay?.round >= 1, null, { timeout: 15000 });
+  assertStandingsColors(await standingsColors(c.page), roomColors, "as the replay plays");
   await c.page.screenshot({ path: path.join(ensureScreenshotsDir(), "replay.png") });
 
   // Pause holds the position.
@@ -88,5 +98,20 @@ test("a finished match replays in the browser from its link", async () => {
   // 4× to the end: verified.
   await c.page.selectOption("#replay-speed", "4");
   await c.page.waitForSelector('#replay-verdict[data-verified="true"]', { timeout: 60000 });
+  assertStandingsColors(await standingsColors(c.page), roomColors, "at the replay's end");
   for (const p of [a, b, c]) assert.deepEqual(p.page.problems, [], "no page errors");
 });
+
+/** The replay's standings rows: each row's user id and its dot's colour. */
+function standingsColors(page) {
+  return page.$$eval("#replay-players li", (rows) =>
+    rows.map((li) => ({ id: li.dataset.userId, color: li.querySelector(".dot")?.style.getPropertyValue("--c") })),
+  );
+}
+
+function assertStandingsColors(rows, roomColors, when) {
+  assert.equal(rows.length, Object.keys(roomColors).length, `a standings row per player ${when}: ${JSON.stringify(rows)}`);
+  for (const row of rows) {
+    assert.equal(row.color, roomColors[row.id], `player ${row.id}'s row is in their seat colour ${when}: ${JSON.stringify({ rows, roomColors })}`);
+  }
+}

@@ -10,7 +10,10 @@ import type { Connection } from "./conn";
 import { dot, h, replace, toast } from "./dom";
 import { reasonText } from "./lobby";
 import { ArenaRenderer } from "./render";
-import { decodeSnapshot, decodeTick, seatColor, type Standing } from "./wire";
+import { decodeSnapshot, decodeTick, type Standing } from "./wire";
+
+/** The dot of a recorded player the replay has not shown seated (yet): nobody's colour. */
+const UNSEEN_COLOR = "var(--muted)";
 
 interface ReplayReply {
   config: { tick_hz: number; name?: string; match_id: number };
@@ -46,6 +49,13 @@ export class ReplayView {
   private verdict: HTMLElement;
   private title: HTMLElement;
   private playersEl: HTMLElement;
+  /**
+   * Each recorded player's seat colour by user id, as the replay has shown them seated.
+   * Kept apart from the arena: the replay's first snapshot is taken before the log's
+   * seats are applied (no players yet), and a player who leaves mid-match is dropped
+   * from the arena but keeps a row in the standings.
+   */
+  private colors = new Map<string, string>();
 
   constructor(
     conn: Connection,
@@ -122,6 +132,9 @@ export class ReplayView {
       ticks: this.ticks,
       frames: this.renderer.frames,
       ended: this.ended ? { verified: this.ended.verified } : null,
+      round: this.arena?.round ?? null,
+      /** The seat colours the standings use, by user id. */
+      colors: Object.fromEntries(this.colors),
     };
   }
 
@@ -147,17 +160,38 @@ export class ReplayView {
     this.renderPlayers();
   }
 
-  /** The recorded standings, each in its seat's colour once a snapshot shows the seats. */
+  /**
+   * The recorded standings, each in its player's seat colour once the replay has shown
+   * that player seated (a neutral dot until then, never another seat's colour).
+   */
   private renderPlayers(): void {
     const m = this.match;
     if (!m) return;
-    const colorOf = (id: string, i: number) => this.arena?.players.find((p) => p.id === id)?.color ?? seatColor(i);
     replace(
       this.playersEl,
-      ...m.players.map((p, i) =>
-        h("li", { "data-user-id": p.id }, dot(colorOf(p.id, i)), `${p.place}. ${p.name}`, h("span", { class: "score" }, String(p.points))),
-      ),
+      ...m.players.map((p) => {
+        const color = this.colors.get(p.id);
+        return h(
+          "li",
+          { "data-user-id": p.id, "data-color": color ?? null },
+          dot(color ?? UNSEEN_COLOR),
+          `${p.place}. ${p.name}`,
+          h("span", { class: "score" }, String(p.points)),
+        );
+      }),
     );
+  }
+
+  /** Notes the seat colours of the arena's players; re-draws the standings on news. */
+  private learnColors(): void {
+    let news = false;
+    for (const p of this.arena?.players ?? []) {
+      if (this.colors.get(p.id) !== p.color) {
+        this.colors.set(p.id, p.color);
+        news = true;
+      }
+    }
+    if (news) this.renderPlayers();
   }
 
   private onSnapshot(payload: unknown): void {
@@ -166,7 +200,7 @@ export class ReplayView {
     else this.arena = new Arena(s);
     this.renderer.attach(this.arena);
     this.snapshots++;
-    this.renderPlayers();
+    this.learnColors();
   }
 
   private onTick(payload: unknown): void {
@@ -177,6 +211,8 @@ export class ReplayView {
     if (t.tick <= a.tick) return;
     a.applyTick(t);
     this.ticks++;
+    // The seats arrive with a round's start (the first snapshot has none).
+    if (t.events.some((e) => e.type === "round_start")) this.learnColors();
   }
 
   private onEnd(m: { verified: boolean; standings: Standing[] }): void {
