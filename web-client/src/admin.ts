@@ -32,58 +32,204 @@ interface AdminRoom {
   tick: number;
 }
 
-/** A plotted series: its label and how to read it from a sample. */
-const PLOTS: { key: string; label: string; series: { name: string; read: (s: Stats) => number; color: string }[] }[] = [
-  { key: "sockets", label: "Sockets and users", series: [
+/** A plotted quantity: its name, how to read it from a sample, its line's colour. */
+interface Series {
+  name: string;
+  read: (s: Stats) => number;
+  color: string;
+}
+
+/**
+ * A plot: its caption, its unit (how a value is written, unit included: the y axis, the
+ * legend and the figures above all write values with it), whether it counts whole
+ * things (its axis then stops at whole numbers), and its series.
+ */
+interface Plot {
+  key: string;
+  label: string;
+  unit: (v: number) => string;
+  whole?: boolean;
+  series: Series[];
+}
+
+/** Three significant figures at most, trailing zeros dropped. */
+function sig(v: number): string {
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  return String(Number(v.toFixed(a >= 100 ? 0 : a >= 10 ? 1 : 2)));
+}
+
+/** `v` with an SI prefix (k, M, G) and a space before `unit`. */
+function si(v: number, unit = ""): string {
+  const a = Math.abs(v);
+  const [x, prefix] = a >= 1e9 ? [v / 1e9, "G"] : a >= 1e6 ? [v / 1e6, "M"] : a >= 1e3 ? [v / 1e3, "k"] : [v, ""];
+  const u = prefix + unit;
+  return u ? `${sig(x)} ${u}` : sig(x);
+}
+
+const count = (v: number) => si(v);
+const perSecond = (v: number) => si(v, "/s");
+const bytesPerSecond = (v: number) => si(v, "B/s");
+/** Milliseconds, written in µs below one (tick lateness is mostly µs). */
+const millis = (v: number) => (v !== 0 && Math.abs(v) < 1 ? `${sig(v * 1000)} µs` : `${sig(v)} ms`);
+
+const PLOTS: Plot[] = [
+  { key: "sockets", label: "Sockets and users", unit: count, whole: true, series: [
     { name: "sockets", read: (s) => s.sockets, color: "#5b6cff" },
     { name: "users", read: (s) => s.users, color: "#2ecc40" },
   ] },
-  { key: "rooms", label: "Rooms by phase", series: [
+  { key: "rooms", label: "Rooms by phase", unit: count, whole: true, series: [
     { name: "waiting", read: (s) => s.rooms.waiting ?? 0, color: "#8d97bd" },
     { name: "countdown", read: (s) => s.rooms.countdown ?? 0, color: "#ffdc00" },
     { name: "playing", read: (s) => s.rooms.playing ?? 0, color: "#2ecc40" },
     { name: "finished", read: (s) => s.rooms.finished ?? 0, color: "#ff851b" },
   ] },
-  { key: "frames", label: "Frames out per second", series: [{ name: "frames/s", read: (s) => s.frames_per_s, color: "#7fdbff" }] },
-  { key: "bytes", label: "Bytes out per second", series: [{ name: "bytes/s", read: (s) => s.bytes_per_s, color: "#b10dc9" }] },
-  { key: "lateness", label: "Tick lateness (ms)", series: [
+  { key: "frames", label: "Frames out per second", unit: perSecond, series: [
+    { name: "frames", read: (s) => s.frames_per_s, color: "#7fdbff" },
+  ] },
+  { key: "bytes", label: "Bytes out per second", unit: bytesPerSecond, series: [
+    { name: "bytes", read: (s) => s.bytes_per_s, color: "#b10dc9" },
+  ] },
+  // The server takes each sample's percentiles over its last ten seconds.
+  { key: "lateness", label: "Tick lateness (over the last 10 s)", unit: millis, series: [
     { name: "p50", read: (s) => s.tick_lateness_ms.p50, color: "#2ecc40" },
     { name: "p99", read: (s) => s.tick_lateness_ms.p99, color: "#ff4136" },
   ] },
-  { key: "drops", label: "Slow-client drops and restarts (total)", series: [
+  { key: "drops", label: "Slow-client drops and restarts (since start)", unit: count, whole: true, series: [
     { name: "slow drops", read: (s) => s.slow_drops, color: "#ff4136" },
     { name: "restarts", read: (s) => s.restarts, color: "#ffdc00" },
   ] },
 ];
 
-const SVG = "http://www.w3.org/2000/svg";
-const W = 320;
-const H = 90;
+/** The time spans a plot may show, seconds: it shows the shortest that holds the kept samples. */
+const WINDOWS = [60, 120, 300];
+/** The time axis's step for each window, seconds. */
+const STEP: Record<number, number> = { 60: 15, 120: 30, 300: 60 };
 
-/** An SVG line plot of `series` over `samples` (oldest first), scaled to its maximum. */
-function plot(samples: Stats[], series: (typeof PLOTS)[number]["series"]): SVGSVGElement {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
-  svg.setAttribute("class", "plot-svg");
-  const max = Math.max(1e-9, ...samples.flatMap((s) => series.map((x) => x.read(s))));
-  const n = Math.max(samples.length - 1, 1);
-  for (const x of series) {
-    const line = document.createElementNS(SVG, "polyline");
-    const points = samples.map((s, i) => `${((i / n) * W).toFixed(1)},${(H - 4 - (x.read(s) / max) * (H - 8)).toFixed(1)}`);
-    line.setAttribute("points", points.join(" "));
-    line.setAttribute("fill", "none");
-    line.setAttribute("stroke", x.color);
-    line.setAttribute("stroke-width", "1.8");
-    line.setAttribute("data-series", x.name);
-    svg.appendChild(line);
-  }
-  return svg;
+const SVG = "http://www.w3.org/2000/svg";
+/** The plot's box in viewBox units (drawn at about a unit a pixel), and its margins for the axes. */
+const W = 360;
+const H = 132;
+const LEFT = 52;
+const RIGHT = 10;
+const TOP = 8;
+const BOTTOM = 20;
+const PW = W - LEFT - RIGHT;
+const PH = H - TOP - BOTTOM;
+
+/** The smallest 1, 2 or 5 × 10ⁿ at or above `peak`: the y axis's top (1 when all is 0). */
+function niceMax(peak: number, whole = false): number {
+  if (!(peak > 0)) return 1;
+  const e = 10 ** Math.floor(Math.log10(peak));
+  const f = peak / e;
+  const top = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * e;
+  return whole ? Math.max(1, Math.ceil(top)) : top;
 }
 
-function fmt(v: number): string {
-  if (v >= 1e6) return `${(v / 1e6).toFixed(1)} M`;
-  if (v >= 1e3) return `${(v / 1e3).toFixed(1)} k`;
-  return Number.isInteger(v) ? String(v) : v.toFixed(2);
+interface PlotData {
+  /** The newest sample: "now" on the time axis. */
+  last: Stats;
+  /** Seconds shown, back from `last`. */
+  window: number;
+  /** The samples inside the window, oldest first. */
+  shown: Stats[];
+  /** Each series' values over `shown`, its value now (the line's last point) and its peak (its highest). */
+  series: (Series & { values: number[]; now: number; peak: number })[];
+  /** The y axis's top. */
+  yMax: number;
+}
+
+/**
+ * What a plot shows. Its "now" is the newest sample and its "peak" the highest sample
+ * inside the window, so the figures written beside a plot are points of its line.
+ */
+function plotData(samples: Stats[], plot: Plot): PlotData {
+  const last = samples[samples.length - 1];
+  const span = (last.at - samples[0].at) / 1000;
+  const window = WINDOWS.find((w) => w >= span) ?? WINDOWS[WINDOWS.length - 1];
+  const shown = samples.filter((s) => last.at - s.at <= window * 1000);
+  const series = plot.series.map((x) => {
+    const values = shown.map((s) => x.read(s));
+    return { ...x, values, now: values[values.length - 1], peak: Math.max(...values) };
+  });
+  const yMax = niceMax(Math.max(...series.map((x) => x.peak)), plot.whole);
+  return { last, window, shown, series, yMax };
+}
+
+function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number>,
+  text?: string,
+): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+/** `sec` seconds before the newest sample, as the time axis writes it. */
+function ago(sec: number): string {
+  if (sec === 0) return "now";
+  return sec % 60 === 0 ? `−${sec / 60} min` : `−${sec} s`;
+}
+
+/**
+ * An SVG line plot: a y axis from 0 to a round top in the plot's unit, a time axis from
+ * the window's start to the newest sample ("now"), and one line per series, each point
+ * at its sample's time.
+ */
+function drawPlot(plot: Plot, d: PlotData): SVGSVGElement {
+  const el = svg("svg", {
+    viewBox: `0 0 ${W} ${H}`,
+    class: "plot-svg",
+    role: "img",
+    "aria-label": `${plot.label} over the last ${ago(d.window).slice(1)}, 0 to ${plot.unit(d.yMax)}`,
+    "data-y-max": d.yMax,
+    "data-window-s": d.window,
+    "data-plot-top": TOP,
+    "data-plot-height": PH,
+  });
+  const y = (v: number) => TOP + PH - (v / d.yMax) * PH;
+  const x = (at: number) => LEFT + PW - ((d.last.at - at) / (d.window * 1000)) * PW;
+
+  const yAxis = svg("g", { class: "axis y-axis" });
+  for (const v of [0, d.yMax / 2, d.yMax]) {
+    if (plot.whole && !Number.isInteger(v)) continue;
+    yAxis.append(
+      svg("line", { class: v === 0 ? "axis-line" : "grid", x1: LEFT, x2: LEFT + PW, y1: y(v), y2: y(v) }),
+      svg(
+        "text",
+        { class: "tick-label", x: LEFT - 5, y: y(v), "text-anchor": "end", "dominant-baseline": "middle", "data-value": v },
+        v === 0 ? "0" : plot.unit(v),
+      ),
+    );
+  }
+  yAxis.append(svg("line", { class: "axis-line", x1: LEFT, x2: LEFT, y1: TOP, y2: TOP + PH }));
+  const xAxis = svg("g", { class: "axis x-axis" });
+  for (let sec = d.window; sec >= 0; sec -= STEP[d.window]) {
+    const at = x(d.last.at - sec * 1000);
+    const anchor = sec === d.window ? "start" : sec === 0 ? "end" : "middle";
+    xAxis.append(
+      svg("line", { class: "tick", x1: at, x2: at, y1: TOP + PH, y2: TOP + PH + 3 }),
+      svg("text", { class: "tick-label", x: at, y: H - 4, "text-anchor": anchor, "data-seconds": -sec }, ago(sec)),
+    );
+  }
+  el.append(yAxis, xAxis);
+
+  for (const s of d.series) {
+    const points = d.shown.map((sample, i) => `${x(sample.at).toFixed(1)},${y(s.values[i]).toFixed(1)}`);
+    el.append(
+      svg("polyline", {
+        points: points.join(" "),
+        fill: "none",
+        stroke: s.color,
+        "stroke-width": 1.8,
+        "stroke-linejoin": "round",
+        "data-series": s.name,
+      }),
+    );
+  }
+  return el;
 }
 
 export class AdminView {
@@ -189,31 +335,59 @@ export class AdminView {
   private render(): void {
     const s = this.samples[this.samples.length - 1];
     if (!s) return;
-    const figure = (key: string, label: string, value: string) =>
-      h("div", { class: "figure", "data-k": key }, h("span", { class: "label" }, label), h("strong", { class: "value" }, value));
+    // The newest sample, in the plots' units: each figure is the last point of a plot's line.
+    const figure = (key: string, label: string, value: number, unit: (v: number) => string = count) =>
+      h(
+        "div",
+        { class: "figure", "data-k": key, "data-value": value },
+        h("span", { class: "label" }, label),
+        h("strong", { class: "value" }, unit(value)),
+      );
+    const { p50, p99 } = s.tick_lateness_ms;
     replace(
       this.figures,
-      figure("sockets", "Sockets", fmt(s.sockets)),
-      figure("users", "Users", fmt(s.users)),
-      figure("lobbies", "Lobbies", fmt(s.lobbies)),
-      figure("rooms", "Rooms", fmt(Object.values(s.rooms).reduce((a, b) => a + b, 0))),
-      figure("replays", "Replays", fmt(s.replays)),
-      figure("frames", "Frames/s", fmt(s.frames_per_s)),
-      figure("bytes", "Bytes/s", fmt(s.bytes_per_s)),
-      figure("lateness", "Lateness p50 / p99", `${s.tick_lateness_ms.p50.toFixed(2)} / ${s.tick_lateness_ms.p99.toFixed(2)} ms`),
-      figure("drops", "Slow drops", fmt(s.slow_drops)),
-      figure("restarts", "Restarts", fmt(s.restarts)),
+      h("h2", { class: "figures-title" }, "Now ", h("span", { class: "at" }, `· sampled ${new Date(s.at).toLocaleTimeString()}`)),
+      figure("sockets", "Sockets", s.sockets),
+      figure("users", "Users", s.users),
+      figure("lobbies", "Lobbies", s.lobbies),
+      figure("rooms", "Rooms", Object.values(s.rooms).reduce((a, b) => a + b, 0)),
+      figure("replays", "Replays", s.replays),
+      figure("frames", "Frames out", s.frames_per_s, perSecond),
+      figure("bytes", "Bytes out", s.bytes_per_s, bytesPerSecond),
+      h(
+        "div",
+        { class: "figure", "data-k": "lateness", "data-p50": p50, "data-p99": p99 },
+        h("span", { class: "label" }, "Tick lateness p50 / p99"),
+        h("strong", { class: "value" }, `${millis(p50)} / ${millis(p99)}`),
+      ),
+      figure("drops", "Slow drops", s.slow_drops),
+      figure("restarts", "Restarts", s.restarts),
     );
     replace(
       this.plots,
-      ...PLOTS.map((p) =>
-        h(
+      ...PLOTS.map((p) => {
+        const d = plotData(this.samples, p);
+        return h(
           "figure",
           { class: "plot card", "data-plot": p.key },
-          h("figcaption", {}, p.label, " ", ...p.series.map((x) => h("span", { class: "legend", style: `color:${x.color}` }, `● ${x.name}`))),
-          plot(this.samples, p.series),
-        ),
-      ),
+          h("figcaption", {}, p.label),
+          h(
+            "div",
+            { class: "plot-legend" },
+            ...d.series.map((x) =>
+              h(
+                "span",
+                { class: "legend", "data-series": x.name, "data-now": x.now, "data-peak": x.peak },
+                h("span", { class: "swatch", style: `background:${x.color}` }),
+                h("span", { class: "name" }, x.name),
+                h("span", { class: "now" }, "now ", h("b", {}, p.unit(x.now))),
+                h("span", { class: "peak" }, "peak ", h("b", {}, p.unit(x.peak))),
+              ),
+            ),
+          ),
+          drawPlot(p, d),
+        );
+      }),
     );
   }
 
