@@ -31,6 +31,7 @@ const MAX_KEYS: usize = 65_536;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     FailedLoginsPerName,
+    FailedLoginsPerNameAndAddress,
     FailedLoginsPerAddress,
     GuestSignIns,
     SocketsPerAddress,
@@ -46,6 +47,7 @@ impl Refusal {
     pub fn label(self) -> &'static str {
         match self {
             Refusal::FailedLoginsPerName => "failed_logins_per_name",
+            Refusal::FailedLoginsPerNameAndAddress => "failed_logins_per_name_address",
             Refusal::FailedLoginsPerAddress => "failed_logins_per_address",
             Refusal::GuestSignIns => "guest_sign_ins_per_address",
             Refusal::SocketsPerAddress => "sockets_per_address",
@@ -188,6 +190,14 @@ impl<K: Hash + Eq + Clone> RateTable<K> {
         }
     }
 
+    /// Whether `key` has spent nothing lately (its bucket is full or forgotten).
+    pub fn is_untouched(&self, key: &K) -> bool {
+        let now = Instant::now();
+        self.lock()
+            .get(key)
+            .is_none_or(|bucket| bucket.is_full(self.rate, now))
+    }
+
     /// Gives back one event taken from `key`.
     pub fn refund(&self, key: &K) {
         if let Some(bucket) = self.lock().get_mut(key) {
@@ -221,11 +231,30 @@ pub fn address_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// A login that may go ahead; give it back with [`Limits::refund_login`].
+/// How long a login for a name whose failure budget is spent waits before its password
+/// is checked, when it comes from an address with no recent failures (those are never
+/// refused). One second keeps the owner's sign-in usable while a guesser spread over
+/// many addresses gets one guess per address per minute, each a second slower.
+pub const LOGIN_SLOW_DOWN: Duration = Duration::from_secs(1);
+
+/// A login that may go ahead once [`LoginAttempt::slow_down`] has passed; give its
+/// budget back with [`Limits::refund_login`].
 #[derive(Debug)]
 pub struct LoginAttempt {
     name: String,
     address: IpAddr,
+    /// Whether a token of the name's budget was taken (not when it was already spent and
+    /// the address was let through as clean).
+    took_name: bool,
+    slow_down: Duration,
+}
+
+impl LoginAttempt {
+    /// How long to wait before checking the password (zero unless the name is under
+    /// attack).
+    pub fn slow_down(&self) -> Duration {
+        self.slow_down
+    }
 }
 
 /// The server's per-address budgets. Cheap to clone.
@@ -236,6 +265,7 @@ pub struct Limits(Arc<LimitsInner>);
 struct LimitsInner {
     config: LimitsConfig,
     failed_logins_by_name: RateTable<String>,
+    failed_logins_by_name_and_address: RateTable<(String, IpAddr)>,
     failed_logins_by_address: RateTable<IpAddr>,
     guests_by_address: RateTable<IpAddr>,
     sockets_by_address: Mutex<HashMap<IpAddr, u32>>,
@@ -252,6 +282,9 @@ impl Limits {
     pub fn new(config: LimitsConfig) -> Self {
         Limits(Arc::new(LimitsInner {
             failed_logins_by_name: RateTable::new(Rate::per_minute(
+                config.max_failed_logins_per_name,
+            )),
+            failed_logins_by_name_and_address: RateTable::new(Rate::per_minute(
                 config.max_failed_logins_per_name,
             )),
             failed_logins_by_address: RateTable::new(Rate::per_minute(
@@ -280,9 +313,16 @@ impl Limits {
 
     /// Reserves one failed login for `name` (by its folded form) and `address` before
     /// any hashing. A login that succeeds gives it back.
+    ///
+    /// Three budgets (CONTRACT §8): the lock is per (name, address), so a guesser locks
+    /// only itself out; the address's budget spans names; the name's budget spans
+    /// addresses, and once it is spent an address with failures of its own is refused
+    /// while an address with none is only slowed down ([`LOGIN_SLOW_DOWN`]) — so the
+    /// owner's correct password from a clean address is never refused.
     pub fn login_attempt(&self, name: &str, address: IpAddr) -> Result<LoginAttempt, Limited> {
         let name = crate::auth::names::skeleton(name);
         let address = address_key(address);
+        let pair = (name, address);
         let limited = |refusal: Refusal, retry_after| {
             refusal.count();
             Limited {
@@ -290,31 +330,55 @@ impl Limits {
                 retry_after,
             }
         };
-        // The name's budget holds whatever the address: it protects the account.
-        self.0
-            .failed_logins_by_name
-            .check(&name)
-            .map_err(|after| limited(Refusal::FailedLoginsPerName, after))?;
+        let inner = &self.0;
+        inner
+            .failed_logins_by_name_and_address
+            .check(&pair)
+            .map_err(|after| limited(Refusal::FailedLoginsPerNameAndAddress, after))?;
         if self.per_address() {
-            self.0
+            inner
                 .failed_logins_by_address
-                .take(&address)
+                .check(&address)
                 .map_err(|after| limited(Refusal::FailedLoginsPerAddress, after))?;
         }
-        if let Err(after) = self.0.failed_logins_by_name.take(&name) {
-            if self.per_address() {
-                self.0.failed_logins_by_address.refund(&address);
-            }
+        let clean = inner.failed_logins_by_name_and_address.is_untouched(&pair)
+            && (!self.per_address() || inner.failed_logins_by_address.is_untouched(&address));
+        if let Err(after) = inner.failed_logins_by_name.check(&pair.0)
+            && !clean
+        {
             return Err(limited(Refusal::FailedLoginsPerName, after));
         }
-        Ok(LoginAttempt { name, address })
+        // Checked above; a race between two requests at most lets one more through.
+        if let Err(after) = inner.failed_logins_by_name_and_address.take(&pair) {
+            return Err(limited(Refusal::FailedLoginsPerNameAndAddress, after));
+        }
+        if self.per_address() && inner.failed_logins_by_address.take(&address).is_err() {
+            inner.failed_logins_by_name_and_address.refund(&pair);
+            return Err(limited(Refusal::FailedLoginsPerAddress, Duration::from_secs(1)));
+        }
+        let took_name = inner.failed_logins_by_name.take(&pair.0).is_ok();
+        let (name, address) = pair;
+        Ok(LoginAttempt {
+            name,
+            address,
+            took_name,
+            slow_down: if took_name {
+                Duration::ZERO
+            } else {
+                LOGIN_SLOW_DOWN
+            },
+        })
     }
 
     /// The login was right: it does not count as a failure.
     pub fn refund_login(&self, attempt: LoginAttempt) {
-        self.0.failed_logins_by_name.refund(&attempt.name);
+        if attempt.took_name {
+            self.0.failed_logins_by_name.refund(&attempt.name);
+        }
+        let pair = (attempt.name, attempt.address);
+        self.0.failed_logins_by_name_and_address.refund(&pair);
         if self.per_address() {
-            self.0.failed_logins_by_address.refund(&attempt.address);
+            self.0.failed_logins_by_address.refund(&pair.1);
         }
     }
 
@@ -410,22 +474,52 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn failed_logins_are_counted_per_name_across_addresses() {
+    async fn failed_logins_lock_the_name_and_address_pair() {
         let limits = limits(LimitsMode::On);
-        for i in 0..5u8 {
-            let address = IpAddr::from([10, 0, 0, i]);
+        let guesser = IpAddr::from([10, 0, 0, 1]);
+        for _ in 0..5 {
             limits
-                .login_attempt("Alice", address)
-                .expect("expected five attempts on a name to go ahead");
+                .login_attempt("Alice", guesser)
+                .expect("expected five attempts from one address to go ahead");
         }
         let refused = limits
-            .login_attempt("ALICE", IpAddr::from([10, 0, 0, 9]))
-            .expect_err("expected the sixth to be refused, whatever the case");
-        assert_eq!(refused.refusal, Refusal::FailedLoginsPerName);
+            .login_attempt("ALICE", guesser)
+            .expect_err("expected the sixth from that address to be refused, whatever the case");
+        assert_eq!(refused.refusal, Refusal::FailedLoginsPerNameAndAddress);
         assert!(refused.retry_after > Duration::ZERO);
-        limits
-            .login_attempt("bob", IpAddr::from([10, 0, 0, 9]))
-            .expect("expected another name to be unaffected");
+        let owner = limits
+            .login_attempt("alice", IpAddr::from([10, 0, 0, 9]))
+            .expect("expected a clean address never to be refused for a locked name");
+        assert_eq!(
+            owner.slow_down(),
+            LOGIN_SLOW_DOWN,
+            "expected the name's spent budget to slow a clean address down"
+        );
+        limits.refund_login(owner);
+        let bob = limits
+            .login_attempt("bob", guesser)
+            .expect("expected another name from the guesser's address to be unaffected");
+        assert_eq!(bob.slow_down(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_spent_name_refuses_addresses_with_failures_of_their_own() {
+        let limits = limits(LimitsMode::On);
+        let spread = [IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2])];
+        for i in 0..5 {
+            limits
+                .login_attempt("alice", spread[i % 2])
+                .expect("expected five failures on a name to go ahead");
+        }
+        let refused = limits
+            .login_attempt("alice", spread[0])
+            .expect_err("expected an address with recent failures to be refused");
+        assert_eq!(refused.refusal, Refusal::FailedLoginsPerName);
+        tokio::time::advance(Duration::from_secs(60)).await;
+        let later = limits
+            .login_attempt("alice", spread[0])
+            .expect("expected the budgets to refill within a minute");
+        assert_eq!(later.slow_down(), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]

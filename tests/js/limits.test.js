@@ -69,19 +69,40 @@ test("guest sign-ins: 30 a minute per address, then 429 rate_limited with Retry-
   assert.equal(other.status, 200, "another address has its own budget");
 });
 
-test("failed logins: 5 a minute per name from any address, refused before hashing even with the right password", async () => {
+test("failed logins: the lock is per (name, address); the owner's right password from a clean address still signs in", async () => {
   const name = uniqueName("victim");
   const reg = await postWithHeaders(srv.http, "/api/register", { name, password: "right password" }, { "x-forwarded-for": freshAddress() });
   assert.equal(reg.status, 201);
-  const before = await refusals(srv.http, "failed_logins_per_name");
+  const guesser = freshAddress();
   for (let i = 0; i < 5; i++) {
-    const r = await postWithHeaders(srv.http, "/api/login", { name, password: "wrong password" }, { "x-forwarded-for": freshAddress() });
+    const r = await postWithHeaders(srv.http, "/api/login", { name, password: "wrong password" }, { "x-forwarded-for": guesser });
     assert.equal(r.status, 401, `expected failure ${i + 1} to be 401, got ${JSON.stringify(r.body)}`);
   }
-  const refused = await postWithHeaders(srv.http, "/api/login", { name: name.toUpperCase(), password: "right password" }, { "x-forwarded-for": freshAddress() });
+  const before = await refusals(srv.http, "failed_logins_per_name_address");
+  const locked = await postWithHeaders(srv.http, "/api/login", { name: name.toUpperCase(), password: "right password" }, { "x-forwarded-for": guesser });
+  assert.equal(locked.status, 429, `expected the guesser's address locked for the name, got ${locked.status} ${JSON.stringify(locked.body)}`);
+  assert.equal(locked.body.error.code, "rate_limited");
+  assert.ok(Number(locked.headers.get("retry-after")) >= 1);
+  assert.equal(await refusals(srv.http, "failed_logins_per_name_address"), before + 1, "the refusal is counted");
+  const owner = await postWithHeaders(srv.http, "/api/login", { name, password: "right password" }, { "x-forwarded-for": freshAddress() });
+  assert.equal(owner.status, 200, `expected the owner's right password from a clean address to sign in, got ${owner.status} ${JSON.stringify(owner.body)}`);
+  const stillLocked = await postWithHeaders(srv.http, "/api/login", { name, password: "right password" }, { "x-forwarded-for": guesser });
+  assert.equal(stillLocked.status, 429, "the guesser's address stays locked");
+});
+
+test("failed logins: 5 a minute per name across addresses; then an address with failures of its own is refused", async () => {
+  const name = uniqueName("spread");
+  const reg = await postWithHeaders(srv.http, "/api/register", { name, password: "right password" }, { "x-forwarded-for": freshAddress() });
+  assert.equal(reg.status, 201);
+  const spread = [freshAddress(), freshAddress()];
+  for (let i = 0; i < 5; i++) {
+    const r = await postWithHeaders(srv.http, "/api/login", { name, password: "wrong password" }, { "x-forwarded-for": spread[i % 2] });
+    assert.equal(r.status, 401, `expected failure ${i + 1} to be 401`);
+  }
+  const before = await refusals(srv.http, "failed_logins_per_name");
+  const refused = await postWithHeaders(srv.http, "/api/login", { name, password: "wrong password" }, { "x-forwarded-for": spread[0] });
   assert.equal(refused.status, 429, `expected 429, got ${refused.status} ${JSON.stringify(refused.body)}`);
   assert.equal(refused.body.error.code, "rate_limited");
-  assert.ok(Number(refused.headers.get("retry-after")) >= 1);
   assert.equal(await refusals(srv.http, "failed_logins_per_name"), before + 1);
 });
 

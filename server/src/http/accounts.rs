@@ -95,8 +95,9 @@ async fn register(
     Ok((StatusCode::CREATED, session(&auth, user)?))
 }
 
-/// Every login attempt spends from its name's and its address's failure budgets before
-/// any hashing; one that succeeds (or fails for the server's reasons) gives it back.
+/// Every login attempt spends from its failure budgets (name and address, name, address)
+/// before any hashing; one that succeeds (or fails for the server's reasons) gives it
+/// back. A name under attack slows a clean address down rather than refusing it.
 async fn login(
     State(auth): State<Auth>,
     State(limits): State<Limits>,
@@ -104,6 +105,9 @@ async fn login(
     ApiJson(req): ApiJson<Credentials>,
 ) -> Result<ApiJson<Session>, ApiError> {
     let attempt = limits.login_attempt(&req.name, client)?;
+    if !attempt.slow_down().is_zero() {
+        tokio::time::sleep(attempt.slow_down()).await;
+    }
     match auth.accounts.login(&req.name, &req.password).await {
         Ok(user) => {
             limits.refund_login(attempt);
