@@ -149,9 +149,11 @@ pub struct LimitsConfig {
     #[arg(long, env = "KURVE_MAX_JOINS_PER_SOCKET", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_joins_per_socket: u32,
 
-    /// Wrong room passwords one socket may send per minute; one more closes it.
-    #[arg(long, env = "KURVE_MAX_WRONG_PASSWORDS_PER_SOCKET", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_wrong_passwords_per_socket: u32,
+    /// Wrong room passwords per minute per (room, user), and per client address, over
+    /// all sockets (then `rate_limited` before the password is looked at): reconnecting
+    /// must not buy a guesser a fresh budget.
+    #[arg(long, env = "KURVE_MAX_WRONG_ROOM_PASSWORDS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_wrong_room_passwords: u32,
 }
 
 impl Default for LimitsConfig {
@@ -167,7 +169,7 @@ impl Default for LimitsConfig {
             max_channels_per_socket: 16,
             max_rooms_per_user: 3,
             max_joins_per_socket: 10,
-            max_wrong_passwords_per_socket: 5,
+            max_wrong_room_passwords: 5,
         }
     }
 }

@@ -40,6 +40,7 @@ pub enum Refusal {
     RoomsPerUser,
     JoinsPerSocket,
     WrongRoomPasswords,
+    WrongRoomPasswordsPerAddress,
     PasswordHashQueue,
 }
 
@@ -56,6 +57,7 @@ impl Refusal {
             Refusal::RoomsPerUser => "rooms_per_user",
             Refusal::JoinsPerSocket => "joins_per_socket",
             Refusal::WrongRoomPasswords => "wrong_room_passwords",
+            Refusal::WrongRoomPasswordsPerAddress => "wrong_room_passwords_per_address",
             Refusal::PasswordHashQueue => "password_hash_queue",
         }
     }
@@ -268,6 +270,10 @@ struct LimitsInner {
     failed_logins_by_name_and_address: RateTable<(String, IpAddr)>,
     failed_logins_by_address: RateTable<IpAddr>,
     guests_by_address: RateTable<IpAddr>,
+    /// Wrong passwords by (room id, user id): both chosen by the server, never by the
+    /// client, so the table cannot be filled with made-up keys faster than rooms exist.
+    wrong_room_passwords: RateTable<(String, String)>,
+    wrong_room_passwords_by_address: RateTable<IpAddr>,
     sockets_by_address: Mutex<HashMap<IpAddr, u32>>,
 }
 
@@ -292,6 +298,10 @@ impl Limits {
             )),
             guests_by_address: RateTable::new(Rate::per_minute(
                 config.max_guest_sign_ins_per_address,
+            )),
+            wrong_room_passwords: RateTable::new(Rate::per_minute(config.max_wrong_room_passwords)),
+            wrong_room_passwords_by_address: RateTable::new(Rate::per_minute(
+                config.max_wrong_room_passwords,
             )),
             sockets_by_address: Mutex::new(HashMap::new()),
             config,
@@ -354,7 +364,10 @@ impl Limits {
         }
         if self.per_address() && inner.failed_logins_by_address.take(&address).is_err() {
             inner.failed_logins_by_name_and_address.refund(&pair);
-            return Err(limited(Refusal::FailedLoginsPerAddress, Duration::from_secs(1)));
+            return Err(limited(
+                Refusal::FailedLoginsPerAddress,
+                Duration::from_secs(1),
+            ));
         }
         let took_name = inner.failed_logins_by_name.take(&pair.0).is_ok();
         let (name, address) = pair;
@@ -397,6 +410,53 @@ impl Limits {
                     retry_after,
                 }
             })
+    }
+
+    /// Whether `user` (at `address`) may try a password on `room` now: refused while its
+    /// wrong-password budget for the room, or its address's over all rooms, is spent —
+    /// before the password is looked at, so a right guess is not told apart from a wrong
+    /// one. The budgets live here, not in the socket, so a fresh socket starts with what
+    /// the last one left. Once spent, one more try comes back every 12 s (a minute over
+    /// the budget): that is the back-off.
+    pub fn room_password_try(
+        &self,
+        room: &str,
+        user: &str,
+        address: IpAddr,
+    ) -> Result<(), Limited> {
+        let limited = |refusal: Refusal, retry_after| {
+            refusal.count();
+            Limited {
+                refusal,
+                retry_after,
+            }
+        };
+        self.0
+            .wrong_room_passwords
+            .check(&(room.to_owned(), user.to_owned()))
+            .map_err(|after| limited(Refusal::WrongRoomPasswords, after))?;
+        if self.per_address() {
+            self.0
+                .wrong_room_passwords_by_address
+                .check(&address_key(address))
+                .map_err(|after| limited(Refusal::WrongRoomPasswordsPerAddress, after))?;
+        }
+        Ok(())
+    }
+
+    /// Spends one wrong password of `user` on `room`, and of `address`.
+    pub fn wrong_room_password(&self, room: &str, user: &str, address: IpAddr) {
+        // A full table answers Err: the try already happened, so nothing to refuse.
+        let _ = self
+            .0
+            .wrong_room_passwords
+            .take(&(room.to_owned(), user.to_owned()));
+        if self.per_address() {
+            let _ = self
+                .0
+                .wrong_room_passwords_by_address
+                .take(&address_key(address));
+        }
     }
 
     /// Holds one socket slot of `address` for as long as the returned guard lives.
@@ -549,6 +609,33 @@ mod tests {
         assert_eq!(refused.refusal, Refusal::FailedLoginsPerAddress);
         off.login_attempt("user99", address)
             .expect("expected --limits off to lift the per-address budget");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn wrong_room_passwords_are_counted_per_room_user_and_per_address() {
+        let limits = limits(LimitsMode::On);
+        let home = IpAddr::from([10, 0, 0, 1]);
+        for _ in 0..5 {
+            limits
+                .room_password_try("r1", "u1", home)
+                .expect("expected five tries a minute");
+            limits.wrong_room_password("r1", "u1", home);
+        }
+        let refused = limits
+            .room_password_try("r1", "u1", IpAddr::from([10, 0, 0, 2]))
+            .expect_err("expected the user's budget on the room to hold from any address");
+        assert_eq!(refused.refusal, Refusal::WrongRoomPasswords);
+        let refused = limits
+            .room_password_try("r2", "u2", home)
+            .expect_err("expected the address's budget to hold for any user and room");
+        assert_eq!(refused.refusal, Refusal::WrongRoomPasswordsPerAddress);
+        limits
+            .room_password_try("r2", "u1", IpAddr::from([10, 0, 0, 2]))
+            .expect("expected another room from another address to be open");
+        tokio::time::advance(Duration::from_secs(12)).await;
+        limits
+            .room_password_try("r1", "u1", home)
+            .expect("expected one more try after 12 s (the back-off)");
     }
 
     #[test]

@@ -225,25 +225,42 @@ test("rooms: 3 open per user (over any number of sockets), then too_many_rooms",
   assert.ok((await push(lobbyC, "create_room", {})).response?.room_id, "another user is not affected");
 });
 
-test("room passwords: 5 wrong a minute per socket get wrong_password, the 6th closes the socket (1008)", async (t) => {
+test("room passwords: 5 wrong a minute per (room, user) and per address, across sockets; then rate_limited, even for the right one", async (t) => {
   const owner = await guestFrom(srv.http, uniqueName("o"), freshAddress());
   const os = connect(srv.url, owner.token);
   t.after(() => disconnectAll(os));
   const lobby = (await join(os, "lobby:main")).channel;
   const { response: { room_id } } = await push(lobby, "create_room", { private: true, password: "sesame" });
 
-  const guesser = await guestFrom(srv.http, uniqueName("p"), freshAddress());
-  const r = await rawSocket(srv.url, { token: guesser.token });
-  t.after(() => r.close());
+  const from = freshAddress();
+  const headers = { "x-forwarded-for": from };
+  const guesser = await guestFrom(srv.http, uniqueName("p"), from);
   const before = await refusals(srv.http, "wrong_room_passwords");
   for (let i = 0; i < 5; i++) {
+    // A fresh socket for every guess: reconnecting must not buy a fresh budget.
+    const r = await rawSocket(srv.url, { token: guesser.token, headers });
     const reply = await rawJoin(r, `room:${room_id}`, `p${i}`, { as: "spectator", password: `guess${i}` });
+    r.close();
     assert.deepEqual(reply[4], { status: "error", response: { reason: "wrong_password" } });
   }
-  r.send(["p5", "p5", `room:${room_id}`, "phx_join", { as: "spectator", password: "guess5" }]);
-  const closed = await within(r.closed, 5000, "the socket to close");
-  assert.equal(closed.code, 1008, `expected policy close, got ${JSON.stringify(closed)}`);
-  assert.equal(await refusals(srv.http, "wrong_room_passwords"), before + 1);
+  const again = await rawSocket(srv.url, { token: guesser.token, headers });
+  t.after(() => again.close());
+  const refused = await rawJoin(again, `room:${room_id}`, "p5", { as: "spectator", password: "sesame" });
+  assert.deepEqual(refused[4], { status: "error", response: { reason: "rate_limited" } },
+    "expected the user's budget for the room to hold on a fresh socket, before the password is looked at");
+  assert.equal(await refusals(srv.http, "wrong_room_passwords"), before + 1, "the refusal is counted");
+
+  const neighbour = await guestFrom(srv.http, uniqueName("n"), from);
+  const ns = await rawSocket(srv.url, { token: neighbour.token, headers });
+  t.after(() => ns.close());
+  const byAddress = await rawJoin(ns, `room:${room_id}`, "n1", { as: "spectator", password: "sesame" });
+  assert.deepEqual(byAddress[4], { status: "error", response: { reason: "rate_limited" } },
+    "expected another user from the same address to share the address's budget");
+
+  const elsewhere = await guestFrom(srv.http, uniqueName("e"), freshAddress());
+  const es = connect(srv.url, elsewhere.token);
+  t.after(() => disconnectAll(es));
+  await join(es, `room:${room_id}`, { as: "spectator", password: "sesame" });
 });
 
 test("--limits off lifts the per-address budgets, not the per-socket ones", async (t) => {

@@ -385,6 +385,11 @@ impl Rooms {
         }
     }
 
+    /// Whether joining room `id` takes a password (false for an unknown room).
+    pub fn has_password(&self, id: &str) -> bool {
+        self.table().get(id).is_some_and(|e| e.password.is_some())
+    }
+
     /// Whether `password` opens room `id` (rooms without a password open for anyone).
     pub fn password_ok(&self, id: &str, password: Option<&str>) -> bool {
         match self.table().get(id).and_then(|e| e.password.as_deref()) {

@@ -5,8 +5,9 @@
 //! long-poll session task — which feeds it decoded client frames and asks it what each
 //! queued [`Outbound`] item means for this socket. How frames are framed and written is
 //! the transport's business. Client budgets that belong to one socket (channels, lobby
-//! joins and room creations, wrong room passwords, inputs) are kept and checked here,
-//! before any actor sees the frame.
+//! joins and room creations, inputs) are kept and checked here, before any actor sees
+//! the frame; wrong room passwords are checked here against the user's and address's
+//! budgets in `Limits`, which outlive the socket.
 //!
 //! Invariant: nothing here waits on an actor. Commands to actors are `try_send`; a busy
 //! actor yields an `overloaded` error reply, never a stalled socket.
@@ -36,8 +37,6 @@ pub mod close {
     pub const GOING_AWAY: u16 = 1001;
     /// The frame could not be decoded at all.
     pub const INVALID_DATA: u16 = 1007;
-    /// The client broke a rule it was warned about (too many wrong room passwords).
-    pub const POLICY: u16 = 1008;
     /// A frame over the size limit.
     pub const TOO_BIG: u16 = 1009;
     /// Server restart / shutdown: come back later.
@@ -60,8 +59,9 @@ pub enum End {
 enum PasswordCheck {
     Right,
     Wrong,
-    /// Wrong, and the socket's budget of wrong passwords is spent: it is closed.
-    WrongTooOften,
+    /// Not looked at: the user's (or its address's) budget of wrong passwords for
+    /// rooms is spent (CONTRACT §8).
+    TooOften,
 }
 
 /// What a queued item comes to for this socket, for its transport to encode.
@@ -84,8 +84,6 @@ pub struct Session {
     inputs: InputBudget,
     /// Lobby joins and room creations (CONTRACT §8).
     joins: Bucket,
-    /// Wrong room passwords; spending the last one closes the socket.
-    wrong_passwords: Bucket,
 }
 
 /// Room `input`s one socket may send per second (CONTRACT §4). Checked here, before
@@ -121,7 +119,6 @@ impl Session {
     /// A new socket of `user`, answered through `outbox`.
     pub fn new(app: App, user: User, vsn: Vsn, client: IpAddr, outbox: Outbox) -> Session {
         let join_rate = Rate::per_second(app.limits.config().max_joins_per_socket);
-        let password_rate = Rate::per_minute(app.limits.config().max_wrong_passwords_per_socket);
         let now = Instant::now();
         app.users.add(&user.id);
         Session {
@@ -139,7 +136,6 @@ impl Session {
                 used: 0,
             },
             joins: Bucket::full(join_rate, now),
-            wrong_passwords: Bucket::full(password_rate, now),
         }
     }
 
@@ -262,18 +258,23 @@ impl Session {
         false
     }
 
-    /// Checks a room password before the room sees the join, spending from the wrong
-    /// password budget when it does not open the room.
+    /// Checks a room password before the room sees the join. The wrong-password budgets
+    /// are the user's and its address's, over all sockets (`Limits`), and are checked
+    /// before the password is, so a guesser gains nothing by reconnecting.
     fn check_room_password(&mut self, id: &str, password: Option<&str>) -> PasswordCheck {
+        if !self.app.rooms.has_password(id) {
+            return PasswordCheck::Right;
+        }
+        let limits = &self.app.limits;
+        let user = self.socket.user.id.as_str();
+        if limits.room_password_try(id, user, self.client).is_err() {
+            return PasswordCheck::TooOften;
+        }
         if self.app.rooms.password_ok(id, password) {
             return PasswordCheck::Right;
         }
-        let rate = Rate::per_minute(self.app.limits.config().max_wrong_passwords_per_socket);
-        if self.wrong_passwords.take(rate, Instant::now()).is_ok() {
-            return PasswordCheck::Wrong;
-        }
-        Refusal::WrongRoomPasswords.count();
-        PasswordCheck::WrongTooOften
+        limits.wrong_room_password(id, user, self.client);
+        PasswordCheck::Wrong
     }
 
     fn join(&mut self, frame: InFrame) -> Option<End> {
@@ -320,9 +321,9 @@ impl Session {
                     self.reply_error(&topic, &join_ref, &msg_ref, ChannelError::WrongPassword);
                     return None;
                 }
-                PasswordCheck::WrongTooOften => {
-                    self.reply_error(&topic, &join_ref, &msg_ref, ChannelError::WrongPassword);
-                    return Some(End::Close(close::POLICY, "too many wrong room passwords"));
+                PasswordCheck::TooOften => {
+                    self.reply_error(&topic, &join_ref, &msg_ref, ChannelError::RateLimited);
+                    return None;
                 }
             }
         }
