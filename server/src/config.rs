@@ -154,6 +154,16 @@ pub struct LimitsConfig {
     /// must not buy a guesser a fresh budget.
     #[arg(long, env = "KURVE_MAX_WRONG_ROOM_PASSWORDS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_wrong_room_passwords: u32,
+
+    /// Replay channels one user may have open at once (then `too_many_replays`): every
+    /// viewer has its own playback, a re-simulation stepping at the match's tick rate.
+    #[arg(long, env = "KURVE_MAX_REPLAYS_PER_USER", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_replays_per_user: u32,
+
+    /// Replay channels one client address may have open at once, over all its users
+    /// (then `too_many_replays`): guests are free, so the per-user cap alone is not one.
+    #[arg(long, env = "KURVE_MAX_REPLAYS_PER_ADDRESS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_replays_per_address: u32,
 }
 
 impl Default for LimitsConfig {
@@ -170,6 +180,8 @@ impl Default for LimitsConfig {
             max_rooms_per_user: 3,
             max_joins_per_socket: 10,
             max_wrong_room_passwords: 5,
+            max_replays_per_user: 3,
+            max_replays_per_address: 10,
         }
     }
 }

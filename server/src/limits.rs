@@ -41,6 +41,9 @@ pub enum Refusal {
     JoinsPerSocket,
     WrongRoomPasswords,
     WrongRoomPasswordsPerAddress,
+    ReplaysPerUser,
+    ReplaysPerAddress,
+    ReplayControls,
     PasswordHashQueue,
 }
 
@@ -58,6 +61,9 @@ impl Refusal {
             Refusal::JoinsPerSocket => "joins_per_socket",
             Refusal::WrongRoomPasswords => "wrong_room_passwords",
             Refusal::WrongRoomPasswordsPerAddress => "wrong_room_passwords_per_address",
+            Refusal::ReplaysPerUser => "replays_per_user",
+            Refusal::ReplaysPerAddress => "replays_per_address",
+            Refusal::ReplayControls => "replay_controls",
             Refusal::PasswordHashQueue => "password_hash_queue",
         }
     }
@@ -275,6 +281,14 @@ struct LimitsInner {
     wrong_room_passwords: RateTable<(String, String)>,
     wrong_room_passwords_by_address: RateTable<IpAddr>,
     sockets_by_address: Mutex<HashMap<IpAddr, u32>>,
+    replays: Mutex<ReplayCounts>,
+}
+
+/// Replay channels open now, by user and by address.
+#[derive(Debug, Default)]
+struct ReplayCounts {
+    by_user: HashMap<Arc<str>, u32>,
+    by_address: HashMap<IpAddr, u32>,
 }
 
 /// Why a request was refused, and when it may be tried again.
@@ -304,6 +318,7 @@ impl Limits {
                 config.max_wrong_room_passwords,
             )),
             sockets_by_address: Mutex::new(HashMap::new()),
+            replays: Mutex::default(),
             config,
         }))
     }
@@ -477,11 +492,72 @@ impl Limits {
         })
     }
 
+    /// Holds one replay channel of `user` at `address` for as long as the returned guard
+    /// lives (every viewer has its own playback, so each costs a re-simulation).
+    pub fn open_replay(&self, user: &str, address: IpAddr) -> Result<ReplaySlot, Refusal> {
+        let config = &self.0.config;
+        let key = self.counted(address);
+        let mut counts = self.replays();
+        if counts.by_user.get(user).copied().unwrap_or(0) >= config.max_replays_per_user {
+            Refusal::ReplaysPerUser.count();
+            return Err(Refusal::ReplaysPerUser);
+        }
+        if let Some(key) = key
+            && counts.by_address.get(&key).copied().unwrap_or(0) >= config.max_replays_per_address
+        {
+            Refusal::ReplaysPerAddress.count();
+            return Err(Refusal::ReplaysPerAddress);
+        }
+        let user: Arc<str> = Arc::from(user);
+        *counts.by_user.entry(user.clone()).or_insert(0) += 1;
+        if let Some(key) = key {
+            *counts.by_address.entry(key).or_insert(0) += 1;
+        }
+        Ok(ReplaySlot {
+            limits: self.clone(),
+            user,
+            address: key,
+        })
+    }
+
+    fn replays(&self) -> MutexGuard<'_, ReplayCounts> {
+        self.0
+            .replays
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn sockets(&self) -> MutexGuard<'_, HashMap<IpAddr, u32>> {
         self.0
             .sockets_by_address
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// One replay channel counted against its user and address; released when dropped.
+#[derive(Debug)]
+pub struct ReplaySlot {
+    limits: Limits,
+    user: Arc<str>,
+    address: Option<IpAddr>,
+}
+
+impl Drop for ReplaySlot {
+    fn drop(&mut self) {
+        fn release<K: Hash + Eq>(map: &mut HashMap<K, u32>, key: &K) {
+            if let Some(count) = map.get_mut(key) {
+                *count -= 1;
+                if *count == 0 {
+                    map.remove(key);
+                }
+            }
+        }
+        let mut counts = self.limits.replays();
+        release(&mut counts.by_user, &self.user);
+        if let Some(address) = &self.address {
+            release(&mut counts.by_address, address);
+        }
     }
 }
 
@@ -636,6 +712,34 @@ mod tests {
         limits
             .room_password_try("r1", "u1", home)
             .expect("expected one more try after 12 s (the back-off)");
+    }
+
+    #[test]
+    fn replay_channels_per_user_and_per_address_are_released_when_dropped() {
+        let limits = limits(LimitsMode::On);
+        let home = IpAddr::from([10, 0, 0, 1]);
+        let mut held: Vec<ReplaySlot> = (0..3)
+            .map(|_| limits.open_replay("u1", home).expect("three per user"))
+            .collect();
+        assert_eq!(
+            limits.open_replay("u1", IpAddr::from([10, 0, 0, 2])).err(),
+            Some(Refusal::ReplaysPerUser)
+        );
+        for i in 0..7 {
+            held.push(
+                limits
+                    .open_replay(&format!("other{i}"), home)
+                    .expect("ten per address"),
+            );
+        }
+        assert_eq!(
+            limits.open_replay("u2", home).err(),
+            Some(Refusal::ReplaysPerAddress)
+        );
+        held.remove(0);
+        limits
+            .open_replay("u1", IpAddr::from([10, 0, 0, 2]))
+            .expect("a released slot comes back");
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! One replay: the re-simulation ([`Resim`]), its viewers, and the clock that steps it
-//! at the chosen speed.
+//! One replay: the re-simulation ([`Resim`]), its checkpoints, its viewers — each with
+//! its own playback — and the clock that steps them at their chosen speeds.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,11 +16,33 @@ use crate::actor::MailboxReceiver;
 use crate::auth::{MatchPlayer, MatchSummary};
 use crate::events::ReplayEvent;
 use crate::events::error::ChannelError;
-use crate::outbound::{Broadcast, ChannelRef, Payload, SocketId};
-use crate::sim::{self, Game, InputLog, StepOutput};
+use crate::limits::{Bucket, Rate, Refusal};
+use crate::outbound::{Broadcast, ChannelRef, Outbound, Payload, SocketId};
+use crate::sim::{self, Game, InputLog, SavedGame, StepOutput};
 
 /// How long a replay with no viewer waits for one before it stops.
 const EMPTY_GRACE: Duration = Duration::from_secs(5);
+
+/// A viewer whose playback has not moved (paused, or at the end) for this long is closed
+/// (`phx_close`): a replay channel is a slot of a small budget, not a bookmark.
+pub const IDLE_VIEWER: Duration = Duration::from_secs(5 * 60);
+
+/// Game time between two checkpoints: 3 s at 60 Hz. A seek restores the nearest
+/// checkpoint at or before its target and steps from there, so it costs at most this
+/// many steps (a step is tens of microseconds; see docs/PERF.md).
+pub const CHECKPOINT_TICKS: u64 = 180;
+
+/// Most checkpoints one replay keeps: a match longer than this many intervals (2.6 h at
+/// 60 Hz) spaces them wider rather than holding more saved games in memory.
+const MAX_CHECKPOINTS: u64 = 3_000;
+
+/// Steps a seek past the furthest checkpoint may take per frame, before the rest waits
+/// for the next frame: the first pass over a long match is spread out, never one burst.
+const SEEK_STEPS_PER_FRAME: u64 = 240;
+
+/// `control` events one viewer may send per second (then `rate_limited`, counted): a
+/// person drags a slider at a few a second; a script seeking 300 a second is refused.
+const CONTROLS_PER_SEC: u32 = 5;
 
 /// What a replay's mailbox carries.
 #[derive(Debug)]
@@ -45,7 +67,7 @@ pub enum ReplayCommand {
 
 /// A stored match's input log, stepped tick by tick as the room stepped it.
 pub struct Resim {
-    log: InputLog,
+    log: Arc<InputLog>,
     game: Game,
     next_entry: usize,
     end_tick: u64,
@@ -67,11 +89,28 @@ impl Resim {
         }
         Ok(Resim {
             game: Game::from_log_start(&log),
-            log,
+            log: Arc::new(log),
             next_entry: 0,
             end_tick,
             record: None,
         })
+    }
+
+    /// A second playback of the same match, from `checkpoint`.
+    fn from_checkpoint(&self, checkpoint: &Checkpoint) -> Resim {
+        Resim {
+            log: self.log.clone(),
+            game: Game::restore(checkpoint.game.clone()),
+            next_entry: checkpoint.next_entry,
+            end_tick: self.end_tick,
+            record: checkpoint.record.clone(),
+        }
+    }
+
+    fn restore(&mut self, checkpoint: &Checkpoint) {
+        self.game = Game::restore(checkpoint.game.clone());
+        self.next_entry = checkpoint.next_entry;
+        self.record = checkpoint.record.clone();
     }
 
     /// The tick the re-simulation is at.
@@ -116,16 +155,23 @@ impl Resim {
         out
     }
 
-    /// Moves to `tick` (clamped to the match), from the start when it lies behind.
-    pub fn seek(&mut self, tick: u64) {
+    /// Moves towards `tick` (clamped to the match): restores the nearest checkpoint at
+    /// or before it when that saves steps, then steps at most `budget` times, saving the
+    /// checkpoints it passes. True once at `tick`.
+    pub fn seek(&mut self, tick: u64, checkpoints: &mut Checkpoints, budget: u64) -> bool {
         let tick = tick.clamp(self.log.start_tick, self.end_tick);
-        if tick < self.game.tick() {
-            self.game = Game::from_log_start(&self.log);
-            self.next_entry = 0;
+        if let Some((at, checkpoint)) = checkpoints.at_or_before(tick)
+            && (tick < self.game.tick() || at > self.game.tick())
+        {
+            self.restore(&checkpoint);
         }
-        while self.game.tick() < tick {
+        let mut steps = 0;
+        while self.game.tick() < tick && steps < budget {
             self.step();
+            checkpoints.offer(self);
+            steps += 1;
         }
+        self.game.tick() >= tick
     }
 
     /// Runs to the end; the match's record if the re-simulation produced one.
@@ -134,6 +180,67 @@ impl Resim {
             self.step();
         }
         self.record.as_ref()
+    }
+}
+
+/// A saved playback position.
+struct Checkpoint {
+    game: SavedGame,
+    next_entry: usize,
+    record: Option<sim::MatchRecord>,
+}
+
+/// The saved games of one match every [`CHECKPOINT_TICKS`] of game time, shared by its
+/// viewers: taken by the first playback to pass each one.
+pub struct Checkpoints {
+    start: u64,
+    every: u64,
+    saved: BTreeMap<u64, Arc<Checkpoint>>,
+}
+
+impl Checkpoints {
+    /// The checkpoints of `resim`'s match, starting with its first tick.
+    pub fn new(resim: &Resim) -> Self {
+        let every = CHECKPOINT_TICKS.max(resim.duration_ticks().div_ceil(MAX_CHECKPOINTS));
+        let mut checkpoints = Checkpoints {
+            start: resim.start_tick(),
+            every,
+            saved: BTreeMap::new(),
+        };
+        checkpoints.offer(resim);
+        checkpoints
+    }
+
+    /// Saves `resim`'s position if it is a checkpoint not yet taken.
+    fn offer(&mut self, resim: &Resim) {
+        let tick = resim.tick();
+        if (tick - self.start) % self.every != 0 || self.saved.contains_key(&tick) {
+            return;
+        }
+        self.saved.insert(
+            tick,
+            Arc::new(Checkpoint {
+                game: resim.game.save(),
+                next_entry: resim.next_entry,
+                record: resim.record.clone(),
+            }),
+        );
+    }
+
+    fn at_or_before(&self, tick: u64) -> Option<(u64, Arc<Checkpoint>)> {
+        self.saved
+            .range(..=tick)
+            .next_back()
+            .map(|(at, checkpoint)| (*at, checkpoint.clone()))
+    }
+
+    /// How many are saved.
+    pub fn len(&self) -> usize {
+        self.saved.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.saved.is_empty()
     }
 }
 
@@ -183,22 +290,55 @@ pub fn verify(recorded: &[MatchPlayer], resim: Option<&sim::MatchRecord>) -> Ver
     }
 }
 
+/// One viewer's playback.
+struct Viewer {
+    chan: ChannelRef,
+    resim: Resim,
+    speed: f64,
+    /// Ticks owed at the current speed (0.5× steps every other frame).
+    owed: f64,
+    /// A seek still under way (its target lay past the furthest checkpoint).
+    seeking: Option<u64>,
+    /// `replay_end` was sent for the current pass.
+    ended: bool,
+    /// When the playback last moved (joined, stepped or sought).
+    moved_at: Instant,
+    controls: Bucket,
+}
+
+impl Viewer {
+    fn playing(&self) -> bool {
+        self.seeking.is_some() || (self.speed > 0.0 && !self.resim.done())
+    }
+
+    fn snapshot(&self) {
+        let snapshot = game::encode_snapshot(&self.resim.game().snapshot());
+        self.chan
+            .push_reset("snapshot", Payload::Binary(Bytes::from(snapshot)));
+    }
+
+    /// Sends `event` to this viewer as the topic's broadcast would go: a `tick` stays a
+    /// replaceable state broadcast, skipped while the socket lags and restated by a
+    /// resync's snapshot.
+    fn send(&self, topic: &Arc<str>, event: &'static str, payload: Payload) {
+        let broadcast = Arc::new(Broadcast::new(topic.clone(), event, payload));
+        self.chan.socket.outbox.broadcast(&broadcast);
+    }
+}
+
 struct Replay {
     match_id: i64,
     topic: Arc<str>,
     deps: ReplayDeps,
-    resim: Resim,
+    /// The match at its first tick: every new playback is a copy.
+    origin: Resim,
+    checkpoints: Checkpoints,
     summary: MatchSummary,
     recorded: Vec<MatchPlayer>,
-    viewers: HashMap<SocketId, ChannelRef>,
-    speed: f64,
-    /// Ticks owed at the current speed (0.5× steps every other frame).
-    owed: f64,
+    viewers: HashMap<SocketId, Viewer>,
     frame: Duration,
     next_frame: Instant,
     empty_since: Option<Instant>,
-    /// `replay_end` was sent for the current pass.
-    ended: bool,
 }
 
 /// Loads match `id` and prepares its re-simulation.
@@ -248,25 +388,29 @@ pub(super) async fn run(
         match_id,
         topic: Arc::from(format!("replay:{match_id}")),
         deps,
-        resim,
+        checkpoints: Checkpoints::new(&resim),
+        origin: resim,
         summary,
         recorded,
         viewers: HashMap::new(),
-        speed: 1.0,
-        owed: 0.0,
         frame: Duration::from_secs(1) / tick_hz,
         next_frame: Instant::now(),
         empty_since: Some(Instant::now()),
-        ended: false,
     };
     tracing::info!(match_id, "replay started");
     let far = Instant::now() + Duration::from_secs(86_400 * 365);
     loop {
-        let next_frame = if replay.playing() {
+        let next_frame = if replay.viewers.values().any(Viewer::playing) {
             replay.next_frame
         } else {
             far
         };
+        let idle_at = replay
+            .viewers
+            .values()
+            .map(|v| v.moved_at + IDLE_VIEWER)
+            .min()
+            .unwrap_or(far);
         let expire_at = replay.empty_since.map_or(far, |since| since + EMPTY_GRACE);
         tokio::select! {
             _ = cancel.cancelled() => break,
@@ -275,6 +419,7 @@ pub(super) async fn run(
                 None => break,
             },
             _ = sleep_until(next_frame) => replay.on_frame(),
+            _ = sleep_until(idle_at) => replay.close_idle(),
             _ = sleep_until(expire_at) => {
                 replays.forget(&handle);
                 inbox.close();
@@ -307,10 +452,6 @@ fn refuse(command: ReplayCommand, error: ChannelError) {
 }
 
 impl Replay {
-    fn playing(&self) -> bool {
-        self.speed > 0.0 && !self.viewers.is_empty() && !self.resim.done()
-    }
-
     fn handle(&mut self, command: ReplayCommand) {
         match command {
             ReplayCommand::Join { chan, msg_ref } => self.join(chan, msg_ref),
@@ -325,7 +466,26 @@ impl Replay {
     }
 
     fn join(&mut self, chan: ChannelRef, msg_ref: Arc<str>) {
-        let config = self.resim.game().arena_config();
+        let config = self.origin.game().arena_config();
+        let now = Instant::now();
+        let resim = match self.checkpoints.at_or_before(self.origin.start_tick()) {
+            Some((_, start)) => self.origin.from_checkpoint(&start),
+            None => self.origin.from_checkpoint(&Checkpoint {
+                game: self.origin.game.save(),
+                next_entry: 0,
+                record: None,
+            }),
+        };
+        let viewer = Viewer {
+            chan: chan.clone(),
+            resim,
+            speed: 1.0,
+            owed: 0.0,
+            seeking: None,
+            ended: false,
+            moved_at: now,
+            controls: Bucket::full(Rate::per_second(CONTROLS_PER_SEC), now),
+        };
         chan.reply(
             &msg_ref,
             "ok",
@@ -339,41 +499,34 @@ impl Replay {
                     "name": self.summary.room_name,
                     "match_id": self.match_id,
                 },
-                "duration_ticks": self.resim.duration_ticks(),
-                "start_tick": self.resim.start_tick(),
-                "tick": self.resim.tick(),
-                "speed": self.speed,
+                "duration_ticks": self.origin.duration_ticks(),
+                "start_tick": self.origin.start_tick(),
+                "tick": viewer.resim.tick(),
+                "speed": viewer.speed,
+                "playback": "per_viewer",
                 "match": self.summary,
             })),
         );
-        let snapshot = game::encode_snapshot(&self.resim.game().snapshot());
-        chan.push_reset("snapshot", Payload::Binary(Bytes::from(snapshot)));
+        viewer.snapshot();
         let socket = chan.socket.id;
+        // Subscribed only so a crash reaches the viewer (`phx_error`); its frames go to
+        // it alone.
         self.deps
             .pubsub
             .subscribe(&self.topic, socket, chan.socket.outbox.clone());
-        if self.viewers.is_empty() {
-            self.next_frame = Instant::now() + self.frame;
+        if !self.viewers.values().any(Viewer::playing) {
+            self.next_frame = now + self.frame;
         }
-        self.viewers.insert(socket, chan);
+        self.viewers.insert(socket, viewer);
         self.empty_since = None;
-        if self.resim.done() && self.ended {
-            // A late viewer of a finished pass learns the outcome too.
-            let verdict = verify(&self.recorded, self.resim.record());
-            if let Some(chan) = self.viewers.get(&socket) {
-                chan.push("replay_end", Payload::json(&end_payload(&verdict)));
-            }
-        }
     }
 
-    /// The state where the replay is now, for a viewer that missed some of its ticks.
+    /// Where the viewer's playback is now, for a viewer that missed some of its ticks.
     fn resync(&self, chan: &ChannelRef) {
-        if !self.viewers.contains_key(&chan.socket.id) {
-            chan.socket.outbox.end_lag(&chan.topic);
-            return;
+        match self.viewers.get(&chan.socket.id) {
+            Some(viewer) => viewer.snapshot(),
+            None => chan.socket.outbox.end_lag(&chan.topic),
         }
-        let snapshot = game::encode_snapshot(&self.resim.game().snapshot());
-        chan.push_reset("snapshot", Payload::Binary(Bytes::from(snapshot)));
     }
 
     fn leave(&mut self, socket: SocketId) {
@@ -385,85 +538,144 @@ impl Replay {
         }
     }
 
+    /// Closes the channels of viewers whose playback has not moved for [`IDLE_VIEWER`].
+    fn close_idle(&mut self) {
+        let now = Instant::now();
+        let idle: Vec<SocketId> = self
+            .viewers
+            .iter()
+            .filter(|(_, v)| now.duration_since(v.moved_at) >= IDLE_VIEWER)
+            .map(|(socket, _)| *socket)
+            .collect();
+        for socket in idle {
+            if let Some(viewer) = self.viewers.get(&socket) {
+                viewer.chan.socket.outbox.send(Outbound::ChannelClosed {
+                    topic: viewer.chan.topic.clone(),
+                    join_ref: viewer.chan.join_ref.clone(),
+                });
+            }
+            tracing::debug!(
+                match_id = self.match_id,
+                socket,
+                "replay viewer idle: closed"
+            );
+            self.leave(socket);
+        }
+    }
+
     fn event(&mut self, chan: ChannelRef, msg_ref: Arc<str>, event: ReplayEvent) {
-        if !self.viewers.contains_key(&chan.socket.id) {
+        let was_playing = self.viewers.values().any(Viewer::playing);
+        let Some(viewer) = self.viewers.get_mut(&chan.socket.id) else {
             chan.reply_error(&msg_ref, ChannelError::NotJoined);
+            return;
+        };
+        let now = Instant::now();
+        if viewer
+            .controls
+            .take(Rate::per_second(CONTROLS_PER_SEC), now)
+            .is_err()
+        {
+            Refusal::ReplayControls.count();
+            chan.reply_error(&msg_ref, ChannelError::RateLimited);
             return;
         }
         let ReplayEvent::Control { speed, seek_tick } = event;
         if let Some(speed) = speed {
-            if self.speed == 0.0 && speed.0 > 0.0 {
-                self.next_frame = Instant::now() + self.frame;
-            }
-            self.speed = speed.0;
-            self.owed = 0.0;
+            viewer.speed = speed.0;
+            viewer.owed = 0.0;
         }
         if let Some(tick) = seek_tick {
-            self.resim
-                .seek(self.resim.start_tick().saturating_add(tick));
-            self.ended = false;
-            let snapshot = game::encode_snapshot(&self.resim.game().snapshot());
-            self.broadcast("snapshot", Payload::Binary(Bytes::from(snapshot)));
-            if self.resim.done() {
-                self.end();
+            let target = viewer.resim.start_tick().saturating_add(tick);
+            viewer.ended = false;
+            viewer.moved_at = now;
+            viewer.seeking = Some(target);
+            if viewer
+                .resim
+                .seek(target, &mut self.checkpoints, SEEK_STEPS_PER_FRAME)
+            {
+                viewer.seeking = None;
+                viewer.snapshot();
             }
         }
+        let tick = viewer.seeking.unwrap_or(viewer.resim.tick());
         chan.reply(
             &msg_ref,
             "ok",
-            Payload::json(&json!({
-                "speed": self.speed,
-                "tick": self.resim.tick(),
-            })),
+            Payload::json(&json!({ "speed": viewer.speed, "tick": tick })),
         );
+        if viewer.seeking.is_none() && viewer.resim.done() && !viewer.ended {
+            viewer.ended = true;
+            let verdict = verify(&self.recorded, viewer.resim.record());
+            viewer.send(
+                &self.topic,
+                "replay_end",
+                Payload::json(&end_payload(&verdict)),
+            );
+        }
+        if !was_playing && self.viewers.values().any(Viewer::playing) {
+            self.next_frame = now + self.frame;
+        }
     }
 
-    /// One frame of the clock: the ticks owed at this speed, each sent as a live
-    /// spectator gets it.
+    /// One frame of the clock: every viewer's playback moves by the ticks owed at its
+    /// speed (or by a slice of its seek), each tick sent as a live spectator gets it.
     fn on_frame(&mut self) {
         self.next_frame += self.frame;
         let now = Instant::now();
         if self.next_frame < now {
-            // Fell behind (a long seek): carry on from now rather than catch up in a burst.
+            // Fell behind: carry on from now rather than catch up in a burst.
             self.next_frame = now + self.frame;
         }
-        self.owed += self.speed;
-        while self.owed >= 1.0 && !self.resim.done() {
-            self.owed -= 1.0;
-            let out = self.resim.step();
-            self.send(out);
-        }
-        if self.resim.done() && !self.ended {
-            self.end();
+        for viewer in self.viewers.values_mut() {
+            if let Some(target) = viewer.seeking {
+                if viewer
+                    .resim
+                    .seek(target, &mut self.checkpoints, SEEK_STEPS_PER_FRAME)
+                {
+                    viewer.seeking = None;
+                    viewer.snapshot();
+                }
+                viewer.moved_at = now;
+                continue;
+            }
+            if viewer.speed <= 0.0 || viewer.resim.done() {
+                continue;
+            }
+            viewer.owed += viewer.speed;
+            while viewer.owed >= 1.0 && !viewer.resim.done() {
+                viewer.owed -= 1.0;
+                let out = viewer.resim.step();
+                self.checkpoints.offer(&viewer.resim);
+                send(viewer, &self.topic, out);
+                viewer.moved_at = now;
+            }
+            if viewer.resim.done() && !viewer.ended {
+                viewer.ended = true;
+                let verdict = verify(&self.recorded, viewer.resim.record());
+                if !verdict.verified {
+                    tracing::warn!(
+                        match_id = self.match_id,
+                        "a replay did not reproduce its recorded standings"
+                    );
+                }
+                viewer.send(
+                    &self.topic,
+                    "replay_end",
+                    Payload::json(&end_payload(&verdict)),
+                );
+            }
         }
     }
+}
 
-    fn send(&self, out: StepOutput) {
-        if let Some(tick) = &out.tick {
-            let bytes = Bytes::from(game::encode_tick(tick));
-            self.broadcast("tick", Payload::Binary(bytes));
-        }
-        for event in &out.lifecycle {
-            self.broadcast(event.name(), Payload::json(&event.payload()));
-        }
+/// One step's frames, to one viewer.
+fn send(viewer: &Viewer, topic: &Arc<str>, out: StepOutput) {
+    if let Some(tick) = &out.tick {
+        let bytes = Bytes::from(game::encode_tick(tick));
+        viewer.send(topic, "tick", Payload::Binary(bytes));
     }
-
-    fn end(&mut self) {
-        self.ended = true;
-        let verdict = verify(&self.recorded, self.resim.record());
-        if !verdict.verified {
-            tracing::warn!(
-                match_id = self.match_id,
-                "a replay did not reproduce its recorded standings"
-            );
-        }
-        self.broadcast("replay_end", Payload::json(&end_payload(&verdict)));
-    }
-
-    fn broadcast(&self, event: &'static str, payload: Payload) {
-        self.deps
-            .pubsub
-            .broadcast(Broadcast::new(self.topic.clone(), event, payload));
+    for event in &out.lifecycle {
+        viewer.send(topic, event.name(), Payload::json(&event.payload()));
     }
 }
 
@@ -550,8 +762,16 @@ mod tests {
             straight.step();
         }
         let mut seeking = Resim::new(&record.input_log).expect("decodes");
-        seeking.seek(target + 100);
-        seeking.seek(target);
+        let mut checkpoints = Checkpoints::new(&seeking);
+        assert!(seeking.seek(target + 100, &mut checkpoints, u64::MAX));
+        assert!(
+            checkpoints.len() > 1,
+            "expected the first pass to leave checkpoints"
+        );
+        assert!(
+            seeking.seek(target, &mut checkpoints, CHECKPOINT_TICKS),
+            "expected a seek back to take at most one checkpoint interval of steps"
+        );
         assert_eq!(seeking.tick(), target);
         assert_eq!(seeking.game().state_hash(), straight.game().state_hash());
         assert_eq!(seeking.game().snapshot(), straight.game().snapshot());
@@ -592,6 +812,43 @@ mod tests {
         assert_eq!(
             Resim::new(&log.to_bytes()).err(),
             Some(ChannelError::CorruptReplay)
+        );
+    }
+
+    /// The seek-spam benchmark of docs/PERF.md (not a timed test: it prints). Run with
+    /// `cargo test --release -p kurve-server --lib -- --ignored seek_spam --nocapture`.
+    #[test]
+    #[ignore]
+    fn seek_spam() {
+        let record = play(20_261_206, 4);
+        let mut resim = Resim::new(&record.input_log).expect("decodes");
+        let duration = resim.duration_ticks();
+        let start = resim.start_tick();
+        let mut checkpoints = Checkpoints::new(&resim);
+        let first = std::time::Instant::now();
+        resim.seek(start + duration, &mut checkpoints, u64::MAX);
+        let first = first.elapsed();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let seeks = 1_000;
+        let mut worst = Duration::ZERO;
+        let all = std::time::Instant::now();
+        for _ in 0..seeks {
+            let target = start + rng.random_range(0..=duration);
+            let one = std::time::Instant::now();
+            assert!(resim.seek(target, &mut checkpoints, CHECKPOINT_TICKS));
+            worst = worst.max(one.elapsed());
+        }
+        let all = all.elapsed();
+        let mut from_zero = Resim::new(&record.input_log).expect("decodes");
+        let old = std::time::Instant::now();
+        from_zero.run_to_end();
+        let old = old.elapsed() / 2;
+        println!(
+            "match of {duration} ticks, {} checkpoints; first pass {first:?}; \
+             {seeks} random seeks: mean {:?}, worst {worst:?}; \
+             the old seek from tick 0 to the middle: {old:?}",
+            checkpoints.len(),
+            all / seeks,
         );
     }
 }

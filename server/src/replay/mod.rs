@@ -4,9 +4,19 @@
 //!
 //! [`Replays`] maps a match id to its running actor, started on the first join as a
 //! child of the supervisor (restarted from the start if it panics: its viewers get
-//! `phx_error` and rejoin). Viewers watch together: one simulation per match, however
-//! many watch it; the actor stops a few seconds after its last viewer leaves, so a
-//! replay nobody watches costs nothing.
+//! `phx_error` and rejoin). Playback is per viewer: each viewer has its own
+//! re-simulation, speed and position, and its `control` changes only its own (its
+//! ticks go to its socket alone, still as replaceable state broadcasts of the topic, so
+//! a viewer that falls behind is resynced with a snapshot of its own playback). What
+//! viewers share is the match and its checkpoints: a saved game every few seconds of
+//! game time, taken by whichever playback passes first, so a seek restores the nearest
+//! one and steps at most a checkpoint's interval. The actor stops a few seconds after
+//! its last viewer leaves, so a replay nobody watches costs nothing; a viewer whose
+//! playback has not moved for [`IDLE_VIEWER`] is closed.
+//!
+//! How many replay channels a user and an address may hold is counted by
+//! [`crate::limits::Limits::open_replay`]; the slot rides in the [`ReplayHandle`] the
+//! socket's channel table keeps, so it is released whenever the channel goes.
 
 mod actor;
 
@@ -20,11 +30,14 @@ use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::auth::AccountStore;
 use crate::events::ReplayEvent;
 use crate::events::error::ChannelError;
+use crate::limits::ReplaySlot;
 use crate::outbound::{ChannelRef, SocketId};
 use crate::pubsub::PubSub;
 use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};
 
-pub use actor::{ReplayCommand, Resim, Verdict, verify};
+pub use actor::{
+    CHECKPOINT_TICKS, Checkpoints, IDLE_VIEWER, ReplayCommand, Resim, Verdict, verify,
+};
 
 /// Replays running at once; past it a join gets `too_many_replays`.
 pub const MAX_REPLAYS: usize = 200;
@@ -37,9 +50,23 @@ const REPLAY_MAILBOX: usize = 256;
 pub struct ReplayHandle {
     pub match_id: i64,
     mailbox: Mailbox<ReplayCommand>,
+    /// The viewer's place in its user's and address's replay budgets, when this handle
+    /// is a joined channel's (released when the channel is forgotten).
+    slot: Option<Arc<ReplaySlot>>,
 }
 
 impl ReplayHandle {
+    /// This handle, holding a viewer's budget slot for as long as the channel lives.
+    pub fn holding(mut self, slot: Arc<ReplaySlot>) -> Self {
+        self.slot = Some(slot);
+        self
+    }
+
+    /// The budget slot this channel holds.
+    pub fn slot(&self) -> Option<Arc<ReplaySlot>> {
+        self.slot.clone()
+    }
+
     pub fn join(&self, chan: ChannelRef, msg_ref: Arc<str>) -> Result<(), Overloaded> {
         self.mailbox.try_send(ReplayCommand::Join { chan, msg_ref })
     }
@@ -129,6 +156,7 @@ impl Replays {
         let handle = ReplayHandle {
             match_id: id,
             mailbox: tx,
+            slot: None,
         };
         table.insert(id, handle.clone());
         drop(table);
@@ -165,6 +193,7 @@ impl Replays {
         let handle = ReplayHandle {
             match_id: id,
             mailbox: tx,
+            slot: None,
         };
         self.table().insert(id, handle.clone());
         (handle, rx)

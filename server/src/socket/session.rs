@@ -327,8 +327,31 @@ impl Session {
                 }
             }
         }
+        // A replay channel holds a slot of its user's and address's budgets (CONTRACT
+        // §8); a duplicate join keeps the one its predecessor held.
+        let replay_slot = match (&route, self.channels.get(&topic).map(|j| &j.target)) {
+            (Route::Replay(_), Some(Target::Replay(old))) => old.slot(),
+            (Route::Replay(_), _) => {
+                match self
+                    .app
+                    .limits
+                    .open_replay(&self.socket.user.id, self.client)
+                {
+                    Ok(slot) => Some(Arc::new(slot)),
+                    Err(_) => {
+                        let error = ChannelError::TooManyReplays;
+                        self.reply_error(&topic, &join_ref, &msg_ref, error);
+                        return None;
+                    }
+                }
+            }
+            _ => None,
+        };
         let target = match self.app.resolve(&route, self.client) {
-            Ok(target) => target,
+            Ok(target) => match (target, replay_slot) {
+                (Target::Replay(replay), Some(slot)) => Target::Replay(replay.holding(slot)),
+                (target, _) => target,
+            },
             Err(error) => {
                 self.reply_error(&topic, &join_ref, &msg_ref, error);
                 return None;
