@@ -769,7 +769,10 @@ mod tests {
         let event = RelayIn {
             op: RelayOp::Event {
                 msg_ref: "2".into(),
-                event: RoomEvent::Input { turn: -1 },
+                event: RoomEvent::Input {
+                    turn: -1,
+                    seq: None,
+                },
             },
             ..join.clone()
         };

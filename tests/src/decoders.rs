@@ -46,7 +46,7 @@ pub fn channel_event(data: &[u8]) {
         Err(_) => InPayload::Binary(bytes::Bytes::copy_from_slice(rest)),
     };
     let _ = LobbyEvent::decode(event, payload());
-    if let Ok(RoomEvent::Input { turn }) = RoomEvent::decode(event, payload()) {
+    if let Ok(RoomEvent::Input { turn, .. }) = RoomEvent::decode(event, payload()) {
         assert!(
             (-1..=1).contains(&turn),
             "input {turn} decoded from {data:?}"

@@ -191,6 +191,7 @@ fn tick(n: u64) -> Tick {
             y: 12_000,
             heading: 65_535,
             draw: Draw::Solid,
+            ack: None,
         }],
         events: vec![Event::Phase {
             phase: Phase::Playing,

@@ -41,8 +41,10 @@ pub struct CreateRoom {
 /// A client event on `room:<id>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub enum RoomEvent {
-    /// `input {"turn": -1|0|1}`.
-    Input { turn: i8 },
+    /// `input {"turn": -1|0|1, "seq"?: u32}`: `seq` (increasing per socket and room)
+    /// is acknowledged in the seat's head updates (docs/PROTOCOL.md, "Input
+    /// acknowledgement and prediction"); inputs without one are applied the same way.
+    Input { turn: i8, seq: Option<u32> },
     /// `ready {"ready"?}` (default true).
     Ready { ready: bool },
     /// Test hook: the room panics (refused as unknown without `--test-hooks`).
@@ -154,6 +156,10 @@ pub struct RoomJoin {
 #[derive(Deserialize)]
 struct InputIn {
     turn: Turn,
+    /// A client that predicts numbers its inputs; u32, so a negative or oversized
+    /// `seq` is refused naming the field.
+    #[serde(default)]
+    seq: Option<u32>,
 }
 
 /// -1, 0 or +1; anything else is refused while decoding, naming `turn`.
@@ -196,9 +202,13 @@ impl LobbyEvent {
 impl RoomEvent {
     pub fn decode(event: &str, payload: InPayload) -> Result<Self, ChannelError> {
         Ok(match event {
-            "input" => RoomEvent::Input {
-                turn: decode::<InputIn>(payload)?.turn.0,
-            },
+            "input" => {
+                let input = decode::<InputIn>(payload)?;
+                RoomEvent::Input {
+                    turn: input.turn.0,
+                    seq: input.seq,
+                }
+            }
             "ready" => RoomEvent::Ready {
                 ready: decode::<ReadyIn>(payload)?.ready,
             },
@@ -258,7 +268,26 @@ mod tests {
         let j = InPayload::Json;
         assert_eq!(
             RoomEvent::decode("input", j(json!({"turn": -1}))),
-            Ok(RoomEvent::Input { turn: -1 })
+            Ok(RoomEvent::Input {
+                turn: -1,
+                seq: None
+            })
+        );
+        assert_eq!(
+            RoomEvent::decode("input", j(json!({"turn": 1, "seq": 4_000_000_000u32}))),
+            Ok(RoomEvent::Input {
+                turn: 1,
+                seq: Some(4_000_000_000)
+            }),
+            "seq is a u32"
+        );
+        assert_eq!(
+            RoomEvent::decode("input", j(json!({"turn": 1, "seq": -1}))),
+            Err(bad("seq"))
+        );
+        assert_eq!(
+            RoomEvent::decode("input", j(json!({"turn": 1, "seq": 5_000_000_000u64}))),
+            Err(bad("seq"))
         );
         assert_eq!(
             RoomEvent::decode("input", j(json!({"turn": 2}))),

@@ -524,17 +524,14 @@ impl Room {
             return;
         };
         match event {
-            RoomEvent::Input { turn } => {
+            RoomEvent::Input { turn, seq } => {
                 if member.role != Role::Player {
                     chan.reply_error(&msg_ref, ChannelError::NotAPlayer);
                     return;
                 }
-                match &member.meta.seat {
-                    Some(seat) => self
-                        .game
-                        .set_input_at(seat.seat, &chan.socket.user.id, turn),
-                    None => self.game.set_input(&chan.socket.user.id, turn),
-                }
+                let seat = member.meta.seat.as_ref().map(|s| s.seat);
+                self.game
+                    .set_input_seq(seat, &chan.socket.user.id, turn, seq);
             }
             RoomEvent::Ready { ready } => {
                 if member.role != Role::Player {

@@ -32,6 +32,15 @@ pub struct Player {
     pub turn: i8,
     /// Asked to leave; removed (and counted dead) by the next tick.
     pub leaving: bool,
+    /// The `seq` of the latest input applied (clients that predict send one). Not game
+    /// state: it steers nothing, is neither logged nor hashed, so replays and state
+    /// hashes are the same with or without it.
+    #[serde(default)]
+    pub seq: Option<u32>,
+    /// `seq` changed since the last head update that carried it (acks go out only when
+    /// they change, to keep ticks small).
+    #[serde(default)]
+    pub ack_due: bool,
 }
 
 /// Whether a head draws this tick.

@@ -222,6 +222,8 @@ impl Game {
                     score: 0,
                     turn,
                     leaving: false,
+                    seq: None,
+                    ack_due: false,
                 });
             }
             Command::Add(added) => {
@@ -306,6 +308,8 @@ impl Game {
             score: 0,
             turn: 0,
             leaving: false,
+            seq: None,
+            ack_due: false,
         });
         self.record(Command::Add(Box::new(AddedPlayer {
             user_id: user_id.to_string(),
@@ -341,6 +345,12 @@ impl Game {
         }
         p.connected = connected;
         p.disconnected_at = if connected { None } else { Some(tick) };
+        if connected {
+            // A new socket numbers its inputs afresh: the old socket's acknowledgement
+            // would mean nothing to it.
+            p.seq = None;
+            p.ack_due = false;
+        }
         let seat = p.seat;
         self.world
             .resource_mut::<Outbox>()
@@ -391,21 +401,53 @@ impl Game {
     /// remembers its members' seats): one seat is looked at instead of every seat, which
     /// matters at thousands of inputs a second. A wrong guess falls back to the search.
     pub fn set_input_at(&mut self, seat: u8, user_id: &str, turn: i8) {
-        let seated = self
-            .world
-            .resource::<Seats>()
-            .0
-            .get(seat as usize)
-            .copied()
-            .flatten()
+        self.set_input_seq(Some(seat), user_id, turn, None);
+    }
+
+    /// An `input` from a room member, looked up by `seat` when the room knows it
+    /// ([`Game::set_input_at`]) and by user otherwise; the input's `seq` (if it has one)
+    /// is acknowledged in the seat's next head update. The `seq` does not touch
+    /// the simulation: it is neither logged nor part of the state hash.
+    pub fn set_input_seq(&mut self, seat: Option<u8>, user_id: &str, turn: i8, seq: Option<u32>) {
+        let seated = seat
+            .and_then(|s| {
+                self.world
+                    .resource::<Seats>()
+                    .0
+                    .get(s as usize)
+                    .copied()
+                    .flatten()
+            })
             .filter(|&e| {
                 self.world
                     .get::<Player>(e)
                     .is_some_and(|p| p.user_id == user_id && !p.leaving)
             });
-        if let Some(e) = seated.or_else(|| self.find(user_id)) {
-            self.set_turn(e, turn);
+        let Some(e) = seated.or_else(|| self.find(user_id)) else {
+            return;
+        };
+        self.set_turn(e, turn);
+        if let Some(seq) = seq
+            && let Some(mut p) = self.world.get_mut::<Player>(e)
+            && p.seq != Some(seq)
+        {
+            p.seq = Some(seq);
+            p.ack_due = true;
         }
+    }
+
+    /// Each seat's head at full precision: `(seat, alive, [x, y] in 1/1024 px, heading
+    /// as a u32 binary angle)`, in seat order. For `kurve-sim-trace`, which checks the
+    /// web client's port of the motion rules against this simulation.
+    pub fn exact_heads(&self) -> Vec<(u8, bool, [i64; 2], u32)> {
+        let seats = self.world.resource::<Seats>();
+        seats
+            .iter()
+            .filter_map(|(seat, e)| {
+                let h = self.world.get::<Head>(e)?;
+                Some((seat, h.alive, h.pos, h.heading))
+            })
+            .collect()
     }
 
     fn set_turn(&mut self, e: Entity, turn: i8) {

@@ -2,7 +2,7 @@
 
 use bevy_ecs::prelude::*;
 use kurve_shared::game::{
-    ArenaConfig, Item, POS_SCALE, Phase, PlayerState, Polyline, Snapshot, seat_color,
+    ArenaConfig, ExactHead, Item, POS_SCALE, Phase, PlayerState, Polyline, Snapshot, seat_color,
 };
 
 use super::components::{
@@ -55,6 +55,12 @@ pub fn build_snapshot(world: &World) -> Snapshot {
                 radius: h.radius,
                 gap: matches!(h.gap, GapState::Gap { .. }),
                 pen: h.open.is_some(),
+                exact: Some(ExactHead {
+                    fx: h.pos[0],
+                    fy: h.pos[1],
+                    hf: h.heading,
+                    seq: p.seq,
+                }),
             }
         })
         .collect();

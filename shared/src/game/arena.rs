@@ -453,6 +453,7 @@ mod tests {
             x,
             y: 3200,
             heading: 0,
+            hf: None,
             radius: 96,
             connected: true,
         };
@@ -472,6 +473,7 @@ mod tests {
                 y: 3200,
                 heading: 0,
                 draw,
+                ack: None,
             }],
             events: vec![],
         }
@@ -527,5 +529,43 @@ mod tests {
         assert!(!a.is_free([50, 3600], 96, None), "in the wall");
         assert!(!a.is_free([9600, 3250], 96, Some(0)), "on another head");
         assert!(a.is_free_px(500.0, 500.0, 3.0, None), "open field");
+    }
+
+    /// The server resyncs a member that fell behind with a fresh snapshot at any time
+    /// (CONTRACT §10): it replaces everything, trails and collision grid included, and
+    /// ticks continue from `snapshot.tick + 1`.
+    #[test]
+    fn a_snapshot_mid_round_is_a_full_reset() {
+        let mut a = Arena::from_snapshot(&empty());
+        a.apply_tick(&Tick {
+            tick: 11,
+            heads: vec![],
+            events: vec![start()],
+        })
+        .expect("seq");
+        a.apply_tick(&mv(12, 0, 6400, Draw::Solid)).expect("seq");
+        assert!(
+            !a.is_free([4800, 3200], 96, Some(0)),
+            "a trail before the resync"
+        );
+        let mut later = empty();
+        later.tick = 40;
+        later.phase = Phase::Playing;
+        a.apply_snapshot(&later);
+        assert_eq!((a.tick, a.trails.len(), a.players.len()), (40, 0, 0));
+        assert!(
+            a.is_free([4800, 3200], 96, Some(0)),
+            "the old trail is gone from the grid"
+        );
+        assert_eq!(
+            a.apply_tick(&mv(13, 0, 6448, Draw::Solid)),
+            Err(ArenaError::OutOfSequence {
+                expected: 41,
+                got: 13
+            }),
+            "ticks from before the snapshot do not apply"
+        );
+        a.apply_tick(&mv(41, 0, 6448, Draw::Solid))
+            .expect("the tick after the snapshot");
     }
 }

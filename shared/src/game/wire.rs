@@ -202,6 +202,29 @@ pub struct PlayerState {
     /// The player's last polyline in [`Snapshot::trails`] is still being extended:
     /// the next `Solid` move appends to it instead of starting a new one.
     pub pen: bool,
+    /// The head's exact simulation state and input acknowledgement, so a client can
+    /// predict its own head from a snapshot as well as from a round start (absent from
+    /// snapshots of older servers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact: Option<ExactHead>,
+}
+
+/// A head's simulation state at full precision (the wire's `x`, `y`, `heading` are it
+/// rounded down), and the last input `seq` applied to the seat. With it and the seat's
+/// acknowledged inputs, a client's port of the motion rules reproduces every later
+/// position exactly (docs/PROTOCOL.md, "Input acknowledgement and prediction").
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExactHead {
+    /// Position, 1/1024 px (wire units × 32).
+    pub fx: i64,
+    /// Position, 1/1024 px.
+    pub fy: i64,
+    /// Heading, u32 binary angle (2^32 per turn); the wire `heading` is its top 16 bits.
+    pub hf: u32,
+    /// The last `seq` of an `input` applied to this seat, if its player sent one since
+    /// connecting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u32>,
 }
 
 /// A polyline of one player's trail, unbroken (no gap, no wrap, one radius).
@@ -313,6 +336,12 @@ pub struct HeadUpdate {
     /// What happened between the old and the new position.
     #[serde(rename = "d")]
     pub draw: Draw,
+    /// The last `seq` of an `input` applied to this seat, present only when it changed
+    /// since the seat's last head update that carried one (most ticks carry none, and a
+    /// tick is fanned out to every member 60 times a second). The input of that `seq`
+    /// steered this tick.
+    #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<u32>,
 }
 
 /// A player as announced at the start of a round.
@@ -334,6 +363,10 @@ pub struct RoundPlayer {
     pub y: i32,
     /// Spawn heading.
     pub heading: u16,
+    /// Spawn heading at full precision (u32 binary angle; `heading` is its top 16 bits),
+    /// for a client that predicts its head. The spawn position is exact in wire units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hf: Option<u32>,
     /// Line radius, wire units.
     pub radius: i32,
     /// Socket connected.
@@ -693,6 +726,7 @@ mod tests {
                 y: 12000,
                 heading: 65535,
                 draw: Draw::Solid,
+                ack: Some(7),
             }],
             events: vec![
                 Event::Death {

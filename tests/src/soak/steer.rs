@@ -170,6 +170,7 @@ mod tests {
                 radius: 96,
                 gap: false,
                 pen: false,
+                exact: None,
             }],
             trails: vec![],
             items: vec![],

@@ -205,14 +205,27 @@ pub fn advance_gaps(
     }
 }
 
-/// Writes the head update of every head that moved or turned this tick.
-pub fn emit_heads(seats: Res<Seats>, mut outbox: ResMut<Outbox>, mut q: Query<&mut Head>) {
+/// Writes the head update of every head that moved or turned this tick, with the seat's
+/// input acknowledgement when it changed since the last one sent.
+pub fn emit_heads(
+    seats: Res<Seats>,
+    mut outbox: ResMut<Outbox>,
+    mut q: Query<(&mut Player, &mut Head)>,
+) {
     for (seat, e) in seats.iter() {
-        let Ok(mut h) = q.get_mut(e) else { continue };
+        let Ok((mut pl, mut h)) = q.get_mut(e) else {
+            continue;
+        };
         if !h.moved {
             continue;
         }
         h.moved = false;
+        let ack = if pl.ack_due {
+            pl.ack_due = false;
+            pl.seq
+        } else {
+            None
+        };
         let p = h.wire_pos();
         outbox.heads.push(HeadUpdate {
             seat,
@@ -220,6 +233,7 @@ pub fn emit_heads(seats: Res<Seats>, mut outbox: ResMut<Outbox>, mut q: Query<&m
             y: p[1],
             heading: (h.heading >> 16) as u16,
             draw: h.draw,
+            ack,
         });
     }
 }

@@ -232,6 +232,7 @@ impl RoundCtx<'_, '_> {
                 x: p[0],
                 y: p[1],
                 heading: (heading >> 16) as u16,
+                hf: Some(heading),
                 radius: h.radius,
                 connected: pl.connected,
             });
