@@ -35,7 +35,8 @@ if [ -f tests/e2e/package.json ]; then
   step "browser end-to-end tests (Chromium)"
   scripts/install-chromium.sh
   cargo build --workspace --all-targets
-  (cd web-client && npm ci --no-audit --no-fund && npm run build)
+  # The build type-checks; `npm test` runs the prediction port over kurve-sim-trace.
+  (cd web-client && npm ci --no-audit --no-fund && npm run build && npm test)
   (cd tests/e2e && npm ci --no-audit --no-fund && npm test)
 fi
 

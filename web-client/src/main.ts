@@ -267,5 +267,18 @@ Object.defineProperty(window, "__kurve", {
   }),
 });
 
+// CONTRACT §10: `window.kurve.debug()` while a room is shown (null otherwise);
+// `bench()` adds what tests/e2e/bench/keypress.js measures.
+Object.defineProperty(window, "kurve", {
+  value: Object.freeze({
+    debug() {
+      return app.room ? app.room.netDebug() : null;
+    },
+    bench() {
+      return app.room ? app.room.netBench() : null;
+    },
+  }),
+});
+
 if (admin) app.showAdmin(admin);
 else void app.start();

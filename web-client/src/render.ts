@@ -50,6 +50,21 @@ export class ArenaRenderer implements ArenaListener {
   mySeat: number | null = null;
   /** Frames drawn (tests read it to know the canvas is live). */
   frames = 0;
+  /**
+   * Runs at the start of every frame with its timestamp, before anything is drawn: the
+   * room view moves the heads it draws itself (prediction, playout) to this instant.
+   */
+  beforeFrame: ((now: number) => void) | null = null;
+  /**
+   * Where to draw a head instead of its arena position (wire units, u16 heading): the
+   * own head's prediction and the other heads between two ticks. Null: as the arena says.
+   */
+  headAt: ((seat: number) => { x: number; y: number; heading: number } | null) | null = null;
+  /**
+   * The own head's trail from its last applied tick to its predicted position, drawn
+   * over the trail layer each frame (replaced by the real segments as ticks come).
+   */
+  predictedTrail: { seat: number; r: number; pts: { x: number; y: number; solid: boolean }[] } | null = null;
   private bursts: { x: number; y: number; color: string; t0: number; big: boolean }[] = [];
 
   constructor(canvas: HTMLCanvasElement) {
@@ -194,6 +209,7 @@ export class ArenaRenderer implements ArenaListener {
       this.frames++;
       return;
     }
+    this.beforeFrame?.(now);
     // Glow: a blurred half-resolution copy of the trails, refreshed at most ~20×/s.
     if (this.glowDirty && now - this.lastGlow > 50) {
       const g = this.glowCtx;
@@ -215,12 +231,14 @@ export class ArenaRenderer implements ArenaListener {
     this.drawWalls(a.wallsWrap(), now);
     c.setTransform(this.k, 0, 0, this.k, 0, 0);
     for (const it of a.items) this.drawItem(it.kind, it.x, it.y, a.config.item_radius, now);
+    this.drawPredictedTrail();
     const ghosts = new Set<number>();
     for (const e of a.effects) if (e.kind === "ghost_self") for (const s of e.targets) ghosts.add(s);
     const showHeading = a.phase === "countdown";
     for (const p of a.players) {
       if (a.phase === "waiting") continue;
-      this.drawHead(p.pos, p.heading, Math.max(p.radius, 2 * a.config.pos_scale), p.color, {
+      const at = p.alive ? this.headAt?.(p.seat) : null;
+      this.drawHead(at ? [at.x, at.y] : p.pos, at ? at.heading : p.heading, Math.max(p.radius, 2 * a.config.pos_scale), p.color, {
         alive: p.alive,
         ghost: ghosts.has(p.seat),
         mine: p.seat === this.mySeat,
@@ -232,6 +250,26 @@ export class ArenaRenderer implements ArenaListener {
     c.setTransform(1, 0, 0, 1, 0, 0);
     if (showHeading) this.drawNames(a);
     this.frames++;
+  }
+
+  private drawPredictedTrail(): void {
+    const t = this.predictedTrail;
+    if (!t || t.pts.length < 2) return;
+    const c = this.ctx;
+    c.save();
+    c.strokeStyle = this.color(t.seat);
+    c.lineWidth = 2 * t.r;
+    c.lineCap = "round";
+    c.lineJoin = "round";
+    c.beginPath();
+    for (let i = 1; i < t.pts.length; i++) {
+      const [p, q] = [t.pts[i - 1], t.pts[i]];
+      if (!q.solid) continue;
+      c.moveTo(p.x, p.y);
+      c.lineTo(q.x, q.y);
+    }
+    c.stroke();
+    c.restore();
   }
 
   private drawBursts(now: number): void {

@@ -3,6 +3,8 @@
 
 import { Presence, type Channel } from "phoenix";
 import { Arena, OutOfSequence } from "./arena";
+import { NetClock } from "./netclock";
+import { OwnHead, wireOf, type PathPoint } from "./predict";
 import type { Connection } from "./conn";
 import { dot, h, replace, toast } from "./dom";
 import { PHASE_LABEL, reasonText, type Lobby } from "./lobby";
@@ -47,6 +49,29 @@ interface Row {
 }
 
 const LEFT_KEYS = new Set(["ArrowLeft", "a", "A"]);
+/** How often the round trip is measured (a Phoenix heartbeat on the socket), ms. */
+const PING_EVERY_MS = 1000;
+/** The playout buffer never holds more than this many ticks (0.5 s): beyond, it catches up. */
+const MAX_BUFFERED_TICKS = 30;
+/** Corrections kept for `window.kurve.bench()`. */
+const MAX_CORRECTIONS = 4000;
+/** How long the "resynced" notice shows, ms. */
+const RESYNC_NOTICE_MS = 2500;
+
+/** `?predict=0` draws the own head where the last tick put it, as before prediction. */
+export function predictionEnabled(): boolean {
+  return new URLSearchParams(location.search).get("predict") !== "0";
+}
+
+/** What was drawn of the own head in one frame (for the key-press measurement). */
+interface DrawnFrame {
+  t: number;
+  heading: number;
+  x: number;
+  y: number;
+  seq: number;
+  ackSeq: number | null;
+}
 const RIGHT_KEYS = new Set(["ArrowRight", "d", "D"]);
 
 export class RoomView {
@@ -56,9 +81,6 @@ export class RoomView {
   seat: number | null = null;
   color: string | null = null;
   turn = 0;
-  /** Ticks of a multi-tick frame not applied yet, and when the next one is due. */
-  private playout: Tick[] = [];
-  private playoutAt = 0;
   /** Since when rejoins find no room (its node died; another is adopting it). */
   private lostAt: number | null = null;
   /** Number of snapshots applied (joins, rejoins and resyncs). */
@@ -67,6 +89,37 @@ export class RoomView {
   resyncs = 0;
   /** Per-tick fingerprints, when a test asks for them. */
   fingerprints: Map<number, string> | null = null;
+  /** Own head prediction (`?predict=0`: off) and the arrival clock behind it. */
+  readonly predicting = predictionEnabled();
+  private own: OwnHead | null = null;
+  private clock = new NetClock(1000 / 60);
+  /** Inputs sent in this room view, numbered from 1 (`seq`). */
+  private seq = 0;
+  /** `latestTick` when each unacknowledged input was sent (calibrates the lead). */
+  private sentAt = new Map<number, number>();
+  /** Ticks received and not yet applied to the arena (the playout buffer), in order. */
+  private queue: Tick[] = [];
+  /** The newest tick received (applied or queued). */
+  private received = 0;
+  /**
+   * The own head as last predicted for recent ticks, to measure each correction: made
+   * when the shadow was at tick `from`, with no input in flight (`quiet`) or some.
+   */
+  private predictedAt = new Map<number, { x: number; y: number; from: number; quiet: boolean }>();
+  /** The last tick that brought something no prediction can know of (pickup, death…). */
+  private surpriseTick = 0;
+  /**
+   * Distance between predicted and authoritative own head as each tick arrived, px;
+   * `clean`: predicted with no input in flight and nothing unforeseeable since (the
+   * port is exact, so these are 0).
+   */
+  corrections: { tick: number; px: number; clean: boolean }[] = [];
+  /** The own head as drawn in recent frames. */
+  drawn: DrawnFrame[] = [];
+  /** What this frame draws: the own head's prediction and the others between ticks. */
+  private view = new Map<number, { x: number; y: number; heading: number }>();
+  private resyncedAt = -Infinity;
+  private pingTimer = 0;
   private channel!: Channel;
   private presence!: Presence;
   private renderer: ArenaRenderer;
@@ -98,6 +151,7 @@ export class RoomView {
   private effectsEl: HTMLElement;
   private otherRoomsEl: HTMLElement;
   private titleEl: HTMLElement;
+  private netEl: HTMLElement;
 
   constructor(
     private conn: Connection,
@@ -122,9 +176,12 @@ export class RoomView {
     );
     this.stage = h("div", { class: "stage" }, h("div", { class: "canvas-wrap", id: "canvas-wrap" }, this.canvas, this.overlay), touch);
     this.renderer = new ArenaRenderer(this.canvas);
+    this.renderer.beforeFrame = (now) => this.frame(now);
+    this.renderer.headAt = (seat) => this.view.get(seat) ?? null;
 
     this.titleEl = h("h2", { class: "room-title" }, this.roomName);
     this.statusEl = h("div", { class: "room-status", id: "room-status" });
+    this.netEl = h("div", { class: "room-net hint", id: "room-net", "aria-live": "polite" });
     this.playersEl = h("ol", { class: "score-list", id: "score-list" });
     this.specEl = h("p", { class: "spectators", id: "spectators" });
     this.effectsEl = h("ul", { class: "effects", id: "effects" });
@@ -144,7 +201,7 @@ export class RoomView {
     const side = h(
       "aside",
       { class: "room-side" },
-      h("div", { class: "card" }, h("div", { class: "room-head" }, leave, copy), this.titleEl, this.statusEl, this.readyBtn, h("p", { class: "hint keys player-only" }, h("kbd", {}, "←"), h("kbd", {}, "→"), " / ", h("kbd", {}, "A"), h("kbd", {}, "D"), " steer · ", h("kbd", {}, "Space"), " ready")),
+      h("div", { class: "card" }, h("div", { class: "room-head" }, leave, copy), this.titleEl, this.statusEl, this.netEl, this.readyBtn, h("p", { class: "hint keys player-only" }, h("kbd", {}, "←"), h("kbd", {}, "→"), " / ", h("kbd", {}, "A"), h("kbd", {}, "D"), " steer · ", h("kbd", {}, "Space"), " ready")),
       h("div", { class: "card" }, h("h3", {}, "Scores"), this.playersEl, this.specEl),
       h("div", { class: "card effects-card" }, h("h3", {}, "Power-ups"), this.effectsEl, this.legend()),
       h("div", { class: "card rooms-mini" }, h("h3", {}, "Other rooms"), this.otherRoomsEl),
@@ -186,15 +243,26 @@ export class RoomView {
 
     const loop = () => {
       this.raf = requestAnimationFrame(loop);
-      this.playOut(performance.now());
       this.updateUi();
     };
     this.raf = requestAnimationFrame(loop);
+    const ping = () => {
+      try {
+        this.conn.socket.ping((rtt: number) => {
+          this.clock.rttMs = rtt;
+        });
+      } catch {
+        // Not connected (or a transport without pings): try again at the next beat.
+      }
+    };
+    ping();
+    this.pingTimer = window.setInterval(ping, PING_EVERY_MS);
   }
 
   destroy(): void {
     this.destroyed = true;
     cancelAnimationFrame(this.raf);
+    clearInterval(this.pingTimer);
     this.unsubRooms();
     for (const f of this.cleanup) f();
     this.renderer.destroy();
@@ -219,7 +287,6 @@ export class RoomView {
     });
     ch.on("tick", (payload: unknown) => {
       if (ch !== this.channel) return;
-      this.flushPlayout();
       this.onTick(payload);
     });
     ch.on("ticks", (payload: unknown) => {
@@ -248,7 +315,7 @@ export class RoomView {
         this.lostAt = null;
         this.awaitingSnapshot = true;
         this.pending = [];
-        this.playout = [];
+        this.queue = [];
         this.role = reply.you?.role ?? this.role;
         this.seat = reply.you?.seat ?? null;
         this.color = reply.you?.color ?? null;
@@ -292,7 +359,7 @@ export class RoomView {
     this.resyncs++;
     this.awaitingSnapshot = true;
     this.pending = [];
-    this.playout = [];
+    this.queue = [];
     (this.channel as unknown as { trigger(event: string, payload: object): void }).trigger("phx_error", {});
   }
 
@@ -304,18 +371,51 @@ export class RoomView {
       console.warn("bad snapshot", e);
       return;
     }
+    // A snapshot may come at any time (a join, a rejoin, or the server's resync of a
+    // member that fell behind): it replaces everything, and ticks go on from s.tick + 1.
     if (this.arena) this.arena.applySnapshot(s);
     else this.arena = new Arena(s);
     this.renderer.attach(this.arena);
     this.renderer.mySeat = this.role === "player" ? this.mySeat() : null;
     this.snapshots++;
+    if (this.snapshots > 1) this.resyncedAt = performance.now();
     this.awaitingSnapshot = false;
     this.fingerprints?.clear();
     const queued = this.pending.filter((t) => t.tick > s.tick);
     this.pending = [];
-    this.playout = [];
-    for (const t of queued) if (!this.apply(t)) return;
+    this.queue = [];
+    this.received = s.tick;
+    this.clock.periodMs = this.tickPeriodMs();
+    this.predictedAt.clear();
+    const seat = this.role === "player" ? this.mySeat() : null;
+    if (this.predicting && seat !== null) {
+      if (!this.own || this.own.seat !== seat) this.own = this.newOwn(seat);
+      this.own.applySnapshot(s);
+    } else {
+      this.own = null;
+    }
+    for (const t of queued) this.takeTick(t, performance.now());
     this.lastSig = "";
+  }
+
+  private newOwn(seat: number): OwnHead {
+    const cfg = this.arena!.config;
+    const own = new OwnHead(seat, {
+      tick_hz: cfg.tick_hz,
+      arena_w: cfg.w,
+      arena_h: cfg.h,
+      // Not in the join config: GAME.md's defaults, which every room runs with. Were a
+      // server to change them, the shadow would miss its checks and re-seed from every
+      // tick (counted in `reseeds`): prediction degrades, nothing wrong is drawn for long.
+      speed_px_per_s: 90,
+      turn_rate_mrad_per_s: 2950,
+    });
+    own.onAck = (seq, tick) => {
+      const at = this.sentAt.get(seq);
+      if (at !== undefined) this.clock.leadSample(at, tick);
+      for (const k of this.sentAt.keys()) if (k <= seq) this.sentAt.delete(k);
+    };
+    return own;
   }
 
   private onTick(payload: unknown): void {
@@ -326,14 +426,12 @@ export class RoomView {
       console.warn("bad tick", e);
       return;
     }
-    this.takeTick(t);
+    this.takeTick(t, performance.now());
   }
 
   /**
-   * A frame carrying several ticks (the room sends below its tick rate). The first is
-   * applied now and the rest one tick period apart from the animation loop, so heads
-   * move as smoothly as at the full rate; whatever is left when the next frame comes
-   * is applied first, at once, so the view never falls further behind than one frame.
+   * A frame carrying several ticks (the room sends below its tick rate): they enter the
+   * playout buffer like single ticks, which spreads them one tick period apart.
    */
   private onTicks(payload: unknown): void {
     let ts: Tick[];
@@ -343,40 +441,139 @@ export class RoomView {
       console.warn("bad ticks", e);
       return;
     }
-    this.flushPlayout();
-    const [first, ...rest] = ts;
-    if (!first) return;
-    this.takeTick(first);
-    this.playout = rest;
-    this.playoutAt = performance.now() + this.tickPeriodMs();
+    const now = performance.now();
+    for (const t of ts) this.takeTick(t, now);
   }
 
   private tickPeriodMs(): number {
     return 1000 / (this.arena?.config.tick_hz || 60);
   }
 
-  /** Applies the ticks whose turn has come. */
-  private playOut(now: number): void {
-    while (this.playout.length > 0 && now >= this.playoutAt) {
-      this.takeTick(this.playout.shift()!);
-      this.playoutAt += this.tickPeriodMs();
-    }
-  }
-
-  /** Applies every tick still waiting to be played out. */
-  private flushPlayout(): void {
-    const waiting = this.playout;
-    this.playout = [];
-    for (const t of waiting) this.takeTick(t);
-  }
-
-  private takeTick(t: Tick): void {
+  /**
+   * A tick arrived. The own head's shadow takes it at once (the prediction starts from
+   * the newest authoritative state); the arena takes it from the playout buffer, when
+   * its time comes (`frame`), so heads and trails of others move evenly despite jitter.
+   * With `?predict=0` the arena takes it at once, as before.
+   */
+  private takeTick(t: Tick, now: number): void {
     if (this.awaitingSnapshot || !this.arena) {
       if (this.pending.length < 600) this.pending.push(t);
       return;
     }
-    if (t.tick <= this.arena.tick && this.arena.phase !== "waiting") return; // duplicate / stale
-    this.apply(t);
+    const waiting = this.arena.phase === "waiting" && this.queue.length === 0;
+    if (t.tick <= this.received && !waiting) return; // duplicate / stale
+    this.received = t.tick;
+    this.clock.arrived(t.tick, now);
+    if (this.own) this.feedOwn(t);
+    if (!this.predicting) {
+      this.apply(t);
+      return;
+    }
+    this.queue.push(t);
+  }
+
+  /** The own head's shadow takes a tick; the correction it makes is measured. */
+  private feedOwn(t: Tick): void {
+    const own = this.own!;
+    if (t.tick !== own.tick + 1 && own.phase !== "waiting") {
+      // A tick is missing: the arena asks for a snapshot, which resets the shadow too.
+      own.auth = null;
+      return;
+    }
+    own.applyTick(t);
+    const seat = own.seat;
+    const surprise = t.events.some(
+      (e) =>
+        e.type === "round_start" ||
+        e.type === "clear" ||
+        e.type === "phase" ||
+        e.type === "item_pickup" ||
+        (e.type === "effect_start" && e.effect.targets.includes(seat)) ||
+        ((e.type === "death" || e.type === "left") && e.seat === seat),
+    );
+    const p = this.predictedAt.get(t.tick);
+    const a = own.auth;
+    if (p && a?.alive) {
+      const dx = wireOf(a.fx) - p.x;
+      const dy = wireOf(a.fy) - p.y;
+      const px = Math.hypot(dx, dy) / (this.arena?.config.pos_scale || 32);
+      const clean = p.quiet && p.from >= this.surpriseTick && !surprise;
+      this.corrections.push({ tick: t.tick, px, clean });
+      if (this.corrections.length > MAX_CORRECTIONS) this.corrections.shift();
+    }
+    if (surprise) this.surpriseTick = t.tick;
+    for (const k of this.predictedAt.keys()) if (k <= t.tick) this.predictedAt.delete(k);
+  }
+
+  /**
+   * Everything one animation frame draws, at its timestamp: the ticks due from the
+   * playout buffer, other heads between two ticks, and the own head predicted.
+   */
+  private frame(now: number): void {
+    const a = this.arena;
+    this.view.clear();
+    this.renderer.predictedTrail = null;
+    if (!a || this.awaitingSnapshot) return;
+    if (this.predicting) {
+      // The playout buffer: apply every tick at or before the render tick.
+      const render = this.clock.latestTick(now) - this.clock.bufferTicks();
+      while (this.queue.length > 0 && (this.queue[0].tick <= render || this.queue.length > MAX_BUFFERED_TICKS)) {
+        if (!this.apply(this.queue.shift()!)) return;
+      }
+      // Other heads between the arena's tick and the next buffered one.
+      const next = this.queue[0];
+      const f = Math.min(1, Math.max(0, render - a.tick));
+      if (next && next.tick === a.tick + 1 && f > 0) {
+        for (const hu of next.heads) {
+          const p = a.player(hu.s);
+          if (!p || !p.alive || hu.d === 3) continue;
+          this.view.set(hu.s, { x: p.pos[0] + (hu.x - p.pos[0]) * f, y: p.pos[1] + (hu.y - p.pos[1]) * f, heading: hu.h });
+        }
+      }
+      this.predictOwn(now);
+    }
+    const own = this.own;
+    const seat = this.mySeat();
+    if (seat !== null && this.role === "player") {
+      const v = this.view.get(seat);
+      const p = a.player(seat);
+      const drawn = v ?? (p ? { x: p.pos[0], y: p.pos[1], heading: p.heading } : null);
+      if (drawn) {
+        this.drawn.push({ t: now, heading: drawn.heading, x: drawn.x, y: drawn.y, seq: this.seq, ackSeq: own?.ackSeq ?? null });
+        if (this.drawn.length > 600) this.drawn.shift();
+      }
+    }
+  }
+
+  /** The own head at `now`: the shadow stepped to the predicted tick with the inputs in flight. */
+  private predictOwn(now: number): void {
+    const own = this.own;
+    const a = this.arena!;
+    if (!own || !own.auth?.alive || (own.phase !== "countdown" && own.phase !== "playing")) return;
+    const me = a.player(own.seat);
+    if (!me || !me.alive) return; // dead in the arena's (buffered) view: shown as dead
+    const frontier = Math.max(own.tick, this.clock.latestTick(now) + this.clock.leadTicks());
+    const base = Math.floor(frontier);
+    const path: PathPoint[] = [];
+    const h = own.predict(base + 1, path);
+    if (!h) return;
+    const quiet = own.pending.length === 0;
+    // The last prediction made for each tick is the one a correction is measured against.
+    for (const q of path) this.predictedAt.set(q.tick, { x: q.x, y: q.y, from: own.tick, quiet });
+    const end = path[path.length - 1];
+    const prev = path.length >= 2 ? path[path.length - 2] : { x: wireOf(own.auth.fx), y: wireOf(own.auth.fy) };
+    const f = frontier - base;
+    let x = end ? prev.x + (end.x - prev.x) * f : wireOf(h.fx);
+    let y = end ? prev.y + (end.y - prev.y) * f : wireOf(h.fy);
+    if (end && !end.solid) [x, y] = [end.x, end.y]; // a wrap: no sliding across the arena
+    this.view.set(own.seat, { x, y, heading: h.hf >>> 16 });
+    // The own trail from the arena's (buffered) tick to the predicted head.
+    const pts = [{ x: me.pos[0], y: me.pos[1], solid: false }];
+    for (const q of own.path) if (q.tick > a.tick) pts.push(q);
+    const drawing = !me.gap && !a.effects.some((e) => e.kind === "ghost_self" && e.targets.includes(own.seat));
+    for (const q of path.slice(0, -1)) pts.push({ ...q, solid: q.solid && drawing });
+    pts.push({ x, y, solid: drawing && (end?.solid ?? true) });
+    this.renderer.predictedTrail = { seat: own.seat, r: me.radius, pts };
   }
 
   private apply(t: Tick): boolean {
@@ -478,7 +675,18 @@ export class RoomView {
     this.turn = turn;
     this.el.dataset.turn = String(turn);
     if (this.role !== "player") return;
-    this.channel.push("input", { turn });
+    // Numbered so the server can say which input each tick applied (docs/PROTOCOL.md).
+    const seq = ++this.seq;
+    this.channel.push("input", { turn, seq });
+    if (this.own && this.clock.synced) {
+      const latest = this.clock.latestTick(performance.now());
+      this.sentAt.set(seq, latest);
+      // Applied from the first tick at or after the predicted frontier: the next frame
+      // already draws the head turning.
+      this.own.sent(seq, turn, Math.max(this.own.tick + 1, Math.ceil(latest + this.clock.leadTicks())));
+    } else {
+      this.own?.sent(seq, turn, (this.own?.tick ?? 0) + 1);
+    }
   }
 
   private toggleReady(): void {
@@ -549,9 +757,22 @@ export class RoomView {
     return rows.sort((x, y) => (x.seat ?? 99) - (y.seat ?? 99));
   }
 
+  /** The round trip, and a notice for a while after a snapshot replaced the arena. */
+  private updateNet(now: number): void {
+    const rtt = this.clock.rttMs === null ? "…" : `${Math.round(this.clock.rttMs)} ms`;
+    const parts = [`round trip ${rtt}`];
+    if (!this.predicting) parts.push("prediction off");
+    const resynced = now - this.resyncedAt < RESYNC_NOTICE_MS;
+    if (resynced) parts.push("resynced");
+    const text = parts.join(" · ");
+    if (this.netEl.textContent !== text) this.netEl.textContent = text;
+    this.netEl.classList.toggle("resynced", resynced);
+  }
+
   private updateUi(): void {
     const a = this.arena;
     const now = performance.now();
+    this.updateNet(now);
     if (this.banner && now > this.banner.until) {
       this.banner = null;
       this.lastSig = "";
@@ -789,6 +1010,52 @@ export class RoomView {
       ul.appendChild(h("li", { title: ITEM_LABELS[k] }, cv, h("span", {}, ITEM_LABELS[k])));
     }
     return h("details", { class: "fold legend-fold" }, h("summary", {}, "What do the items do?"), ul);
+  }
+
+  /**
+   * `window.kurve.debug()` (CONTRACT §10): the heads as drawn this frame, in arena px,
+   * headings in radians; `tick` is the newest tick received.
+   */
+  netDebug() {
+    const a = this.arena;
+    const k = a?.config.pos_scale || 32;
+    const seat = this.role === "player" ? this.mySeat() : null;
+    return {
+      seat,
+      tick: this.received,
+      predicting: this.predicting && !!this.own,
+      rttMs: this.clock.rttMs,
+      heads: (a?.players ?? [])
+        .filter(() => a?.phase !== "waiting")
+        .map((p) => {
+          const v = p.alive ? this.view.get(p.seat) : undefined;
+          const x = v ? v.x : p.pos[0];
+          const y = v ? v.y : p.pos[1];
+          const hd = v ? v.heading : p.heading;
+          return { seat: p.seat, x: x / k, y: y / k, heading: (hd / 65536) * 2 * Math.PI, alive: p.alive };
+        }),
+    };
+  }
+
+  /**
+   * What the key-press measurement and the browser test read: the own head as drawn
+   * per frame, each correction, the authoritative own head, inputs sent and acknowledged.
+   */
+  netBench() {
+    const own = this.own;
+    const k = this.arena?.config.pos_scale || 32;
+    return {
+      seq: this.seq,
+      ackSeq: own?.ackSeq ?? null,
+      pending: own?.pending.length ?? 0,
+      reseeds: own?.reseeds ?? 0,
+      leadTicks: this.clock.leadTicks(),
+      bufferTicks: this.clock.bufferTicks(),
+      jitterMs: this.clock.jitterMs(),
+      auth: own?.auth ? { tick: own.tick, x: own.auth.fx / 32 / k, y: own.auth.fy / 32 / k, heading: own.auth.hf, alive: own.auth.alive } : null,
+      corrections: this.corrections.map((c) => ({ ...c })),
+      drawn: this.drawn.map((d) => ({ ...d })),
+    };
   }
 
   /** Read-only state for tests and debugging (`window.__kurve.room`). */

@@ -75,6 +75,16 @@ export interface PlayerState {
   radius: number;
   gap: boolean;
   pen: boolean;
+  /** The head at full precision and the last input `seq` applied (newer servers). */
+  exact?: ExactHead;
+}
+
+/** A head at full precision: 1/1024 px and a u32 heading (docs/PROTOCOL.md, prediction). */
+export interface ExactHead {
+  fx: number;
+  fy: number;
+  hf: number;
+  seq?: number | null;
 }
 
 export interface Polyline {
@@ -117,6 +127,8 @@ export interface HeadUpdate {
   y: number;
   h: number;
   d: Draw;
+  /** The last input `seq` applied to this seat, when it changed (newer servers). */
+  a?: number;
 }
 
 export interface RoundPlayer {
@@ -128,6 +140,8 @@ export interface RoundPlayer {
   x: number;
   y: number;
   heading: number;
+  /** The spawn heading as a u32 binary angle (newer servers). */
+  hf?: number;
   radius: number;
   connected: boolean;
 }
