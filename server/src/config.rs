@@ -67,6 +67,19 @@ pub struct Config {
     #[arg(long, env = "KURVE_NODE_ID", value_parser = parse_node_id)]
     pub node_id: Option<String>,
 
+    /// The secret every node of a cluster shares (at least 32 bytes): it signs sign-in
+    /// tokens and authenticates every message between nodes. Give it in the environment
+    /// rather than on the command line, which other users of the machine can read.
+    /// Without it a single node makes a random one (tokens end with the process) and a
+    /// cluster refuses to start.
+    #[arg(long, env = "KURVE_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+
+    /// How a node of a cluster proves itself to NATS and PostgreSQL (CONTRACT §9,
+    /// cluster security).
+    #[command(flatten)]
+    pub cluster_security: ClusterSecurityConfig,
+
     /// Seconds a node of the cluster may stay silent before the others take it for
     /// down: its presence sessions leave and its rooms are adopted.
     #[arg(long = "node-down-after", env = "KURVE_NODE_DOWN_AFTER", default_value_t = 3, value_parser = clap::value_parser!(u64).range(2..=60))]
@@ -82,6 +95,68 @@ pub struct Config {
     /// Never set in production.
     #[arg(long, env = "KURVE_TEST_HOOKS", hide = true)]
     pub test_hooks: bool,
+}
+
+/// NATS credentials and TLS, and PostgreSQL's CA (CONTRACT §9, cluster security).
+/// Secrets (passwords, tokens, seeds) are best given in the environment or in files:
+/// a command line is visible to every user of the machine.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ClusterSecurityConfig {
+    /// NATS user name (with `--nats-password`).
+    #[arg(long, env = "KURVE_NATS_USER", requires = "nats_password")]
+    pub nats_user: Option<String>,
+
+    /// NATS password (with `--nats-user`).
+    #[arg(
+        long,
+        env = "KURVE_NATS_PASSWORD",
+        hide_env_values = true,
+        requires = "nats_user"
+    )]
+    pub nats_password: Option<String>,
+
+    /// NATS authentication token.
+    #[arg(long, env = "KURVE_NATS_TOKEN", hide_env_values = true, conflicts_with_all = ["nats_user", "nats_nkey", "nats_creds"])]
+    pub nats_token: Option<String>,
+
+    /// NATS NKey seed (`SU…`): the node signs NATS's challenge with it.
+    #[arg(long, env = "KURVE_NATS_NKEY", hide_env_values = true, conflicts_with_all = ["nats_user", "nats_creds"])]
+    pub nats_nkey: Option<String>,
+
+    /// A NATS `.creds` file (a user JWT and its NKey seed).
+    #[arg(long, env = "KURVE_NATS_CREDS", conflicts_with = "nats_user")]
+    pub nats_creds: Option<PathBuf>,
+
+    /// Require TLS to NATS even with a `nats://` URL (`tls://` requires it anyway).
+    #[arg(long, env = "KURVE_NATS_TLS")]
+    pub nats_tls: bool,
+
+    /// PEM file of the CA(s) NATS's certificate is checked against (default: the
+    /// system's roots).
+    #[arg(long, env = "KURVE_NATS_CA")]
+    pub nats_ca: Option<PathBuf>,
+
+    /// PEM client certificate for NATS's TLS (with `--nats-key`), when NATS verifies
+    /// clients.
+    #[arg(long, env = "KURVE_NATS_CERT", requires = "nats_key")]
+    pub nats_cert: Option<PathBuf>,
+
+    /// PEM private key of `--nats-cert`.
+    #[arg(long, env = "KURVE_NATS_KEY", requires = "nats_cert")]
+    pub nats_key: Option<PathBuf>,
+
+    /// PEM file of the CA(s) PostgreSQL's certificate is checked against under
+    /// `sslmode=verify-full` or `verify-ca` (default: `sslrootcert` in the URL, else the
+    /// system's roots).
+    #[arg(long, env = "KURVE_DATABASE_CA")]
+    pub database_ca: Option<PathBuf>,
+}
+
+impl ClusterSecurityConfig {
+    /// Whether anything asks for TLS to NATS.
+    pub fn nats_wants_tls(&self) -> bool {
+        self.nats_tls || self.nats_ca.is_some() || self.nats_cert.is_some()
+    }
 }
 
 /// Whether the per-address budgets apply.
@@ -209,6 +284,8 @@ impl Config {
             cluster_url: None,
             node_id: None,
             node_down_after_secs: 3,
+            secret: None,
+            cluster_security: ClusterSecurityConfig::default(),
             test_hooks: true,
         }
     }

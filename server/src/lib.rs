@@ -66,6 +66,11 @@ pub enum StartError {
          (SQLite is embedded in one node)"
     )]
     ClusterNeedsPostgres,
+    #[error(
+        "a cluster needs one secret for every node: set KURVE_SECRET (at least 32 bytes) \
+         on each; it authenticates the messages between nodes"
+    )]
+    ClusterNeedsSecret,
 }
 
 /// Builds the shared state: opens (and migrates) the database, starts `lobby:main`.
@@ -82,7 +87,20 @@ pub async fn build(config: Config, shutdown: CancellationToken) -> Result<App, S
     }
     let metrics = metrics::install();
     let ttl = Duration::from_secs(config.token_ttl_hours * 3600);
-    let (tokens, generated) = TokenSigner::from_env(ttl)?;
+    // The configured secret (`--secret`, `KURVE_SECRET`); a configuration built in code
+    // without one still finds `KURVE_SECRET` in the environment.
+    let secret: Option<Vec<u8>> = config
+        .secret
+        .as_ref()
+        .map(|s| s.as_bytes().to_vec())
+        .or_else(|| {
+            std::env::var_os(auth::tokens::SECRET_ENV).map(|s| s.as_encoded_bytes().to_vec())
+        })
+        .filter(|s| !s.is_empty());
+    if config.cluster_url.is_some() && secret.is_none() {
+        return Err(StartError::ClusterNeedsSecret);
+    }
+    let (tokens, generated) = TokenSigner::from_secret_or_random(secret.as_deref(), ttl)?;
     if generated {
         tracing::warn!(
             "KURVE_SECRET is not set: using a random secret, tokens end with this process"
@@ -108,8 +126,13 @@ pub async fn build(config: Config, shutdown: CancellationToken) -> Result<App, S
         .as_deref()
         .zip(node_id.as_deref())
         .map(|(url, id)| {
-            let down_after = Duration::from_secs(config.node_down_after_secs);
-            let cluster = cluster::Cluster::with_down_after(url, id, down_after);
+            let cluster = cluster::Cluster::new(cluster::Settings {
+                url: url.to_owned(),
+                node_id: id.to_owned(),
+                down_after: Duration::from_secs(config.node_down_after_secs),
+                secret: secret.clone().unwrap_or_default(),
+                security: config.cluster_security.clone(),
+            });
             pubsub.set_remote(cluster.bus());
             cluster
         });
