@@ -60,6 +60,7 @@ pub const CLUSTER_ADOPTIONS: &str = "kurve_cluster_adoptions_total";
 pub const CLUSTER_RELAY_LAG: &str = "kurve_cluster_relay_lag_seconds";
 pub const CLUSTER_RELAY_JOINS: &str = "kurve_cluster_relay_joins_total";
 pub const CLUSTER_RELAYED_MEMBERS: &str = "kurve_cluster_relayed_members";
+pub const CLUSTER_REJECTED: &str = "kurve_cluster_rejected_messages_total";
 
 /// Handles used on every frame.
 pub struct Hot {
@@ -235,6 +236,10 @@ fn describe() {
     describe_counter!(
         CLUSTER_TRANSFERS,
         "Whole-presence transfers answered (out) or received (in)"
+    );
+    describe_counter!(
+        CLUSTER_REJECTED,
+        "Cluster messages and bucket values refused for a missing, wrong or stale MAC, by what (subject kind) and reason"
     );
     describe_counter!(LONGPOLL_REQUESTS, "Long-poll HTTP requests, by method");
     describe_counter!(

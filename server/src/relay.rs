@@ -16,6 +16,12 @@
 //! official client rejoins by itself); when B goes down, A's proxies of B's members
 //! leave their rooms as dropped sockets do.
 //!
+//! A relayed join names its user, and the room's node believes it: so every request
+//! here (joins, events, leaves, room creations) is opened with the cluster's seal
+//! before it is read, and answers are sealed ([`Cluster::verify`],
+//! [`Cluster::request`], [`Cluster::reply`]). A publisher without the cluster's
+//! secret cannot join a room as anybody.
+//!
 //! Key press from a socket on B to a room on A and back: B's connection task decodes
 //! `input` and spends the socket's input budget → [`RemoteRoom::event`] queues
 //! `{op: event}` for NATS → A's relay task → the room's mailbox → the next tick is
@@ -33,8 +39,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::actor::Overloaded;
 use crate::auth::User;
-use crate::cluster::Cluster;
 use crate::cluster::bus::{Directed, DirectedOp};
+use crate::cluster::directory::ClaimError;
+use crate::cluster::{Cluster, RequestError};
 use crate::events::error::ChannelError;
 use crate::events::{RoomEvent, RoomJoin};
 use crate::outbound::{
@@ -49,6 +56,12 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The id under which this node holds a room's subject while members are joining.
 const HOLDER: SocketId = SocketId::MAX;
+
+/// How many times this node tries to adopt a room of a dead node that has no saved
+/// state (its state may still be on its way) before it gives up on it. The sweep runs
+/// every second, so this is ten seconds: well past a saved state's write, short enough
+/// that an entry nobody can adopt stops costing a claim a second.
+const ADOPT_TRIES_WITHOUT_STATE: u32 = 10;
 
 /// Ids of proxy members: far above any socket id this node gives out.
 static NEXT_PROXY: AtomicU64 = AtomicU64::new(1 << 62);
@@ -151,6 +164,9 @@ struct Inner {
     proxies: Mutex<HashMap<ProxyKey, Proxy>>,
     /// Rooms of dead nodes this node is taking over now.
     adopting: Mutex<std::collections::HashSet<String>>,
+    /// Rooms of dead nodes found without a saved state, and how often: past
+    /// [`ADOPT_TRIES_WITHOUT_STATE`] they are not tried again.
+    stateless: Mutex<HashMap<String, u32>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -174,6 +190,7 @@ impl Relay {
                 holds: Mutex::default(),
                 proxies: Mutex::default(),
                 adopting: Mutex::default(),
+                stateless: Mutex::default(),
             }),
         };
         let sink = relay.clone();
@@ -294,9 +311,6 @@ impl Relay {
         if !bus.wait_subscribed(topic, JOIN_TIMEOUT).await {
             return JoinAnswer::Overloaded;
         }
-        let Some(client) = self.inner.cluster.client() else {
-            return JoinAnswer::Overloaded;
-        };
         let request = RelayIn {
             node: self.node().to_owned(),
             socket,
@@ -311,13 +325,15 @@ impl Relay {
         let Ok(payload) = serde_json::to_vec(&request) else {
             return JoinAnswer::Overloaded;
         };
-        let asked = client.request(node_subject(owner), payload.into());
-        match tokio::time::timeout(JOIN_TIMEOUT, asked).await {
-            Ok(Ok(reply)) => {
-                serde_json::from_slice(&reply.payload).unwrap_or(JoinAnswer::Overloaded)
-            }
+        let asked = self
+            .inner
+            .cluster
+            .request(node_subject(owner), payload.into(), JOIN_TIMEOUT)
+            .await;
+        match asked {
+            Ok(reply) => serde_json::from_slice(&reply).unwrap_or(JoinAnswer::Overloaded),
             // No responders: the node is gone; the room with it.
-            Ok(Err(_)) => JoinAnswer::NotFound,
+            Err(RequestError::NoResponders) => JoinAnswer::NotFound,
             Err(_) => JoinAnswer::Overloaded,
         }
     }
@@ -418,17 +434,23 @@ impl Relay {
                 _ = sweep.tick() => self.sweep(),
                 message = creates.next() => {
                     let Some(message) = message else { break };
+                    if !self.inner.cluster.verify("create", &message) {
+                        continue;
+                    }
                     // A room placed on this node by another node's lobby.
                     let created = serde_json::from_slice::<RoomSpec>(&message.payload)
                         .map_err(|_| CreateError::Unavailable)
                         .and_then(|spec| self.inner.rooms.create(spec))
                         .map(|id| id.to_string());
                     if let (Some(reply), Ok(payload)) = (message.reply, serde_json::to_vec(&created)) {
-                        let _ = client.publish(reply, payload.into()).await;
+                        self.inner.cluster.reply(&client, reply.to_string(), payload.into()).await;
                     }
                 }
                 message = requests.next() => {
                     let Some(message) = message else { break };
+                    if !self.inner.cluster.verify("relay", &message) {
+                        continue;
+                    }
                     let Ok(request) = serde_json::from_slice::<RelayIn>(&message.payload) else {
                         tracing::debug!("relay: an undecodable request was ignored");
                         continue;
@@ -437,7 +459,7 @@ impl Relay {
                     if let (Some(reply), Some(answer)) = (message.reply, answer)
                         && let Ok(payload) = serde_json::to_vec(&answer)
                     {
-                        let _ = client.publish(reply, payload.into()).await;
+                        self.inner.cluster.reply(&client, reply.to_string(), payload.into()).await;
                     }
                 }
             }
@@ -585,6 +607,8 @@ impl Relay {
     fn adopt_orphans(&self) {
         let cluster = &self.inner.cluster;
         let orphans = cluster.directory().orphans(&|node| cluster.is_live(node));
+        // Forget the rooms that are no longer orphans (gone, or adopted elsewhere).
+        lock(&self.inner.stateless).retain(|id, _| orphans.iter().any(|o| o.summary.id == *id));
         if orphans.is_empty() {
             return;
         }
@@ -597,6 +621,12 @@ impl Relay {
         }
         for orphan in orphans {
             let id = orphan.summary.id;
+            if lock(&self.inner.stateless)
+                .get(&id)
+                .is_some_and(|tries| *tries >= ADOPT_TRIES_WITHOUT_STATE)
+            {
+                continue;
+            }
             if !lock(&self.inner.adopting).insert(id.clone()) {
                 continue;
             }
@@ -609,12 +639,27 @@ impl Relay {
                     .await;
                 match claimed {
                     Ok(state) => {
+                        lock(&relay.inner.stateless).remove(&id);
                         if let Err(error) = relay.inner.rooms.adopt(&id, &state) {
                             tracing::warn!(room = %id, %error, "relay: cannot adopt a room");
                         }
                     }
+                    Err(ClaimError::NoState) => {
+                        let mut stateless = lock(&relay.inner.stateless);
+                        let tries = stateless.entry(id.clone()).or_default();
+                        *tries += 1;
+                        // Logged once, when this node gives up on it.
+                        if *tries == ADOPT_TRIES_WITHOUT_STATE {
+                            tracing::warn!(
+                                room = %id,
+                                owner = %orphan.owner,
+                                tries = *tries,
+                                "relay: a dead node's room has no saved state; not adopted"
+                            );
+                        }
+                    }
                     Err(error) => {
-                        tracing::info!(room = %id, %error, "relay: room not adopted here")
+                        tracing::debug!(room = %id, %error, "relay: room not adopted here")
                     }
                 }
                 lock(&relay.inner.adopting).remove(&id);

@@ -45,10 +45,20 @@ pub struct Nats {
 
 impl Nats {
     pub fn start(port: u16) -> Nats {
+        Nats::start_with(port, &[])
+    }
+
+    /// nats-server that lets in only `user` with `password` (a locked cluster's bus).
+    pub fn start_locked(port: u16, user: &str, password: &str) -> Nats {
+        Nats::start_with(port, &["--user", user, "--pass", password])
+    }
+
+    fn start_with(port: u16, extra: &[&str]) -> Nats {
         let store = tempfile::tempdir().expect("a store directory");
         let child = Command::new(nats_server_binary())
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(store.path())
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -10,6 +10,10 @@
 //!
 //! Only lobby and room topics span nodes; replays and the admin page are per node.
 //!
+//! Every message is sealed by the node's one publisher and opened here before any of
+//! its headers is read ([`super::seal`]): a message from outside the cluster cannot
+//! deliver a chat line, a presence diff or a directed reply to anybody.
+//!
 //! A message for one member on another node (a reply, a push such as a room's
 //! snapshot, a refused join) travels on the same subject as the topic's broadcasts,
 //! addressed to its node and socket ([`Directed`]): NATS keeps one publisher's order on
@@ -25,7 +29,8 @@ use futures_util::StreamExt;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use super::{Outgoing, Publisher};
+use super::seal::Seal;
+use super::{Outgoing, Publisher, count_rejected};
 use crate::metrics as m;
 use crate::outbound::{Payload, SocketId};
 use crate::pubsub::{Broadcast, PubSub, Remote};
@@ -106,10 +111,12 @@ pub struct Bus {
     active: Mutex<HashSet<Arc<str>>>,
     activated: Notify,
     direct_sink: OnceLock<DirectSink>,
+    /// Opens what arrives.
+    seal: Arc<Seal>,
 }
 
 impl Bus {
-    pub(super) fn new(node: Arc<str>, publisher: Publisher) -> Bus {
+    pub(super) fn new(node: Arc<str>, publisher: Publisher, seal: Arc<Seal>) -> Bus {
         Bus {
             node,
             publisher,
@@ -118,6 +125,7 @@ impl Bus {
             active: Mutex::default(),
             activated: Notify::new(),
             direct_sink: OnceLock::new(),
+            seal,
         }
     }
 
@@ -274,6 +282,14 @@ async fn forward(client: async_nats::Client, topic: Arc<str>, pubsub: PubSub, bu
     bus.active().insert(topic.clone());
     bus.activated.notify_waiters();
     while let Some(message) = subscriber.next().await {
+        if let Err(why) = bus.seal.verify(
+            message.subject.as_str(),
+            message.headers.as_ref(),
+            &message.payload,
+        ) {
+            count_rejected("topic", why);
+            continue;
+        }
         let Some(headers) = &message.headers else {
             continue;
         };

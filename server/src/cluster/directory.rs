@@ -9,6 +9,11 @@
 //!
 //! Nothing here awaits on a caller's path: writes are queued and done by the
 //! directory's task.
+//!
+//! Every value in both buckets is sealed with the cluster's key ([`Seal::seal_value`],
+//! bound to its bucket and key) and opened before it is read: an entry written by
+//! anyone else (a room "FREE GOLD", an owner that never existed, a forged saved state)
+//! is neither listed nor adopted, only counted.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -19,6 +24,9 @@ use kurve_shared::lobby::RoomSummary;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+use super::count_rejected;
+use super::seal::Seal;
 
 /// The bucket's name.
 pub const BUCKET: &str = "kurve_rooms";
@@ -88,6 +96,8 @@ pub struct Directory {
     on_displaced: OnceLock<OnDisplaced>,
     /// The directory and state buckets, once open.
     stores: OnceLock<Stores>,
+    /// Seals what this node writes and opens what it reads.
+    seal: Arc<Seal>,
 }
 
 fn key(id: &str) -> String {
@@ -95,7 +105,7 @@ fn key(id: &str) -> String {
 }
 
 impl Directory {
-    pub(super) fn new(node: &str) -> Directory {
+    pub(super) fn new(node: &str, seal: Arc<Seal>) -> Directory {
         Directory {
             node: node.to_owned(),
             remote: Mutex::default(),
@@ -107,6 +117,25 @@ impl Directory {
             state_dirty: Mutex::default(),
             on_displaced: OnceLock::new(),
             stores: OnceLock::new(),
+            seal,
+        }
+    }
+
+    /// The value stored under `key` of `bucket`, if this cluster sealed it.
+    fn open<'a>(&self, bucket: &str, key: &str, sealed: &'a [u8]) -> Option<&'a [u8]> {
+        match self.seal.open_value(bucket, key, sealed) {
+            Ok(value) => Some(value),
+            Err(why) => {
+                count_rejected(
+                    if bucket == BUCKET {
+                        "directory"
+                    } else {
+                        "state"
+                    },
+                    why,
+                );
+                None
+            }
         }
     }
 
@@ -155,19 +184,26 @@ impl Directory {
             .map_err(|e| nats(&e))?
             .filter(|e| matches!(e.operation, async_nats::jetstream::kv::Operation::Put))
             .ok_or(ClaimError::Gone)?;
+        let value = self
+            .open(BUCKET, &key(id), &entry.value)
+            .ok_or(ClaimError::Gone)?;
         let mut current: DirectoryEntry =
-            serde_json::from_slice(&entry.value).map_err(|_| ClaimError::Gone)?;
+            serde_json::from_slice(value).map_err(|_| ClaimError::Gone)?;
         if current.owner == self.node || !owner_is_dead(&current.owner) {
             return Err(ClaimError::Gone);
         }
-        let state = states
+        let sealed_state = states
             .get(key(id))
             .await
             .map_err(|e| nats(&e))?
             .ok_or(ClaimError::NoState)?;
+        let state = self
+            .open(STATE_BUCKET, &key(id), &sealed_state)
+            .ok_or(ClaimError::NoState)?;
         current.owner = self.node.clone();
         current.summary.node = Some(self.node.clone());
         let bytes = serde_json::to_vec(&current).map_err(|e| nats(&e))?;
+        let bytes = self.seal.seal_value(BUCKET, &key(id), &bytes);
         rooms
             .update(key(id), bytes.into(), entry.revision)
             .await
@@ -267,12 +303,23 @@ impl Directory {
         }
     }
 
-    /// An entry of the bucket, as the watch delivers it.
-    fn on_entry(&self, key: &str, value: Option<&[u8]>) {
+    /// An entry of the bucket, as the watch delivers it (sealed).
+    fn on_entry(&self, key: &str, sealed: Option<&[u8]>) {
         let Some(id) = key.strip_prefix("room.") else {
             return;
         };
-        let entry = value.and_then(|v| serde_json::from_slice::<DirectoryEntry>(v).ok());
+        let value = match sealed {
+            Some(sealed) => match self.open(BUCKET, key, sealed) {
+                Some(value) => Some(value),
+                // Not ours to believe: as if nothing had been written.
+                None => return,
+            },
+            None => None,
+        };
+        let entry = value
+            .and_then(|v| serde_json::from_slice::<DirectoryEntry>(v).ok())
+            // An entry must describe the room under whose key it is.
+            .filter(|e| e.summary.id == id);
         if let Some(entry) = &entry
             && entry.owner != self.node
             && Self::lock(&self.local).remove(id).is_some()
@@ -338,7 +385,10 @@ impl Directory {
             for (id, entry) in batch {
                 let written = match &entry {
                     Some(entry) => match serde_json::to_vec(entry) {
-                        Ok(bytes) => store.put(key(&id), bytes.into()).await.map(|_| ()).is_ok(),
+                        Ok(bytes) => {
+                            let sealed = self.seal.seal_value(BUCKET, &key(&id), &bytes);
+                            store.put(key(&id), sealed.into()).await.map(|_| ()).is_ok()
+                        }
                         Err(_) => true,
                     },
                     None => store.delete(key(&id)).await.is_ok(),
@@ -353,7 +403,10 @@ impl Directory {
                 Self::lock(&self.state_dirty).drain().collect();
             for (id, state) in states_batch {
                 let written = match &state {
-                    Some(bytes) => states.put(key(&id), bytes.clone().into()).await.is_ok(),
+                    Some(bytes) => {
+                        let sealed = self.seal.seal_value(STATE_BUCKET, &key(&id), bytes);
+                        states.put(key(&id), sealed.into()).await.is_ok()
+                    }
                     None => states.purge(key(&id)).await.is_ok(),
                 };
                 if !written {
@@ -444,18 +497,23 @@ mod tests {
         }
     }
 
+    fn seal() -> Arc<Seal> {
+        Arc::new(Seal::new(b"test secret"))
+    }
+
     fn entry(id: &str, owner: &str, private: bool) -> Vec<u8> {
-        serde_json::to_vec(&DirectoryEntry {
+        let bytes = serde_json::to_vec(&DirectoryEntry {
             summary: summary(id, "main", private),
             owner: owner.into(),
             creator: None,
         })
-        .unwrap()
+        .unwrap();
+        seal().seal_value(BUCKET, &key(id), &bytes)
     }
 
     #[test]
     fn other_nodes_rooms_are_listed_while_their_owner_lives() {
-        let directory = Directory::new("a");
+        let directory = Directory::new("a", seal());
         let told = Arc::new(Mutex::new(Vec::new()));
         let log = told.clone();
         directory.set_on_change(Arc::new(move |s| log.lock().unwrap().push(s.id.clone())));
@@ -463,6 +521,14 @@ mod tests {
         directory.on_entry("room.r2", Some(&entry("r2", "b", true)));
         directory.on_entry("room.mine", Some(&entry("mine", "a", false)));
         directory.on_entry("junk", Some(b"{}"));
+        let unsealed = serde_json::to_vec(&DirectoryEntry {
+            summary: summary("gold", "main", false),
+            owner: "b".into(),
+            creator: None,
+        })
+        .unwrap();
+        directory.on_entry("room.gold", Some(&unsealed));
+        directory.on_entry("room.moved", Some(&entry("r1", "b", false)));
         let all_live = |_: &str| true;
         let listed: Vec<String> = directory
             .remote_rooms("main", &all_live)

@@ -24,9 +24,17 @@
 //!
 //! The room directory ([`directory`]) is a JetStream key-value bucket; joins, events
 //! and leaves of members on other nodes travel to a room's node through `crate::relay`.
+//!
+//! **Invariant:** nothing from NATS is believed before [`seal`] has checked its MAC:
+//! every message this node publishes (through the [`Publisher`], [`Cluster::request`]
+//! or [`Cluster::reply`]) is sealed, and every message or bucket value it reads is
+//! opened first; what does not open is dropped and counted in
+//! `kurve_cluster_rejected_messages_total`. NATS's own credentials and TLS
+//! ([`connect_options`]) decide who reaches the bus at all.
 
 pub mod bus;
 pub mod directory;
+pub mod seal;
 pub mod tracker;
 
 use std::collections::HashMap;
@@ -41,10 +49,12 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::ClusterSecurityConfig;
 use crate::metrics as m;
 use crate::pubsub::PubSub;
 use bus::{Bus, Subscriptions};
 use directory::Directory;
+use seal::{Rejected, Seal};
 use tracker::{Delta, Followup, Tracker, TransferChunk};
 
 /// The subject of heartbeats and presence deltas.
@@ -170,6 +180,10 @@ pub struct Cluster {
 
 struct Inner {
     url: String,
+    /// NATS credentials and TLS.
+    security: ClusterSecurityConfig,
+    /// Seals what this node sends and opens what it receives.
+    seal: Arc<Seal>,
     node_id: String,
     incarnation: i64,
     /// A node silent this long is down.
@@ -188,13 +202,120 @@ struct Inner {
     client: std::sync::OnceLock<async_nats::Client>,
 }
 
-impl Cluster {
-    pub fn new(url: &str, node_id: &str) -> Cluster {
-        Cluster::with_down_after(url, node_id, DOWN_AFTER)
-    }
+/// What a node needs to join a cluster.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// NATS's URL (`nats://` or `tls://`).
+    pub url: String,
+    pub node_id: String,
+    /// A node silent this long is down.
+    pub down_after: Duration,
+    /// The secret every node of the cluster shares (`KURVE_SECRET`).
+    pub secret: Vec<u8>,
+    pub security: ClusterSecurityConfig,
+}
 
-    /// A node that takes another for down after `down_after` of silence.
-    pub fn with_down_after(url: &str, node_id: &str, down_after: Duration) -> Cluster {
+/// Why a request to another node got no answer to believe.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("not connected to NATS yet")]
+    NotConnected,
+    #[error("nobody serves this subject")]
+    NoResponders,
+    #[error("no answer in time")]
+    TimedOut,
+    #[error("the answer was not sealed by this cluster: {0}")]
+    Rejected(Rejected),
+    #[error("nats: {0}")]
+    Nats(String),
+}
+
+/// Why a node could not set up its NATS connection.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot read the NATS credentials file {path}: {error}")]
+    Credentials {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+}
+
+/// The NATS connection options `security` asks for: credentials and TLS.
+pub async fn connect_options(
+    security: &ClusterSecurityConfig,
+    url: &str,
+) -> Result<async_nats::ConnectOptions, ConnectError> {
+    let mut options = async_nats::ConnectOptions::new();
+    if let Some(path) = &security.nats_creds {
+        options =
+            options
+                .credentials_file(path)
+                .await
+                .map_err(|error| ConnectError::Credentials {
+                    path: path.clone(),
+                    error,
+                })?;
+    }
+    if let (Some(user), Some(password)) = (&security.nats_user, &security.nats_password) {
+        options = options.user_and_password(user.clone(), password.clone());
+    }
+    if let Some(token) = &security.nats_token {
+        options = options.token(token.clone());
+    }
+    if let Some(seed) = &security.nats_nkey {
+        options = options.nkey(seed.clone());
+    }
+    if security.nats_wants_tls() || url.starts_with("tls://") {
+        options = options.require_tls(true);
+    }
+    if let Some(ca) = &security.nats_ca {
+        options = options.add_root_certificates(ca.clone());
+    }
+    if let (Some(cert), Some(key)) = (&security.nats_cert, &security.nats_key) {
+        options = options.add_client_certificate(cert.clone(), key.clone());
+    }
+    Ok(options)
+}
+
+/// The warnings about refused messages are at most one per this long: a forger must
+/// not be able to fill the log, and the counter has the totals.
+const REJECT_WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// Counts (and now and then logs) a message or value refused on `what`.
+pub(crate) fn count_rejected(what: &'static str, why: Rejected) {
+    static LAST_WARN_SECS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    metrics::counter!(m::CLUSTER_REJECTED, "what" => what, "reason" => why.reason()).increment(1);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST_WARN_SECS.load(Ordering::Relaxed);
+    if now >= last + REJECT_WARN_EVERY.as_secs()
+        && LAST_WARN_SECS
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::warn!(
+            what,
+            reason = why.reason(),
+            "cluster: refused a message not sealed with this cluster's secret (a node with another KURVE_SECRET, or a forger on NATS); more are only counted"
+        );
+    } else {
+        tracing::debug!(what, reason = why.reason(), "cluster: refused a message");
+    }
+}
+
+impl Cluster {
+    /// A node of the cluster `settings` describes (it connects in [`Cluster::run`]).
+    pub fn new(settings: Settings) -> Cluster {
+        let Settings {
+            url,
+            node_id,
+            down_after,
+            secret,
+            security,
+        } = settings;
+        let (url, node_id) = (url.as_str(), node_id.as_str());
+        let seal = Arc::new(Seal::new(&secret));
         let incarnation = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
@@ -207,6 +328,8 @@ impl Cluster {
         Cluster {
             inner: Arc::new(Inner {
                 url: url.to_owned(),
+                security,
+                seal: seal.clone(),
                 node_id: node_id.to_owned(),
                 incarnation,
                 down_after,
@@ -214,8 +337,12 @@ impl Cluster {
                 nodes: Mutex::new(HashMap::new()),
                 own_echo: Mutex::new(None),
                 tracker: Arc::new(Tracker::new(node_id, incarnation)),
-                bus: Arc::new(Bus::new(Arc::from(node_id), publisher.clone())),
-                directory: Arc::new(Directory::new(node_id)),
+                bus: Arc::new(Bus::new(
+                    Arc::from(node_id),
+                    publisher.clone(),
+                    seal.clone(),
+                )),
+                directory: Arc::new(Directory::new(node_id, seal)),
                 client: std::sync::OnceLock::new(),
                 publisher,
                 outgoing: Mutex::new(Some(rx)),
@@ -250,6 +377,39 @@ impl Cluster {
     /// Queues a JSON message for `subject`; false when it could not be queued.
     pub fn publish_json<T: Serialize>(&self, subject: &str, value: &T) -> bool {
         self.inner.publisher.send_json(subject, value)
+    }
+
+    /// Whether a message received on `subject` was sealed by a node of this cluster;
+    /// a refusal is counted under `what`.
+    pub fn verify(&self, what: &'static str, message: &async_nats::Message) -> bool {
+        match self.inner.seal.verify(
+            message.subject.as_str(),
+            message.headers.as_ref(),
+            &message.payload,
+        ) {
+            Ok(()) => true,
+            Err(why) => {
+                count_rejected(what, why);
+                false
+            }
+        }
+    }
+
+    /// Sends a sealed request to another node and returns its answer once its seal
+    /// checks out.
+    pub async fn request(
+        &self,
+        subject: String,
+        payload: Bytes,
+        within: Duration,
+    ) -> Result<Bytes, RequestError> {
+        let client = self.client().ok_or(RequestError::NotConnected)?;
+        request(&client, &self.inner.seal, subject, payload, within).await
+    }
+
+    /// Answers a request on its `reply` subject, sealed.
+    pub async fn reply(&self, client: &async_nats::Client, reply: String, payload: Bytes) {
+        reply_sealed(client, &self.inner.seal, reply, payload).await;
     }
 
     /// Where a new room goes: the live node with the fewest seated players; this node
@@ -323,7 +483,14 @@ impl Cluster {
             return;
         };
         let events = self.clone();
-        let options = async_nats::ConnectOptions::new()
+        let options = match connect_options(&self.inner.security, &self.inner.url).await {
+            Ok(options) => options,
+            Err(error) => {
+                tracing::error!(%error, "cluster: cannot set up the NATS connection");
+                return;
+            }
+        };
+        let options = options
             .name(format!("kurve-{}", self.inner.node_id))
             .retry_on_initial_connect()
             .event_callback(move |event| {
@@ -342,6 +509,10 @@ impl Cluster {
                         }
                         async_nats::Event::SlowConsumer(sid) => {
                             tracing::warn!(sid, "cluster: NATS dropped messages (slow consumer)");
+                        }
+                        // Wrong credentials show here (an authorization violation).
+                        async_nats::Event::ServerError(error) => {
+                            tracing::warn!(%error, "cluster: NATS refused this node");
                         }
                         other => tracing::debug!(event = %other, "cluster: NATS event"),
                     }
@@ -377,18 +548,16 @@ impl Cluster {
                 return;
             }
         };
-        // The one publisher: everything queued goes out in order.
+        // The one publisher: everything queued goes out in order, sealed.
         let sender = client.clone();
+        let seal = self.inner.seal.clone();
         let publishing = tokio::spawn(async move {
             while let Some(message) = outgoing.recv().await {
-                let sent = match message.headers {
-                    Some(headers) => {
-                        sender
-                            .publish_with_headers(message.subject, headers, message.payload)
-                            .await
-                    }
-                    None => sender.publish(message.subject, message.payload).await,
-                };
+                let mut headers = message.headers.unwrap_or_default();
+                seal.sign(&message.subject, &mut headers, &message.payload);
+                let sent = sender
+                    .publish_with_headers(message.subject, headers, message.payload)
+                    .await;
                 if sent.is_err() {
                     metrics::counter!(m::CLUSTER_DROPPED).increment(1);
                 }
@@ -419,14 +588,26 @@ impl Cluster {
                 _ = deltas.tick() => self.publish_deltas(),
                 _ = bus.wake.notified() => subscriptions.reconcile(&bus, &client, &pubsub),
                 message = tracker_messages.next() => match message {
-                    Some(message) => self.on_tracker_message(&client, &message.payload),
+                    Some(message) => {
+                        if self.verify("tracker", &message) {
+                            self.on_tracker_message(&client, &message.payload);
+                        }
+                    }
                     None => break,
                 },
                 request = transfers.next() => {
                     let Some(request) = request else { break };
+                    if !self.verify("transfer", &request) {
+                        continue;
+                    }
                     // Off this loop: a large reply must not hold up heartbeats, or the
                     // other nodes take this one for down and ask for more transfers.
-                    tokio::spawn(answer_transfer(client.clone(), self.inner.tracker.clone(), request));
+                    tokio::spawn(answer_transfer(
+                        client.clone(),
+                        self.inner.seal.clone(),
+                        self.inner.tracker.clone(),
+                        request,
+                    ));
                 }
                 ping = pings.next() => {
                     let Some(ping) = ping else { break };
@@ -442,9 +623,10 @@ impl Cluster {
             node: self.inner.node_id.clone(),
             incarnation: self.inner.incarnation,
         }) {
+            let headers = self.inner.seal.sealed_headers(TRACKER_SUBJECT, &bye);
             let _ = tokio::time::timeout(
                 Duration::from_millis(500),
-                client.publish(TRACKER_SUBJECT, bye.into()),
+                client.publish_with_headers(TRACKER_SUBJECT, headers, bye.into()),
             )
             .await;
         }
@@ -497,6 +679,7 @@ impl Cluster {
         if let Followup::Transfer { node } = self.handle_tracker_payload(payload) {
             tokio::spawn(fetch_transfer(
                 client.clone(),
+                self.inner.seal.clone(),
                 self.inner.tracker.clone(),
                 node,
             ));
@@ -521,12 +704,15 @@ impl Cluster {
             }
             TrackerMessage::Bye { node, incarnation } => {
                 let mut nodes = self.nodes_table();
-                if nodes
+                let known = nodes
                     .get(&node)
-                    .is_some_and(|seen| seen.heartbeat.incarnation == incarnation)
-                {
-                    nodes.remove(&node);
+                    .is_some_and(|seen| seen.heartbeat.incarnation == incarnation);
+                if !known {
+                    // Not the incarnation this node knows (an older one's late goodbye,
+                    // or made up): the live node's members stay.
+                    return Followup::None;
                 }
+                nodes.remove(&node);
                 drop(nodes);
                 tracing::info!(%node, "cluster: node left");
                 self.inner.tracker.node_down(&node);
@@ -541,6 +727,14 @@ impl Cluster {
 
     fn on_heartbeat(&self, heartbeat: Heartbeat) -> Followup {
         let now = Instant::now();
+        let wall_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        if heartbeat.incarnation > wall_ms.saturating_add(seal::MAX_AGE.as_millis() as i64) {
+            // An incarnation is a start time: one from the future would outrank every
+            // real restart of that node for ever.
+            return Followup::None;
+        }
         if heartbeat.node == self.inner.node_id {
             if heartbeat.incarnation != self.inner.incarnation {
                 tracing::error!(node = %heartbeat.node, "cluster: another node uses this node id");
@@ -571,9 +765,45 @@ impl Cluster {
     }
 }
 
+/// Sends a sealed request and returns the answer once its seal checks out.
+async fn request(
+    client: &async_nats::Client,
+    seal: &Seal,
+    subject: String,
+    payload: Bytes,
+    within: Duration,
+) -> Result<Bytes, RequestError> {
+    let headers = seal.sealed_headers(&subject, &payload);
+    let asked = client.request_with_headers(subject, headers, payload);
+    let answer = tokio::time::timeout(within, asked)
+        .await
+        .map_err(|_| RequestError::TimedOut)?
+        .map_err(|error| match error.kind() {
+            async_nats::RequestErrorKind::NoResponders => RequestError::NoResponders,
+            async_nats::RequestErrorKind::TimedOut => RequestError::TimedOut,
+            _ => RequestError::Nats(error.to_string()),
+        })?;
+    if let Err(why) = seal.verify(
+        answer.subject.as_str(),
+        answer.headers.as_ref(),
+        &answer.payload,
+    ) {
+        count_rejected("reply", why);
+        return Err(RequestError::Rejected(why));
+    }
+    Ok(answer.payload)
+}
+
+/// Publishes the answer to a request on its `reply` subject, sealed.
+async fn reply_sealed(client: &async_nats::Client, seal: &Seal, reply: String, payload: Bytes) {
+    let headers = seal.sealed_headers(&reply, &payload);
+    let _ = client.publish_with_headers(reply, headers, payload).await;
+}
+
 /// Answers a transfer request with a chunk of this node's presence.
 async fn answer_transfer(
     client: async_nats::Client,
+    seal: Arc<Seal>,
     tracker: Arc<Tracker>,
     request: async_nats::Message,
 ) {
@@ -584,12 +814,17 @@ async fn answer_transfer(
     let chunk = tracker.transfer_chunk(asked.after.as_deref());
     if let Ok(payload) = serde_json::to_vec(&chunk) {
         metrics::counter!(m::CLUSTER_TRANSFERS, "direction" => "out").increment(1);
-        let _ = client.publish(reply, payload.into()).await;
+        reply_sealed(&client, &seal, reply.to_string(), payload.into()).await;
     }
 }
 
 /// Fetches `node`'s whole presence, chunk by chunk, and hands it to the tracker.
-async fn fetch_transfer(client: async_nats::Client, tracker: Arc<Tracker>, node: String) {
+async fn fetch_transfer(
+    client: async_nats::Client,
+    seal: Arc<Seal>,
+    tracker: Arc<Tracker>,
+    node: String,
+) {
     let subject = format!("kurve.v1.node.{node}.transfer");
     let mut entries = Vec::new();
     let mut first: Option<(i64, u64)> = None;
@@ -597,14 +832,17 @@ async fn fetch_transfer(client: async_nats::Client, tracker: Arc<Tracker>, node:
     while let Ok(request) = serde_json::to_vec(&TransferRequest {
         after: after.clone(),
     }) {
-        let answer = tokio::time::timeout(
+        let answer = self::request(
+            &client,
+            &seal,
+            subject.clone(),
+            request.into(),
             TRANSFER_TIMEOUT,
-            client.request(subject.clone(), request.into()),
         )
         .await;
         let chunk = match answer {
-            Ok(Ok(message)) => serde_json::from_slice::<TransferChunk>(&message.payload).ok(),
-            _ => None,
+            Ok(payload) => serde_json::from_slice::<TransferChunk>(&payload).ok(),
+            Err(_) => None,
         };
         let Some(chunk) = chunk else {
             tracing::debug!(%node, "cluster: a presence transfer failed; retried on its next heartbeat");
@@ -644,6 +882,16 @@ pub fn random_node_id() -> String {
 mod tests {
     use super::*;
 
+    fn test_cluster(node: &str) -> Cluster {
+        Cluster::new(Settings {
+            url: "nats://127.0.0.1:1".into(),
+            node_id: node.into(),
+            down_after: DOWN_AFTER,
+            secret: b"test secret".to_vec(),
+            security: ClusterSecurityConfig::default(),
+        })
+    }
+
     fn beat(node: &str, incarnation: i64, seq: u64, sockets: usize) -> Vec<u8> {
         serde_json::to_vec(&TrackerMessage::Beat(Heartbeat {
             node: node.into(),
@@ -660,8 +908,40 @@ mod tests {
     }
 
     #[test]
+    fn a_goodbye_counts_only_from_the_incarnation_this_node_knows() {
+        let cluster = test_cluster("a");
+        cluster.handle_tracker_payload(&beat("b", 5, 1, 3));
+        let bye = |incarnation: i64| {
+            serde_json::to_vec(&TrackerMessage::Bye {
+                node: "b".into(),
+                incarnation,
+            })
+            .expect("json")
+        };
+        cluster.handle_tracker_payload(&bye(4));
+        cluster.handle_tracker_payload(&bye(6));
+        assert_eq!(
+            cluster.nodes().len(),
+            1,
+            "another incarnation's bye is ignored"
+        );
+        cluster.handle_tracker_payload(&bye(5));
+        assert!(cluster.nodes().is_empty(), "its own bye removes it");
+    }
+
+    #[test]
+    fn a_heartbeat_from_the_future_is_ignored() {
+        let cluster = test_cluster("a");
+        cluster.handle_tracker_payload(&beat("b", i64::MAX, 1, 99_999));
+        assert!(
+            cluster.nodes().is_empty(),
+            "an incarnation far in the future would outrank every real restart"
+        );
+    }
+
+    #[test]
     fn a_new_room_goes_to_the_node_with_the_fewest_players_and_stays_here_on_a_tie() {
-        let cluster = Cluster::new("nats://127.0.0.1:1", "b");
+        let cluster = test_cluster("b");
         let me = cluster.inner.incarnation;
         cluster.handle_tracker_payload(&beat("b", me, 1, 4));
         cluster.handle_tracker_payload(&beat("a", 1, 1, 4));
@@ -678,7 +958,7 @@ mod tests {
 
     #[test]
     fn the_newest_heartbeat_of_each_node_is_kept_and_echoes_make_it_healthy() {
-        let cluster = Cluster::new("nats://127.0.0.1:1", "a");
+        let cluster = test_cluster("a");
         cluster.handle_tracker_payload(&beat("b", 1, 5, 10));
         cluster.handle_tracker_payload(&beat("b", 1, 4, 99));
         assert_eq!(

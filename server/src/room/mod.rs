@@ -200,15 +200,17 @@ impl Rooms {
     /// Creates a room on node `node` of the cluster (placement); its id.
     pub async fn create_on(&self, node: &str, spec: RoomSpec) -> Result<Arc<str>, CreateError> {
         let cluster = self.deps.cluster.as_ref().ok_or(CreateError::Unavailable)?;
-        let client = cluster.client().ok_or(CreateError::Unavailable)?;
         let request = serde_json::to_vec(&spec).map_err(|_| CreateError::Unavailable)?;
-        let asked = client.request(crate::cluster::create_subject(node), request.into());
-        let reply = tokio::time::timeout(std::time::Duration::from_secs(5), asked)
+        let reply = cluster
+            .request(
+                crate::cluster::create_subject(node),
+                request.into(),
+                std::time::Duration::from_secs(5),
+            )
             .await
-            .map_err(|_| CreateError::Unavailable)?
             .map_err(|_| CreateError::Unavailable)?;
         let created: Result<String, CreateError> =
-            serde_json::from_slice(&reply.payload).map_err(|_| CreateError::Unavailable)?;
+            serde_json::from_slice(&reply).map_err(|_| CreateError::Unavailable)?;
         created.map(Arc::from)
     }
 
