@@ -37,6 +37,9 @@ pub enum DbError {
     InvalidUrl(String),
     #[error("postgres: {0}")]
     Postgres(#[from] tokio_postgres::Error),
+    /// PostgreSQL's TLS cannot be set up as the URL asks (a CA file unreadable or empty).
+    #[error("postgres tls: {0}")]
+    Tls(String),
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("migration: {0}")]

@@ -106,7 +106,11 @@ pub async fn build(config: Config, shutdown: CancellationToken) -> Result<App, S
             "KURVE_SECRET is not set: using a random secret, tokens end with this process"
         );
     }
-    let accounts = AccountStore::connect(&config.database_url).await?;
+    let accounts = AccountStore::connect(&auth::database_url_with_ca(
+        &config.database_url,
+        config.cluster_security.database_ca.as_deref(),
+    ))
+    .await?;
     // A node of a cluster has an id (given, or random); a single node has none.
     let node_id = config.cluster_url.as_ref().map(|_| {
         config

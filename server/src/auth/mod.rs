@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod names;
 pub mod password;
 mod postgres;
+pub use postgres::url_with_ca as database_url_with_ca;
 pub mod tokens;
 
 use serde::{Deserialize, Serialize};

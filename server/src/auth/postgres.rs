@@ -6,6 +6,13 @@
 //! query needs a transaction of several statements (a match and its players are one
 //! statement), so nothing holds a lock across an await. A closed connection is
 //! replaced on the next query.
+//!
+//! TLS (rustls) follows the URL's `sslmode` as libpq does: absent, `disable` or
+//! `prefer` connect in the clear; `require` encrypts without checking the server's
+//! certificate (unless `sslrootcert` names a CA, which is then checked, as libpq
+//! does); `verify-ca` and `verify-full` check the certificate against `sslrootcert`
+//! (or the system's roots) and the host name — `verify-ca` is held to `verify-full`'s
+//! host check too, the stricter reading.
 
 use std::sync::{Arc, Mutex};
 
@@ -36,13 +43,254 @@ pub struct PgStore {
 }
 
 async fn connect(url: &str) -> Result<Client, DbError> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::warn!(%error, "postgres connection ended");
+    let (url, tls) = tls::settings(url)?;
+    let client = match tls {
+        None => {
+            let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::warn!(%error, "postgres connection ended");
+                }
+            });
+            client
         }
-    });
+        Some(config) => {
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(config);
+            let (client, connection) = tokio_postgres::connect(&url, tls).await?;
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::warn!(%error, "postgres connection ended");
+                }
+            });
+            client
+        }
+    };
     Ok(client)
+}
+
+/// `url` with `sslrootcert` set to `ca` (`--database-ca`) unless the URL names one.
+pub fn url_with_ca(url: &str, ca: Option<&std::path::Path>) -> String {
+    match ca {
+        Some(ca) if crate::db::is_postgres(url) && !url.contains("sslrootcert=") => {
+            let path: String =
+                form_urlencoded::byte_serialize(ca.as_os_str().as_encoded_bytes()).collect();
+            let joiner = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{joiner}sslrootcert={path}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// PostgreSQL over TLS, as the URL's `sslmode` asks.
+mod tls {
+    use std::sync::Arc;
+
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+    use crate::db::DbError;
+
+    /// What the URL's `sslmode` asks for.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(super) enum Mode {
+        Clear,
+        /// Encrypted; the certificate is checked only if a CA is named.
+        Require,
+        /// Encrypted; certificate and host name checked.
+        Verify,
+    }
+
+    /// The URL as tokio-postgres takes it (it knows neither `verify-*` nor
+    /// `sslrootcert`, so those are read here and the mode passed on as `require`),
+    /// the mode and the CA file named.
+    pub(super) fn parse(url: &str) -> (String, Mode, Option<String>) {
+        let Some((base, query)) = url.split_once('?') else {
+            return (url.to_owned(), Mode::Clear, None);
+        };
+        let mut mode = Mode::Clear;
+        let mut ca = None;
+        let mut kept = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "sslmode" => {
+                    mode = match value {
+                        "require" => Mode::Require,
+                        "verify-ca" | "verify-full" => Mode::Verify,
+                        _ => Mode::Clear,
+                    };
+                    if mode == Mode::Clear {
+                        kept.push(pair.to_owned());
+                    } else {
+                        kept.push("sslmode=require".to_owned());
+                    }
+                }
+                "sslrootcert" => {
+                    let path = form_urlencoded::parse(format!("p={value}").as_bytes())
+                        .next()
+                        .map_or_else(|| value.to_owned(), |(_, v)| v.into_owned());
+                    ca = Some(path);
+                }
+                _ => kept.push(pair.to_owned()),
+            }
+        }
+        let url = if kept.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+        (url, mode, ca)
+    }
+
+    /// The URL to connect with and, when it asks for TLS, the TLS configuration.
+    pub(super) fn settings(url: &str) -> Result<(String, Option<ClientConfig>), DbError> {
+        let (url, mode, ca) = parse(url);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| DbError::Tls(e.to_string()))?;
+        let config = match (mode, ca) {
+            (Mode::Clear, _) => return Ok((url, None)),
+            (Mode::Require, None) => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
+                .with_no_client_auth(),
+            (Mode::Require | Mode::Verify, ca) => builder
+                .with_root_certificates(roots(ca.as_deref())?)
+                .with_no_client_auth(),
+        };
+        Ok((url, Some(config)))
+    }
+
+    /// The CAs in `path`, or the system's.
+    fn roots(path: Option<&str>) -> Result<RootCertStore, DbError> {
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = RootCertStore::empty();
+        match path {
+            Some(path) => {
+                let certs = CertificateDer::pem_file_iter(path)
+                    .map_err(|e| DbError::Tls(format!("{path}: {e}")))?;
+                for cert in certs {
+                    let cert = cert.map_err(|e| DbError::Tls(format!("{path}: {e}")))?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| DbError::Tls(format!("{path}: {e}")))?;
+                }
+            }
+            None => {
+                for cert in rustls_native_certs::load_native_certs().certs {
+                    // One unusable system certificate does not make the others wrong.
+                    let _ = roots.add(cert);
+                }
+            }
+        }
+        if roots.is_empty() {
+            return Err(DbError::Tls(format!(
+                "no CA certificate in {}",
+                path.unwrap_or("the system's store")
+            )));
+        }
+        Ok(roots)
+    }
+
+    /// `sslmode=require` without a CA: libpq encrypts and checks nothing about who
+    /// answers. The handshake's signatures are still checked, so the session is bound
+    /// to the certificate shown; only the certificate itself is taken on trust.
+    #[derive(Debug)]
+    struct EncryptOnly(Arc<rustls::crypto::CryptoProvider>);
+
+    impl ServerCertVerifier for EncryptOnly {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp_response: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn sslmode_and_sslrootcert_are_read_and_passed_on_as_tokio_postgres_takes_them() {
+            assert_eq!(
+                parse("postgres://u@h/db"),
+                ("postgres://u@h/db".into(), Mode::Clear, None)
+            );
+            assert_eq!(
+                parse("postgres://u@h/db?sslmode=disable"),
+                (
+                    "postgres://u@h/db?sslmode=disable".into(),
+                    Mode::Clear,
+                    None
+                )
+            );
+            assert_eq!(
+                parse("postgres://u@h/db?sslmode=require&connect_timeout=5"),
+                (
+                    "postgres://u@h/db?sslmode=require&connect_timeout=5".into(),
+                    Mode::Require,
+                    None
+                )
+            );
+            assert_eq!(
+                parse("postgres://u@h/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem"),
+                (
+                    "postgres://u@h/db?sslmode=require".into(),
+                    Mode::Verify,
+                    Some("/etc/ca.pem".into())
+                )
+            );
+            assert!(settings("postgres://u@h/db?sslmode=require").is_ok_and(|(_, c)| c.is_some()));
+            let with_ca = super::super::url_with_ca(
+                "postgres://u@h/db?sslmode=verify-full",
+                Some(std::path::Path::new("/etc/pg ca.pem")),
+            );
+            assert_eq!(parse(&with_ca).2.as_deref(), Some("/etc/pg ca.pem"));
+            assert!(
+                settings("postgres://u@h/db?sslmode=verify-full&sslrootcert=/nonexistent").is_err(),
+                "an unreadable CA file is an error, not a silent fallback"
+            );
+        }
+    }
 }
 
 /// Brings the schema up to date; applied migrations are recorded and skipped.
