@@ -7,6 +7,9 @@
 # third spectates from the third node. Stop one node (kill -9 its pid, printed below)
 # mid-round and another adopts its rooms. Ctrl-C stops everything; state is kept in
 # target/cluster/ (delete it to start over). Extra arguments go to every node.
+# The cluster is locked: NATS lets in only the user `kurve` with a generated password
+# (target/cluster/nats-password), and every message between nodes is sealed with the
+# generated KURVE_SECRET (target/cluster/secret). Both files are private (mode 600).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,9 +28,21 @@ mkdir -p "$state"
 state=$(cd "$state" && pwd)
 nats_port=${KURVE_CLUSTER_NATS_PORT:-4222}
 pg_port=${KURVE_CLUSTER_PG_PORT:-5433}
+umask 077
 [ -f "$state/secret" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$state/secret"
-export KURVE_SECRET
+[ -f "$state/nats-password" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$state/nats-password"
+export KURVE_SECRET KURVE_NATS_USER KURVE_NATS_PASSWORD
 KURVE_SECRET=$(cat "$state/secret")
+KURVE_NATS_USER=kurve
+KURVE_NATS_PASSWORD=$(cat "$state/nats-password")
+# NATS's password goes in a config file, not on its command line (which `ps` shows).
+cat >"$state/nats.conf" <<EOF
+authorization {
+  user: "$KURVE_NATS_USER"
+  password: "$KURVE_NATS_PASSWORD"
+}
+EOF
+umask 022
 
 pids=()
 cleanup() {
@@ -40,9 +55,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-echo "==> nats-server (JetStream) on 127.0.0.1:$nats_port"
+echo "==> nats-server (JetStream, password required) on 127.0.0.1:$nats_port"
 nats=$(command -v nats-server || echo /usr/sbin/nats-server)
-"$nats" -js -a 127.0.0.1 -p "$nats_port" -sd "$state/nats" >"$state/nats.log" 2>&1 &
+"$nats" -c "$state/nats.conf" -js -a 127.0.0.1 -p "$nats_port" -sd "$state/nats" >"$state/nats.log" 2>&1 &
 pids+=($!)
 
 echo "==> PostgreSQL on 127.0.0.1:$pg_port"
