@@ -239,6 +239,12 @@ pub struct LimitsConfig {
     /// (then `too_many_replays`): guests are free, so the per-user cap alone is not one.
     #[arg(long, env = "KURVE_MAX_REPLAYS_PER_ADDRESS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_replays_per_address: u32,
+
+    /// TCP connections one peer address may hold open at once (more are closed as they
+    /// are accepted, counted as `connections_per_address`): above the 200 sockets an
+    /// address may open, with room for its HTTP requests. A trusted proxy is not capped.
+    #[arg(long, env = "KURVE_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_address: u32,
 }
 
 impl Default for LimitsConfig {
@@ -257,6 +263,7 @@ impl Default for LimitsConfig {
             max_wrong_room_passwords: 5,
             max_replays_per_user: 3,
             max_replays_per_address: 10,
+            max_connections_per_address: 256,
         }
     }
 }

@@ -243,7 +243,7 @@ pub async fn serve(listener: TcpListener, app: App) -> Result<(), StartError> {
             tokio::spawn(relay.run(shutdown.clone()));
         }
     }
-    http::serve::serve(listener, router, shutdown).await;
+    http::serve::serve(listener, router, app.limits.clone(), shutdown).await;
     // HTTP stopped accepting; the socket tasks watch the same token and close.
     app.sockets.close();
     if tokio::time::timeout(shutdown::SOCKETS, app.sockets.wait())

@@ -44,6 +44,9 @@ pub enum Refusal {
     ReplaysPerUser,
     ReplaysPerAddress,
     ReplayControls,
+    ConnectionsPerAddress,
+    RequestReadTimeout,
+    RequestBodyTooLarge,
     PasswordHashQueue,
 }
 
@@ -64,6 +67,9 @@ impl Refusal {
             Refusal::ReplaysPerUser => "replays_per_user",
             Refusal::ReplaysPerAddress => "replays_per_address",
             Refusal::ReplayControls => "replay_controls",
+            Refusal::ConnectionsPerAddress => "connections_per_address",
+            Refusal::RequestReadTimeout => "request_read_timeout",
+            Refusal::RequestBodyTooLarge => "request_body_too_large",
             Refusal::PasswordHashQueue => "password_hash_queue",
         }
     }
@@ -281,6 +287,9 @@ struct LimitsInner {
     wrong_room_passwords: RateTable<(String, String)>,
     wrong_room_passwords_by_address: RateTable<IpAddr>,
     sockets_by_address: Mutex<HashMap<IpAddr, u32>>,
+    /// Open TCP connections by peer address (not the forwarded client: a connection is
+    /// the peer's).
+    connections_by_address: Mutex<HashMap<IpAddr, u32>>,
     replays: Mutex<ReplayCounts>,
 }
 
@@ -318,6 +327,7 @@ impl Limits {
                 config.max_wrong_room_passwords,
             )),
             sockets_by_address: Mutex::new(HashMap::new()),
+            connections_by_address: Mutex::new(HashMap::new()),
             replays: Mutex::default(),
             config,
         }))
@@ -474,6 +484,26 @@ impl Limits {
         }
     }
 
+    /// Holds one TCP connection slot of peer `address` for as long as the returned guard
+    /// lives. A trusted proxy's connections are every client's behind it: not capped.
+    pub fn open_connection(&self, address: IpAddr) -> Result<SocketSlot, Refusal> {
+        if !self.per_address() || self.0.config.trusted_proxies.contains(&address) {
+            return Ok(SocketSlot { held: None });
+        }
+        let key = address_key(address);
+        let table = &self.0.connections_by_address;
+        let mut open = table.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(key).or_insert(0);
+        if *count >= self.0.config.max_connections_per_address {
+            Refusal::ConnectionsPerAddress.count();
+            return Err(Refusal::ConnectionsPerAddress);
+        }
+        *count += 1;
+        Ok(SocketSlot {
+            held: Some((self.clone(), key, Table::Connections)),
+        })
+    }
+
     /// Holds one socket slot of `address` for as long as the returned guard lives.
     pub fn open_socket(&self, address: IpAddr) -> Result<SocketSlot, Refusal> {
         if !self.per_address() {
@@ -488,7 +518,7 @@ impl Limits {
         }
         *count += 1;
         Ok(SocketSlot {
-            held: Some((self.clone(), key)),
+            held: Some((self.clone(), key, Table::Sockets)),
         })
     }
 
@@ -561,18 +591,33 @@ impl Drop for ReplaySlot {
     }
 }
 
-/// One open socket counted against its address; released when dropped.
+/// Which count a [`SocketSlot`] holds a place in.
+#[derive(Debug, Clone, Copy)]
+enum Table {
+    Sockets,
+    Connections,
+}
+
+/// One open socket (or TCP connection) counted against its address; released when
+/// dropped.
 #[derive(Debug)]
 pub struct SocketSlot {
-    held: Option<(Limits, IpAddr)>,
+    held: Option<(Limits, IpAddr, Table)>,
 }
 
 impl Drop for SocketSlot {
     fn drop(&mut self) {
-        let Some((limits, key)) = self.held.take() else {
+        let Some((limits, key, table)) = self.held.take() else {
             return;
         };
-        let mut open = limits.sockets();
+        let mut open = match table {
+            Table::Sockets => limits.sockets(),
+            Table::Connections => limits
+                .0
+                .connections_by_address
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        };
         if let Some(count) = open.get_mut(&key) {
             *count -= 1;
             if *count == 0 {
@@ -760,6 +805,35 @@ mod tests {
             .expect("another address has its own budget");
         drop(a);
         limits.open_socket(address).expect("a slot came back");
+    }
+
+    #[test]
+    fn connections_per_address_are_capped_except_for_trusted_proxies() {
+        let proxy = IpAddr::from([10, 0, 0, 9]);
+        let limits = Limits::new(LimitsConfig {
+            max_connections_per_address: 2,
+            trusted_proxies: vec![proxy],
+            ..LimitsConfig::default()
+        });
+        let address = IpAddr::from([10, 0, 0, 1]);
+        let a = limits.open_connection(address).expect("first");
+        let _b = limits.open_connection(address).expect("second");
+        assert_eq!(
+            limits.open_connection(address).err(),
+            Some(Refusal::ConnectionsPerAddress)
+        );
+        let _sockets = limits
+            .open_socket(address)
+            .expect("expected sockets to be counted apart from connections");
+        let _proxied: Vec<_> = (0..5)
+            .map(|_| {
+                limits
+                    .open_connection(proxy)
+                    .expect("a proxy is not capped")
+            })
+            .collect();
+        drop(a);
+        limits.open_connection(address).expect("a slot came back");
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! HTTP at its edges, over raw TCP against a server on port 0: every client error in
 //! the JSON error shape with the right status (never the web client, never 500), a
-//! request whose headers never finish is dropped, and lookalike or invisible names.
+//! request whose headers or body never finish is dropped, connections per address are
+//! capped, an oversized long-poll post gets the JSON 413, and lookalike or invisible
+//! names.
 
 use std::time::Duration;
 
-use kurve_server::http::serve::HEADER_READ_TIMEOUT;
-use kurve_tests::spawn_server;
+use kurve_server::http::serve::{HEADER_READ_TIMEOUT, REQUEST_READ_TIMEOUT};
+use kurve_tests::{spawn_server, spawn_server_with};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -172,5 +174,126 @@ async fn lookalike_and_invisible_names_are_refused() {
         status, 200,
         "the account signs in under any of its forms: {text}"
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_whose_body_trickles_in_is_dropped() {
+    let server = spawn_server().await;
+    let stream = TcpStream::connect(server.addr).await.expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    writer
+        .write_all(
+            b"POST /api/guest HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n\
+              content-length: 1000\r\n\r\n{",
+        )
+        .await
+        .expect("write the headers and one byte");
+    // A byte a second, for longer than the deadline: never a whole body.
+    let trickle = tokio::spawn(async move {
+        for _ in 0..(REQUEST_READ_TIMEOUT.as_secs() + 10) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if writer.write_all(b" ").await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(
+        REQUEST_READ_TIMEOUT + Duration::from_secs(5),
+        reader.read_to_end(&mut buf),
+    )
+    .await;
+    trickle.abort();
+    assert!(
+        read.is_ok(),
+        "expected the server to close a connection whose body is still arriving after {REQUEST_READ_TIMEOUT:?}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn connections_per_address_are_capped() {
+    let mut config = kurve_server::config::Config::for_tests();
+    config.limits.max_connections_per_address = 4;
+    let server = spawn_server_with(config).await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+        // A request answered proves the connection was accepted and counted.
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\n\r\n")
+            .await
+            .expect("write");
+        let mut buf = [0_u8; 512];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .expect("an answer within 5 s")
+            .expect("read");
+        assert!(
+            buf[..n].starts_with(b"HTTP/1.1 200"),
+            "expected connections 1-4 to be served"
+        );
+        held.push(stream);
+    }
+    let mut fifth = TcpStream::connect(server.addr).await.expect("connect");
+    let _ = fifth
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n")
+        .await;
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), fifth.read_to_end(&mut buf))
+        .await
+        .expect("expected the 5th connection from one address to be closed at once");
+    assert!(
+        read.is_err() || buf.is_empty(),
+        "expected the 5th connection to be closed unanswered, got {:?}",
+        String::from_utf8_lossy(&buf)
+    );
+    held.pop();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, _, _) = exchange(server.addr, &request("GET", "/healthz", None)).await;
+    assert_eq!(
+        status, 200,
+        "expected a closed connection's slot to come back"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversized_long_poll_post_gets_the_json_413_not_a_reset() {
+    let server = spawn_server().await;
+    let size = 20 * 1024 * 1024;
+    let stream = TcpStream::connect(server.addr).await.expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    let head = format!(
+        "POST /socket/longpoll?vsn=2.0.0&token=whatever HTTP/1.1\r\nhost: test\r\n\
+         connection: close\r\ncontent-type: application/x-ndjson\r\ncontent-length: {size}\r\n\r\n"
+    );
+    let send = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        let chunk = vec![b'a'; 64 * 1024];
+        for _ in 0..size / chunk.len() {
+            writer.write_all(&chunk).await?;
+        }
+        writer.flush().await
+    });
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), reader.read_to_end(&mut response))
+        .await
+        .expect("a response within 30 s");
+    let sent = send.await.expect("the writer task");
+    assert!(
+        read.is_ok() && sent.is_ok(),
+        "expected the refusal to be read whole, not a reset: read {read:?}, write {sent:?}"
+    );
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("expected a response, got {text:?}"));
+    assert!(
+        head.starts_with("HTTP/1.1 413"),
+        "expected 413, got {head:?}"
+    );
+    assert_eq!(error_code(body), "payload_too_large");
     server.stop().await;
 }

@@ -29,9 +29,11 @@ use kurve_shared::phoenix::Vsn;
 use rand::RngCore;
 use serde_json::json;
 
+use super::error::ApiError;
 use super::serve::ClientIp;
 use crate::app::App;
 use crate::config::MAX_FRAME_BYTES;
+use crate::limits::Refusal;
 use crate::metrics;
 use crate::socket::longpoll::{
     Command, Frame, LongPollSessions, MAX_POST_FRAMES, POLL_WINDOW, PostOutcome, SessionHandle,
@@ -40,6 +42,12 @@ use crate::socket::longpoll::{
 /// The largest post body: the most frames, each at the frame size limit.
 const MAX_POST_BYTES: usize = MAX_POST_FRAMES * MAX_FRAME_BYTES;
 
+/// Most bytes of a body past [`MAX_POST_BYTES`] read and thrown away so that the 413
+/// reaches the client: closing a connection with unread data makes the kernel answer
+/// with a reset, and the client sees that instead of the refusal. Past this (or past
+/// the request deadline) the connection is closed after all.
+const MAX_DRAINED_BYTES: usize = 32 * 1024 * 1024;
+
 /// How long a request waits for its session to take it before giving up (`408`).
 const SESSION_BUSY: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -47,7 +55,8 @@ const SESSION_BUSY: std::time::Duration = std::time::Duration::from_secs(10);
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/socket/longpoll", get(poll).post(post).options(preflight))
-        .layer(DefaultBodyLimit::max(MAX_POST_BYTES))
+        // The post reads its own body, bounded (`read_bounded`).
+        .layer(DefaultBodyLimit::disable())
         .layer(Extension(Arc::new(LongPollSessions::default())))
 }
 
@@ -176,15 +185,60 @@ fn open_session(
     body(json!({"status": 410, "token": token, "messages": []}))
 }
 
+/// Why a body was not read.
+#[derive(Debug, PartialEq, Eq)]
+enum BodyError {
+    /// Over the limit: the JSON 413.
+    TooLarge,
+    /// It failed or stopped arriving (the request deadline).
+    Failed,
+}
+
+/// Reads `body` whole if it is at most `limit` bytes. A longer one is read on and thrown
+/// away, up to [`MAX_DRAINED_BYTES`], so the refusal is answered rather than reset.
+async fn read_bounded(body: Body, limit: usize) -> Result<Bytes, BodyError> {
+    use futures_util::StreamExt;
+    let mut chunks = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut seen = 0_usize;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|_| BodyError::Failed)?;
+        seen = seen.saturating_add(chunk.len());
+        if seen > limit.saturating_add(MAX_DRAINED_BYTES) {
+            // Too much to drain: answer anyway; the connection closes after.
+            return Err(BodyError::TooLarge);
+        }
+        if seen <= limit {
+            kept.extend_from_slice(&chunk);
+        } else {
+            kept = Vec::new();
+        }
+    }
+    if seen > limit {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(Bytes::from(kept))
+}
+
 /// `POST /socket/longpoll`: frames, one per line.
 async fn post(
     State(app): State<App>,
     Extension(sessions): Extension<Arc<LongPollSessions>>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    frames: Bytes,
+    request: Body,
 ) -> Response {
     metrics::count_longpoll_request("post");
+    let frames = match read_bounded(request, MAX_POST_BYTES).await {
+        Ok(frames) => frames,
+        Err(BodyError::TooLarge) => {
+            Refusal::RequestBodyTooLarge.count();
+            return ApiError::PayloadTooLarge.into_response();
+        }
+        Err(BodyError::Failed) => {
+            return ApiError::BadRequest("the body did not arrive whole".into()).into_response();
+        }
+    };
     let params = params(query.as_deref());
     let Some(handle) = session_of(&app, &headers, &params).and_then(|n| n.find(&sessions)) else {
         return body(json!({"status": 410}));

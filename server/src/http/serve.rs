@@ -3,15 +3,19 @@
 //!
 //! axum's own `serve` has no header-read timeout, so a client could hold a connection
 //! open with a request it never finishes. This loop serves each connection with
-//! hyper's auto (HTTP/1.1 and h2c) builder, gives a request [`HEADER_READ_TIMEOUT`] to
-//! arrive, records the peer's address in the request ([`PeerAddr`]) and, on shutdown,
-//! stops accepting and lets requests in flight finish.
+//! hyper's auto (HTTP/1.1 and h2c) builder, gives a request's headers
+//! [`HEADER_READ_TIMEOUT`] to arrive and its body [`REQUEST_READ_TIMEOUT`] (a body
+//! still arriving then fails, and the connection is closed), holds at most
+//! `--max-connections-per-address` connections of one peer address (more are closed on
+//! accept, counted), records the peer's address in the request ([`PeerAddr`]) and, on
+//! shutdown, stops accepting and lets requests in flight finish.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::Request;
 use axum::http::request::Parts;
@@ -25,11 +29,17 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use crate::config::shutdown;
-use crate::limits::Limits;
+use crate::limits::{Limits, Refusal};
 
 /// Time a client has to send a request's headers, from the first byte (or from the
 /// end of the previous request on a kept-alive connection).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Time a request's body has to arrive once its headers have (CONTRACT §8: 10 s to
+/// read a request). A body still arriving then ends in an error, the handler answers
+/// (400) and the connection is closed: 600 connections sending a byte a second no
+/// longer stay open for ever.
+pub const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a failed `accept` (too many open files) pauses the loop.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -40,7 +50,12 @@ pub struct PeerAddr(pub SocketAddr);
 
 /// Serves `router` on `listener` until `shutdown`, then lets requests in flight finish
 /// for at most `config::shutdown::HTTP_REQUESTS`.
-pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: CancellationToken,
+) {
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -59,6 +74,10 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
                 }
             },
         };
+        // Dropping the stream closes it: the peer holds too many already (counted).
+        let Ok(slot) = limits.open_connection(peer.ip()) else {
+            continue;
+        };
         // Game frames are small and latency-bound: no Nagle delay on any socket.
         if let Err(error) = tcp.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
@@ -66,6 +85,8 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
         let router = router.clone();
         let service = tower::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(PeerAddr(peer));
+            let deadline = tokio::time::Instant::now() + REQUEST_READ_TIMEOUT;
+            let request = request.map(|body| with_deadline(Body::new(body), deadline));
             let router = router.clone();
             async move { router.oneshot(request).await }
         });
@@ -74,6 +95,7 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
+            let _slot = slot;
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "http connection ended with an error");
             }
@@ -86,6 +108,29 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
     {
         tracing::debug!("http connections still open after the drain");
     }
+}
+
+/// Why a request body stopped: it did not arrive in time.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive within {} s", REQUEST_READ_TIMEOUT.as_secs())]
+struct BodyTimedOut;
+
+/// `body`, failing once `deadline` passes with data still to come.
+fn with_deadline(body: Body, deadline: tokio::time::Instant) -> Body {
+    use futures_util::StreamExt;
+    let chunks = body.into_data_stream();
+    let timed = futures_util::stream::unfold(Some(chunks), move |chunks| async move {
+        let mut chunks = chunks?;
+        match tokio::time::timeout_at(deadline, chunks.next()).await {
+            Ok(Some(chunk)) => Some((chunk, Some(chunks))),
+            Ok(None) => None,
+            Err(_) => {
+                Refusal::RequestReadTimeout.count();
+                Some((Err(axum::Error::new(BodyTimedOut)), None))
+            }
+        }
+    });
+    Body::from_stream(timed)
 }
 
 /// The client's address: the peer's, or, when the peer is a trusted proxy, the last
