@@ -72,6 +72,27 @@ test("admin:stats refuses players and serves the operator: stats every second, r
   assert.ok(page.status === 200 || /not built/.test(page.text), `the operator page exists: ${page.status} ${page.text.slice(0, 80)}`);
 });
 
+test("the operator's socket stays out of lobby presence, and nobody may call itself operator", async (t) => {
+  const operator = connect(srv.url, ADMIN_TOKEN);
+  const g = await guest(srv.http, "Watcher");
+  const player = connect(srv.url, g.token);
+  t.after(() => disconnectAll(player, operator));
+  await join(operator, "lobby:main");
+  const { presence } = await join(player, "lobby:main");
+  await waitFor(() => presence.keys().includes(g.user.id), 5000, "the player's own presence");
+  const keys = presence.keys();
+  assert.ok(!keys.includes("operator"), `expected the operator not listed: ${JSON.stringify(keys)}`);
+  const names = presence.presence.list((id, { metas }) => metas[0].name);
+  assert.ok(!names.includes("operator"), `expected no one listed as operator: ${JSON.stringify(names)}`);
+  for (const name of ["operator", "OPERATOR", "Operator"]) {
+    const r = await fetch(`${srv.http}/api/guest`, {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name }),
+    });
+    assert.equal(r.status, 422, `expected ${name} refused as a guest name`);
+    assert.equal((await r.json()).error.code, "invalid_name");
+  }
+});
+
 test("without KURVE_ADMIN_TOKEN there is no operator page and no admin topic; a short token is refused at start", async (t) => {
   const plain = await startServer();
   t.after(() => plain.stop());

@@ -150,8 +150,14 @@ async fn lookalike_and_invisible_names_are_refused() {
     );
     let (status, _, body) = exchange(server.addr, &register).await;
     assert_eq!(status, 201, "{body}");
-    for lookalike in ["alice", "Alıce", "ＡＬＩＣＥ", "\u{0410}lice", "𝐀𝐥𝐢𝐜𝐞"]
-    {
+    for lookalike in [
+        "alice",
+        "Alıce",
+        "ＡＬＩＣＥ",
+        "\u{0410}lice",
+        "𝐀𝐥𝐢𝐜𝐞",
+        "ALİCE",
+    ] {
         for route in ["/api/register", "/api/guest"] {
             let body = json!({"name": lookalike, "password": "long enough"});
             let (status, _, text) =
@@ -159,6 +165,15 @@ async fn lookalike_and_invisible_names_are_refused() {
             assert_eq!(status, 409, "{route} {lookalike:?}: {text}");
             assert_eq!(error_code(&text), "name_taken");
         }
+    }
+    for route in ["/api/register", "/api/guest"] {
+        let body = json!({"name": "Operator", "password": "long enough"});
+        let (status, _, text) = exchange(server.addr, &request("POST", route, Some(&body))).await;
+        assert_eq!(
+            status, 422,
+            "expected {route} to refuse the operator's name: {text}"
+        );
+        assert_eq!(error_code(&text), "invalid_name");
     }
     for invisible in ["\u{3164}", "Bob\u{200B}", "\u{202E}evil"] {
         let body = json!({"name": invisible});

@@ -3,7 +3,10 @@
 //!
 //! Uniqueness is decided on a name's **skeleton** (UTS #39): NFKC, lower case, then the
 //! confusable mapping, so `Alice`, `ＡＬＩＣＥ`, `Аlice` (Cyrillic А), `𝐀𝐥𝐢𝐜𝐞` and
-//! `Alıce` are one name. The characters a name may hold are those UTS #39 allows in
+//! `Alıce` are one name; so is `ALİCE` (U+0130, whose lower case is `i` plus a combining
+//! dot above: a dot on a soft-dotted `i` or `j` is dropped, it changes nothing one sees).
+//! The name [`RESERVED`] (`operator`, in any of its forms) is nobody's: the operator's
+//! sockets are called so. The characters a name may hold are those UTS #39 allows in
 //! identifiers (which excludes invisible fillers such as U+3164), plus space, `_`, `-`
 //! and `.`.
 
@@ -12,6 +15,10 @@ use unicode_security::GeneralSecurityProfile;
 
 /// The most characters a name may have (CONTRACT §2).
 pub const MAX_NAME_CHARS: usize = 24;
+
+/// Names nobody may take, guest or account (compared by skeleton): the operator's
+/// sockets go by `operator`, and a player called so could pass for the operator.
+pub const RESERVED: &[&str] = &["operator"];
 
 /// Why a name is refused, in words for the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -22,6 +29,8 @@ pub enum NameError {
     TooLong,
     #[error("name may contain only letters, digits, spaces and _ - .")]
     Characters,
+    #[error("that name is reserved")]
+    Reserved,
 }
 
 impl NameError {
@@ -31,6 +40,7 @@ impl NameError {
             NameError::Empty => "name must not be empty",
             NameError::TooLong => "name must be at most 24 characters",
             NameError::Characters => "name may contain only letters, digits, spaces and _ - .",
+            NameError::Reserved => "that name is reserved",
         }
     }
 }
@@ -52,6 +62,10 @@ pub fn normalize(raw: &str) -> Result<String, NameError> {
     if !name.chars().all(allowed) {
         return Err(NameError::Characters);
     }
+    let folded = skeleton(name);
+    if RESERVED.iter().any(|reserved| skeleton(reserved) == folded) {
+        return Err(NameError::Reserved);
+    }
     Ok(name.to_owned())
 }
 
@@ -60,7 +74,22 @@ pub fn skeleton(name: &str) -> String {
     let folded: String = name.trim().nfkc().collect::<String>().to_lowercase();
     let mapped: String = unicode_security::skeleton(&folded).collect();
     // The mapping may produce capitals (Cyrillic Н → H): fold once more.
-    mapped.to_lowercase()
+    without_soft_dots(&mapped.to_lowercase())
+}
+
+/// `text` without the combining dot above (U+0307) right after a soft-dotted `i` or `j`,
+/// where it shows nothing: the lower case of `İ` is `i` + U+0307.
+fn without_soft_dots(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut previous = None;
+    for c in text.chars() {
+        if c == '\u{0307}' && matches!(previous, Some('i' | 'j')) {
+            continue;
+        }
+        out.push(c);
+        previous = Some(c);
+    }
+    out
 }
 
 /// Free text shown to others (chat lines, room names): bidirectional controls and
@@ -98,6 +127,8 @@ mod tests {
             "Аlice",
             "𝐀𝐥𝐢𝐜𝐞",
             " Alice ",
+            "ALİCE",
+            "alİce",
         ] {
             assert_eq!(
                 skeleton(other),
@@ -107,6 +138,20 @@ mod tests {
         }
         assert_ne!(skeleton("Alice"), skeleton("Alina"));
         assert_ne!(skeleton("bob"), skeleton("rob"));
+    }
+
+    #[test]
+    fn the_operators_name_is_reserved_in_every_form() {
+        for name in [
+            "operator",
+            "Operator",
+            "OPERATOR",
+            "ＯＰＥＲＡＴＯＲ",
+            "οperator",
+        ] {
+            assert_eq!(normalize(name), Err(NameError::Reserved), "{name:?}");
+        }
+        assert_eq!(normalize("operators").as_deref(), Ok("operators"));
     }
 
     #[test]

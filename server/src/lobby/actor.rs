@@ -283,8 +283,14 @@ impl Lobby {
             status: Status::Lobby,
             room_id: None,
         };
-        let phx_ref = self.presence.track(&user.id, meta.clone());
-        self.share_join(&user.id, &phx_ref, None, &meta);
+        // The operator watches without being listed: no presence, here or on other nodes.
+        let phx_ref: Arc<str> = if user.is_operator() {
+            Arc::from("")
+        } else {
+            let phx_ref = self.presence.track(&user.id, meta.clone());
+            self.share_join(&user.id, &phx_ref, None, &meta);
+            phx_ref
+        };
         // Bring the listing up to date for those already here (paced, as a flush is),
         // then subscribe the joiner and give it the listing: every later change reaches
         // it as an event.
@@ -345,8 +351,10 @@ impl Lobby {
                 self.sockets_of.remove(user_id.as_str());
             }
         }
-        self.presence.untrack(user_id, &member.phx_ref);
-        self.share_leave(user_id, &member.phx_ref);
+        if !member.chan.socket.user.is_operator() {
+            self.presence.untrack(user_id, &member.phx_ref);
+            self.share_leave(user_id, &member.phx_ref);
+        }
         if self.presence.get(user_id).is_none() {
             self.chat_times.remove(user_id.as_str());
         }
