@@ -752,22 +752,19 @@ impl RemoteRoom {
         msg_ref: Arc<str>,
         event: RoomEvent,
     ) -> Result<(), Overloaded> {
-        let sent = self.relay.send(
-            &self.owner,
-            &RelayIn {
-                node: self.relay.node().to_owned(),
-                socket: chan.socket.id,
-                room: self.id.clone(),
-                join_ref: chan.join_ref.clone(),
-                op: RelayOp::Event { msg_ref, event },
-            },
-        );
+        let sent = self.send(&chan, RelayOp::Event { msg_ref, event });
         if sent { Ok(()) } else { Err(Overloaded) }
     }
 
     /// Asks the room's node for a fresh snapshot for this member (see
     /// [`crate::channel::Target::resync`]); the snapshot comes back as a reset push.
     pub fn resync(&self, chan: ChannelRef) -> bool {
+        self.send(&chan, RelayOp::Resync)
+    }
+
+    /// Sends `op` about `chan`'s member to the room's node; false if it could not be
+    /// queued.
+    fn send(&self, chan: &ChannelRef, op: RelayOp) -> bool {
         self.relay.send(
             &self.owner,
             &RelayIn {
@@ -775,7 +772,7 @@ impl RemoteRoom {
                 socket: chan.socket.id,
                 room: self.id.clone(),
                 join_ref: chan.join_ref.clone(),
-                op: RelayOp::Resync,
+                op,
             },
         )
     }

@@ -51,6 +51,18 @@ impl TestServer {
         (user, token)
     }
 
+    /// A counter or gauge of `/metrics`, summed over its labels; `name` may carry some
+    /// (`kurve_x_total{reason="y"}`). 0 when absent.
+    pub fn metric(&self, name: &str) -> f64 {
+        self.app
+            .metrics
+            .render()
+            .lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     /// Cancels the server and waits for it to drain.
     pub async fn stop(self) {
         self.shutdown.cancel();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use kurve_shared::phoenix::{self, ServerFrame, ServerPayload};
 use kurve_tests::client::PhxClient;
-use kurve_tests::{TestServer, spawn_server};
+use kurve_tests::spawn_server;
 use serde_json::{Value, json};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
@@ -20,17 +20,6 @@ const TOPIC: &str = "lobby:lagging";
 const HEARTBEATS: usize = 1000;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-fn metric(server: &TestServer, name: &str) -> f64 {
-    server
-        .app
-        .metrics
-        .render()
-        .lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
 
 async fn next_frame(ws: &mut Ws) -> ServerFrame {
     loop {
@@ -84,7 +73,7 @@ async fn a_lobby_member_that_falls_behind_gets_the_live_presence_and_rooms() {
     ws.flush().await.unwrap();
 
     // Others come and go while it does not read; two stay, and one makes a room.
-    let skipped_before = metric(&server, "kurve_frames_skipped_total");
+    let skipped_before = server.metric("kurve_frames_skipped_total");
     let started = tokio::time::Instant::now();
     let mut stayers = Vec::new();
     for name in ["stays-1", "stays-2"] {
@@ -107,7 +96,7 @@ async fn a_lobby_member_that_falls_behind_gets_the_live_presence_and_rooms() {
         .unwrap_or_else(|| panic!("a room id, got {reply}"))
         .to_owned();
     let mut round = 0;
-    while metric(&server, "kurve_frames_skipped_total") <= skipped_before
+    while server.metric("kurve_frames_skipped_total") <= skipped_before
         || started.elapsed() < Duration::from_secs(2)
     {
         let mut passer = PhxClient::connect(&server, &format!("passes-{round}")).await;
@@ -165,6 +154,6 @@ async fn a_lobby_member_that_falls_behind_gets_the_live_presence_and_rooms() {
         .filter_map(|r| r["id"].as_str())
         .collect();
     assert_eq!(ids, [room_id.as_str()], "the fresh room list: {rooms}");
-    assert!(metric(&server, "kurve_resyncs_total") >= 1.0);
+    assert!(server.metric("kurve_resyncs_total") >= 1.0);
     server.stop().await;
 }

@@ -65,18 +65,6 @@ async fn next_frame(ws: &mut Ws) -> Option<ServerFrame> {
     }
 }
 
-/// A counter's value in `/metrics`, summed over its labels.
-fn metric(server: &TestServer, name: &str) -> f64 {
-    server
-        .app
-        .metrics
-        .render()
-        .lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_member_that_falls_behind_is_resynced_and_one_that_never_reads_is_closed() {
     let server = spawn_server().await;
@@ -92,7 +80,7 @@ async fn a_member_that_falls_behind_is_resynced_and_one_that_never_reads_is_clos
         f.event == "presence_diff" && json_of(f)["joins"].get(&never_id).is_some()
     })
     .await;
-    let skipped_before = metric(&server, "kurve_frames_skipped_total");
+    let skipped_before = server.metric("kurve_frames_skipped_total");
     p1.ready(&j1).await;
     p2.ready(&j2).await;
 
@@ -103,7 +91,7 @@ async fn a_member_that_falls_behind_is_resynced_and_one_that_never_reads_is_clos
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
         if stalled_at.elapsed() >= STALL
-            && metric(&server, "kurve_frames_skipped_total") > skipped_before
+            && server.metric("kurve_frames_skipped_total") > skipped_before
         {
             break;
         }
@@ -152,7 +140,7 @@ async fn a_member_that_falls_behind_is_resynced_and_one_that_never_reads_is_clos
         }
     }
     assert_eq!(snapshots, 2, "the join's snapshot and the resync's");
-    assert!(metric(&server, "kurve_resyncs_total") >= 1.0);
+    assert!(server.metric("kurve_resyncs_total") >= 1.0);
 
     // The one that never reads is closed after the no-progress bound, while the
     // players' ticks stay consecutive and nobody gets an error.
@@ -177,10 +165,7 @@ async fn a_member_that_falls_behind_is_resynced_and_one_that_never_reads_is_clos
         }
     }
     assert!(
-        metric(
-            &server,
-            "kurve_slow_clients_disconnected_total{reason=\"no_progress\"}"
-        ) >= 1.0,
+        server.metric("kurve_slow_clients_disconnected_total{reason=\"no_progress\"}") >= 1.0,
         "the close is counted, as no progress (not as memory)"
     );
     let frame = p2
