@@ -25,7 +25,15 @@ export type Role = "player" | "spectator";
 
 interface JoinReply {
   you: { id: string; role: Role; color?: string; seat?: number };
-  config: { tick_hz: number; arena: { w: number; h: number }; pos_scale?: number; max_players?: number; name?: string; lobby?: string };
+  config: {
+    tick_hz: number;
+    arena: { w: number; h: number };
+    pos_scale?: number;
+    max_players?: number;
+    name?: string;
+    lobby?: string;
+    motion?: { speed_px_per_s: number; turn_rate_mrad_per_s: number };
+  };
 }
 
 interface RoomMeta {
@@ -92,6 +100,8 @@ export class RoomView {
   /** Own head prediction (`?predict=0`: off) and the arrival clock behind it. */
   readonly predicting = predictionEnabled();
   private own: OwnHead | null = null;
+  /** The room's motion rules, from the join reply's config. */
+  private motion: { speed_px_per_s: number; turn_rate_mrad_per_s: number } | null = null;
   private clock = new NetClock(1000 / 60);
   /** Inputs sent in this room view, numbered from 1 (`seq`). */
   private seq = 0;
@@ -320,6 +330,7 @@ export class RoomView {
         this.seat = reply.you?.seat ?? null;
         this.color = reply.you?.color ?? null;
         if (reply.config?.name) this.roomName = reply.config.name;
+        this.motion = reply.config?.motion ?? null;
         this.titleEl.textContent = this.roomName;
         this.el.dataset.role = this.role;
         if (!this.joinedOnce && this.role === "spectator") toast(`Watching ${this.roomName}`);
@@ -404,11 +415,11 @@ export class RoomView {
       tick_hz: cfg.tick_hz,
       arena_w: cfg.w,
       arena_h: cfg.h,
-      // Not in the join config: GAME.md's defaults, which every room runs with. Were a
-      // server to change them, the shadow would miss its checks and re-seed from every
+      // The join config's `motion`; a server that sends none runs GAME.md's defaults.
+      // Were the rules wrong, the shadow would miss its checks and re-seed from every
       // tick (counted in `reseeds`): prediction degrades, nothing wrong is drawn for long.
-      speed_px_per_s: 90,
-      turn_rate_mrad_per_s: 2950,
+      speed_px_per_s: this.motion?.speed_px_per_s ?? 90,
+      turn_rate_mrad_per_s: this.motion?.turn_rate_mrad_per_s ?? 2950,
     });
     own.onAck = (seq, tick) => {
       const at = this.sentAt.get(seq);

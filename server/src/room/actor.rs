@@ -432,6 +432,11 @@ impl Room {
                     "arena": { "w": config.w, "h": config.h },
                     "pos_scale": config.pos_scale,
                     "item_radius": config.item_radius,
+                    // What a client needs to predict its own head with the room's rules.
+                    "motion": {
+                        "speed_px_per_s": self.game.config().speed_px_per_s,
+                        "turn_rate_mrad_per_s": self.game.config().turn_rate_mrad_per_s,
+                    },
                     "max_players": self.spec.max_players,
                     "name": self.spec.name,
                     "lobby": &*self.spec.lobby,
