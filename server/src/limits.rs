@@ -44,6 +44,7 @@ pub enum Refusal {
     ReplaysPerUser,
     ReplaysPerAddress,
     ReplayControls,
+    ReplayViewers,
     ConnectionsPerAddress,
     RequestReadTimeout,
     RequestBodyTooLarge,
@@ -67,6 +68,7 @@ impl Refusal {
             Refusal::ReplaysPerUser => "replays_per_user",
             Refusal::ReplaysPerAddress => "replays_per_address",
             Refusal::ReplayControls => "replay_controls",
+            Refusal::ReplayViewers => "replay_viewers",
             Refusal::ConnectionsPerAddress => "connections_per_address",
             Refusal::RequestReadTimeout => "request_read_timeout",
             Refusal::RequestBodyTooLarge => "request_body_too_large",
@@ -293,11 +295,17 @@ struct LimitsInner {
     replays: Mutex<ReplayCounts>,
 }
 
-/// Replay channels open now, by user and by address.
+/// Replay channels open at once on this node, whoever holds them: each is a playback
+/// stepping a re-simulation at up to 4× the match's rate, about what a playing room
+/// costs, so this is sized like the rooms the node can run (docs/PERF.md), not more.
+pub const MAX_REPLAY_VIEWERS: u32 = 400;
+
+/// Replay channels open now, by user and by address, and in all.
 #[derive(Debug, Default)]
 struct ReplayCounts {
     by_user: HashMap<Arc<str>, u32>,
     by_address: HashMap<IpAddr, u32>,
+    total: u32,
 }
 
 /// Why a request was refused, and when it may be tried again.
@@ -538,6 +546,11 @@ impl Limits {
             Refusal::ReplaysPerAddress.count();
             return Err(Refusal::ReplaysPerAddress);
         }
+        if counts.total >= MAX_REPLAY_VIEWERS {
+            Refusal::ReplayViewers.count();
+            return Err(Refusal::ReplayViewers);
+        }
+        counts.total += 1;
         let user: Arc<str> = Arc::from(user);
         *counts.by_user.entry(user.clone()).or_insert(0) += 1;
         if let Some(key) = key {
@@ -584,6 +597,7 @@ impl Drop for ReplaySlot {
             }
         }
         let mut counts = self.limits.replays();
+        counts.total = counts.total.saturating_sub(1);
         release(&mut counts.by_user, &self.user);
         if let Some(address) = &self.address {
             release(&mut counts.by_address, address);

@@ -97,7 +97,7 @@ impl Resim {
     }
 
     /// A second playback of the same match, from `checkpoint`.
-    fn from_checkpoint(&self, checkpoint: &Checkpoint) -> Resim {
+    fn playback_at(&self, checkpoint: &Checkpoint) -> Resim {
         Resim {
             log: self.log.clone(),
             game: Game::restore(checkpoint.game.clone()),
@@ -214,7 +214,7 @@ impl Checkpoints {
     /// Saves `resim`'s position if it is a checkpoint not yet taken.
     fn offer(&mut self, resim: &Resim) {
         let tick = resim.tick();
-        if (tick - self.start) % self.every != 0 || self.saved.contains_key(&tick) {
+        if !(tick - self.start).is_multiple_of(self.every) || self.saved.contains_key(&tick) {
             return;
         }
         self.saved.insert(
@@ -469,8 +469,8 @@ impl Replay {
         let config = self.origin.game().arena_config();
         let now = Instant::now();
         let resim = match self.checkpoints.at_or_before(self.origin.start_tick()) {
-            Some((_, start)) => self.origin.from_checkpoint(&start),
-            None => self.origin.from_checkpoint(&Checkpoint {
+            Some((_, start)) => self.origin.playback_at(&start),
+            None => self.origin.playback_at(&Checkpoint {
                 game: self.origin.game.save(),
                 next_entry: 0,
                 record: None,
@@ -694,8 +694,13 @@ mod tests {
 
     /// Plays a short match with random steering; returns its record.
     fn play(seed: u64, players: usize) -> sim::MatchRecord {
+        play_to(seed, players, 1)
+    }
+
+    /// Plays a match to `points` per opponent with random steering; returns its record.
+    fn play_to(seed: u64, players: usize, points: u32) -> sim::MatchRecord {
         let cfg = GameConfig {
-            points_per_opponent: 1,
+            points_per_opponent: points,
             ..GameConfig::default()
         };
         let mut g = Game::new(cfg, seed, 8);
@@ -820,7 +825,7 @@ mod tests {
     #[test]
     #[ignore]
     fn seek_spam() {
-        let record = play(20_261_206, 4);
+        let record = play_to(20_261_206, 4, 3);
         let mut resim = Resim::new(&record.input_log).expect("decodes");
         let duration = resim.duration_ticks();
         let start = resim.start_tick();
