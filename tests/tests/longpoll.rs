@@ -148,8 +148,9 @@ async fn a_session_that_stops_polling_while_traffic_flows_is_dropped_then_gone()
             f.event == "presence_state" && json_of(f).get(&id).is_some()
         })
         .await;
-    // Chats keep coming while the session never polls: past the outbound bound (2 s of
-    // backlog) it is dropped, and its presence leaves.
+    // Chats keep coming while the session never polls. Falling behind alone no longer
+    // drops it (a slow poller is resynced, CONTRACT §10), but a session with no poll
+    // for 15 s is gone, traffic or not, and its presence leaves.
     let leave = async {
         let mut i = 0;
         loop {
@@ -173,9 +174,9 @@ async fn a_session_that_stops_polling_while_traffic_flows_is_dropped_then_gone()
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(10), leave)
+    tokio::time::timeout(Duration::from_secs(40), leave)
         .await
-        .expect("the stalled session is dropped within seconds");
+        .expect("the stalled session is dropped after the idle bound");
     let answer = longpoll(server.addr, "GET", &query, "").await;
     assert_eq!(answer["status"], 410, "the session is gone: {answer}");
     let old = query.rsplit("token=").next().expect("the session token");
