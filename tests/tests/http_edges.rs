@@ -290,7 +290,10 @@ async fn an_oversized_long_poll_post_gets_the_json_413_not_a_reset() {
         for _ in 0..size / chunk.len() {
             writer.write_all(&chunk).await?;
         }
-        writer.flush().await
+        writer.flush().await?;
+        // Kept open until the answer is read: a half-close here would race the
+        // server's reading of the body's end.
+        Ok::<_, std::io::Error>(writer)
     });
     let mut response = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(30), reader.read_to_end(&mut response))
