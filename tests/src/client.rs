@@ -17,7 +17,7 @@ use kurve_server::auth::User;
 use kurve_shared::game::{self, Snapshot, Tick};
 use kurve_shared::phoenix::{self, ServerFrame, ServerPayload};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -519,4 +519,26 @@ pub fn brief(frame: &ServerFrame) -> String {
         "[{:?}, {:?}, {}, {}, {payload}]",
         frame.join_ref, frame.msg_ref, frame.topic, frame.event
     )
+}
+
+/// A bare WebSocket with no background reader.
+pub type RawSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Connects a WebSocket whose kernel receive buffer is `rcvbuf` bytes and that nothing
+/// reads until the test does: a client that falls behind, with little of what it has
+/// not read held on its own side.
+pub async fn connect_unread(server: &TestServer, token: &str, rcvbuf: u32) -> RawSocket {
+    let socket = TcpSocket::new_v4().expect("a socket");
+    socket
+        .set_recv_buffer_size(rcvbuf)
+        .expect("a small receive buffer");
+    let stream = socket.connect(server.addr).await.expect("connect");
+    let url = format!(
+        "{}/socket/websocket?vsn=2.0.0&token={token}",
+        server.ws_url()
+    );
+    let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream))
+        .await
+        .expect("the unread client connects");
+    ws
 }

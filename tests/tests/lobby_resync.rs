@@ -6,12 +6,10 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use kurve_shared::phoenix::{self, ServerFrame, ServerPayload};
-use kurve_tests::client::PhxClient;
+use kurve_tests::client::{PhxClient, RawSocket, connect_unread};
 use kurve_tests::spawn_server;
 use serde_json::{Value, json};
-use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 const TOPIC: &str = "lobby:lagging";
 
@@ -19,7 +17,7 @@ const TOPIC: &str = "lobby:lagging";
 /// fill both kernels' buffers, so that what follows waits in the server's queue.
 const HEARTBEATS: usize = 1000;
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Ws = RawSocket;
 
 async fn next_frame(ws: &mut Ws) -> ServerFrame {
     loop {
@@ -48,16 +46,7 @@ fn json(frame: &ServerFrame) -> &Value {
 async fn a_lobby_member_that_falls_behind_gets_the_live_presence_and_rooms() {
     let server = spawn_server().await;
     let (stalled_user, token) = server.guest_token("stalled");
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4 * 1024).unwrap();
-    let stream = socket.connect(server.addr).await.unwrap();
-    let url = format!(
-        "{}/socket/websocket?vsn=2.0.0&token={token}",
-        server.ws_url()
-    );
-    let (mut ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream))
-        .await
-        .unwrap();
+    let mut ws = connect_unread(&server, &token, 4 * 1024).await;
     let join = json!(["1", "1", TOPIC, "phx_join", {}]);
     ws.send(Message::text(join.to_string())).await.unwrap();
     for i in 0..HEARTBEATS {

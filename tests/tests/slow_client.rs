@@ -11,13 +11,11 @@ use futures_util::{SinkExt, StreamExt};
 use kurve_shared::game;
 use kurve_shared::phoenix::{self, ServerFrame, ServerPayload};
 use kurve_tests::TestServer;
-use kurve_tests::client::{PhxClient, brief, json_of};
+use kurve_tests::client::{PhxClient, RawSocket, brief, connect_unread, json_of};
 use kurve_tests::spawn_server;
 use room_support::{create_room, ticks_of};
 use serde_json::json;
-use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// Receive buffer of a client that stops reading: the kernel on its side holds
 /// little, so what piles up is the server's to bound.
@@ -26,22 +24,13 @@ const STALLED_RCVBUF: u32 = 4 * 1024;
 /// How long the member that comes back stops reading, at least.
 const STALL: Duration = Duration::from_secs(3);
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Ws = RawSocket;
 
 /// A raw socket with a small receive buffer, joined to `room:<id>` as a spectator.
 /// Nothing reads it until the test does.
 async fn stalled_spectator(server: &TestServer, id: &str, name: &str) -> (String, Ws) {
     let (user, token) = server.guest_token(name);
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(STALLED_RCVBUF).unwrap();
-    let stream = socket.connect(server.addr).await.unwrap();
-    let url = format!(
-        "{}/socket/websocket?vsn=2.0.0&token={token}",
-        server.ws_url()
-    );
-    let (mut ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream))
-        .await
-        .expect("the stalled client connects");
+    let mut ws = connect_unread(server, &token, STALLED_RCVBUF).await;
     let join = json!(["1", "1", format!("room:{id}"), "phx_join", {"as": "spectator"}]);
     ws.send(Message::text(join.to_string()))
         .await
