@@ -239,7 +239,6 @@ async fn a_crashed_room_restarts_its_members_rejoin_and_other_rooms_are_untouche
 
     let after_from = Instant::now();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after_to = Instant::now();
     stop.cancel();
     let mut seen = Vec::new();
     for task in watched {
@@ -276,10 +275,6 @@ async fn a_crashed_room_restarts_its_members_rejoin_and_other_rooms_are_untouche
         let before = count_in(ticks, crash_at - 2 * second, crash_at);
         let during = count_in(ticks, crash_at - second, crash_at + second);
         let after = count_in(ticks, after_from, after_from + 2 * second);
-        assert!(
-            after_to >= after_from + 2 * second,
-            "the after window is 2 s long"
-        );
         // Generous: the machine may be loaded; 120 are due in 2 s at 60 Hz.
         for (window, n) in [("before", before), ("around", during), ("after", after)] {
             assert!(
