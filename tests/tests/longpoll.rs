@@ -1,6 +1,8 @@
 //! The long-poll session state machine over real HTTP: buffering between polls, 204 on an
-//! empty window, 410 for a session that is gone, the 100-frame post limit, and the
-//! outbound bound that drops a session which stops polling while traffic flows.
+//! empty window, 410 for a session that is gone, the 100-frame post limit, a session that
+//! stops polling while traffic flows, and one that polls late in a busy room (resynced).
+
+mod room_support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -186,5 +188,68 @@ async fn a_session_that_stops_polling_while_traffic_flows_is_dropped_then_gone()
     assert_ne!(fresh, old, "a new session, not the old one");
     let answer = longpoll(server.addr, "POST", &query, &join_lobby("lobby:x")).await;
     assert_eq!(answer["status"], 410, "posts too: {answer}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_that_polls_late_in_a_busy_room_is_resynced_not_dropped() {
+    let server = spawn_server().await;
+    let id = room_support::create_room(&server, "late", 4);
+    let topic = format!("room:{id}");
+    let mut p1 = PhxClient::connect(&server, "p1").await;
+    let mut p2 = PhxClient::connect(&server, "p2").await;
+    let (j1, _) = p1.join_room(&id, json!({"as": "player"})).await;
+    let (j2, _) = p2.join_room(&id, json!({"as": "player"})).await;
+    let (query, _) = open(&server, "late").await;
+    let join = json!(["1", "1", topic, "phx_join", {"as": "spectator"}]).to_string();
+    assert_eq!(
+        longpoll(server.addr, "POST", &query, &join).await["status"],
+        200
+    );
+    let event = |f: &Value| f[3].as_str().unwrap_or_default().to_owned();
+    let mut joined = Vec::new();
+    while !joined.iter().any(|f: &Value| event(f) == "snapshot") {
+        joined.extend(frames(&longpoll(server.addr, "GET", &query, "").await));
+    }
+    p1.ready(&j1).await;
+    p2.ready(&j2).await;
+
+    // No poll for well past the backlog bound while the round ticks.
+    tokio::time::sleep(kurve_server::config::RESYNC_BACKLOG * 3).await;
+
+    // The polls that follow: what was queued, then a fresh snapshot, then every tick
+    // after it.
+    let mut resynced_at: Option<u64> = None;
+    let mut after = 0;
+    while after < 30 {
+        let answer = longpoll(server.addr, "GET", &query, "").await;
+        if answer["status"] == 204 {
+            continue;
+        }
+        for frame in frames(&answer) {
+            assert_ne!(event(&frame), "phx_error", "{frame}");
+            if frame[2] != topic.as_str() {
+                continue;
+            }
+            match event(&frame).as_str() {
+                "snapshot" => resynced_at = frame[4]["tick"].as_u64(),
+                "tick" => {
+                    if let Some(last) = resynced_at.as_mut() {
+                        let tick = frame[4]["tick"].as_u64().expect("a tick number");
+                        assert_eq!(tick, *last + 1, "ticks follow the resync snapshot");
+                        *last = tick;
+                        after += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(server.metric("kurve_resyncs_total") >= 1.0);
+    assert_eq!(
+        server.metric("kurve_slow_clients_disconnected_total"),
+        0.0,
+        "nobody was dropped"
+    );
     server.stop().await;
 }
