@@ -464,6 +464,18 @@ mod tests {
         }
     }
 
+    /// An arena from the empty snapshot whose round started at tick 11.
+    fn started() -> Arena {
+        let mut a = Arena::from_snapshot(&empty());
+        a.apply_tick(&Tick {
+            tick: 11,
+            heads: vec![],
+            events: vec![start()],
+        })
+        .expect("seq");
+        a
+    }
+
     fn mv(tick: u64, seat: u8, x: i32, draw: Draw) -> Tick {
         Tick {
             tick,
@@ -481,13 +493,7 @@ mod tests {
 
     #[test]
     fn applies_heads_then_events_and_breaks_lines_at_gaps() {
-        let mut a = Arena::from_snapshot(&empty());
-        a.apply_tick(&Tick {
-            tick: 11,
-            heads: vec![],
-            events: vec![start()],
-        })
-        .expect("seq");
+        let mut a = started();
         a.apply_tick(&mv(12, 0, 3248, Draw::Solid)).expect("seq");
         a.apply_tick(&mv(13, 0, 3296, Draw::Solid)).expect("seq");
         assert_eq!(a.trails.len(), 1, "one polyline");
@@ -516,13 +522,7 @@ mod tests {
 
     #[test]
     fn is_free_sees_walls_trails_and_heads() {
-        let mut a = Arena::from_snapshot(&empty());
-        a.apply_tick(&Tick {
-            tick: 11,
-            heads: vec![],
-            events: vec![start()],
-        })
-        .expect("seq");
+        let mut a = started();
         a.apply_tick(&mv(12, 0, 6400, Draw::Solid)).expect("seq");
         assert!(!a.is_free([4800, 3200], 96, Some(0)), "on the trail");
         assert!(a.is_free([4800, 3600], 96, Some(0)), "12.5 px beside it");
@@ -536,13 +536,7 @@ mod tests {
     /// ticks continue from `snapshot.tick + 1`.
     #[test]
     fn a_snapshot_mid_round_is_a_full_reset() {
-        let mut a = Arena::from_snapshot(&empty());
-        a.apply_tick(&Tick {
-            tick: 11,
-            heads: vec![],
-            events: vec![start()],
-        })
-        .expect("seq");
+        let mut a = started();
         a.apply_tick(&mv(12, 0, 6400, Draw::Solid)).expect("seq");
         assert!(
             !a.is_free([4800, 3200], 96, Some(0)),
