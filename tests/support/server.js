@@ -21,11 +21,29 @@ const START_TIMEOUT_MS = 20000;
 export async function spawnServer({ args = [], env = {}, bind = "127.0.0.1:0", database = "sqlite::memory:" } = {}) {
   const bin = process.env.KURVE_SERVER_BIN ?? path.join(repo, "target/debug/kurve-server");
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run cargo build -p kurve-server first`);
-  const proc = spawn(bin, ["--bind", bind, "--database-url", database, ...args], {
-    cwd: repo,
+  const { proc, match, stop, stderr } = await spawnListening(bin, ["--bind", bind, "--database-url", database, ...args], {
+    name: "server",
+    pattern: /listening on (http:\/\/\S+)/,
+    timeoutMs: START_TIMEOUT_MS,
+    killAfterMs: 10000,
     // Every test client comes from 127.0.0.1, so the per-address budgets (CONTRACT §8)
     // are off unless a suite turns them on (tests/js/limits.test.js does).
-    env: { ...process.env, KURVE_TEST_HOOKS: "true", KURVE_LIMITS: "off", RUST_LOG: process.env.RUST_LOG ?? "warn", ...env },
+    env: { KURVE_TEST_HOOKS: "true", KURVE_LIMITS: "off", RUST_LOG: process.env.RUST_LOG ?? "warn", ...env },
+  });
+  const http = match[1];
+  return { http, url: http.replace(/^http/, "ws"), proc, stop, stderr };
+}
+
+/**
+ * Spawns `bin` with `args` (and `env` over this process's) from the repository, and
+ * waits until its stdout matches `pattern`, the line a binary prints once it listens.
+ * Resolves to { proc, match, stop(signal), stderr() }; `stop` sends `signal` (SIGTERM by
+ * default), escalates to SIGKILL after `killAfterMs`, and resolves to the exit code.
+ */
+export async function spawnListening(bin, args, { name, pattern, timeoutMs, killAfterMs, env = {} }) {
+  const proc = spawn(bin, args, {
+    cwd: repo,
+    env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
@@ -33,29 +51,29 @@ export async function spawnServer({ args = [], env = {}, bind = "127.0.0.1:0", d
     stderr += d;
     if (process.env.KURVE_TEST_VERBOSE) process.stderr.write(d);
   });
-  const http = await new Promise((resolve, reject) => {
+  const match = await new Promise((resolve, reject) => {
     let out = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${stderr}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${stderr}`)), timeoutMs);
     proc.stdout.on("data", (d) => {
       out += d;
-      const m = out.match(/listening on (http:\/\/\S+)/);
+      const m = out.match(pattern);
       if (m) {
         clearTimeout(timer);
-        resolve(m[1]);
+        resolve(m);
       }
     });
     proc.on("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${stderr}`));
+      reject(new Error(`${name} exited with ${code}:\n${stderr}`));
     });
   });
   const stop = async (signal = "SIGTERM") => {
     if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
     proc.kill(signal);
-    const kill = setTimeout(() => proc.kill("SIGKILL"), 10000);
+    const kill = setTimeout(() => proc.kill("SIGKILL"), killAfterMs);
     const [code] = await once(proc, "exit");
     clearTimeout(kill);
     return code;
   };
-  return { http, url: http.replace(/^http/, "ws"), proc, stop, stderr: () => stderr };
+  return { proc, match, stop, stderr: () => stderr };
 }
