@@ -22,6 +22,7 @@ use crate::pubsub::PubSub;
 use crate::relay::Relay;
 use crate::replay::{ReplayDeps, Replays};
 use crate::room::Rooms;
+use crate::store::Store;
 use crate::supervisor::Supervisor;
 
 /// Shared server state. Cheap to clone.
@@ -31,6 +32,8 @@ pub struct App(Arc<AppInner>);
 pub struct AppInner {
     pub config: Config,
     pub auth: Auth,
+    /// Accounts' rows, finished matches and the leaderboard.
+    pub store: Store,
     /// Per-address budgets (CONTRACT §8).
     pub limits: Limits,
     pub pubsub: PubSub,
@@ -66,6 +69,12 @@ impl Deref for App {
 impl FromRef<App> for Auth {
     fn from_ref(app: &App) -> Auth {
         app.auth.clone()
+    }
+}
+
+impl FromRef<App> for Store {
+    fn from_ref(app: &App) -> Store {
+        app.store.clone()
     }
 }
 
@@ -119,6 +128,7 @@ impl AppInner {
         cluster: Option<Cluster>,
         relay: Option<Relay>,
         auth: Auth,
+        store: Store,
         limits: Limits,
         pubsub: PubSub,
         lobbies: Lobbies,
@@ -131,7 +141,7 @@ impl AppInner {
             supervisor.clone(),
             ReplayDeps {
                 pubsub: pubsub.clone(),
-                accounts: auth.accounts.clone(),
+                store: store.clone(),
                 test_hooks: config.test_hooks,
             },
         );
@@ -154,6 +164,7 @@ impl AppInner {
             relay,
             config,
             auth,
+            store,
             limits,
             pubsub,
             lobbies,

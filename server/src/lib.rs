@@ -12,7 +12,6 @@ pub mod auth;
 pub mod channel;
 pub mod cluster;
 pub mod config;
-pub mod db;
 pub mod directory;
 pub mod events;
 pub mod http;
@@ -27,6 +26,7 @@ pub mod replay;
 pub mod room;
 pub mod sim;
 pub mod socket;
+pub mod store;
 pub mod supervisor;
 
 use std::sync::{Arc, OnceLock};
@@ -37,19 +37,20 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::app::{App, AppInner};
-use crate::auth::{AccountStore, Auth, TokenSigner};
+use crate::auth::{Accounts, Auth, TokenSigner};
 use crate::config::{Config, shutdown};
 use crate::limits::Limits;
 use crate::lobby::{Lobbies, LobbyDeps, MAIN};
 use crate::pubsub::PubSub;
 use crate::room::{RoomDeps, Rooms};
+use crate::store::Store;
 use crate::supervisor::{RestartIntensity, Supervisor};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("database: {0}")]
-    Database(#[from] db::DbError),
+    Database(#[from] store::DbError),
     #[error("token secret: {0}")]
     Secret(#[from] auth::TokenError),
     #[error("lobby:main could not start: {0}")]
@@ -75,7 +76,7 @@ pub enum StartError {
 
 /// Builds the shared state: opens (and migrates) the database, starts `lobby:main`.
 pub async fn build(config: Config, shutdown: CancellationToken) -> Result<App, StartError> {
-    if config.cluster_url.is_some() && !db::is_postgres(&config.database_url) {
+    if config.cluster_url.is_some() && !store::is_postgres(&config.database_url) {
         return Err(StartError::ClusterNeedsPostgres);
     }
     if config
@@ -106,11 +107,12 @@ pub async fn build(config: Config, shutdown: CancellationToken) -> Result<App, S
             "KURVE_SECRET is not set: using a random secret, tokens end with this process"
         );
     }
-    let accounts = AccountStore::connect(&auth::database_url_with_ca(
+    let store = Store::connect(&store::database_url_with_ca(
         &config.database_url,
         config.cluster_security.database_ca.as_deref(),
     ))
     .await?;
+    let accounts = Accounts::open(store.clone()).await?;
     // A node of a cluster has an id (given, or random); a single node has none.
     let node_id = config.cluster_url.as_ref().map(|_| {
         config
@@ -168,7 +170,7 @@ pub async fn build(config: Config, shutdown: CancellationToken) -> Result<App, S
         supervisor.clone(),
         RoomDeps {
             pubsub: pubsub.clone(),
-            accounts: accounts.clone(),
+            store: store.clone(),
             lobbies: lobbies.clone(),
             game: sim::GameConfig {
                 tick_hz: config.tick_hz,
@@ -205,6 +207,7 @@ pub async fn build(config: Config, shutdown: CancellationToken) -> Result<App, S
         cluster,
         relay,
         Auth::new(tokens, accounts),
+        store,
         limits,
         pubsub,
         lobbies,

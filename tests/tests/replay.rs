@@ -8,8 +8,8 @@ mod room_support;
 
 use std::time::Duration;
 
-use kurve_server::auth::{MatchPlayer, MatchRecord};
 use kurve_server::sim::{Game, GameConfig};
+use kurve_server::store::{MatchPlayer, MatchRecord};
 use kurve_shared::game::{self, Arena, Phase};
 use kurve_shared::phoenix::{ServerFrame, ServerPayload};
 use kurve_tests::client::{PhxClient, json_of};
@@ -45,19 +45,7 @@ async fn store_copies(server: &TestServer, seed: u64, copies: usize) -> Vec<i64>
         }
         assert!(step < 400_000, "the match ends");
     };
-    let players = record
-        .players
-        .iter()
-        .map(|s| MatchPlayer {
-            user_id: s.id.clone(),
-            name: s.name.clone(),
-            guest: false,
-            points: s.points,
-            place: s.place,
-            won: s.won,
-        })
-        .collect();
-    let players: Vec<MatchPlayer> = players;
+    let players: Vec<MatchPlayer> = record.players.iter().map(MatchPlayer::from).collect();
     let mut ids = Vec::new();
     for _ in 0..copies {
         ids.push(record_one(server, &record, players.clone()).await);
@@ -72,8 +60,7 @@ async fn record_one(
 ) -> i64 {
     server
         .app
-        .auth
-        .accounts
+        .store
         .record_match(MatchRecord {
             room_id: "replayed".into(),
             room_name: "Replayed".into(),
@@ -190,8 +177,7 @@ async fn unknown_and_corrupt_matches_are_refused() {
     assert_eq!(reply["response"]["reason"], "not_found", "{reply}");
     let id = server
         .app
-        .auth
-        .accounts
+        .store
         .record_match(MatchRecord {
             room_id: "broken".into(),
             room_name: "Broken".into(),

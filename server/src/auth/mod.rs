@@ -1,4 +1,5 @@
-//! Sign-in: tokens, password hashing and the account store.
+//! Sign-in: tokens, password hashing, names and the account rules (the rows are in
+//! [`crate::store`]).
 //!
 //! A request signs in once (`/api/guest`, `/api/register`, `/api/login`) and gets a
 //! token; every later request and the WebSocket upgrade present that token, and
@@ -9,19 +10,14 @@
 pub mod accounts;
 pub mod names;
 pub mod password;
-mod postgres;
-pub use postgres::url_with_ca as database_url_with_ca;
 pub mod tokens;
 
 use serde::{Deserialize, Serialize};
 
-pub use accounts::{
-    AccountStore, LeaderboardEntry, MAX_NAME_CHARS, MatchPlayer, MatchRecord, MatchSummary,
-    MatchSummaryPlayer, StoredMatch, validate_name,
-};
+pub use accounts::{Accounts, MAX_NAME_CHARS, validate_name};
 pub use tokens::{DEFAULT_TOKEN_TTL, TokenError, TokenSigner};
 
-use crate::db::DbError;
+use crate::store::DbError;
 
 /// Who is making a request, as a token proves it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -55,7 +51,7 @@ impl User {
 #[derive(Clone, Debug)]
 pub struct Auth {
     pub tokens: TokenSigner,
-    pub accounts: AccountStore,
+    pub accounts: Accounts,
 }
 
 impl Auth {
@@ -70,7 +66,7 @@ impl Auth {
         self.tokens.verify(token)
     }
 
-    pub fn new(tokens: TokenSigner, accounts: AccountStore) -> Self {
+    pub fn new(tokens: TokenSigner, accounts: Accounts) -> Self {
         Self { tokens, accounts }
     }
 }

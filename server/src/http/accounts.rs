@@ -166,16 +166,18 @@ fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{AccountStore, DEFAULT_TOKEN_TTL, TokenSigner};
+    use crate::auth::{Accounts, DEFAULT_TOKEN_TTL, TokenSigner};
+    use crate::store::{MEMORY_URL, Store};
     use axum::body::{Body, to_bytes};
     use axum::http::Request;
     use serde_json::{Value, json};
     use tower::ServiceExt;
 
-    fn auth() -> Auth {
+    async fn auth() -> Auth {
+        let store = Store::open(MEMORY_URL).expect("expected an in-memory store");
         Auth::new(
             TokenSigner::random(DEFAULT_TOKEN_TTL),
-            AccountStore::open(crate::db::MEMORY_URL).expect("expected an in-memory store"),
+            Accounts::open(store).await.expect("expected the accounts"),
         )
     }
 
@@ -259,7 +261,7 @@ mod tests {
 
     #[tokio::test]
     async fn guest_signs_in() {
-        let auth = auth();
+        let auth = auth().await;
         let (status, json) = send(
             &app(&auth),
             post_json("/api/guest", json!({"name": " Zoë "})),
@@ -287,7 +289,7 @@ mod tests {
 
     #[tokio::test]
     async fn invalid_names_are_422() {
-        let auth = auth();
+        let auth = auth().await;
         let app = app(&auth);
         let long = "n".repeat(25);
         for name in ["", "   ", long.as_str(), "<b>", "😀", "a😀b"] {
@@ -310,7 +312,7 @@ mod tests {
 
     #[tokio::test]
     async fn register_then_duplicate_is_409() {
-        let auth = auth();
+        let auth = auth().await;
         let app = app(&auth);
         let (status, json) = send(
             &app,
@@ -362,7 +364,7 @@ mod tests {
 
     #[tokio::test]
     async fn weak_password_is_422() {
-        let auth = auth();
+        let auth = auth().await;
         let (status, json) = send(
             &app(&auth),
             post_json(
@@ -381,7 +383,7 @@ mod tests {
 
     #[tokio::test]
     async fn login_checks_credentials() {
-        let auth = auth();
+        let auth = auth().await;
         let app = app(&auth);
         let creds = json!({"name": "Ada", "password": "correct horse"});
         let (status, _) = send(&app, post_json("/api/register", creds.clone())).await;
@@ -417,7 +419,7 @@ mod tests {
 
     #[tokio::test]
     async fn me_needs_a_valid_token() {
-        let auth = auth();
+        let auth = auth().await;
         let app = app(&auth);
         let (_, json) = send(&app, post_json("/api/guest", json!({"name": "Zed"}))).await;
         let token = json["token"].as_str().expect("expected a token").to_owned();
@@ -469,7 +471,7 @@ mod tests {
 
     #[tokio::test]
     async fn me_reports_expired_tokens() {
-        let auth = auth();
+        let auth = auth().await;
         let guest = User {
             id: "gAAAAAAAAAAAA".into(),
             name: "Old".into(),
@@ -492,7 +494,7 @@ mod tests {
 
     #[tokio::test]
     async fn bad_bodies_get_the_error_shape() {
-        let auth = auth();
+        let auth = auth().await;
         let app = app(&auth);
 
         let (status, json) = send(&app, post_raw("/api/login", "{\"name\": ")).await;

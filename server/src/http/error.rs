@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use tracing::error;
 
 use crate::auth::{AuthError, TokenError};
-use crate::db::DbError;
+use crate::store::DbError;
 
 /// Everything an HTTP handler can answer with instead of success.
 #[derive(Debug, thiserror::Error)]

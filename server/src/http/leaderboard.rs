@@ -6,7 +6,7 @@ use axum::routing::get;
 use serde::Serialize;
 
 use super::error::{ApiError, ApiJson};
-use crate::auth::{Auth, LeaderboardEntry};
+use crate::store::{LeaderboardEntry, Store};
 
 /// How many players the leaderboard lists: a page's worth, and a bound on the
 /// work one anonymous request can cause.
@@ -15,7 +15,7 @@ pub const LEADERBOARD_SIZE: usize = 100;
 /// `/api/leaderboard`.
 pub fn routes<S>() -> Router<S>
 where
-    Auth: FromRef<S>,
+    Store: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
     Router::new().route("/api/leaderboard", get(leaderboard))
@@ -26,23 +26,24 @@ struct Leaderboard {
     players: Vec<LeaderboardEntry>,
 }
 
-async fn leaderboard(State(auth): State<Auth>) -> Result<ApiJson<Leaderboard>, ApiError> {
-    let players = auth.accounts.leaderboard(LEADERBOARD_SIZE).await?;
+async fn leaderboard(State(store): State<Store>) -> Result<ApiJson<Leaderboard>, ApiError> {
+    let players = store.leaderboard(LEADERBOARD_SIZE).await?;
     Ok(ApiJson(Leaderboard { players }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{AccountStore, DEFAULT_TOKEN_TTL, MatchPlayer, MatchRecord, TokenSigner};
+    use crate::auth::Accounts;
+    use crate::store::{MEMORY_URL, MatchPlayer, MatchRecord};
     use axum::body::{Body, to_bytes};
     use axum::http::{Request, StatusCode};
     use serde_json::{Value, json};
     use tower::ServiceExt;
 
-    async fn fetch(auth: &Auth) -> (StatusCode, Value) {
-        let response = routes::<Auth>()
-            .with_state(auth.clone())
+    async fn fetch(store: &Store) -> (StatusCode, Value) {
+        let response = routes::<Store>()
+            .with_state(store.clone())
             .oneshot(
                 Request::get("/api/leaderboard")
                     .body(Body::empty())
@@ -73,11 +74,11 @@ mod tests {
 
     #[tokio::test]
     async fn empty_then_ranked() {
-        let auth = Auth::new(
-            TokenSigner::random(DEFAULT_TOKEN_TTL),
-            AccountStore::open(crate::db::MEMORY_URL).expect("expected an in-memory store"),
-        );
-        let (status, json) = fetch(&auth).await;
+        let store = Store::open(MEMORY_URL).expect("expected an in-memory store");
+        let accounts = Accounts::open(store.clone())
+            .await
+            .expect("expected the accounts");
+        let (status, json) = fetch(&store).await;
         assert_eq!(status, StatusCode::OK, "expected 200 for the leaderboard");
         assert_eq!(
             json,
@@ -85,19 +86,11 @@ mod tests {
             "expected no players before any match"
         );
 
-        let ada = auth
-            .accounts
-            .register("Ada", "password1")
-            .await
-            .expect("ada");
-        let bob = auth
-            .accounts
-            .register("Bob", "password2")
-            .await
-            .expect("bob");
+        let ada = accounts.register("Ada", "password1").await.expect("ada");
+        let bob = accounts.register("Bob", "password2").await.expect("bob");
         for winner in [&bob, &bob, &ada] {
             let loser = if winner.id == ada.id { &bob } else { &ada };
-            auth.accounts
+            store
                 .record_match(MatchRecord {
                     room_id: "r".into(),
                     room_name: "R".into(),
@@ -117,7 +110,7 @@ mod tests {
                 .expect("expected the match to be stored");
         }
 
-        let (status, json) = fetch(&auth).await;
+        let (status, json) = fetch(&store).await;
         assert_eq!(status, StatusCode::OK, "expected 200 for the leaderboard");
         // Nobody registered won (the guest did), so points decide: Bob 4+4+1, Ada 1+1+4.
         assert_eq!(

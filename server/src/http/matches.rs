@@ -10,7 +10,7 @@ use axum::routing::get;
 use serde::Serialize;
 
 use super::error::{ApiError, ApiJson};
-use crate::auth::{Auth, MatchSummary};
+use crate::store::{MatchSummary, Store};
 
 /// Matches listed when the request names no `limit`.
 pub const DEFAULT_MATCHES: usize = 20;
@@ -21,7 +21,7 @@ pub const MAX_MATCHES: usize = 100;
 /// `/api/matches`, `/api/matches/{id}`.
 pub fn routes<S>() -> Router<S>
 where
-    Auth: FromRef<S>,
+    Store: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
     Router::new()
@@ -42,7 +42,7 @@ struct OneMatch {
 }
 
 async fn list(
-    State(auth): State<Auth>,
+    State(store): State<Store>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<ApiJson<Matches>, ApiError> {
     let limit = match query.get("limit") {
@@ -58,21 +58,17 @@ async fn list(
     };
     // `player=<user id>`: that player's own history.
     let player = query.get("player").cloned();
-    let matches = auth.accounts.matches(limit, player).await?;
+    let matches = store.matches(limit, player).await?;
     Ok(ApiJson(Matches { matches }))
 }
 
 async fn one(
-    State(auth): State<Auth>,
+    State(store): State<Store>,
     Path(id): Path<String>,
 ) -> Result<ApiJson<OneMatch>, ApiError> {
     let not_found = || ApiError::NotFound("no such match");
     let id: i64 = id.parse().map_err(|_| not_found())?;
-    let summary = auth
-        .accounts
-        .match_summary(id)
-        .await?
-        .ok_or_else(not_found)?;
+    let summary = store.match_summary(id).await?.ok_or_else(not_found)?;
     Ok(ApiJson(OneMatch {
         replay: format!("/#/replay/{}", summary.id),
         summary,

@@ -13,12 +13,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::{ReplayDeps, ReplayHandle, Replays};
 use crate::actor::MailboxReceiver;
-use crate::auth::{MatchPlayer, MatchSummary};
 use crate::events::ReplayEvent;
 use crate::events::error::ChannelError;
 use crate::limits::{Bucket, Rate, Refusal};
 use crate::outbound::{Broadcast, ChannelRef, Outbound, Payload, SocketId};
 use crate::sim::{self, Game, InputLog, SavedGame, StepOutput};
+use crate::store::{MatchPlayer, MatchSummary};
 
 /// How long a replay with no viewer waits for one before it stops.
 const EMPTY_GRACE: Duration = Duration::from_secs(5);
@@ -346,7 +346,7 @@ async fn load(
     deps: &ReplayDeps,
     match_id: i64,
 ) -> Result<(Resim, MatchSummary, Vec<MatchPlayer>), ChannelError> {
-    let stored = match deps.accounts.stored_match(match_id).await {
+    let stored = match deps.store.stored_match(match_id).await {
         Ok(Some(stored)) => stored,
         Ok(None) => return Err(ChannelError::NotFound),
         Err(error) => {
@@ -728,18 +728,7 @@ mod tests {
     }
 
     fn as_recorded(record: &sim::MatchRecord) -> Vec<MatchPlayer> {
-        record
-            .players
-            .iter()
-            .map(|s| MatchPlayer {
-                user_id: s.id.clone(),
-                name: s.name.clone(),
-                guest: false,
-                points: s.points,
-                place: s.place,
-                won: s.won,
-            })
-            .collect()
+        record.players.iter().map(MatchPlayer::from).collect()
     }
 
     #[test]

@@ -27,12 +27,12 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
 use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
-use crate::auth::AccountStore;
 use crate::events::ReplayEvent;
 use crate::events::error::ChannelError;
 use crate::limits::ReplaySlot;
 use crate::outbound::{ChannelRef, SocketId};
 use crate::pubsub::PubSub;
+use crate::store::Store;
 use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};
 
 pub use actor::{
@@ -107,7 +107,7 @@ impl ReplayHandle {
 #[derive(Clone)]
 pub struct ReplayDeps {
     pub pubsub: PubSub,
-    pub accounts: AccountStore,
+    pub store: Store,
     /// Enables the test-only `debug_crash` event.
     pub test_hooks: bool,
 }

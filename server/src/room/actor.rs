@@ -23,7 +23,6 @@ use super::alarm::Alarm;
 use super::clock::TickClock;
 use super::{RoomSpec, Rooms};
 use crate::actor::MailboxReceiver;
-use crate::auth::{MatchPlayer, MatchRecord};
 use crate::config::presence_flush_window;
 use crate::events::error::ChannelError;
 use crate::events::{Role, RoomEvent, RoomJoin};
@@ -31,6 +30,7 @@ use crate::outbound::{ChannelRef, Outbound, Payload, SocketId};
 use crate::presence::{MetaFields, Presence};
 use crate::pubsub::Broadcast;
 use crate::sim::{self, Game, GameError, SavedGame};
+use crate::store::{MatchPlayer, MatchRecord};
 
 /// An empty room is disposed after this long.
 pub const EMPTY_ROOM_TTL: Duration = Duration::from_secs(30);
@@ -714,25 +714,14 @@ impl Room {
             ended_at_ms,
             winner_user_id: record.winner.clone(),
             input_log: record.input_log,
-            players: record
-                .players
-                .iter()
-                .map(|s| MatchPlayer {
-                    user_id: s.id.clone(),
-                    name: s.name.clone(),
-                    guest: !s.id.starts_with('u'),
-                    points: s.points,
-                    place: s.place,
-                    won: s.won,
-                })
-                .collect(),
+            players: record.players.iter().map(MatchPlayer::from).collect(),
         };
-        let accounts = self.rooms.deps.accounts.clone();
+        let store = self.rooms.deps.store.clone();
         let room = self.id.clone();
         let pubsub = self.rooms.deps.pubsub.clone();
         let topic = self.topic.clone();
         self.rooms.deps.writes.spawn(async move {
-            match accounts.record_match(row).await {
+            match store.record_match(row).await {
                 Ok(id) => {
                     tracing::info!(room = %room, match_id = id, "match stored");
                     // Members may watch it again: the match-end screen links the replay.

@@ -23,7 +23,6 @@ use kurve_shared::lobby::{RoomPhase, RoomSummary};
 use tokio_util::task::TaskTracker;
 
 use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
-use crate::auth::AccountStore;
 use crate::cluster::Cluster;
 use crate::directory::RemoteCreate;
 use crate::directory::RoomDirectory;
@@ -33,6 +32,7 @@ use crate::lobby::Lobbies;
 use crate::outbound::{ChannelRef, SocketId};
 use crate::pubsub::PubSub;
 use crate::sim::SavedGame;
+use crate::store::Store;
 use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};
 
 pub use actor::RoomCommand;
@@ -109,7 +109,7 @@ impl RoomHandle {
 #[derive(Clone)]
 pub struct RoomDeps {
     pub pubsub: PubSub,
-    pub accounts: AccountStore,
+    pub store: Store,
     pub lobbies: Lobbies,
     /// The game's rules (tick rate, match target …) for new rooms.
     pub game: crate::sim::GameConfig,

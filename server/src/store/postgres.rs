@@ -1,11 +1,12 @@
-//! The account store's PostgreSQL backend: the one store every node of a cluster
-//! shares (`--database-url postgres://…`). Same tables and migrations as SQLite, in
+//! The PostgreSQL engine: the one database every node of a cluster shares
+//! (`--database-url postgres://…`). Same tables and migration numbers as SQLite, in
 //! PostgreSQL's dialect (`migrations/postgres/`); same queries and answers.
 //!
-//! One connection, shared: tokio-postgres pipelines concurrent queries on it, and no
-//! query needs a transaction of several statements (a match and its players are one
-//! statement), so nothing holds a lock across an await. A closed connection is
-//! replaced on the next query.
+//! A small pool of connections (deadpool): tokio-postgres pipelines concurrent queries
+//! on each, and no query needs a transaction of several statements (a match and its
+//! players are one statement), so nothing holds a connection across a slow step. A
+//! connection the database closed (a restart, an idle timeout) is dropped when it
+//! comes back to the pool and a new one made on the next query.
 //!
 //! TLS (rustls) follows the URL's `sslmode` as libpq does: absent, `disable` or
 //! `prefer` connect in the clear; `require` encrypts without checking the server's
@@ -14,64 +15,72 @@
 //! (or the system's roots) and the host name — `verify-ca` is held to `verify-full`'s
 //! host check too, the stricter reading.
 
-use std::sync::{Arc, Mutex};
-
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use refinery::{Migration, Runner, Target};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
-use super::accounts::{
-    LeaderboardEntry, MatchPlayer, MatchRecord, MatchSummary, MatchSummaryPlayer, StoredMatch,
+use super::{
+    AccountRow, DbError, LeaderboardEntry, MatchPlayer, MatchRecord, MatchSummary,
+    MatchSummaryPlayer, StoredMatch, is_postgres, now_ms,
 };
-use crate::db::{self, DbError};
 
-/// The schema, oldest first, numbered like the SQLite migrations.
-const MIGRATIONS: &[(i32, &str)] = &[
-    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+/// The schema, oldest first, numbered like the SQLite migrations and named as refinery
+/// names them (`V<n>__<name>`). Append; never edit (refinery checks the checksums).
+const MIGRATIONS: &[(&str, &str)] = &[
     (
-        2,
+        "V1__init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        "V2__match_history",
         include_str!("../../migrations/postgres/0002_match_history.sql"),
     ),
 ];
 
 /// The advisory lock nodes take while migrating, so that nodes starting together
-/// migrate one after the other.
+/// migrate one after the other (refinery takes none of its own).
 const MIGRATION_LOCK: i64 = 0x6b75_7276_6500;
 
+/// Connections one node keeps open at most. Every query is a short indexed read or
+/// one statement, and each connection pipelines the queries given to it, so a few
+/// serve a node's sign-ins, match writes and history reads; 8 per node keeps a
+/// cluster of a dozen nodes under PostgreSQL's default `max_connections` (100).
+pub const MAX_CONNECTIONS: usize = 8;
+
+/// The PostgreSQL store. Cheap to clone; clones share one pool.
+#[derive(Clone)]
 pub struct PgStore {
-    url: String,
-    client: Mutex<Arc<Client>>,
+    pool: Pool,
 }
 
-async fn connect(url: &str) -> Result<Client, DbError> {
+/// A pool of connections to `url`, TLS as its `sslmode` asks. Connects nothing yet.
+fn pool(url: &str) -> Result<Pool, DbError> {
     let (url, tls) = tls::settings(url)?;
-    let client = match tls {
-        None => {
-            let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
-            tokio::spawn(async move {
-                if let Err(error) = connection.await {
-                    tracing::warn!(%error, "postgres connection ended");
-                }
-            });
-            client
-        }
-        Some(config) => {
-            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(config);
-            let (client, connection) = tokio_postgres::connect(&url, tls).await?;
-            tokio::spawn(async move {
-                if let Err(error) = connection.await {
-                    tracing::warn!(%error, "postgres connection ended");
-                }
-            });
-            client
-        }
+    let config: tokio_postgres::Config = url.parse()?;
+    // Fast recycling checks only that the connection is still open, as the single
+    // connection before the pool was checked before each query.
+    let manager_config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
     };
-    Ok(client)
+    let manager = match tls {
+        None => Manager::from_config(config, NoTls, manager_config),
+        Some(tls) => Manager::from_config(
+            config,
+            tokio_postgres_rustls::MakeRustlsConnect::new(tls),
+            manager_config,
+        ),
+    };
+    Pool::builder(manager)
+        .max_size(MAX_CONNECTIONS)
+        .build()
+        .map_err(|e| DbError::Pool(e.to_string()))
 }
 
 /// `url` with `sslrootcert` set to `ca` (`--database-ca`) unless the URL names one.
 pub fn url_with_ca(url: &str, ca: Option<&std::path::Path>) -> String {
     match ca {
-        Some(ca) if crate::db::is_postgres(url) && !url.contains("sslrootcert=") => {
+        Some(ca) if is_postgres(url) && !url.contains("sslrootcert=") => {
             let path: String =
                 form_urlencoded::byte_serialize(ca.as_os_str().as_encoded_bytes()).collect();
             let joiner = if url.contains('?') { '&' } else { '?' };
@@ -89,7 +98,7 @@ mod tls {
     use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
     use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-    use crate::db::DbError;
+    use crate::store::DbError;
 
     /// What the URL's `sslmode` asks for.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,35 +302,57 @@ mod tls {
     }
 }
 
-/// Brings the schema up to date; applied migrations are recorded and skipped.
-async fn migrate(client: &Client) -> Result<(), DbError> {
+fn runner() -> Result<Runner, DbError> {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|(name, sql)| Migration::unapplied(name, sql))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Runner::new(&migrations))
+}
+
+/// Brings the schema up to date; applied migrations are recorded in refinery's
+/// `refinery_schema_history` and skipped.
+///
+/// A database migrated before refinery recorded its versions in `kurve_migrations`
+/// instead: those are recorded as applied without running them again, once. The old
+/// table is left as it was (nothing reads it once refinery's history has rows).
+async fn migrate(client: &mut Client) -> Result<(), DbError> {
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await?;
     let result = async {
-        client
-            .batch_execute(
-                "CREATE TABLE IF NOT EXISTS kurve_migrations \
-                 (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        let latest = runner()?;
+        let tables = client
+            .query_one(
+                "SELECT to_regclass('refinery_schema_history') IS NOT NULL, \
+                        to_regclass('kurve_migrations') IS NOT NULL",
+                &[],
             )
             .await?;
-        let applied: Vec<i32> = client
-            .query("SELECT version FROM kurve_migrations", &[])
-            .await?
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
-        for (version, sql) in MIGRATIONS {
-            if applied.contains(version) {
-                continue;
+        let (history, old_history): (bool, bool) = (tables.get(0), tables.get(1));
+        let recorded = history
+            && latest
+                .get_last_applied_migration_async(client)
+                .await?
+                .is_some();
+        if !recorded && old_history {
+            let old: Option<i32> = client
+                .query_one("SELECT max(version) FROM kurve_migrations", &[])
+                .await?
+                .get(0);
+            if let Some(version) = old {
+                runner()?
+                    .set_target(Target::FakeVersion(version))
+                    .run_async(client)
+                    .await?;
+                tracing::info!(
+                    version,
+                    "postgres: migrations recorded in kurve_migrations adopted by refinery"
+                );
             }
-            client
-                .batch_execute(&format!(
-                    "BEGIN; {sql}; INSERT INTO kurve_migrations VALUES ({version}, {}); COMMIT;",
-                    db::now_ms()
-                ))
-                .await?;
-            tracing::info!(version, "postgres: migration applied");
+        }
+        for migration in latest.run_async(client).await?.applied_migrations() {
+            tracing::info!(version = migration.version(), "postgres: migration applied");
         }
         Ok::<(), DbError>(())
     }
@@ -337,32 +368,17 @@ fn unsigned(value: i64) -> u32 {
 }
 
 impl PgStore {
-    /// Connects and migrates.
+    /// Connects and migrates: a database that cannot be reached fails the start.
     pub async fn open(url: &str) -> Result<PgStore, DbError> {
-        let client = connect(url).await?;
-        migrate(&client).await?;
-        Ok(PgStore {
-            url: url.to_owned(),
-            client: Mutex::new(Arc::new(client)),
-        })
+        let pool = pool(url)?;
+        let mut client = pool.get().await?;
+        migrate(&mut client).await?;
+        Ok(PgStore { pool })
     }
 
-    /// The connection, made again if it closed.
-    async fn client(&self) -> Result<Arc<Client>, DbError> {
-        let current = self
-            .client
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
-        if !current.is_closed() {
-            return Ok(current);
-        }
-        let fresh = Arc::new(connect(&self.url).await?);
-        *self
-            .client
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh.clone();
-        Ok(fresh)
+    /// A pooled connection: an idle one still open, or a new one.
+    async fn client(&self) -> Result<deadpool_postgres::Object, DbError> {
+        Ok(self.pool.get().await?)
     }
 
     pub async fn name_exists(&self, key: &str) -> Result<bool, DbError> {
@@ -378,14 +394,14 @@ impl PgStore {
         &self,
         name: &str,
         key: &str,
-        phc: &str,
+        password_hash: &str,
     ) -> Result<Option<i64>, DbError> {
         let client = self.client().await?;
         let inserted = client
             .query_one(
                 "INSERT INTO accounts (name, name_key, password_hash, created_at) \
                  VALUES ($1, $2, $3, $4) RETURNING id",
-                &[&name, &key, &phc, &db::now_ms()],
+                &[&name, &key, &password_hash, &now_ms()],
             )
             .await;
         match inserted {
@@ -396,7 +412,7 @@ impl PgStore {
     }
 
     /// The account with this name key: id, name and password hash.
-    pub async fn find_account(&self, key: &str) -> Result<Option<(i64, String, String)>, DbError> {
+    pub async fn find_account(&self, key: &str) -> Result<Option<AccountRow>, DbError> {
         let client = self.client().await?;
         let row = client
             .query_opt(
@@ -404,12 +420,15 @@ impl PgStore {
                 &[&key],
             )
             .await?;
-        Ok(row.map(|row| (row.get(0), row.get(1), row.get(2))))
+        Ok(row.map(|row| AccountRow {
+            id: row.get(0),
+            name: row.get(1),
+            password_hash: row.get(2),
+        }))
     }
 
-    /// Names whose key was made by an older rule get the current one (see SQLite's
-    /// `rekey_names`).
-    pub async fn rekey_names(&self, key_of: impl Fn(&str) -> String) -> Result<(), DbError> {
+    /// See [`super::Store::rekey_names`].
+    pub async fn rekey_names(&self, key_of: fn(&str) -> String) -> Result<(), DbError> {
         let client = self.client().await?;
         let rows = client
             .query("SELECT id, name, name_key FROM accounts", &[])
