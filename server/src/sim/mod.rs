@@ -10,8 +10,9 @@
 //!
 //! **Invariants:** no floating point, no `HashMap` iteration and no raw query order on the
 //! simulation path (players are visited by seat); every random draw comes from a ChaCha8
-//! stream seeded from (room seed, match, round, purpose[, seat]); nothing in the World
-//! derives `Serialize` — [`snapshot`] builds the wire types.
+//! stream seeded from (room seed, match, round, purpose[, seat]); the World's types derive
+//! `Serialize` only for [`SavedGame`] (resume and adoption) — clients see the wire types
+//! [`snapshot`] builds, never the World's own.
 
 pub mod components;
 pub mod config;
