@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use kurve_shared::game::{self, Phase};
 use kurve_shared::lobby::{PublicUser, RoomPhase, RoomSummary, Status};
 use metrics::{Counter, Histogram};
@@ -30,6 +29,7 @@ use crate::events::{Role, RoomEvent, RoomJoin};
 use crate::outbound::{ChannelRef, Outbound, Payload, SocketId};
 use crate::presence::{MetaFields, Presence};
 use crate::pubsub::Broadcast;
+use crate::sim::snapshot::frame_bytes;
 use crate::sim::{self, Game, GameError, SavedGame};
 
 /// An empty room is disposed after this long.
@@ -369,12 +369,12 @@ impl Room {
     fn send_ticks(&mut self) {
         let (event, bytes) = match self.unsent.as_slice() {
             [] => return,
-            [tick] => ("tick", game::encode_tick(tick)),
-            ticks => ("ticks", game::encode_ticks(ticks)),
+            [tick] => ("tick", frame_bytes("tick", game::encode_tick(tick))),
+            ticks => ("ticks", frame_bytes("ticks", game::encode_ticks(ticks))),
         };
         self.unsent.clear();
         self.metrics.tick_bytes.increment(bytes.len() as u64);
-        self.broadcast(event, Payload::Binary(Bytes::from(bytes)));
+        self.broadcast(event, Payload::Binary(bytes));
     }
 
     /// Network frames per second this room sends.
@@ -444,8 +444,8 @@ impl Room {
                 },
             })),
         );
-        let snapshot = game::encode_snapshot(&self.game.snapshot());
-        chan.push_reset("snapshot", Payload::Binary(Bytes::from(snapshot)));
+        let snapshot = frame_bytes("snapshot", game::encode_snapshot(&self.game.snapshot()));
+        chan.push_reset("snapshot", Payload::Binary(snapshot));
         let phx_ref = self.presence.track(&user.id, meta.clone());
         chan.push_reset("presence_state", Payload::Json(self.presence.state_json()));
         self.rooms
@@ -488,8 +488,8 @@ impl Room {
             return;
         }
         self.send_ticks();
-        let snapshot = game::encode_snapshot(&self.game.snapshot());
-        chan.push_reset("snapshot", Payload::Binary(Bytes::from(snapshot)));
+        let snapshot = frame_bytes("snapshot", game::encode_snapshot(&self.game.snapshot()));
+        chan.push_reset("snapshot", Payload::Binary(snapshot));
         chan.push_reset("presence_state", Payload::Json(self.presence.state_json()));
     }
 

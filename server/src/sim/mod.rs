@@ -525,7 +525,12 @@ impl Game {
         let record = out.record.map(|mut r| {
             let mut log = self.log.clone();
             log.end_tick = Some(tick);
-            r.input_log = log.to_bytes();
+            // Plain data always encodes; a failure is a bug in the log's types, and a
+            // match saved without its log could never be replayed: the room crashes
+            // instead (its supervisor restarts it from the saved state).
+            r.input_log = log
+                .to_bytes()
+                .unwrap_or_else(|e| panic!("a match's input log did not encode: {e}"));
             r
         });
         StepOutput {

@@ -4,7 +4,7 @@ use super::*;
 
 /// Applies a tick to an arena through the codec, as a client would.
 fn apply_wire(arena: &mut Arena, t: &Tick) -> usize {
-    let bytes = encode_tick(t);
+    let bytes = encode_tick(t).unwrap();
     let back = decode_tick(&bytes).expect("tick decodes");
     assert_eq!(&back, t, "tick round-trips");
     arena.apply_tick(&back).expect("in sequence");
@@ -16,7 +16,7 @@ fn an_arena_fed_every_delta_converges_with_a_later_snapshot() {
     let cfg = GameConfig::default();
     let mut g = started(8, cfg, 314);
     let mut arena = Arena::from_snapshot(
-        &decode_snapshot(&encode_snapshot(&g.snapshot())).expect("snapshot decodes"),
+        &decode_snapshot(&encode_snapshot(&g.snapshot()).unwrap()).expect("snapshot decodes"),
     );
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let mut bytes = 0usize;
