@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use kurve_shared::lobby::{ChatIn, ChatOut, LobbyJoined, PublicUser, RoomSummary, Status};
+use kurve_shared::room::RoomCreated;
 use serde::ser::SerializeStruct;
-use serde_json::json;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
@@ -592,7 +592,9 @@ fn reply_room_id(chan: &ChannelRef, msg_ref: &Arc<str>, placed: Result<Arc<str>,
                 chan.reply(
                     msg_ref,
                     "ok",
-                    Payload::json(&json!({ "room_id": &*room_id })),
+                    Payload::json(&RoomCreated {
+                        room_id: room_id.to_string(),
+                    }),
                 );
             }
             Err(error) => {

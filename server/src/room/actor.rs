@@ -12,9 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kurve_shared::game::{self, Phase};
 use kurve_shared::lobby::{PublicUser, RoomPhase, RoomSummary, Status};
+use kurve_shared::room::{ArenaSize, MatchSaved, Motion, RoomConfig, RoomJoined, You};
 use metrics::{Counter, Histogram};
 use serde::ser::SerializeStruct;
-use serde_json::json;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
@@ -416,34 +416,34 @@ impl Room {
         self.send_ticks();
         let meta = self.meta_for(&user.id, &user.name, role);
         let config = self.game.arena_config();
-        let mut you = json!({ "id": user.id, "role": role.as_str() });
-        if let Some(seat) = &meta.seat {
-            you["color"] = json!(&*seat.color);
-            you["seat"] = json!(seat.seat);
-        }
-        chan.reply(
-            &msg_ref,
-            "ok",
-            Payload::json(&json!({
-                "you": you,
-                "config": {
-                    "tick_hz": config.tick_hz,
-                    "send_hz": self.send_hz(),
-                    "arena": { "w": config.w, "h": config.h },
-                    "pos_scale": config.pos_scale,
-                    "item_radius": config.item_radius,
-                    // What a client needs to predict its own head with the room's rules.
-                    "motion": {
-                        "speed_px_per_s": self.game.config().speed_px_per_s,
-                        "turn_rate_mrad_per_s": self.game.config().turn_rate_mrad_per_s,
-                    },
-                    "max_players": self.spec.max_players,
-                    "name": self.spec.name,
-                    "lobby": &*self.spec.lobby,
-                    "room_id": &*self.id,
+        let rules = self.game.config();
+        let joined = RoomJoined {
+            config: RoomConfig {
+                arena: ArenaSize {
+                    h: config.h,
+                    w: config.w,
                 },
-            })),
-        );
+                item_radius: config.item_radius,
+                lobby: self.spec.lobby.to_string(),
+                max_players: self.spec.max_players,
+                motion: Motion {
+                    speed_px_per_s: rules.speed_px_per_s,
+                    turn_rate_mrad_per_s: rules.turn_rate_mrad_per_s,
+                },
+                name: self.spec.name.clone(),
+                pos_scale: config.pos_scale,
+                room_id: self.id.to_string(),
+                send_hz: self.send_hz(),
+                tick_hz: config.tick_hz,
+            },
+            you: You {
+                color: meta.seat.as_ref().map(|seat| seat.color.to_string()),
+                id: user.id.to_string(),
+                role,
+                seat: meta.seat.as_ref().map(|seat| seat.seat),
+            },
+        };
+        chan.reply(&msg_ref, "ok", Payload::json(&joined));
         let snapshot = frame_bytes("snapshot", game::encode_snapshot(&self.game.snapshot()));
         chan.push_reset("snapshot", Payload::Binary(snapshot));
         let phx_ref = self.presence.track(&user.id, meta.clone());
@@ -736,7 +736,7 @@ impl Room {
                 Ok(id) => {
                     tracing::info!(room = %room, match_id = id, "match stored");
                     // Members may watch it again: the match-end screen links the replay.
-                    let saved = json!({ "match_id": id, "replay": format!("/#/replay/{id}") });
+                    let saved = MatchSaved::new(id);
                     pubsub.broadcast(Broadcast::new(topic, "match_saved", Payload::json(&saved)));
                 }
                 Err(error) => tracing::error!(room = %room, %error, "could not store a match"),
