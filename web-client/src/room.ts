@@ -7,7 +7,8 @@ import { NetClock } from "./netclock";
 import { OwnHead, wireOf, type PathPoint } from "./predict";
 import type { Connection } from "./conn";
 import { dot, h, replace, toast } from "./dom";
-import { PHASE_LABEL, reasonText, type Lobby } from "./lobby";
+import { PHASE_LABEL, reasonText } from "./labels";
+import type { Lobby } from "./lobby";
 import { ArenaRenderer, ITEM_COLORS, ITEM_LABELS, drawItemGlyph, itemTarget } from "./render";
 import {
   decodeSnapshot,
