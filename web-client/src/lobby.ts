@@ -7,6 +7,7 @@ import { api, type MatchSummary, type LeaderRow, type User } from "./api";
 import type { Connection } from "./conn";
 import { dot, h, nameColor, replace, toast } from "./dom";
 import { PHASE_LABEL, reasonText } from "./labels";
+import type { RoomCreated } from "./wire";
 
 export interface RoomSummary {
   id: string;
@@ -139,7 +140,7 @@ export class Lobby {
       quick.disabled = true;
       this.channel
         .push("quick_join", {})
-        .receive("ok", (r: { room_id: string }) => this.openRoom(r.room_id, "player"))
+        .receive("ok", (r: RoomCreated) => this.openRoom(r.room_id, "player"))
         .receive("error", (r: { reason?: string }) => toast(reasonText(r?.reason), "error"))
         .receive("timeout", () => toast(reasonText(undefined), "error"));
       setTimeout(() => (quick.disabled = false), 800);
@@ -181,7 +182,7 @@ export class Lobby {
       if (rPrivate.checked && rPassword.value) payload.password = rPassword.value;
       this.channel
         .push("create_room", payload)
-        .receive("ok", (r: { room_id: string }) =>
+        .receive("ok", (r: RoomCreated) =>
           this.openRoom(r.room_id, "player", rPrivate.checked ? rPassword.value || undefined : undefined),
         )
         .receive("error", (r: { reason?: string }) => (createErr.textContent = reasonText(r?.reason)))

@@ -7,28 +7,11 @@ import { Presence, type Channel, type Push } from "phoenix";
 import type { Connection } from "../conn";
 import { toast } from "../dom";
 import { reasonText } from "../labels";
-import type { MatchEndMsg, PhaseMsg, RoundEndMsg } from "../wire";
+import type { MatchEndMsg, MatchSaved, PhaseMsg, Role, RoomJoinReply, RoundEndMsg } from "../wire";
 
-export type Role = "player" | "spectator";
-
-export interface JoinReply {
-  you: { id: string; role: Role; color?: string; seat?: number };
-  config: {
-    tick_hz: number;
-    arena: { w: number; h: number };
-    pos_scale?: number;
-    max_players?: number;
-    name?: string;
-    lobby?: string;
-    motion?: Motion;
-  };
-}
-
-/** The room's motion rules, from the join reply's config. */
-export interface Motion {
-  speed_px_per_s: number;
-  turn_rate_mrad_per_s: number;
-}
+export type { Motion, Role } from "../wire";
+/** The join reply, as the view reads it. */
+export type JoinReply = RoomJoinReply;
 
 /** A member's room presence meta (docs/PROTOCOL.md). */
 export interface RoomMeta {
@@ -116,7 +99,7 @@ export class RoomChannel {
     ch.on("phase", (m: PhaseMsg) => ev.phase(m));
     ch.on("round_end", (m: RoundEndMsg) => ev.roundEnd(m));
     ch.on("match_end", (m: MatchEndMsg) => ev.matchEnd(m));
-    ch.on("match_saved", (m: { match_id: number }) => ev.matchSaved(m.match_id));
+    ch.on("match_saved", (m: MatchSaved) => ev.matchSaved(m.match_id));
     ch.on("round_start", () => ev.roundStart());
     ch.onError(() => {
       if (ch === this.channel) ev.errored();
