@@ -108,3 +108,61 @@ impl AdoptedState {
         rmp_serde::from_slice(bytes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::{Game, GameConfig};
+    use futures_util::FutureExt;
+
+    fn spec() -> RoomSpec {
+        RoomSpec {
+            name: "Ann's room".into(),
+            lobby: "main".into(),
+            max_players: 4,
+            private: true,
+            password: Some("pw".into()),
+            send_hz: Some(30),
+            creator: Some("u1".into()),
+        }
+    }
+
+    #[test]
+    fn a_shared_state_reads_back_as_the_adopter_starts_it() {
+        let spec = spec();
+        let saved = Game::new(GameConfig::default(), 7, spec.max_players).save();
+        let bytes = SharedState {
+            id: "abc",
+            spec: &spec,
+            saved: &saved,
+        }
+        .encode()
+        .expect("a saved game encodes");
+        let adopted = AdoptedState::decode(&bytes).expect("what was shared decodes");
+        assert_eq!(adopted.spec.password.as_deref(), Some("pw"));
+        assert_eq!(adopted.spec.creator.as_deref(), Some("u1"));
+        let again = SharedState {
+            id: "abc",
+            spec: &adopted.spec,
+            saved: &adopted.saved,
+        }
+        .encode()
+        .expect("it encodes again");
+        assert_eq!(again, bytes, "the adopted state is the one shared");
+        assert!(AdoptedState::decode(b"not a state").is_err());
+    }
+
+    #[test]
+    fn a_single_node_has_no_other_rooms_and_places_none_elsewhere() {
+        let alone = SingleNode;
+        assert!(alone.listed("main").is_empty());
+        assert_eq!(alone.owner("abc"), None);
+        assert_eq!(alone.created_by("u1"), 0);
+        assert_eq!(alone.placement(), None);
+        let created = alone.create_on("b".into(), spec()).now_or_never();
+        assert!(
+            matches!(created, Some(Err(CreateError::Unavailable))),
+            "no other node to create on"
+        );
+    }
+}
