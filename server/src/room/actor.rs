@@ -145,7 +145,7 @@ struct Room {
     members: HashMap<SocketId, Member>,
     /// Members whose socket is on another node. While there are none, the room's
     /// broadcasts stay on this node: no other node has a subscriber of its topic (a
-    /// remote member joins through a proxy here, [`crate::relay`]).
+    /// member on another node joins through a proxy member here).
     remote_members: usize,
     presence: Presence<RoomMeta>,
     flush_at: Option<Instant>,
@@ -615,7 +615,7 @@ impl Room {
     }
 
     /// Sends to every member: those on this node directly, and, only while some member
-    /// is on another node, through the cluster's bus.
+    /// is on another node, to the other nodes too ([`crate::pubsub::Remote`]).
     fn broadcast(&self, event: &'static str, payload: Payload) {
         let broadcast = Broadcast::new(self.topic.clone(), event, payload);
         let pubsub = &self.rooms.deps.pubsub;
