@@ -35,8 +35,9 @@ if [ -f tests/e2e/package.json ]; then
   step "browser end-to-end tests (Chromium)"
   scripts/install-chromium.sh
   cargo build --workspace --all-targets
-  # The build type-checks; `npm test` runs the prediction port over kurve-sim-trace.
-  (cd web-client && npm ci --no-audit --no-fund && npm run build && npm test)
+  # The build type-checks; `npm test` runs the unit tests (the prediction port over
+  # kurve-sim-trace among them); `npm run lint` is ESLint.
+  (cd web-client && npm ci --no-audit --no-fund && npm run build && npm test && npm run lint)
   (cd tests/e2e && npm ci --no-audit --no-fund && npm test)
 fi
 

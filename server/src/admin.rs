@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
+use kurve_shared::lobby::RoomSummary;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 use serde_json::json;
@@ -197,6 +198,14 @@ impl ChildSpec for AdminChild {
     }
 }
 
+/// A room in the `rooms` reply: its summary and the tick it has reached.
+#[derive(Serialize)]
+struct RoomWithTick {
+    #[serde(flatten)]
+    summary: RoomSummary,
+    tick: u64,
+}
+
 /// One second of the server, as the page plots it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Stats {
@@ -297,16 +306,12 @@ impl State {
                 }
                 match event {
                     AdminEvent::Rooms => {
-                        let rooms: Vec<serde_json::Value> = self
+                        let rooms: Vec<RoomWithTick> = self
                             .deps
                             .rooms
                             .all()
                             .into_iter()
-                            .map(|(summary, tick)| {
-                                let mut room = serde_json::to_value(summary).unwrap_or_default();
-                                room["tick"] = json!(tick);
-                                room
-                            })
+                            .map(|(summary, tick)| RoomWithTick { summary, tick })
                             .collect();
                         chan.reply(&msg_ref, "ok", Payload::json(&json!({ "rooms": rooms })));
                     }

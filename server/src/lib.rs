@@ -4,6 +4,16 @@
 //! listener with it until the shutdown token is cancelled, then drains; `main` and the
 //! tests both call the pair (tests on port 0), [`run`] chains them. [`http::router`]
 //! builds every route.
+//!
+//! [`build`] makes every part once, with everything it needs, in this order: the
+//! cluster (only with `--cluster`; it needs nothing of the rest), the topic table
+//! (with the cluster's bus as its [`pubsub::Remote`]), the table of running lobbies
+//! ([`lobby::Running`]), the rooms (given that table, and the cluster or
+//! [`room::remote::SingleNode`] as their [`room::remote::RemoteRooms`]), the lobbies
+//! (given the rooms, and the cluster's tracker or [`lobby::replica::SingleNode`] as
+//! their [`lobby::replica::PresenceReplica`]), and the relay. What the cluster hears
+//! from other nodes reaches the lobbies and rooms through [`cluster::Cluster::run`],
+//! started by [`serve`] with them. Nothing is set after it is made.
 
 pub mod actor;
 pub mod admin;
@@ -29,7 +39,7 @@ pub mod socket;
 pub mod store;
 pub mod supervisor;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -40,8 +50,10 @@ use crate::app::{App, AppInner};
 use crate::auth::{Accounts, Auth, TokenSigner};
 use crate::config::{Config, shutdown};
 use crate::limits::Limits;
-use crate::lobby::{Lobbies, LobbyDeps, MAIN};
+use crate::lobby::replica::PresenceReplica;
+use crate::lobby::{Lobbies, LobbyDeps, MAIN, Running};
 use crate::pubsub::PubSub;
+use crate::room::remote::RemoteRooms;
 use crate::room::{RoomDeps, Rooms};
 use crate::store::Store;
 use crate::supervisor::{RestartIntensity, Supervisor};
@@ -126,52 +138,41 @@ pub async fn build(config: Config, shutdown: CancellationToken) -> Result<App, S
     };
     let limits = Limits::new(config.limits.clone());
     let supervisor = Supervisor::new("kurve", RestartIntensity::default(), &shutdown);
-    let pubsub = PubSub::new();
     let cluster = config
         .cluster_url
         .as_deref()
         .zip(node_id.as_deref())
         .map(|(url, id)| {
-            let cluster = cluster::Cluster::new(cluster::Settings {
+            cluster::Cluster::new(cluster::Settings {
                 url: url.to_owned(),
                 node_id: id.to_owned(),
                 down_after: Duration::from_secs(config.node_down_after_secs),
                 secret: secret.clone().unwrap_or_default(),
                 security: config.cluster_security.clone(),
-            });
-            pubsub.set_remote(cluster.bus());
-            cluster
+            })
         });
-    let room_directory = Arc::new(OnceLock::new());
-    let lobbies = Lobbies::new(
-        supervisor.clone(),
-        LobbyDeps {
-            pubsub: pubsub.clone(),
-            test_hooks: config.test_hooks,
-            max_lobbies_per_address: config.limits.max_lobbies_per_address as usize,
-            rooms: room_directory.clone(),
-            tracker: cluster.as_ref().map(cluster::Cluster::tracker),
-        },
-    );
-    if let Some(cluster) = &cluster {
-        // The other nodes' presence changes go to the lobby of their topic, if it runs
-        // here; one that starts later takes the tracker's state then.
-        let lobbies = lobbies.clone();
-        cluster.tracker().set_sink(Arc::new(move |topic, changes| {
-            if let Some(handle) = topic
-                .strip_prefix("lobby:")
-                .and_then(|name| lobbies.get(name))
-            {
-                handle.remote_presence(changes);
-            }
-        }));
-    }
+    // What the core needs from other nodes: the cluster, or a single node's nothing.
+    let (pubsub, remote_rooms, presence): (PubSub, Arc<dyn RemoteRooms>, Arc<dyn PresenceReplica>) =
+        match &cluster {
+            Some(cluster) => (
+                PubSub::with_remote(cluster.bus()),
+                Arc::new(cluster.clone()),
+                cluster.tracker(),
+            ),
+            None => (
+                PubSub::new(),
+                Arc::new(room::remote::SingleNode),
+                Arc::new(lobby::replica::SingleNode),
+            ),
+        };
+    // Rooms reach lobbies through the table of running lobbies, made before both.
+    let running = Running::default();
     let rooms = Rooms::new(
         supervisor.clone(),
         RoomDeps {
             pubsub: pubsub.clone(),
             store: store.clone(),
-            lobbies: lobbies.clone(),
+            lobbies: running.clone(),
             game: sim::GameConfig {
                 tick_hz: config.tick_hz,
                 points_per_opponent: config.points_per_opponent,
@@ -182,23 +183,23 @@ pub async fn build(config: Config, shutdown: CancellationToken) -> Result<App, S
             test_hooks: config.test_hooks,
             writes: TaskTracker::new(),
             node: node_id.as_deref().map(Arc::from),
-            cluster: cluster.clone(),
+            remote: remote_rooms,
         },
     );
-    if let Some(cluster) = &cluster {
-        let rooms_here = rooms.clone();
-        cluster
-            .directory()
-            .set_on_change(Arc::new(move |summary| rooms_here.remote_changed(summary)));
-        let rooms_here = rooms.clone();
-        cluster
-            .directory()
-            .set_on_displaced(Arc::new(move |id| rooms_here.displaced(id)));
-    }
+    let lobbies = Lobbies::new(
+        supervisor.clone(),
+        running,
+        LobbyDeps {
+            pubsub: pubsub.clone(),
+            test_hooks: config.test_hooks,
+            max_lobbies_per_address: config.limits.max_lobbies_per_address as usize,
+            rooms: Arc::new(rooms.clone()),
+            presence,
+        },
+    );
     let relay = cluster
         .clone()
         .map(|cluster| relay::Relay::new(cluster, pubsub.clone(), rooms.clone()));
-    let _ = room_directory.set(Arc::new(rooms.clone()));
     lobbies
         .get_or_start(&Arc::from(MAIN), None)
         .map_err(|e| StartError::Lobby(e.reason()))?;
@@ -234,17 +235,22 @@ pub async fn serve(listener: TcpListener, app: App) -> Result<(), StartError> {
     let router = http::router(app.clone());
     let shutdown = app.shutdown.clone();
     tokio::spawn(metrics::upkeep(app.metrics.clone(), shutdown.clone()));
-    if let Some(cluster) = app.cluster.clone() {
+    if let (Some(cluster), Some(relay)) = (app.cluster.clone(), app.relay.clone()) {
         let state = app.clone();
         let load: cluster::LoadFn = Arc::new(move || cluster::Load {
             sockets: state.sockets.len(),
             rooms: state.rooms.len(),
             players: state.rooms.players(),
         });
-        tokio::spawn(cluster.run(load, app.pubsub.clone(), shutdown.clone()));
-        if let Some(relay) = app.relay.clone() {
-            tokio::spawn(relay.run(shutdown.clone()));
-        }
+        let local = cluster::Local {
+            load,
+            pubsub: app.pubsub.clone(),
+            lobbies: app.lobbies.clone(),
+            rooms: app.rooms.clone(),
+            direct: relay.direct_sink(),
+        };
+        tokio::spawn(cluster.run(local, shutdown.clone()));
+        tokio::spawn(relay.run(shutdown.clone()));
     }
     http::serve::serve(listener, router, app.limits.clone(), shutdown).await;
     // HTTP stopped accepting; the socket tasks watch the same token and close.

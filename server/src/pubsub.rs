@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 pub use crate::outbound::Broadcast;
 use crate::outbound::{Outbound, Outbox, SocketId};
@@ -50,8 +50,8 @@ struct Shard {
 pub struct PubSub {
     shards: Arc<[Mutex<Shard>]>,
     hasher: RandomState,
-    /// Set once, in a cluster.
-    remote: Arc<OnceLock<Arc<dyn Remote>>>,
+    /// The other nodes (only in a cluster).
+    remote: Option<Arc<dyn Remote>>,
 }
 
 impl Default for PubSub {
@@ -61,21 +61,25 @@ impl Default for PubSub {
 }
 
 impl PubSub {
+    /// The topic table of a server alone.
     pub fn new() -> Self {
         PubSub {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             hasher: RandomState::new(),
-            remote: Arc::default(),
+            remote: None,
         }
     }
 
-    /// Connects this table to the other nodes (once; later calls are ignored).
-    pub fn set_remote(&self, remote: Arc<dyn Remote>) {
-        let _ = self.remote.set(remote);
+    /// The topic table of a node of a cluster: broadcasts also go to `remote`.
+    pub fn with_remote(remote: Arc<dyn Remote>) -> Self {
+        PubSub {
+            remote: Some(remote),
+            ..PubSub::new()
+        }
     }
 
     fn interest_changed(&self, topic: &Arc<str>) {
-        if let Some(remote) = self.remote.get() {
+        if let Some(remote) = &self.remote {
             remote.interest_changed(topic);
         }
     }
@@ -126,7 +130,7 @@ impl PubSub {
     /// whose queue is full are disconnected by their own connection task.
     pub fn broadcast(&self, broadcast: Broadcast) -> usize {
         let broadcast = Arc::new(broadcast);
-        if let Some(remote) = self.remote.get() {
+        if let Some(remote) = &self.remote {
             remote.publish(&broadcast);
         }
         self.deliver(&broadcast)

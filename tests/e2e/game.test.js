@@ -30,7 +30,8 @@ after(async () => {
   await server?.stop();
 });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Waits `ms`: only to pace key presses (how long a key is held is what steers). */
+const hold = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function onlineIds(page) {
   return page.$$eval("#online-list [data-user-id]", (els) => els.map((e) => e.dataset.userId));
@@ -132,7 +133,10 @@ test("two players and a spectator play a match in the browser", async () => {
   // --- playing: ticks redraw the canvas -------------------------------------------
   await a.page.waitForFunction(() => window.__kurve.room.phase === "playing", null, { timeout: 10000 });
   const s1 = await canvasSample(a.page);
-  await sleep(600);
+  // Half a second of ticks applied: a frame applies them and draws in one callback, so
+  // the canvas read after has drawn them.
+  const t1 = (await room(a.page)).tick;
+  await a.page.waitForFunction((t) => window.__kurve.room.tick >= t + 30, t1, { timeout: 10000 });
   const s2 = await canvasSample(a.page);
   assert.ok(s1 && s2, "canvas readable");
   assert.notEqual(s1.hash, s2.hash, "the arena redraws as ticks arrive");
@@ -140,15 +144,15 @@ test("two players and a spectator play a match in the browser", async () => {
   assert.ok(r1.tick > before.tick, "ticks advance");
   assert.ok(r1.trails >= 1, "trails are drawn");
 
-  // A little steering so the screenshot shows curves.
+  // A little steering so the screenshot shows curves (the holds are the steering).
   await b.page.keyboard.down("d");
   await a.page.keyboard.down("a");
-  await sleep(700);
+  await hold(700);
   await b.page.keyboard.up("d");
   await a.page.keyboard.up("a");
-  await sleep(900);
+  await hold(900);
   await a.page.keyboard.down("ArrowRight");
-  await sleep(500);
+  await hold(500);
   await a.page.keyboard.up("ArrowRight");
 
   // --- a spectator: lobby screenshot, then watch ---------------------------------
@@ -217,11 +221,8 @@ test("two players and a spectator play a match in the browser", async () => {
   await eventually(async () => (await room(a.page)).snapshots > snapsBeforeA, 15000, "the player's fresh snapshot");
   const afterCrash = await room(a.page);
   assert.equal(afterCrash.role, "player", "Alice keeps her seat after the crash");
-  await eventually(async () => {
-    const t0 = (await room(c.page)).tick;
-    await sleep(400);
-    return (await room(c.page)).tick > t0;
-  }, 15000, "ticks flowing again after the crash");
+  const t0 = (await room(c.page)).tick;
+  await c.page.waitForFunction((t) => window.__kurve.room?.tick > t, t0, { timeout: 15000 });
 
   // --- a reload keeps the session and the seat -------------------------------------
   await a.page.reload();
@@ -249,31 +250,56 @@ async function weave(page, ms, period, left, right) {
   let key = left;
   while (Date.now() < end) {
     await page.keyboard.down(key);
-    await sleep(Math.min(period, Math.max(0, end - Date.now())));
+    await hold(Math.min(period, Math.max(0, end - Date.now())));
     await page.keyboard.up(key);
     key = key === left ? right : left;
   }
 }
 
-/** Opens a raw socket from the page (test hooks are on) and asks the room to crash. */
+/**
+ * Opens a raw socket from the page (test hooks are on), joins the room as a spectator and
+ * asks it to crash; resolves once the crash reached that socket as the room's `phx_error`.
+ */
 async function crashRoom(page, roomId) {
-  const reply = await page.evaluate(async (id) => {
+  const { reply, crashed } = await page.evaluate(async (id) => {
     const { token } = JSON.parse(localStorage.getItem("kurve.session"));
     const ws = new WebSocket(`${location.origin.replace(/^http/, "ws")}/socket/websocket?vsn=2.0.0&token=${encodeURIComponent(token)}`);
     await new Promise((res, rej) => {
       ws.onopen = res;
       ws.onerror = rej;
     });
-    const replies = [];
+    const frames = [];
+    const waiting = [];
     ws.onmessage = (m) => {
-      if (typeof m.data === "string") replies.push(JSON.parse(m.data));
+      if (typeof m.data !== "string") return; // the binary snapshot
+      frames.push(JSON.parse(m.data));
+      for (const w of [...waiting]) w();
     };
-    ws.send(JSON.stringify(["1", "1", `room:${id}`, "phx_join", { as: "spectator" }]));
-    await new Promise((r) => setTimeout(r, 500));
-    ws.send(JSON.stringify(["1", "2", `room:${id}`, "debug_crash", {}]));
-    await new Promise((r) => setTimeout(r, 300));
+    /** The first frame that matches `pred`, or null after 10 s. */
+    const frame = (pred) =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(null), 10000);
+        const check = () => {
+          const f = frames.find(pred);
+          if (!f) return;
+          clearTimeout(timer);
+          waiting.splice(waiting.indexOf(check), 1);
+          resolve(f);
+        };
+        waiting.push(check);
+        check();
+      });
+    const topic = `room:${id}`;
+    ws.send(JSON.stringify(["1", "1", topic, "phx_join", { as: "spectator" }]));
+    const reply = await frame((f) => f[1] === "1" && f[3] === "phx_reply");
+    let crashed = null;
+    if (reply?.[4]?.status === "ok") {
+      ws.send(JSON.stringify(["1", "2", topic, "debug_crash", {}]));
+      crashed = await frame((f) => f[2] === topic && f[3] === "phx_error");
+    }
     ws.close();
-    return replies.find((f) => f[1] === "1" && f[3] === "phx_reply");
+    return { reply, crashed };
   }, roomId);
   assert.equal(reply?.[4]?.status, "ok", `raw join before the crash: ${JSON.stringify(reply)}`);
+  assert.ok(crashed, "the room's phx_error after debug_crash");
 }

@@ -93,6 +93,7 @@ export async function eventually(fn, ms, what) {
     } catch (e) {
       last = e;
     }
+    // The interval between two looks at the condition, not a wait for anything.
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);

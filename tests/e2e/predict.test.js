@@ -25,7 +25,6 @@ after(async () => {
   await server?.stop();
 });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const bench = (page) => page.evaluate(() => window.kurve.bench());
 const debug = (page) => page.evaluate(() => window.kurve.debug());
 const room = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.__kurve.room)));
@@ -54,6 +53,26 @@ async function playingRoom() {
   return { a, b };
 }
 
+/** Frames of one heading that make the drawn head steady before a press (150 ms at 60 fps). */
+const STEADY_FRAMES = 9;
+
+/**
+ * Waits until nothing is in flight and the last STEADY_FRAMES frames drew the own head
+ * with one heading: a turn seen after the next press is that press's.
+ */
+async function untilSteady(page) {
+  await page.waitForFunction(
+    (n) => {
+      const b = window.kurve.bench();
+      if (!b || b.pending !== 0) return false;
+      const last = b.drawn.slice(-n);
+      return last.length === n && last.every((f) => f.heading === last[0].heading && f.seq === b.seq);
+    },
+    STEADY_FRAMES,
+    { timeout: 5000 },
+  );
+}
+
 /** Waits until Alice's head is alive and moving (a round plays). */
 async function untilPlaying(page) {
   await eventually(
@@ -77,7 +96,7 @@ test("the own head turns before the acknowledging tick arrives, and agrees with 
   const presses = [];
   for (let i = 0; i < 12 && presses.length < 4; i++) {
     await untilPlaying(page);
-    await sleep(150); // straight for a while: the heading drawn is steady
+    await untilSteady(page);
     const before = await bench(page);
     const key = i % 2 === 0 ? "ArrowLeft" : "ArrowRight";
     await page.keyboard.down(key);
@@ -107,7 +126,13 @@ test("the own head turns before the acknowledging tick arrives, and agrees with 
   }
 
   // Reconciled: with no input in flight, every prediction equals the server's head.
-  await sleep(1500);
+  // Predictions are compared as ticks come: wait for 90 more (1.5 s), or the round's end.
+  const last = (await debug(page)).tick;
+  await page.waitForFunction(
+    (t) => window.kurve.debug().tick >= t + 90 || !["countdown", "playing", "round_over"].includes(window.__kurve.room.phase),
+    last,
+    { timeout: 10000 },
+  );
   const b = await bench(page);
   assert.equal(b.pending, 0, "every input acknowledged");
   assert.equal(b.reseeds, 0, "the shadow never had to be re-seeded from the wire");
@@ -133,8 +158,18 @@ test("?predict=0 draws the own head where the last tick put it", async () => {
   // Practice alone: the head moves, and is drawn exactly where the arena has it.
   await a.page.click("#ready-btn");
   await untilPlaying(a.page);
+  // Steer until a tick shows the head turned.
+  const before = await room(a.page);
+  const heading = before.players.find((p) => p.seat === before.seat)?.heading;
   await a.page.keyboard.down("ArrowLeft");
-  await sleep(300);
+  await a.page.waitForFunction(
+    (h) => {
+      const r = window.__kurve.room;
+      return r.players.find((p) => p.seat === r.seat)?.heading !== h;
+    },
+    heading,
+    { timeout: 5000 },
+  );
   await a.page.keyboard.up("ArrowLeft");
   const [dbg, r] = await a.page.evaluate(() => [window.kurve.debug(), JSON.parse(JSON.stringify(window.__kurve.room))]);
   const me = r.players.find((p) => p.seat === dbg.seat);

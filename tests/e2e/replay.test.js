@@ -78,6 +78,7 @@ test("a finished match replays in the browser from its link", async () => {
   await c.page.click("#replay-play");
   await eventually(async () => (await kurve(c.page, "replay")).speed === 0, 5000, "paused");
   const held = (await kurve(c.page, "replay")).position;
+  // Not a synchronisation: that nothing moves for half a second is what is tested.
   await new Promise((r) => setTimeout(r, 500));
   assert.equal((await kurve(c.page, "replay")).position, held, "paused replays do not move");
 

@@ -93,13 +93,13 @@ fn game_frames_never_panic_the_decoder() {
     game.add_player("u2", "b").expect("seat");
     game.set_ready("u1", true);
     game.set_ready("u2", true);
-    let mut seeds = vec![encode_snapshot(&game.snapshot())];
+    let mut seeds = vec![encode_snapshot(&game.snapshot()).unwrap()];
     for _ in 0..400 {
         if let Some(tick) = game.step().tick {
-            seeds.push(encode_tick(&tick));
+            seeds.push(encode_tick(&tick).unwrap());
         }
     }
-    seeds.push(encode_snapshot(&game.snapshot()));
+    seeds.push(encode_snapshot(&game.snapshot()).unwrap());
     assert!(seeds.len() > 100, "the game ticked");
     each_input("game_wire", seeds, decoders::game_frame);
 }

@@ -204,7 +204,7 @@ fn tick(n: u64) -> Tick {
 #[test]
 fn tick_numbers_decode_from_tick_and_ticks_payloads() {
     let mut out = Vec::new();
-    tick_numbers(TICK, &encode_tick(&tick(41)), &mut out).unwrap();
+    tick_numbers(TICK, &encode_tick(&tick(41)).unwrap(), &mut out).unwrap();
     assert_eq!(out, vec![41]);
     let batch = rmp_serde::to_vec_named(&vec![tick(42), tick(43), tick(44)]).unwrap();
     tick_numbers(TICKS, &batch, &mut out).unwrap();
@@ -214,7 +214,7 @@ fn tick_numbers_decode_from_tick_and_ticks_payloads() {
     assert!(tick_numbers(TICK, b"\xc1", &mut out).is_err(), "malformed");
     // Steering bots decode whole ticks from both.
     assert_eq!(
-        decode_ticks(TICK, &encode_tick(&tick(41))).unwrap(),
+        decode_ticks(TICK, &encode_tick(&tick(41)).unwrap()).unwrap(),
         vec![tick(41)]
     );
     assert_eq!(

@@ -3,7 +3,8 @@
 // game, joins `admin:stats`, and shows the live figures with plots of the last minutes,
 // the room list with members, and a button to close a room.
 
-import { Socket, type Channel } from "phoenix";
+import type { Channel } from "phoenix";
+import { Connection } from "./conn";
 import { h, replace } from "./dom";
 
 interface Stats {
@@ -237,7 +238,7 @@ export class AdminView {
   samples: Stats[] = [];
   rooms: AdminRoom[] = [];
   state: "locked" | "connecting" | "live" | "refused" = "locked";
-  private socket: Socket | null = null;
+  private conn: Connection | null = null;
   private channel: Channel | null = null;
   private figures: HTMLElement;
   private plots: HTMLElement;
@@ -276,20 +277,21 @@ export class AdminView {
 
   destroy(): void {
     clearInterval(this.roomTimer);
-    this.socket?.disconnect();
+    this.conn?.close();
   }
 
   private connect(token: string): void {
-    this.socket?.disconnect();
+    this.conn?.close();
     this.error.textContent = "";
     this.state = "connecting";
-    const socket = new Socket("/socket", { params: { token }, reconnectAfterMs: () => 2000 });
-    this.socket = socket;
-    socket.onError(() => {
+    // The operator's socket: a retry every 2 s, WebSocket only, and no /api/me check (a
+    // refused token shows as the first connection's error, below).
+    const conn = new Connection(token, { retry: { reconnectAfterMs: () => 2000 }, longPoll: false });
+    this.conn = conn;
+    conn.socket.onError(() => {
       if (this.state === "connecting") this.refuse("The server refused that token.");
     });
-    socket.connect();
-    const channel = socket.channel("admin:stats", {});
+    const channel = conn.socket.channel("admin:stats", {});
     this.channel = channel;
     channel.on("stats", (s: Stats) => {
       this.samples.push(s);
@@ -314,8 +316,8 @@ export class AdminView {
   private refuse(message: string): void {
     this.state = "refused";
     this.error.textContent = message;
-    this.socket?.disconnect();
-    this.socket = null;
+    this.conn?.close();
+    this.conn = null;
   }
 
   private refreshRooms(): Promise<void> {

@@ -73,7 +73,7 @@ async function request<T>(method: string, route: string, body?: unknown, token?:
   } catch {
     throw new ApiError("network", messageFor("network"), 0);
   }
-  let json: unknown = null;
+  let json: unknown;
   try {
     json = await res.json();
   } catch {

@@ -1,6 +1,7 @@
-// The one Phoenix socket of a signed-in page, and its visible connection state.
+// The one Phoenix socket of a page (the game's, signed in with a user's token; the
+// operator page's, with the operator token), and its visible connection state.
 
-import { LongPoll, Socket } from "phoenix";
+import { LongPoll, Socket, type SocketConnectOption } from "phoenix";
 import { api, ApiError } from "./api";
 
 export type ConnState = "connecting" | "connected" | "reconnecting";
@@ -16,6 +17,28 @@ function forcedLongPoll(): boolean {
   return new URLSearchParams(location.search).get("transport") === "longpoll";
 }
 
+/** The socket's retry timing: how long before each reconnect and each channel rejoin. */
+export type Retry = Partial<Pick<SocketConnectOption, "reconnectAfterMs" | "rejoinAfterMs">>;
+
+/** The game's: back off 0.5 s, 1 s, 2 s … up to 5 s; the client retries forever. */
+const GAME_RETRY: Retry = {
+  reconnectAfterMs: (tries: number) => [500, 1000, 2000, 3000][tries - 1] ?? 5000,
+  rejoinAfterMs: (tries: number) => [300, 1000, 2000][tries - 1] ?? 4000,
+};
+
+export interface ConnectionOptions {
+  /**
+   * Runs when the server no longer accepts the token: after a socket error, /api/me is
+   * asked whether the token died. Without it nothing is asked (the operator's token is
+   * no user's, so /api/me knows nothing of it).
+   */
+  onAuthLost?: () => void;
+  /** The retry timing; the game's when absent (an option left out is the official client's default). */
+  retry?: Retry;
+  /** Whether the socket may go over long-poll (fallback, or `?transport=longpoll`); yes when absent. */
+  longPoll?: boolean;
+}
+
 export class Connection {
   readonly socket: Socket;
   state: ConnState = "connecting";
@@ -23,20 +46,20 @@ export class Connection {
   private openedOnce = false;
   private checkingAuth = false;
   private closed = false;
+  private onAuthLost: (() => void) | null;
 
-  /** `onAuthLost` runs when the server no longer accepts the token. */
+  /** Connects at once to `/socket` with `token` as its `token` param. */
   constructor(
     private token: string,
-    private onAuthLost: () => void,
+    { onAuthLost, retry = GAME_RETRY, longPoll = true }: ConnectionOptions = {},
   ) {
+    this.onAuthLost = onAuthLost ?? null;
     this.socket = new Socket("/socket", {
       params: { token },
       // A browser whose WebSocket fails before it first opens (a proxy, a captive
       // portal) plays over long-poll; the choice is remembered for the tab.
-      ...(forcedLongPoll() ? { transport: LongPoll } : { longPollFallbackMs: LONG_POLL_FALLBACK_MS }),
-      // Back off 0.5 s, 1 s, 2 s … up to 5 s; the client retries forever.
-      reconnectAfterMs: (tries: number) => [500, 1000, 2000, 3000][tries - 1] ?? 5000,
-      rejoinAfterMs: (tries: number) => [300, 1000, 2000][tries - 1] ?? 4000,
+      ...(!longPoll ? {} : forcedLongPoll() ? { transport: LongPoll } : { longPollFallbackMs: LONG_POLL_FALLBACK_MS }),
+      ...retry,
     });
     this.socket.onOpen(() => {
       this.openedOnce = true;
@@ -71,14 +94,14 @@ export class Connection {
 
   /** A refused upgrade (403) looks like any socket error: ask /api/me whether the token died. */
   private async checkAuth(): Promise<void> {
-    if (this.checkingAuth || this.closed) return;
+    if (!this.onAuthLost || this.checkingAuth || this.closed) return;
     this.checkingAuth = true;
     try {
       await api.me(this.token);
     } catch (e) {
       if (e instanceof ApiError && (e.status === 401 || e.status === 403) && !this.closed) {
         this.close();
-        this.onAuthLost();
+        this.onAuthLost?.();
       }
     } finally {
       // Check at most every few seconds while the socket keeps failing.

@@ -6,6 +6,8 @@ import { Presence, type Channel } from "phoenix";
 import { api, type MatchSummary, type LeaderRow, type User } from "./api";
 import type { Connection } from "./conn";
 import { dot, h, nameColor, replace, toast } from "./dom";
+import { PHASE_LABEL, reasonText } from "./labels";
+import type { RoomCreated } from "./wire";
 
 export interface RoomSummary {
   id: string;
@@ -41,46 +43,6 @@ interface ChatMsg {
 export type OpenRoom = (id: string, as: "player" | "spectator", password?: string) => void;
 
 const STATUS_RANK = { playing: 3, spectating: 2, lobby: 1 } as const;
-
-export const PHASE_LABEL: Record<string, string> = {
-  waiting: "Waiting",
-  countdown: "Starting",
-  playing: "Playing",
-  round_over: "Playing",
-  finished: "Finished",
-};
-
-/** Human text for a room or lobby error reason. */
-export function reasonText(reason: string | undefined): string {
-  switch (reason) {
-    case "not_found":
-      return "That room does not exist any more.";
-    case "room_full":
-      return "That room is full — you can still watch.";
-    case "already_started":
-      return "That match has already started — watch it, or join the next one.";
-    case "wrong_password":
-      return "Wrong room password.";
-    case "invalid_room":
-      return "Check the room settings: a name up to 32 characters, 2–8 players, and a password of at most 64 characters.";
-    case "invalid_body":
-      return "Messages are 1–280 characters.";
-    case "rate_limited":
-      return "Slow down — too many requests in a row. Try again in a moment.";
-    case "too_many_rooms":
-      return "You already have 3 open rooms — play in one of them, or wait until one closes.";
-    case "too_many_channels":
-      return "Too many lobbies and rooms open in this tab.";
-    case "already_seated":
-      return "You already have a seat in that room (in another tab).";
-    case "bad_payload":
-      return "The server could not read that request.";
-    case "unauthorized":
-      return "Your session is no longer valid.";
-    default:
-      return reason ? `Request refused (${reason}).` : "The server did not answer. Try again.";
-  }
-}
 
 export class Lobby {
   readonly el: HTMLElement;
@@ -178,7 +140,7 @@ export class Lobby {
       quick.disabled = true;
       this.channel
         .push("quick_join", {})
-        .receive("ok", (r: { room_id: string }) => this.openRoom(r.room_id, "player"))
+        .receive("ok", (r: RoomCreated) => this.openRoom(r.room_id, "player"))
         .receive("error", (r: { reason?: string }) => toast(reasonText(r?.reason), "error"))
         .receive("timeout", () => toast(reasonText(undefined), "error"));
       setTimeout(() => (quick.disabled = false), 800);
@@ -220,7 +182,7 @@ export class Lobby {
       if (rPrivate.checked && rPassword.value) payload.password = rPassword.value;
       this.channel
         .push("create_room", payload)
-        .receive("ok", (r: { room_id: string }) =>
+        .receive("ok", (r: RoomCreated) =>
           this.openRoom(r.room_id, "player", rPrivate.checked ? rPassword.value || undefined : undefined),
         )
         .receive("error", (r: { reason?: string }) => (createErr.textContent = reasonText(r?.reason)))

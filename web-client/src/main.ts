@@ -88,9 +88,11 @@ class App {
     this.session = s;
     saveSession(s);
     this.renderUser();
-    this.conn = new Connection(s.token, () => {
-      saveSession(null);
-      this.showSignIn("Your session ended. Please sign in again.");
+    this.conn = new Connection(s.token, {
+      onAuthLost: () => {
+        saveSession(null);
+        this.showSignIn("Your session ended. Please sign in again.");
+      },
     });
     this.connUnsub = this.conn.onChange((st) => this.setConn(st));
     this.lobby = new Lobby(this.conn, s.user, (id, as, pw) => this.openRoom(id, as, pw));

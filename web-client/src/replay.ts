@@ -8,7 +8,7 @@ import type { MatchSummary } from "./api";
 import { Arena } from "./arena";
 import type { Connection } from "./conn";
 import { dot, h, replace, toast } from "./dom";
-import { reasonText } from "./lobby";
+import { reasonText } from "./labels";
 import { ArenaRenderer } from "./render";
 import { decodeSnapshot, decodeTick, type Standing } from "./wire";
 

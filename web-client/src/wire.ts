@@ -178,6 +178,43 @@ export interface Tick {
 
 // --- JSON lifecycle events -------------------------------------------------------
 
+/** How a client is in a room: `phx_join`'s `as`, and the join reply's `you.role`. */
+export type Role = "player" | "spectator";
+
+/** The room's motion rules, from the join reply's config. */
+export interface Motion {
+  speed_px_per_s: number;
+  turn_rate_mrad_per_s: number;
+}
+
+/** The reply to a room's `phx_join` (Rust: `kurve_shared::room::RoomJoined`). */
+export interface RoomJoinReply {
+  you: { id: string; role: Role; color?: string; seat?: number };
+  config: {
+    tick_hz: number;
+    send_hz: number;
+    arena: { w: number; h: number };
+    pos_scale: number;
+    item_radius: number;
+    motion: Motion;
+    max_players: number;
+    name: string;
+    lobby: string;
+    room_id: string;
+  };
+}
+
+/** `match_saved` on a room (Rust: `kurve_shared::room::MatchSaved`). */
+export interface MatchSaved {
+  match_id: number;
+  replay: string;
+}
+
+/** The reply to `create_room` and `quick_join` (Rust: `kurve_shared::room::RoomCreated`). */
+export interface RoomCreated {
+  room_id: string;
+}
+
 export interface PhaseMsg {
   phase: Phase;
   round: number;

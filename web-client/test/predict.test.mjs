@@ -11,26 +11,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import ts from "typescript";
+import { fileURLToPath } from "node:url";
+import { loadTs } from "./ts.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
-
-/** src/predict.ts as an ES module (it imports only types, which compile away). */
-async function loadPredict() {
-  const src = readFileSync(join(here, "..", "src", "predict.ts"), "utf8");
-  const out = ts.transpileModule(src, {
-    compilerOptions: { target: ts.ScriptTarget.ES2020, module: ts.ModuleKind.ESNext },
-  });
-  const dir = mkdtempSync(join(tmpdir(), "kurve-predict-"));
-  const file = join(dir, "predict.mjs");
-  writeFileSync(file, out.outputText);
-  return import(pathToFileURL(file).href);
-}
 
 function trace(seed, players, ticks) {
   const bin = process.env.KURVE_SIM_TRACE ?? join(root, "target", "debug", "kurve-sim-trace");
@@ -60,7 +47,7 @@ const AHEAD = 24;
 
 for (const seed of [7, 11]) {
   test(`the port reproduces every head of a scripted match exactly (seed ${seed})`, async (t0) => {
-    const { OwnHead, Motion } = await loadPredict();
+    const { OwnHead, Motion } = await loadTs("predict.ts");
     const tr = trace(seed, 4, 7200);
     const rules = rulesOf(tr.config);
     const m = new Motion(rules);
@@ -143,7 +130,7 @@ for (const seed of [7, 11]) {
 }
 
 test("a resync snapshot resets the shadow exactly, acks included", async () => {
-  const { OwnHead } = await loadPredict();
+  const { OwnHead } = await loadTs("predict.ts");
   const tr = trace(7, 3, 1500);
   const rules = rulesOf(tr.config);
   const a = new OwnHead(0, rules);

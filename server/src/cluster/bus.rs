@@ -22,7 +22,7 @@
 //! broadcasts exactly between the two.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -85,6 +85,7 @@ pub enum DirectedOp {
 }
 
 /// Where directed messages for this node go: the topic, the message, its payload.
+/// Called on the topic's task, between the broadcasts before and after it.
 pub type DirectSink = Arc<dyn Fn(&Arc<str>, Directed, Payload) + Send + Sync>;
 
 /// Whether broadcasts on `topic` go to other nodes: lobby and room topics whose names
@@ -110,7 +111,6 @@ pub struct Bus {
     /// Topics whose subject this node is subscribed to now.
     active: Mutex<HashSet<Arc<str>>>,
     activated: Notify,
-    direct_sink: OnceLock<DirectSink>,
     /// Opens what arrives.
     seal: Arc<Seal>,
 }
@@ -124,14 +124,8 @@ impl Bus {
             wake: Notify::new(),
             active: Mutex::default(),
             activated: Notify::new(),
-            direct_sink: OnceLock::new(),
             seal,
         }
-    }
-
-    /// Where directed messages for this node's sockets go (set once).
-    pub fn set_direct_sink(&self, sink: DirectSink) {
-        let _ = self.direct_sink.set(sink);
     }
 
     fn active(&self) -> std::sync::MutexGuard<'_, HashSet<Arc<str>>> {
@@ -227,27 +221,34 @@ impl Remote for Bus {
 }
 
 /// The subscriptions of this node, one forwarding task per topic.
-#[derive(Default)]
 pub(super) struct Subscriptions {
     tasks: HashMap<Arc<str>, JoinHandle<()>>,
+    /// This node's subscribers: whose interest counts, who gets the broadcasts.
+    pubsub: PubSub,
+    /// Who gets the directed messages.
+    direct: DirectSink,
 }
 
 impl Subscriptions {
+    pub(super) fn new(pubsub: PubSub, direct: DirectSink) -> Subscriptions {
+        Subscriptions {
+            tasks: HashMap::new(),
+            pubsub,
+            direct,
+        }
+    }
+
     /// Brings the subscriptions in line with local interest for every changed topic.
-    pub(super) fn reconcile(
-        &mut self,
-        bus: &Arc<Bus>,
-        client: &async_nats::Client,
-        pubsub: &PubSub,
-    ) {
+    pub(super) fn reconcile(&mut self, bus: &Arc<Bus>, client: &async_nats::Client) {
         for topic in bus.take_dirty() {
-            let wanted = pubsub.subscriber_count(&topic) > 0;
+            let wanted = self.pubsub.subscriber_count(&topic) > 0;
             let held = self.tasks.get(&topic).is_some_and(|t| !t.is_finished());
             if wanted && !held {
                 let task = tokio::spawn(forward(
                     client.clone(),
                     topic.clone(),
-                    pubsub.clone(),
+                    self.pubsub.clone(),
+                    self.direct.clone(),
                     bus.clone(),
                 ));
                 self.tasks.insert(topic, task);
@@ -270,8 +271,14 @@ impl Drop for Subscriptions {
 }
 
 /// Delivers `topic`'s broadcasts from other nodes to this node's subscribers, and
-/// directed messages to their member.
-async fn forward(client: async_nats::Client, topic: Arc<str>, pubsub: PubSub, bus: Arc<Bus>) {
+/// directed messages to their member (through `direct`).
+async fn forward(
+    client: async_nats::Client,
+    topic: Arc<str>,
+    pubsub: PubSub,
+    direct: DirectSink,
+    bus: Arc<Bus>,
+) {
     let mut subscriber = match client.subscribe(format!("{TOPIC_PREFIX}{topic}")).await {
         Ok(subscriber) => subscriber,
         Err(error) => {
@@ -305,14 +312,12 @@ async fn forward(client: async_nats::Client, topic: Arc<str>, pubsub: PubSub, bu
             },
             _ => continue,
         };
-        if let Some(direct) = header(DIRECT) {
-            let Ok(directed) = serde_json::from_str::<Directed>(&direct) else {
+        if let Some(header) = header(DIRECT) {
+            let Ok(directed) = serde_json::from_str::<Directed>(&header) else {
                 continue;
             };
-            if directed.to == *bus.node
-                && let Some(sink) = bus.direct_sink.get()
-            {
-                sink(&topic, directed, payload);
+            if directed.to == *bus.node {
+                direct(&topic, directed, payload);
             }
             continue;
         }

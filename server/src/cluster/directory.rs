@@ -8,7 +8,9 @@
 //! all its entries again (they may have been written by nobody meanwhile).
 //!
 //! Nothing here awaits on a caller's path: writes are queued and done by the
-//! directory's task.
+//! directory's task. What this node's rooms must hear of (a room of another node
+//! changed, a room of this node adopted elsewhere) is queued as [`Heard`] for the
+//! cluster task to deliver.
 //!
 //! Every value in both buckets is sealed with the cluster's key ([`Seal::seal_value`],
 //! bound to its bucket and key) and opened before it is read: an entry written by
@@ -23,10 +25,11 @@ use futures_util::StreamExt;
 use kurve_shared::lobby::RoomSummary;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use super::count_rejected;
 use super::seal::Seal;
+use super::{Heard, count_rejected};
 
 /// The bucket's name.
 pub const BUCKET: &str = "kurve_rooms";
@@ -49,14 +52,6 @@ pub struct DirectoryEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<String>,
 }
-
-/// Called for a room of another node that appeared, changed or went away (its
-/// summary as last known), so its lobby can update its listing.
-pub type OnChange = Arc<dyn Fn(&RoomSummary) + Send + Sync>;
-
-/// Called with the id of a room of this node that another node now owns (it adopted
-/// the room while this node was cut off): this node's copy must stop.
-pub type OnDisplaced = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Why a room could not be claimed.
 #[derive(Debug, thiserror::Error)]
@@ -88,12 +83,15 @@ pub struct Directory {
     /// This node's rooms whose entry must be written (None: deleted).
     dirty: Mutex<HashMap<String, Option<DirectoryEntry>>>,
     wake: Notify,
-    on_change: OnceLock<OnChange>,
+    /// Where rooms of other nodes that appeared, changed or went away go (their
+    /// summary as last known, for their lobby's listing), and rooms of this node that
+    /// another node now owns (it adopted them while this node was cut off: this
+    /// node's copy must stop).
+    heard: UnboundedSender<Heard>,
     /// Remote rooms hidden because their owner is down, as of the last sweep.
     hidden: Mutex<HashSet<String>>,
     /// This node's rooms' saved states to write (None: delete).
     state_dirty: Mutex<HashMap<String, Option<Vec<u8>>>>,
-    on_displaced: OnceLock<OnDisplaced>,
     /// The directory and state buckets, once open.
     stores: OnceLock<Stores>,
     /// Seals what this node writes and opens what it reads.
@@ -105,17 +103,16 @@ fn key(id: &str) -> String {
 }
 
 impl Directory {
-    pub(super) fn new(node: &str, seal: Arc<Seal>) -> Directory {
+    pub(super) fn new(node: &str, seal: Arc<Seal>, heard: UnboundedSender<Heard>) -> Directory {
         Directory {
             node: node.to_owned(),
             remote: Mutex::default(),
             local: Mutex::default(),
             dirty: Mutex::default(),
             wake: Notify::new(),
-            on_change: OnceLock::new(),
+            heard,
             hidden: Mutex::default(),
             state_dirty: Mutex::default(),
-            on_displaced: OnceLock::new(),
             stores: OnceLock::new(),
             seal,
         }
@@ -137,11 +134,6 @@ impl Directory {
                 None
             }
         }
-    }
-
-    /// Where a room of this node adopted elsewhere is reported (set once).
-    pub fn set_on_displaced(&self, on_displaced: OnDisplaced) {
-        let _ = self.on_displaced.set(on_displaced);
     }
 
     /// Stores the saved state of a room of this node (coalesced: only the latest of a
@@ -210,11 +202,6 @@ impl Directory {
             .map_err(|_| ClaimError::Lost)?;
         Self::lock(&self.local).insert(id.to_owned(), current);
         Ok(state.to_vec())
-    }
-
-    /// Where changes to other nodes' rooms are reported (set once).
-    pub fn set_on_change(&self, on_change: OnChange) {
-        let _ = self.on_change.set(on_change);
     }
 
     fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -298,9 +285,8 @@ impl Directory {
     }
 
     fn changed(&self, summary: &RoomSummary) {
-        if let Some(on_change) = self.on_change.get() {
-            on_change(summary);
-        }
+        // Fails only once the cluster task has stopped: nobody is left to tell.
+        let _ = self.heard.send(Heard::Room(summary.clone()));
     }
 
     /// An entry of the bucket, as the watch delivers it (sealed).
@@ -328,9 +314,7 @@ impl Directory {
             tracing::warn!(room = id, owner = %entry.owner, "cluster: a room of this node was adopted elsewhere");
             Self::lock(&self.dirty).remove(id);
             Self::lock(&self.state_dirty).remove(id);
-            if let Some(on_displaced) = self.on_displaced.get() {
-                on_displaced(id);
-            }
+            let _ = self.heard.send(Heard::Displaced(id.to_owned()));
         }
         let mut remote = Self::lock(&self.remote);
         let before = match entry {
@@ -513,10 +497,8 @@ mod tests {
 
     #[test]
     fn other_nodes_rooms_are_listed_while_their_owner_lives() {
-        let directory = Directory::new("a", seal());
-        let told = Arc::new(Mutex::new(Vec::new()));
-        let log = told.clone();
-        directory.set_on_change(Arc::new(move |s| log.lock().unwrap().push(s.id.clone())));
+        let (heard, mut told) = tokio::sync::mpsc::unbounded_channel();
+        let directory = Directory::new("a", seal(), heard);
         directory.on_entry("room.r1", Some(&entry("r1", "b", false)));
         directory.on_entry("room.r2", Some(&entry("r2", "b", true)));
         directory.on_entry("room.mine", Some(&entry("mine", "a", false)));
@@ -547,7 +529,12 @@ mod tests {
         directory.sweep(&b_down);
         directory.on_entry("room.r1", None);
         assert!(directory.remote_room("r1").is_none());
-        let told = told.lock().unwrap().clone();
+        let told: Vec<String> = std::iter::from_fn(|| told.try_recv().ok())
+            .filter_map(|heard| match heard {
+                Heard::Room(summary) => Some(summary.id),
+                _ => None,
+            })
+            .collect();
         assert_eq!(told.iter().filter(|id| *id == "r1").count(), 3, "{told:?}");
     }
 }

@@ -8,7 +8,12 @@
 //!   load, last presence change) and its presence deltas, and a goodbye at shutdown.
 //! - `kurve.v1.node.<id>.transfer`: request/reply, a chunk of that node's presence.
 //! - `kurve.v1.node.<id>.ping`: request/reply, answered while the node runs.
-//! - `kurve.v1.t.<topic>`: broadcasts on lobby and room topics (payload as is).
+//! - `kurve.v1.node.<id>.room`: a member's join (request/reply), events, resyncs and
+//!   leave for a room of node `<id>` (`crate::relay`).
+//! - `kurve.v1.node.<id>.create`: request/reply, a room placed on node `<id>`
+//!   ([`create_subject`]; asked by [`rooms`], served by `crate::relay`).
+//! - `kurve.v1.t.<topic>`: broadcasts on lobby and room topics (payload as is), and
+//!   messages for one member of the topic on another node ([`bus::Directed`]).
 //!
 //! Every node keeps the last heartbeat of every node; one silent for [`DOWN_AFTER`] is
 //! down: gone from the table, its presence leaves. The node is healthy while NATS is
@@ -17,23 +22,35 @@
 //!
 //! One task owns the connection. Everything else hands it messages through a bounded
 //! [`Publisher`] that never waits: while NATS is away, or the queue is full, messages
-//! are dropped and counted (a lost presence delta is repaired by a transfer).
+//! are dropped and counted (a lost presence delta is repaired by a transfer). Requests
+//! go out through [`Cluster::request`] and are served through [`Cluster::serve`]; the
+//! NATS client never leaves this module.
+//!
+//! The cluster needs nothing of the rest of the server to be made, and is made first.
+//! The core reaches it through the seams it declares: the lobbies' presence replica
+//! (the [`tracker`]) and the rooms' remote rooms ([`rooms`]); pubsub's `Remote` (the
+//! [`bus`]). The other way, what the tracker and the directory hear for this node's
+//! lobbies and rooms is queued as [`Heard`] and delivered by the cluster task to the
+//! [`Local`] parts it is run with; directed messages are handed on each topic's task
+//! to [`Local::direct`] (the relay), in order with the topic's broadcasts.
 //!
 //! Per-node figures go to `/metrics` (`kurve_cluster_*`); in a cluster every room
 //! summary carries the id of its node.
 //!
 //! The room directory ([`directory`]) is a JetStream key-value bucket; joins, events
-//! and leaves of members on other nodes travel to a room's node through `crate::relay`.
+//! and leaves of members on other nodes travel to a room's node through `crate::relay`,
+//! which also adopts the rooms of nodes that went down.
 //!
 //! **Invariant:** nothing from NATS is believed before [`seal`] has checked its MAC:
 //! every message this node publishes (through the [`Publisher`], [`Cluster::request`]
-//! or [`Cluster::reply`]) is sealed, and every message or bucket value it reads is
+//! or [`Request::answer`]) is sealed, and every message or bucket value it reads is
 //! opened first; what does not open is dropped and counted in
 //! `kurve_cluster_rejected_messages_total`. NATS's own credentials and TLS
 //! ([`connect_options`]) decide who reaches the bus at all.
 
 pub mod bus;
 pub mod directory;
+mod rooms;
 pub mod seal;
 pub mod tracker;
 
@@ -50,10 +67,14 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ClusterSecurityConfig;
+use crate::lobby::Lobbies;
+use crate::lobby::replica::Change;
 use crate::metrics as m;
 use crate::pubsub::PubSub;
-use bus::{Bus, Subscriptions};
+use crate::room::Rooms;
+use bus::{Bus, DirectSink, Subscriptions};
 use directory::Directory;
+use kurve_shared::lobby::RoomSummary;
 use seal::{Rejected, Seal};
 use tracker::{Delta, Followup, Tracker, TransferChunk};
 
@@ -136,6 +157,37 @@ struct Seen {
     heartbeat: Heartbeat,
 }
 
+/// What the tracker and the directory heard from other nodes that this node's lobbies
+/// and rooms must be told. They queue it (unbounded, as the lobbies' and rooms' own
+/// control messages are: bounded by the other nodes' joins and room changes) and the
+/// cluster task delivers it ([`deliver`]), so neither holds a reference to a lobby or
+/// a room.
+#[derive(Debug)]
+pub(crate) enum Heard {
+    /// Sessions of other nodes joined or left a topic.
+    Presence(Arc<str>, Vec<Change>),
+    /// A room of another node appeared, changed or went away (its summary as last
+    /// known): its lobby relists.
+    Room(RoomSummary),
+    /// A room of this node that another node adopted while this one was cut off: this
+    /// copy stops.
+    Displaced(String),
+}
+
+/// This node, as the cluster task reads and tells it ([`Cluster::run`]).
+pub struct Local {
+    /// What this node reports in every heartbeat.
+    pub load: LoadFn,
+    /// This node's subscribers: the other nodes' broadcasts go to them.
+    pub pubsub: PubSub,
+    /// Told of the other nodes' presence changes.
+    pub lobbies: Lobbies,
+    /// Told of the other nodes' room changes, and of this node's rooms adopted elsewhere.
+    pub rooms: Rooms,
+    /// Where a message for one member on this node goes (the relay's member side).
+    pub direct: DirectSink,
+}
+
 /// One message for the connection task to publish.
 pub(crate) struct Outgoing {
     subject: String,
@@ -195,6 +247,8 @@ struct Inner {
     publisher: Publisher,
     /// The receiving end of `publisher`, taken by [`Cluster::run`].
     outgoing: Mutex<Option<mpsc::Receiver<Outgoing>>>,
+    /// What the tracker and the directory heard, taken by [`Cluster::run`].
+    heard: Mutex<Option<mpsc::UnboundedReceiver<Heard>>>,
     tracker: Arc<Tracker>,
     bus: Arc<Bus>,
     directory: Arc<Directory>,
@@ -325,6 +379,7 @@ impl Cluster {
             tx,
             connected: connected.clone(),
         };
+        let (heard, heard_rx) = mpsc::unbounded_channel();
         Cluster {
             inner: Arc::new(Inner {
                 url: url.to_owned(),
@@ -336,16 +391,17 @@ impl Cluster {
                 connected,
                 nodes: Mutex::new(HashMap::new()),
                 own_echo: Mutex::new(None),
-                tracker: Arc::new(Tracker::new(node_id, incarnation)),
+                tracker: Arc::new(Tracker::new(node_id, incarnation, heard.clone())),
                 bus: Arc::new(Bus::new(
                     Arc::from(node_id),
                     publisher.clone(),
                     seal.clone(),
                 )),
-                directory: Arc::new(Directory::new(node_id, seal)),
+                directory: Arc::new(Directory::new(node_id, seal, heard)),
                 client: std::sync::OnceLock::new(),
                 publisher,
                 outgoing: Mutex::new(Some(rx)),
+                heard: Mutex::new(Some(heard_rx)),
             }),
         }
     }
@@ -370,7 +426,7 @@ impl Cluster {
     }
 
     /// The NATS connection, once made.
-    pub fn client(&self) -> Option<async_nats::Client> {
+    fn client(&self) -> Option<async_nats::Client> {
         self.inner.client.get().cloned()
     }
 
@@ -381,7 +437,7 @@ impl Cluster {
 
     /// Whether a message received on `subject` was sealed by a node of this cluster;
     /// a refusal is counted under `what`.
-    pub fn verify(&self, what: &'static str, message: &async_nats::Message) -> bool {
+    fn verify(&self, what: &'static str, message: &async_nats::Message) -> bool {
         match self.inner.seal.verify(
             message.subject.as_str(),
             message.headers.as_ref(),
@@ -407,9 +463,34 @@ impl Cluster {
         request(&client, &self.inner.seal, subject, payload, within).await
     }
 
-    /// Answers a request on its `reply` subject, sealed.
-    pub async fn reply(&self, client: &async_nats::Client, reply: String, payload: Bytes) {
-        reply_sealed(client, &self.inner.seal, reply, payload).await;
+    /// The requests other nodes send to `subject`, once this node is connected (it
+    /// waits for that, until `shutdown`). Each is opened with the seal before it is
+    /// handed out; one that does not open is dropped and counted under `what`.
+    pub async fn serve(
+        &self,
+        subject: String,
+        what: &'static str,
+        shutdown: &CancellationToken,
+    ) -> Result<Requests, ServeError> {
+        let client = loop {
+            if let Some(client) = self.client() {
+                break client;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return Err(ServeError::ShuttingDown),
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        };
+        let subscriber = client
+            .subscribe(subject)
+            .await
+            .map_err(|error| ServeError::Subscribe(error.to_string()))?;
+        Ok(Requests {
+            cluster: self.clone(),
+            client,
+            subscriber,
+            what,
+        })
     }
 
     /// Where a new room goes: the live node with the fewest seated players; this node
@@ -471,17 +552,31 @@ impl Cluster {
     /// cluster until `shutdown`: heartbeats, presence, topic subscriptions and the
     /// publishing of everything queued. NATS being away never stops the node: it is
     /// unhealthy meanwhile, and cross-node features resume when NATS is back.
-    pub async fn run(self, load: LoadFn, pubsub: PubSub, shutdown: CancellationToken) {
-        let Some(mut outgoing) = self
-            .inner
-            .outgoing
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take()
-        else {
+    pub async fn run(self, local: Local, shutdown: CancellationToken) {
+        let taken = (
+            self.inner
+                .outgoing
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take(),
+            self.inner
+                .heard
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take(),
+        );
+        let (Some(mut outgoing), Some(heard)) = taken else {
             tracing::error!("cluster: run twice");
             return;
         };
+        let Local {
+            load,
+            pubsub,
+            lobbies,
+            rooms,
+            direct,
+        } = local;
+        let delivering = tokio::spawn(deliver(heard, lobbies, rooms));
         let events = self.clone();
         let options = match connect_options(&self.inner.security, &self.inner.url).await {
             Ok(options) => options,
@@ -563,7 +658,7 @@ impl Cluster {
                 }
             }
         });
-        let mut subscriptions = Subscriptions::default();
+        let mut subscriptions = Subscriptions::new(pubsub, direct);
         let bus = self.inner.bus.clone();
         let mut beats = tokio::time::interval(HEARTBEAT);
         let mut deltas = tokio::time::interval(DELTA_EVERY);
@@ -586,7 +681,7 @@ impl Cluster {
                     self.sweep_down_nodes();
                 }
                 _ = deltas.tick() => self.publish_deltas(),
-                _ = bus.wake.notified() => subscriptions.reconcile(&bus, &client, &pubsub),
+                _ = bus.wake.notified() => subscriptions.reconcile(&bus, &client),
                 message = tracker_messages.next() => match message {
                     Some(message) => {
                         if self.verify("tracker", &message) {
@@ -631,6 +726,7 @@ impl Cluster {
             .await;
         }
         publishing.abort();
+        delivering.abort();
         let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
     }
 
@@ -762,6 +858,71 @@ impl Cluster {
         nodes.insert(heartbeat.node.clone(), Seen { at: now, heartbeat });
         drop(nodes);
         self.inner.tracker.on_beat(&node, incarnation, presence_seq)
+    }
+}
+
+/// Tells this node's lobbies and rooms what the tracker and the directory heard, in
+/// the order they heard it.
+async fn deliver(mut heard: mpsc::UnboundedReceiver<Heard>, lobbies: Lobbies, rooms: Rooms) {
+    while let Some(heard) = heard.recv().await {
+        match heard {
+            Heard::Presence(topic, changes) => lobbies.remote_presence(&topic, changes),
+            Heard::Room(summary) => rooms.remote_changed(&summary),
+            Heard::Displaced(id) => rooms.displaced(&id),
+        }
+    }
+}
+
+/// Why this node cannot serve requests on a subject.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    #[error("cannot subscribe: {0}")]
+    Subscribe(String),
+}
+
+/// Requests to this node on one subject, opened ([`Cluster::serve`]).
+pub struct Requests {
+    cluster: Cluster,
+    client: async_nats::Client,
+    subscriber: async_nats::Subscriber,
+    what: &'static str,
+}
+
+impl Requests {
+    /// The next request sealed by a node of this cluster; None when the subscription
+    /// ended. Cancel-safe: nothing is taken from NATS but at its one await.
+    pub async fn next(&mut self) -> Option<Request> {
+        loop {
+            let message = self.subscriber.next().await?;
+            if self.cluster.verify(self.what, &message) {
+                return Some(Request {
+                    payload: message.payload,
+                    reply: message.reply.map(|reply| reply.to_string()),
+                    client: self.client.clone(),
+                    seal: self.cluster.inner.seal.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// One request from another node, its seal checked.
+pub struct Request {
+    pub payload: Bytes,
+    /// Where the answer goes (None: the sender wants none).
+    reply: Option<String>,
+    client: async_nats::Client,
+    seal: Arc<Seal>,
+}
+
+impl Request {
+    /// Answers the request, sealed (nothing when its sender wants no answer).
+    pub async fn answer(self, payload: Bytes) {
+        if let Some(reply) = self.reply {
+            reply_sealed(&self.client, &self.seal, reply, payload).await;
+        }
     }
 }
 

@@ -9,59 +9,20 @@
 //! the deltas that arrive meanwhile. A node that goes down has its entries removed; a
 //! new incarnation of a node replaces the old one's.
 //!
-//! Each node's actors (the lobbies) report their local sessions here and receive the
-//! other nodes' changes through a [`Sink`]; each computes the `presence_diff` it pushes
-//! to its own sockets. Nothing here awaits: callers hold no lock across an await, and
-//! the sink is called after the lock is released.
+//! Each node's actors (the lobbies) report their local sessions here (the tracker is
+//! their [`PresenceReplica`]) and receive the other nodes' changes, one topic at a
+//! time, as [`Heard::Presence`] queued for the cluster task to deliver; each computes
+//! the `presence_diff` it pushes to its own sockets. Nothing here awaits, and nothing
+//! is queued while the lock is held.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::UnboundedSender;
 
-/// One tracked session: a meta of `key` on `topic`, as it crosses nodes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Tracked {
-    pub topic: Arc<str>,
-    pub key: Arc<str>,
-    pub phx_ref: Arc<str>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phx_ref_prev: Option<Arc<str>>,
-    /// The app's fields of the meta (for a lobby: name, status, room_id) as JSON text:
-    /// every node holds every other node's sessions, so this is what a remote session
-    /// costs in memory (a parsed `Value` takes several times more). A string, not a raw
-    /// JSON value: raw values cannot be read inside the tagged messages it travels in.
-    pub meta: Box<str>,
-}
-
-/// A change to one node's set.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum Change {
-    Join(Tracked),
-    Leave {
-        topic: Arc<str>,
-        key: Arc<str>,
-        phx_ref: Arc<str>,
-    },
-}
-
-impl Change {
-    pub fn topic(&self) -> &Arc<str> {
-        match self {
-            Change::Join(tracked) => &tracked.topic,
-            Change::Leave { topic, .. } => topic,
-        }
-    }
-
-    fn leave_of(tracked: &Tracked) -> Change {
-        Change::Leave {
-            topic: tracked.topic.clone(),
-            key: tracked.key.clone(),
-            phx_ref: tracked.phx_ref.clone(),
-        }
-    }
-}
+use super::Heard;
+use crate::lobby::replica::{Change, PresenceReplica, Tracked};
 
 /// A node's changes numbered `seq` within its `incarnation`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,9 +42,6 @@ pub struct TransferChunk {
     /// The last ref in this chunk when more follow.
     pub next_after: Option<Arc<str>>,
 }
-
-/// Where the other nodes' changes go: called with one topic's changes at a time.
-pub type Sink = Arc<dyn Fn(&Arc<str>, Vec<Change>) + Send + Sync>;
 
 /// At most this many changes per delta, and entries per transfer chunk: each stays far
 /// below NATS's 1 MiB payload limit (a change is ~150 bytes).
@@ -122,22 +80,19 @@ pub struct Tracker {
     node: String,
     incarnation: i64,
     state: Mutex<State>,
-    sink: OnceLock<Sink>,
+    /// Where the other nodes' changes go.
+    heard: UnboundedSender<Heard>,
 }
 
 impl Tracker {
-    pub fn new(node: &str, incarnation: i64) -> Tracker {
+    /// The tracker of node `node`, handing the other nodes' changes to `heard`.
+    pub(super) fn new(node: &str, incarnation: i64, heard: UnboundedSender<Heard>) -> Tracker {
         Tracker {
             node: node.to_owned(),
             incarnation,
             state: Mutex::default(),
-            sink: OnceLock::new(),
+            heard,
         }
-    }
-
-    /// Where the other nodes' changes go (set once).
-    pub fn set_sink(&self, sink: Sink) {
-        let _ = self.sink.set(sink);
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -362,14 +317,11 @@ impl Tracker {
         self.emit(out);
     }
 
-    /// Hands changes to the sink, one topic at a time, in order.
+    /// Hands changes on, one topic at a time, in order.
     fn emit(&self, changes: Vec<Change>) {
         if changes.is_empty() {
             return;
         }
-        let Some(sink) = self.sink.get() else {
-            return;
-        };
         let mut by_topic: BTreeMap<Arc<str>, Vec<Change>> = BTreeMap::new();
         for change in changes {
             by_topic
@@ -378,8 +330,27 @@ impl Tracker {
                 .push(change);
         }
         for (topic, changes) in by_topic {
-            sink(&topic, changes);
+            // Fails only once the cluster task has stopped: nobody is left to tell.
+            let _ = self.heard.send(Heard::Presence(topic, changes));
         }
+    }
+}
+
+impl PresenceReplica for Tracker {
+    fn track(&self, session: Tracked) {
+        self.local_join(session);
+    }
+
+    fn untrack(&self, topic: &Arc<str>, key: &Arc<str>, phx_ref: &Arc<str>) {
+        self.local_leave(topic, key, phx_ref);
+    }
+
+    fn reset(&self, topic: &str) {
+        self.local_reset(topic);
+    }
+
+    fn remote(&self, topic: &str) -> Vec<Tracked> {
+        self.remote_entries(topic)
     }
 }
 
@@ -444,15 +415,29 @@ mod tests {
         }
     }
 
-    /// A tracker whose sink records what it was handed.
-    fn receiver(node: &str) -> (Tracker, Arc<Mutex<Vec<Change>>>) {
-        let tracker = Tracker::new(node, 1);
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        tracker.set_sink(Arc::new(move |_, changes| {
-            log.lock().unwrap().extend(changes);
-        }));
-        (tracker, seen)
+    /// A tracker that hands nothing on (its changes are not looked at).
+    fn tracker(node: &str, incarnation: i64) -> Tracker {
+        Tracker::new(node, incarnation, tokio::sync::mpsc::unbounded_channel().0)
+    }
+
+    /// What a tracker handed on so far.
+    struct Seen(tokio::sync::mpsc::UnboundedReceiver<Heard>, Vec<Change>);
+
+    impl Seen {
+        fn changes(&mut self) -> &Vec<Change> {
+            while let Ok(heard) = self.0.try_recv() {
+                if let Heard::Presence(_, changes) = heard {
+                    self.1.extend(changes);
+                }
+            }
+            &self.1
+        }
+    }
+
+    /// A tracker whose changes are recorded.
+    fn receiver(node: &str) -> (Tracker, Seen) {
+        let (heard, rx) = tokio::sync::mpsc::unbounded_channel();
+        (Tracker::new(node, 1, heard), Seen(rx, Vec::new()))
     }
 
     fn joined_refs(changes: &[Change]) -> Vec<String> {
@@ -469,13 +454,13 @@ mod tests {
 
     #[test]
     fn deltas_in_order_are_applied_and_a_gap_asks_for_a_transfer() {
-        let sender = Tracker::new("a", 7);
-        let (receiver, seen) = receiver("b");
+        let sender = tracker("a", 7);
+        let (receiver, mut seen) = receiver("b");
         sender.local_join(tracked("lobby:main", "u1", "r1"));
         let first = sender.take_deltas();
         assert_eq!(first.len(), 1);
         assert_eq!(receiver.on_delta(first[0].clone()), Followup::None);
-        assert_eq!(joined_refs(&seen.lock().unwrap()), ["r1"]);
+        assert_eq!(joined_refs(seen.changes()), ["r1"]);
         assert_eq!(receiver.remote_entries("lobby:main").len(), 1);
 
         // Delta 2 is lost; delta 3 reveals the gap.
@@ -503,7 +488,7 @@ mod tests {
             "the transfer and buffered delta converge"
         );
         assert!(
-            seen.lock().unwrap().contains(&Change::Leave {
+            seen.changes().contains(&Change::Leave {
                 topic: "lobby:main".into(),
                 key: "u1".into(),
                 phx_ref: "r1".into()
@@ -514,7 +499,7 @@ mod tests {
 
     #[test]
     fn deltas_and_chunks_read_back_as_written() {
-        let tracker = Tracker::new("a", 3);
+        let tracker = tracker("a", 3);
         tracker.local_join(tracked("lobby:main", "u1", "r1"));
         tracker.local_leave(&"lobby:main".into(), &"u1".into(), &"r1".into());
         tracker.local_join(tracked("lobby:main", "u2", "r2"));
@@ -562,12 +547,12 @@ mod tests {
 
     #[test]
     fn a_node_down_or_restarted_takes_its_sessions_away() {
-        let sender = Tracker::new("a", 1);
-        let (receiver, seen) = receiver("b");
+        let sender = tracker("a", 1);
+        let (receiver, mut seen) = receiver("b");
         sender.local_join(tracked("lobby:main", "u1", "r1"));
         receiver.on_delta(sender.take_deltas().remove(0));
         // A new incarnation of "a" starts over: the old session leaves.
-        let restarted = Tracker::new("a", 2);
+        let restarted = tracker("a", 2);
         restarted.local_join(tracked("lobby:main", "u1", "r9"));
         receiver.on_delta(restarted.take_deltas().remove(0));
         let refs: Vec<String> = receiver
@@ -579,8 +564,7 @@ mod tests {
         receiver.node_down("a");
         assert!(receiver.remote_entries("lobby:main").is_empty());
         let leaves = seen
-            .lock()
-            .unwrap()
+            .changes()
             .iter()
             .filter(|c| matches!(c, Change::Leave { .. }))
             .count();
@@ -589,7 +573,7 @@ mod tests {
 
     #[test]
     fn transfers_come_in_chunks_that_cover_everything() {
-        let sender = Tracker::new("a", 1);
+        let sender = tracker("a", 1);
         let total = MAX_CHANGES_PER_MESSAGE * 2 + 10;
         for i in 0..total {
             sender.local_join(tracked("lobby:main", &format!("u{i}"), &format!("r{i:06}")));
@@ -614,7 +598,7 @@ mod tests {
 
     #[test]
     fn local_reset_leaves_only_that_topic() {
-        let tracker = Tracker::new("a", 1);
+        let tracker = tracker("a", 1);
         tracker.local_join(tracked("lobby:main", "u1", "r1"));
         tracker.local_join(tracked("lobby:other", "u1", "r2"));
         tracker.take_deltas();

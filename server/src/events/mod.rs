@@ -128,22 +128,7 @@ impl AdminEvent {
 }
 
 /// How a client joins a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    #[default]
-    Player,
-    Spectator,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Player => "player",
-            Role::Spectator => "spectator",
-        }
-    }
-}
+pub use kurve_shared::room::Role;
 
 /// `phx_join` params of a room: `{"as"?, "password"?}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, serde::Serialize)]

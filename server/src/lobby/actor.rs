@@ -5,22 +5,20 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use kurve_shared::lobby::{ChatIn, ChatOut, LobbyJoined, PublicUser, RoomSummary, Status};
+use kurve_shared::room::RoomCreated;
 use serde::ser::SerializeStruct;
-use serde_json::json;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
+use super::replica::{Change, Tracked};
 use super::{Lobbies, LobbyDeps, LobbyHandle, MAIN};
 use crate::actor::MailboxReceiver;
 use crate::auth::User;
 use crate::auth::names::clean_text;
-use crate::cluster::tracker::{Change, Tracked};
 use crate::config::{
     CHAT_BURST, CHAT_MAX_CHARS, CHAT_WINDOW, EMPTY_LOBBY_TTL, presence_flush_window,
 };
-use crate::directory::{
-    CreateError, MAX_PASSWORD, MAX_ROOM_NAME, RemoteCreate, RoomDirectory, RoomSpec,
-};
+use crate::directory::{CreateError, MAX_PASSWORD, MAX_ROOM_NAME, RemoteCreate, RoomSpec};
 use crate::events::error::ChannelError;
 use crate::events::{CreateRoom, LobbyEvent};
 use crate::outbound::{ChannelRef, Payload, SocketId};
@@ -52,7 +50,7 @@ pub enum LobbyCommand {
         status: Status,
         room_id: Option<Arc<str>>,
     },
-    /// Sessions on other nodes of the cluster joined or left this lobby.
+    /// Sessions on other nodes joined or left this lobby.
     Remote(Vec<Change>),
 }
 
@@ -154,16 +152,15 @@ pub(super) async fn run(
         flush_at: None,
         empty_since: Some(Instant::now()),
     };
-    lobby.start_cluster_presence();
+    lobby.start_presence();
     // A restarted lobby starts from the directory as it is now.
-    if let Some(rooms) = lobby.rooms() {
-        rooms.take_listing_change(&lobby.name);
-        lobby.listed = rooms
-            .list(&lobby.name)
-            .into_iter()
-            .map(|r| (r.id.clone(), r))
-            .collect();
-    }
+    let rooms = lobby.deps.rooms.clone();
+    rooms.take_listing_change(&lobby.name);
+    lobby.listed = rooms
+        .list(&lobby.name)
+        .into_iter()
+        .map(|r| (r.id.clone(), r))
+        .collect();
     let far = Instant::now() + std::time::Duration::from_secs(86_400 * 365);
     loop {
         let flush_at = lobby.flush_at.unwrap_or(far);
@@ -217,15 +214,16 @@ impl Lobby {
         }
     }
 
-    /// In a cluster: this lobby's local sessions start from none (a restarted lobby's
-    /// members rejoin), and the other nodes' sessions are taken as they are now.
-    fn start_cluster_presence(&mut self) {
-        let Some(tracker) = self.deps.tracker.clone() else {
-            return;
-        };
-        tracker.local_reset(&self.topic);
-        let entries = tracker.remote_entries(&self.topic);
-        self.remote(entries.into_iter().map(Change::Join).collect());
+    /// This lobby's local sessions start from none (a restarted lobby's members
+    /// rejoin), and the other nodes' sessions are taken as they are now (none on a
+    /// single node).
+    fn start_presence(&mut self) {
+        let presence = self.deps.presence.clone();
+        presence.reset(&self.topic);
+        let entries = presence.remote(&self.topic);
+        if !entries.is_empty() {
+            self.remote(entries.into_iter().map(Change::Join).collect());
+        }
     }
 
     /// Sessions of other nodes joined or left.
@@ -253,23 +251,21 @@ impl Lobby {
         self.schedule_flush();
     }
 
-    /// Tells the other nodes of a local session (in a cluster).
+    /// Tells the other nodes of a local session.
     fn share_join(&self, key: &str, phx_ref: &Arc<str>, prev: Option<Arc<str>>, meta: &LobbyMeta) {
-        if let Some(tracker) = &self.deps.tracker {
-            tracker.local_join(Tracked {
-                topic: self.topic.clone(),
-                key: Arc::from(key),
-                phx_ref: phx_ref.clone(),
-                phx_ref_prev: prev,
-                meta: meta.to_wire(),
-            });
-        }
+        self.deps.presence.track(Tracked {
+            topic: self.topic.clone(),
+            key: Arc::from(key),
+            phx_ref: phx_ref.clone(),
+            phx_ref_prev: prev,
+            meta: meta.to_wire(),
+        });
     }
 
     fn share_leave(&self, key: &str, phx_ref: &Arc<str>) {
-        if let Some(tracker) = &self.deps.tracker {
-            tracker.local_leave(&self.topic, &Arc::from(key), phx_ref);
-        }
+        self.deps
+            .presence
+            .untrack(&self.topic, &Arc::from(key), phx_ref);
     }
 
     async fn join(&mut self, chan: ChannelRef, msg_ref: Arc<str>) {
@@ -409,9 +405,8 @@ impl Lobby {
     }
 
     fn quick_join(&mut self, chan: &ChannelRef, msg_ref: &Arc<str>) -> Result<(), ChannelError> {
-        let rooms = self.rooms().ok_or(ChannelError::Unavailable)?;
         let creator = Arc::from(chan.socket.user.id.as_str());
-        let placed = rooms.quick_join(&self.name, Some(creator))?;
+        let placed = self.deps.rooms.quick_join(&self.name, Some(creator))?;
         reply_room_id(chan, msg_ref, placed);
         Ok(())
     }
@@ -461,10 +456,6 @@ impl Lobby {
         Ok(())
     }
 
-    fn rooms(&self) -> Option<&dyn RoomDirectory> {
-        self.deps.rooms.get().map(|rooms| &**rooms)
-    }
-
     fn create_room(
         &mut self,
         chan: &ChannelRef,
@@ -472,8 +463,7 @@ impl Lobby {
         request: CreateRoom,
     ) -> Result<(), ChannelError> {
         let spec = room_spec(request, &self.name, &chan.socket.user)?;
-        let rooms = self.rooms().ok_or(ChannelError::Unavailable)?;
-        let placed = rooms.create_placed(spec)?;
+        let placed = self.deps.rooms.create_placed(spec)?;
         reply_room_id(chan, msg_ref, placed);
         Ok(())
     }
@@ -488,9 +478,7 @@ impl Lobby {
     /// `room_added`, `room_updated` or `room_removed` per room that changed, none for a
     /// room that came and went in between.
     fn listing_changes(&mut self, out: &mut Vec<Broadcast>) {
-        let Some(rooms) = self.deps.rooms.get() else {
-            return;
-        };
+        let rooms = self.deps.rooms.clone();
         if !rooms.take_listing_change(&self.name) {
             return;
         }
@@ -592,7 +580,9 @@ fn reply_room_id(chan: &ChannelRef, msg_ref: &Arc<str>, placed: Result<Arc<str>,
                 chan.reply(
                     msg_ref,
                     "ok",
-                    Payload::json(&json!({ "room_id": &*room_id })),
+                    Payload::json(&RoomCreated {
+                        room_id: room_id.to_string(),
+                    }),
                 );
             }
             Err(error) => {

@@ -4,12 +4,22 @@
 //! that alone owns its presence, members and room list ([`actor`]). When it panics the
 //! supervisor tells its subscribers (`phx_error`, so the official client rejoins) and
 //! starts it again with a fresh mailbox, which replaces the handle here.
+//!
+//! Lobbies and rooms need each other: a lobby lists and creates rooms, and rooms tell
+//! their lobby when its listing or a user's status changes. The table of running
+//! lobbies ([`Running`]) is made first and handed to the rooms, the rooms are made
+//! next, and [`Lobbies`] last, around that same table and with the rooms as its
+//! [`RoomDirectory`]: every part gets what it needs when it is made.
+//!
+//! What a lobby needs from other nodes is a [`PresenceReplica`] ([`replica`]); on a
+//! single node it is [`replica::SingleNode`] and nothing leaves the process.
 
 mod actor;
+pub mod replica;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use crate::events::LobbyEvent;
 use futures_util::FutureExt;
@@ -17,7 +27,6 @@ use futures_util::future::BoxFuture;
 use kurve_shared::lobby::Status;
 
 use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
-use crate::cluster::tracker::{Change, Tracker};
 use crate::config::{LOBBY_MAILBOX, MAX_LOBBIES};
 use crate::directory::RoomDirectory;
 use crate::events::error::ChannelError;
@@ -26,6 +35,7 @@ use crate::pubsub::PubSub;
 use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};
 
 pub use actor::LobbyCommand;
+use replica::{Change, PresenceReplica};
 
 /// The lobby that always exists.
 pub const MAIN: &str = "main";
@@ -106,34 +116,50 @@ pub struct LobbyDeps {
     pub test_hooks: bool,
     /// Lobbies one client address may keep running (started by its joins).
     pub max_lobbies_per_address: usize,
-    /// The room directory; set once at start, since the directory (which tells lobbies
-    /// about their rooms) is built after the lobbies.
-    pub rooms: Arc<OnceLock<Arc<dyn RoomDirectory>>>,
-    /// In a cluster, the presence shared with the other nodes.
-    pub tracker: Option<Arc<Tracker>>,
+    /// The room directory (made before the lobbies, see the module docs).
+    pub rooms: Arc<dyn RoomDirectory>,
+    /// The other nodes' sessions ([`replica::SingleNode`] on a single node).
+    pub presence: Arc<dyn PresenceReplica>,
+}
+
+/// The handles of the running lobbies by name: what rooms need to reach a lobby. Made
+/// before rooms and lobbies (see the module docs). Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Running(Arc<Mutex<HashMap<Arc<str>, LobbyHandle>>>);
+
+impl Running {
+    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, LobbyHandle>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The running lobby `name`, if any.
+    pub fn get(&self, name: &str) -> Option<LobbyHandle> {
+        self.table().get(name).filter(|h| !h.is_gone()).cloned()
+    }
 }
 
 /// The running lobbies by name. Cheap to clone.
 #[derive(Clone)]
 pub struct Lobbies {
-    running: Arc<Mutex<HashMap<Arc<str>, LobbyHandle>>>,
+    running: Running,
     supervisor: Supervisor,
     deps: LobbyDeps,
 }
 
 impl Lobbies {
-    pub fn new(supervisor: Supervisor, deps: LobbyDeps) -> Self {
+    /// The lobbies listed in `running` (empty until they start).
+    pub fn new(supervisor: Supervisor, running: Running, deps: LobbyDeps) -> Self {
         Lobbies {
-            running: Arc::default(),
+            running,
             supervisor,
             deps,
         }
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, LobbyHandle>> {
-        self.running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.running.table()
     }
 
     /// How many lobbies run now.
@@ -147,7 +173,15 @@ impl Lobbies {
 
     /// The running lobby `name`, if any (does not start one).
     pub fn get(&self, name: &str) -> Option<LobbyHandle> {
-        self.table().get(name).filter(|h| !h.is_gone()).cloned()
+        self.running.get(name)
+    }
+
+    /// Sessions on other nodes joined or left `topic`: its lobby is told if it runs
+    /// here (one that starts later reads the replica then).
+    pub fn remote_presence(&self, topic: &str, changes: Vec<Change>) {
+        if let Some(handle) = topic.strip_prefix("lobby:").and_then(|name| self.get(name)) {
+            handle.remote_presence(changes);
+        }
     }
 
     /// The lobby `name`, started if it is not running; `starter` is the client address

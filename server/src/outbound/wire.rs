@@ -283,7 +283,7 @@ mod tests {
         let b = Broadcast::new(
             Arc::from("room:1"),
             "tick",
-            Payload::Binary(Bytes::from(kurve_shared::game::encode_tick(&tick))),
+            Payload::Binary(Bytes::from(kurve_shared::game::encode_tick(&tick).unwrap())),
         );
         let first = b.wire(Vsn::V2).expect("binary for V2").clone();
         let second = b.wire(Vsn::V2).expect("binary for V2").clone();

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use kurve_shared::game::{self, Standing};
 use serde_json::json;
 use tokio::time::{Instant, sleep_until};
@@ -17,6 +16,7 @@ use crate::events::ReplayEvent;
 use crate::events::error::ChannelError;
 use crate::limits::{Bucket, Rate, Refusal};
 use crate::outbound::{Broadcast, ChannelRef, Outbound, Payload, SocketId};
+use crate::sim::snapshot::frame_bytes;
 use crate::sim::{self, Game, InputLog, SavedGame, StepOutput};
 use crate::store::{MatchPlayer, MatchSummary};
 
@@ -312,9 +312,11 @@ impl Viewer {
     }
 
     fn snapshot(&self) {
-        let snapshot = game::encode_snapshot(&self.resim.game().snapshot());
-        self.chan
-            .push_reset("snapshot", Payload::Binary(Bytes::from(snapshot)));
+        let snapshot = frame_bytes(
+            "snapshot",
+            game::encode_snapshot(&self.resim.game().snapshot()),
+        );
+        self.chan.push_reset("snapshot", Payload::Binary(snapshot));
     }
 
     /// Sends `event` to this viewer as the topic's broadcast would go: a `tick` stays a
@@ -671,7 +673,7 @@ impl Replay {
 /// One step's frames, to one viewer.
 fn send(viewer: &Viewer, topic: &Arc<str>, out: StepOutput) {
     if let Some(tick) = &out.tick {
-        let bytes = Bytes::from(game::encode_tick(tick));
+        let bytes = frame_bytes("tick", game::encode_tick(tick));
         viewer.send(topic, "tick", Payload::Binary(bytes));
     }
     for event in &out.lifecycle {
@@ -804,7 +806,7 @@ mod tests {
         let mut log = InputLog::from_bytes(&record.input_log).expect("decodes");
         log.truncated = true;
         assert_eq!(
-            Resim::new(&log.to_bytes()).err(),
+            Resim::new(&log.to_bytes().unwrap()).err(),
             Some(ChannelError::CorruptReplay)
         );
     }

@@ -10,12 +10,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use kurve_shared::game::{self, Phase};
 use kurve_shared::lobby::{PublicUser, RoomPhase, RoomSummary, Status};
+use kurve_shared::room::{ArenaSize, MatchSaved, Motion, RoomConfig, RoomJoined, You};
 use metrics::{Counter, Histogram};
 use serde::ser::SerializeStruct;
-use serde_json::json;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +28,7 @@ use crate::events::{Role, RoomEvent, RoomJoin};
 use crate::outbound::{ChannelRef, Outbound, Payload, SocketId};
 use crate::presence::{MetaFields, Presence};
 use crate::pubsub::Broadcast;
+use crate::sim::snapshot::frame_bytes;
 use crate::sim::{self, Game, GameError, SavedGame};
 use crate::store::{MatchPlayer, MatchRecord};
 
@@ -145,7 +145,7 @@ struct Room {
     members: HashMap<SocketId, Member>,
     /// Members whose socket is on another node. While there are none, the room's
     /// broadcasts stay on this node: no other node has a subscriber of its topic (a
-    /// remote member joins through a proxy here, [`crate::relay`]).
+    /// member on another node joins through a proxy member here).
     remote_members: usize,
     presence: Presence<RoomMeta>,
     flush_at: Option<Instant>,
@@ -369,12 +369,12 @@ impl Room {
     fn send_ticks(&mut self) {
         let (event, bytes) = match self.unsent.as_slice() {
             [] => return,
-            [tick] => ("tick", game::encode_tick(tick)),
-            ticks => ("ticks", game::encode_ticks(ticks)),
+            [tick] => ("tick", frame_bytes("tick", game::encode_tick(tick))),
+            ticks => ("ticks", frame_bytes("ticks", game::encode_ticks(ticks))),
         };
         self.unsent.clear();
         self.metrics.tick_bytes.increment(bytes.len() as u64);
-        self.broadcast(event, Payload::Binary(Bytes::from(bytes)));
+        self.broadcast(event, Payload::Binary(bytes));
     }
 
     /// Network frames per second this room sends.
@@ -416,36 +416,36 @@ impl Room {
         self.send_ticks();
         let meta = self.meta_for(&user.id, &user.name, role);
         let config = self.game.arena_config();
-        let mut you = json!({ "id": user.id, "role": role.as_str() });
-        if let Some(seat) = &meta.seat {
-            you["color"] = json!(&*seat.color);
-            you["seat"] = json!(seat.seat);
-        }
-        chan.reply(
-            &msg_ref,
-            "ok",
-            Payload::json(&json!({
-                "you": you,
-                "config": {
-                    "tick_hz": config.tick_hz,
-                    "send_hz": self.send_hz(),
-                    "arena": { "w": config.w, "h": config.h },
-                    "pos_scale": config.pos_scale,
-                    "item_radius": config.item_radius,
-                    // What a client needs to predict its own head with the room's rules.
-                    "motion": {
-                        "speed_px_per_s": self.game.config().speed_px_per_s,
-                        "turn_rate_mrad_per_s": self.game.config().turn_rate_mrad_per_s,
-                    },
-                    "max_players": self.spec.max_players,
-                    "name": self.spec.name,
-                    "lobby": &*self.spec.lobby,
-                    "room_id": &*self.id,
+        let rules = self.game.config();
+        let joined = RoomJoined {
+            config: RoomConfig {
+                arena: ArenaSize {
+                    h: config.h,
+                    w: config.w,
                 },
-            })),
-        );
-        let snapshot = game::encode_snapshot(&self.game.snapshot());
-        chan.push_reset("snapshot", Payload::Binary(Bytes::from(snapshot)));
+                item_radius: config.item_radius,
+                lobby: self.spec.lobby.to_string(),
+                max_players: self.spec.max_players,
+                motion: Motion {
+                    speed_px_per_s: rules.speed_px_per_s,
+                    turn_rate_mrad_per_s: rules.turn_rate_mrad_per_s,
+                },
+                name: self.spec.name.clone(),
+                pos_scale: config.pos_scale,
+                room_id: self.id.to_string(),
+                send_hz: self.send_hz(),
+                tick_hz: config.tick_hz,
+            },
+            you: You {
+                color: meta.seat.as_ref().map(|seat| seat.color.to_string()),
+                id: user.id.to_string(),
+                role,
+                seat: meta.seat.as_ref().map(|seat| seat.seat),
+            },
+        };
+        chan.reply(&msg_ref, "ok", Payload::json(&joined));
+        let snapshot = frame_bytes("snapshot", game::encode_snapshot(&self.game.snapshot()));
+        chan.push_reset("snapshot", Payload::Binary(snapshot));
         let phx_ref = self.presence.track(&user.id, meta.clone());
         chan.push_reset("presence_state", Payload::Json(self.presence.state_json()));
         self.rooms
@@ -488,8 +488,8 @@ impl Room {
             return;
         }
         self.send_ticks();
-        let snapshot = game::encode_snapshot(&self.game.snapshot());
-        chan.push_reset("snapshot", Payload::Binary(Bytes::from(snapshot)));
+        let snapshot = frame_bytes("snapshot", game::encode_snapshot(&self.game.snapshot()));
+        chan.push_reset("snapshot", Payload::Binary(snapshot));
         chan.push_reset("presence_state", Payload::Json(self.presence.state_json()));
     }
 
@@ -615,7 +615,7 @@ impl Room {
     }
 
     /// Sends to every member: those on this node directly, and, only while some member
-    /// is on another node, through the cluster's bus.
+    /// is on another node, to the other nodes too ([`crate::pubsub::Remote`]).
     fn broadcast(&self, event: &'static str, payload: Payload) {
         let broadcast = Broadcast::new(self.topic.clone(), event, payload);
         let pubsub = &self.rooms.deps.pubsub;
@@ -725,7 +725,7 @@ impl Room {
                 Ok(id) => {
                     tracing::info!(room = %room, match_id = id, "match stored");
                     // Members may watch it again: the match-end screen links the replay.
-                    let saved = json!({ "match_id": id, "replay": format!("/#/replay/{id}") });
+                    let saved = MatchSaved::new(id);
                     pubsub.broadcast(Broadcast::new(topic, "match_saved", Payload::json(&saved)));
                 }
                 Err(error) => tracing::error!(room = %room, %error, "could not store a match"),

@@ -8,10 +8,16 @@
 //! phase change (a crash mid-round replays the round from the moment play began, with
 //! the same spawns); its clients get `phx_error` and the official client rejoins by
 //! itself and receives a fresh snapshot.
+//!
+//! What rooms need from other nodes is a [`RemoteRooms`] ([`remote`]): their rooms
+//! for listings, joins and quick joins, placement and creation elsewhere, and a place
+//! to share this node's rooms and saved states. On a single node it is
+//! [`remote::SingleNode`]: every answer is "none" and nothing leaves the process.
 
 mod actor;
 mod alarm;
 mod clock;
+pub mod remote;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,12 +29,11 @@ use kurve_shared::lobby::{RoomPhase, RoomSummary};
 use tokio_util::task::TaskTracker;
 
 use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
-use crate::cluster::Cluster;
 use crate::directory::RemoteCreate;
 use crate::directory::RoomDirectory;
 pub use crate::directory::{CreateError, MAX_PASSWORD, MAX_ROOM_NAME, RoomSpec};
 use crate::events::{RoomEvent, RoomJoin};
-use crate::lobby::Lobbies;
+use crate::lobby::Running;
 use crate::outbound::{ChannelRef, SocketId};
 use crate::pubsub::PubSub;
 use crate::sim::SavedGame;
@@ -36,6 +41,7 @@ use crate::store::Store;
 use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};
 
 pub use actor::RoomCommand;
+use remote::{AdoptedState, RemoteRooms, SharedState};
 
 /// Commands waiting in a room's mailbox before new ones are refused. Inputs are the bulk:
 /// 8 players at 120/s is ~1,000 a second, so this is about a second of backlog.
@@ -110,7 +116,8 @@ impl RoomHandle {
 pub struct RoomDeps {
     pub pubsub: PubSub,
     pub store: Store,
-    pub lobbies: Lobbies,
+    /// The running lobbies, told when their listing or a user's status changes.
+    pub lobbies: Running,
     /// The game's rules (tick rate, match target …) for new rooms.
     pub game: crate::sim::GameConfig,
     /// Frames per second a room sends unless it asked for its own rate.
@@ -120,11 +127,11 @@ pub struct RoomDeps {
     pub test_hooks: bool,
     /// Database writes in flight, so shutdown can wait for them.
     pub writes: TaskTracker,
-    /// This node's id in a cluster (rooms say where they run); None on a single node.
+    /// This node's id among several (rooms say where they run); None on a single node.
     pub node: Option<Arc<str>>,
-    /// In a cluster: the shared directory this node's rooms are written to, and the
-    /// other nodes' rooms are read from.
-    pub cluster: Option<Cluster>,
+    /// The other nodes' rooms, and where this node's are shared ([`remote::SingleNode`]
+    /// on a single node).
+    pub remote: Arc<dyn RemoteRooms>,
 }
 
 struct Entry {
@@ -178,10 +185,7 @@ impl Rooms {
             .filter(|e| !e.summary.private && e.summary.lobby == lobby)
             .map(|e| e.summary.clone())
             .collect();
-        if let Some(cluster) = &self.deps.cluster {
-            let live = |node: &str| cluster.is_live(node);
-            rooms.extend(cluster.directory().remote_rooms(lobby, &live));
-        }
+        rooms.extend(self.deps.remote.listed(lobby));
         rooms.sort_by(|a, b| a.id.cmp(&b.id));
         rooms
     }
@@ -189,29 +193,6 @@ impl Rooms {
     /// Players seated in this node's rooms.
     pub fn players(&self) -> usize {
         self.table().values().map(|e| e.summary.players.len()).sum()
-    }
-
-    /// In a cluster, the node a new room should go to when it is not this one (the
-    /// live node with the fewest players; this one on a tie).
-    pub fn placement(&self) -> Option<String> {
-        self.deps.cluster.as_ref()?.placement()
-    }
-
-    /// Creates a room on node `node` of the cluster (placement); its id.
-    pub async fn create_on(&self, node: &str, spec: RoomSpec) -> Result<Arc<str>, CreateError> {
-        let cluster = self.deps.cluster.as_ref().ok_or(CreateError::Unavailable)?;
-        let request = serde_json::to_vec(&spec).map_err(|_| CreateError::Unavailable)?;
-        let reply = cluster
-            .request(
-                crate::cluster::create_subject(node),
-                request.into(),
-                std::time::Duration::from_secs(5),
-            )
-            .await
-            .map_err(|_| CreateError::Unavailable)?;
-        let created: Result<String, CreateError> =
-            serde_json::from_slice(&reply).map_err(|_| CreateError::Unavailable)?;
-        created.map(Arc::from)
     }
 
     /// Every room (private ones too) with its last tick, oldest id first: the
@@ -248,7 +229,7 @@ impl Rooms {
         let remote_open = spec
             .creator
             .as_deref()
-            .map_or(0, |creator| self.remote_rooms_of(creator));
+            .map_or(0, |creator| self.deps.remote.created_by(creator));
         let table = self.table();
         if table.len() >= MAX_ROOMS {
             return Err(CreateError::TooMany);
@@ -314,7 +295,7 @@ impl Rooms {
         drop(table);
         rooms_gauge(RoomPhase::Waiting, 1.0);
         self.announce(&summary);
-        self.share(&summary, spec.creator.as_deref());
+        self.deps.remote.share(&summary, spec.creator.as_deref());
         let child = RoomChild {
             id: id.clone(),
             spec,
@@ -347,7 +328,7 @@ impl Rooms {
     }
 
     /// A waiting public room of `lobby` with a free seat: the fullest here, else one on
-    /// another node of the cluster.
+    /// another node.
     fn find_waiting(&self, lobby: &Arc<str>) -> Option<Arc<str>> {
         let found = self
             .table()
@@ -417,61 +398,27 @@ impl Rooms {
         let creator = entry.creator.clone();
         drop(table);
         self.announce(&summary);
-        self.share(&summary, creator.as_deref());
+        self.deps.remote.share(&summary, creator.as_deref());
     }
 
-    /// Writes a room of this node to the cluster's directory.
-    fn share(&self, summary: &RoomSummary, creator: Option<&str>) {
-        if let Some(cluster) = &self.deps.cluster {
-            cluster.directory().put(summary, creator);
-        }
-    }
-
-    /// How many open rooms of other nodes `creator` created (the per-user budget holds
-    /// across the cluster; another node's newest rooms count once its directory write
-    /// arrives here).
-    fn remote_rooms_of(&self, creator: &str) -> usize {
-        self.deps.cluster.as_ref().map_or(0, |cluster| {
-            cluster
-                .directory()
-                .remote_rooms_of(creator, &|node| cluster.is_live(node))
-        })
-    }
-
-    /// The node running room `id` when it is another live node of the cluster.
+    /// The node running room `id` when it is another live node.
     pub fn remote_owner(&self, id: &str) -> Option<String> {
-        let cluster = self.deps.cluster.as_ref()?;
-        let entry = cluster.directory().remote_room(id)?;
-        cluster.is_live(&entry.owner).then_some(entry.owner)
+        self.deps.remote.owner(id)
     }
 
-    /// Stores a room's saved state in the cluster, for another node to adopt the room
-    /// from if this one dies.
+    /// Shares a room's saved state, for another node to adopt the room from if this
+    /// one dies.
     pub(crate) fn share_state(&self, id: &str, spec: &RoomSpec, saved: &SavedGame) {
-        let Some(cluster) = &self.deps.cluster else {
-            return;
-        };
-        #[derive(serde::Serialize)]
-        struct StateRef<'a> {
-            spec: &'a RoomSpec,
-            saved: &'a SavedGame,
-        }
-        match rmp_serde::to_vec_named(&StateRef { spec, saved }) {
-            Ok(bytes) => cluster.directory().put_state(id, bytes),
-            Err(error) => tracing::warn!(room = id, %error, "cannot encode a room's state"),
-        }
+        self.deps
+            .remote
+            .share_state(SharedState { id, spec, saved });
     }
 
     /// Starts room `id` of a dead node here, from the state it shared
     /// ([`Rooms::share_state`]); its members rejoin by themselves.
     pub fn adopt(&self, id: &str, state: &[u8]) -> Result<(), AdoptError> {
-        #[derive(serde::Deserialize)]
-        struct State {
-            spec: RoomSpec,
-            saved: SavedGame,
-        }
-        let State { spec, saved } =
-            rmp_serde::from_slice(state).map_err(|e| AdoptError::Corrupt(e.to_string()))?;
+        let AdoptedState { spec, saved } =
+            AdoptedState::decode(state).map_err(|e| AdoptError::Corrupt(e.to_string()))?;
         let id: Arc<str> = Arc::from(id);
         let table = self.table();
         if table.contains_key(&id) {
@@ -479,13 +426,12 @@ impl Rooms {
         }
         self.start(table, id.clone(), spec, Some(saved))
             .map_err(|()| AdoptError::Unavailable)?;
-        metrics::counter!(crate::metrics::CLUSTER_ADOPTIONS).increment(1);
         tracing::info!(room = %id, "adopted a room of a node that went down");
         Ok(())
     }
 
     /// Room `id` was adopted by another node while this one was cut off from the
-    /// cluster: this copy stops, and its members get `phx_error` and rejoin the other.
+    /// others: this copy stops, and its members get `phx_error` and rejoin the other.
     pub fn displaced(&self, id: &str) {
         let Some(entry) = self.table().remove(id) else {
             return;
@@ -516,9 +462,7 @@ impl Rooms {
         drop(table);
         rooms_gauge(entry.summary.phase, -1.0);
         self.announce(&entry.summary);
-        if let Some(cluster) = &self.deps.cluster {
-            cluster.directory().remove(&entry.summary.id);
-        }
+        self.deps.remote.unshare(&entry.summary.id);
     }
 
     /// A fresh mailbox for a restarted room, replacing the dead one.
@@ -563,13 +507,8 @@ impl Rooms {
 
 impl RoomDirectory for Rooms {
     fn create_placed(&self, spec: RoomSpec) -> Result<Result<Arc<str>, RemoteCreate>, CreateError> {
-        match self.placement() {
-            Some(node) => {
-                let rooms = self.clone();
-                Ok(Err(Box::pin(
-                    async move { rooms.create_on(&node, spec).await },
-                )))
-            }
+        match self.deps.remote.placement() {
+            Some(node) => Ok(Err(self.deps.remote.create_on(node, spec))),
             None => Rooms::create(self, spec).map(Ok),
         }
     }

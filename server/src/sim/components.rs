@@ -1,5 +1,6 @@
-//! ECS components and resources of the simulation. Plain data: nothing here derives
-//! `Serialize` — `snapshot.rs` turns the World into wire types.
+//! ECS components and resources of the simulation. Plain data. They derive `Serialize`
+//! only for the saved state ([`super::SavedGame`], kept for resume and adoption); what
+//! clients see is built from them by `snapshot.rs` as wire types.
 
 use bevy_ecs::prelude::*;
 use kurve_shared::game::grid::SegmentGrid;

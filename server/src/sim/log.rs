@@ -122,8 +122,8 @@ pub const MAX_LOG_ENTRIES: usize = 250_000;
 
 impl InputLog {
     /// MessagePack (named fields).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        rmp_serde::to_vec_named(self).unwrap_or_default()
+    pub fn to_bytes(&self) -> Result<Vec<u8>, rmp_serde::encode::Error> {
+        rmp_serde::to_vec_named(self)
     }
 
     /// Decodes [`InputLog::to_bytes`].

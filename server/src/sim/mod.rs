@@ -10,8 +10,9 @@
 //!
 //! **Invariants:** no floating point, no `HashMap` iteration and no raw query order on the
 //! simulation path (players are visited by seat); every random draw comes from a ChaCha8
-//! stream seeded from (room seed, match, round, purpose[, seat]); nothing in the World
-//! derives `Serialize` — [`snapshot`] builds the wire types.
+//! stream seeded from (room seed, match, round, purpose[, seat]); the World's types derive
+//! `Serialize` only for [`SavedGame`] (resume and adoption) — clients see the wire types
+//! [`snapshot`] builds, never the World's own.
 
 pub mod components;
 pub mod config;
@@ -524,7 +525,12 @@ impl Game {
         let record = out.record.map(|mut r| {
             let mut log = self.log.clone();
             log.end_tick = Some(tick);
-            r.input_log = log.to_bytes();
+            // Plain data always encodes; a failure is a bug in the log's types, and a
+            // match saved without its log could never be replayed: the room crashes
+            // instead (its supervisor restarts it from the saved state).
+            r.input_log = log
+                .to_bytes()
+                .unwrap_or_else(|e| panic!("a match's input log did not encode: {e}"));
             r
         });
         StepOutput {

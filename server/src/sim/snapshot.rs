@@ -2,7 +2,8 @@
 
 use bevy_ecs::prelude::*;
 use kurve_shared::game::{
-    ArenaConfig, ExactHead, Item, POS_SCALE, Phase, PlayerState, Polyline, Snapshot, seat_color,
+    ArenaConfig, CodecError, ExactHead, Item, POS_SCALE, Phase, PlayerState, Polyline, Snapshot,
+    seat_color,
 };
 
 use super::components::{
@@ -11,6 +12,17 @@ use super::components::{
 use super::config::Settings;
 use super::hash::Fnv;
 use super::systems::items::effect_wire;
+
+/// A game frame's bytes (`tick`, `ticks`, `snapshot`). Encoding the game's own types
+/// fails only if those types are wrong — a bug, not bad input — so the actor sending it
+/// crashes rather than send an empty frame: its supervisor restarts it from its saved
+/// state and its members rejoin and get a snapshot (CONTRACT §4, "let it crash").
+pub fn frame_bytes(what: &str, encoded: Result<Vec<u8>, CodecError>) -> bytes::Bytes {
+    match encoded {
+        Ok(bytes) => bytes::Bytes::from(bytes),
+        Err(e) => panic!("a {what} frame did not encode: {e}"),
+    }
+}
 
 /// The drawing settings a client needs.
 pub fn arena_config(s: &Settings) -> ArenaConfig {

@@ -642,8 +642,8 @@ pub enum CodecError {
 }
 
 /// MessagePack (named fields) of a snapshot.
-pub fn encode_snapshot(s: &Snapshot) -> Vec<u8> {
-    rmp_serde::to_vec_named(s).unwrap_or_default()
+pub fn encode_snapshot(s: &Snapshot) -> Result<Vec<u8>, CodecError> {
+    Ok(rmp_serde::to_vec_named(s)?)
 }
 
 /// The deepest nesting a game frame may have. Real frames nest four or five levels
@@ -665,8 +665,8 @@ pub fn decode_snapshot(b: &[u8]) -> Result<Snapshot, CodecError> {
 }
 
 /// MessagePack (named fields) of a tick.
-pub fn encode_tick(t: &Tick) -> Vec<u8> {
-    rmp_serde::to_vec_named(t).unwrap_or_default()
+pub fn encode_tick(t: &Tick) -> Result<Vec<u8>, CodecError> {
+    Ok(rmp_serde::to_vec_named(t)?)
 }
 
 /// Decodes a tick.
@@ -676,8 +676,8 @@ pub fn decode_tick(b: &[u8]) -> Result<Tick, CodecError> {
 
 /// MessagePack of consecutive ticks in order: the `ticks` event, sent when a room's
 /// send rate is below its tick rate (an array of what `tick` carries one of).
-pub fn encode_ticks(ticks: &[Tick]) -> Vec<u8> {
-    rmp_serde::to_vec_named(ticks).unwrap_or_default()
+pub fn encode_ticks(ticks: &[Tick]) -> Result<Vec<u8>, CodecError> {
+    Ok(rmp_serde::to_vec_named(ticks)?)
 }
 
 /// Decodes a `ticks` payload.
@@ -760,7 +760,7 @@ mod tests {
     #[test]
     fn tick_round_trips_with_named_fields() {
         let t = tick();
-        let b = encode_tick(&t);
+        let b = encode_tick(&t).unwrap();
         assert_eq!(decode_tick(&b).expect("decodes"), t, "round trip");
         let v: serde_json::Value = rmp_serde::from_slice(&b).expect("generic msgpack");
         assert_eq!(v["tick"], 42, "named field tick: {v}");
@@ -772,7 +772,7 @@ mod tests {
     #[test]
     fn the_json_form_decodes_to_the_same_tick() {
         let t = tick();
-        let json = json_form(&encode_tick(&t)).expect("a JSON form");
+        let json = json_form(&encode_tick(&t).unwrap()).expect("a JSON form");
         let back: Tick = serde_json::from_str(&json).expect("the JSON form decodes");
         assert_eq!(back, t, "same value: {json}");
         let ticks = vec![
@@ -783,7 +783,7 @@ mod tests {
                 events: vec![],
             },
         ];
-        let json = json_form(&encode_ticks(&ticks)).expect("a JSON form");
+        let json = json_form(&encode_ticks(&ticks).unwrap()).expect("a JSON form");
         let back: Vec<Tick> = serde_json::from_str(&json).expect("the JSON form decodes");
         assert_eq!(back, ticks, "same ticks: {json}");
         assert!(json_form(&[0xc1]).is_err(), "not MessagePack");
@@ -796,7 +796,7 @@ mod tests {
             heads: vec![],
             events: vec![],
         };
-        let b = encode_tick(&t);
+        let b = encode_tick(&t).unwrap();
         assert_eq!(decode_tick(&b).expect("decodes"), t, "round trip");
         assert!(b.len() < 16, "an empty tick is tiny: {} bytes", b.len());
     }

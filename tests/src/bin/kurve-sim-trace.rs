@@ -82,7 +82,7 @@ fn main() -> Result<()> {
         }
         let out = game.step();
         let Some(tick) = out.tick else { continue };
-        let msg: Value = serde_json::from_str(&json_form(&encode_tick(&tick))?)?;
+        let msg: Value = serde_json::from_str(&json_form(&encode_tick(&tick)?)?)?;
         let exact: Vec<Value> = game
             .exact_heads()
             .into_iter()

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use kurve_shared::game::{self, Arena, Phase, Tick};
 use kurve_shared::phoenix;
+use kurve_shared::room::{RoomCreated, RoomJoined};
 use std::pin::Pin;
 use tokio::time::Sleep;
 use tokio_tungstenite::tungstenite::Message;
@@ -441,7 +442,7 @@ impl Bot {
                     reason(&reply.response)
                 )));
             }
-            let id = serde_json::from_str::<wire::RoomId>(&reply.response)
+            let id = serde_json::from_str::<RoomCreated>(&reply.response)
                 .map_err(|_| "create_room:bad_reply".to_owned())?
                 .room_id;
             let id: Arc<str> = id.into();
@@ -513,13 +514,13 @@ impl Bot {
                 reason(&reply.response)
             )));
         }
-        let joined: wire::RoomJoined =
+        let joined: RoomJoined =
             serde_json::from_str(&reply.response).map_err(|_| "room_join:bad_reply".to_owned())?;
         if let Some(room) = &mut self.room {
             room.join_ref = join_ref;
             room.user_id = joined.you.id;
             room.seat = joined.you.seat.or(room.seat);
-            if let Some(hz) = joined.config.and_then(|c| c.frame_hz()) {
+            if let Some(hz) = joined.config.frame_hz() {
                 room.ticks.set_frame_hz(hz);
             }
         }

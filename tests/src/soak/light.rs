@@ -187,7 +187,7 @@ mod tests {
             items: vec![],
             effects: vec![],
         };
-        let head = snapshot_head(&encode_snapshot(&snapshot)).unwrap();
+        let head = snapshot_head(&encode_snapshot(&snapshot).unwrap()).unwrap();
         assert_eq!((head.tick, head.phase), (77, Phase::Countdown));
         assert_eq!(phase_named("round_over"), Some(Phase::RoundOver));
         assert_eq!(phase_named("waiting"), Some(Phase::Waiting));

@@ -258,50 +258,11 @@ pub struct PhaseEvent<'a> {
     pub phase: &'a str,
 }
 
-/// `{"room_id"}` from `create_room` / `quick_join`.
-#[derive(Debug, Deserialize)]
-pub struct RoomId {
-    pub room_id: String,
-}
-
 /// `{"reason"}` of an error reply.
 #[derive(Debug, Deserialize)]
 pub struct Reason<'a> {
     #[serde(borrow, default)]
     pub reason: Option<&'a str>,
-}
-
-/// `{"you": {"id", "role", "seat"?}, "config": {...}}` from a room join.
-#[derive(Debug, Deserialize)]
-pub struct RoomJoined {
-    pub you: You,
-    #[serde(default)]
-    pub config: Option<RoomRates>,
-}
-
-/// The rates in a room join's `config`.
-#[derive(Debug, Default, Deserialize)]
-pub struct RoomRates {
-    /// Simulation ticks per second.
-    #[serde(default)]
-    pub tick_hz: Option<u32>,
-    /// Frames sent per second, when below `tick_hz` (each frame then carries `ticks`).
-    #[serde(default)]
-    pub send_hz: Option<u32>,
-}
-
-impl RoomRates {
-    /// Frames per second the room sends: `send_hz`, else `tick_hz`.
-    pub fn frame_hz(&self) -> Option<u32> {
-        self.send_hz.or(self.tick_hz).filter(|&hz| hz > 0)
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct You {
-    pub id: String,
-    #[serde(default)]
-    pub seat: Option<u8>,
 }
 
 #[cfg(test)]
@@ -353,22 +314,6 @@ mod tests {
         );
         assert_eq!(binary_frame(&[0, 200, 1, 1, b'a']), None, "truncated");
         assert_eq!(binary_frame(&[]), None);
-    }
-
-    #[test]
-    fn join_replies_give_the_frame_rate() {
-        let joined: RoomJoined = serde_json::from_str(
-            r#"{"you":{"id":"u","role":"player","seat":2},"config":{"tick_hz":60,"arena":{"w":1}}}"#,
-        )
-        .unwrap();
-        assert_eq!(joined.you.seat, Some(2));
-        assert_eq!(joined.config.unwrap().frame_hz(), Some(60));
-        let joined: RoomJoined =
-            serde_json::from_str(r#"{"you":{"id":"u"},"config":{"tick_hz":60,"send_hz":20}}"#)
-                .unwrap();
-        assert_eq!(joined.config.unwrap().frame_hz(), Some(20));
-        let joined: RoomJoined = serde_json::from_str(r#"{"you":{"id":"u"}}"#).unwrap();
-        assert!(joined.config.is_none());
     }
 
     #[test]
