@@ -22,10 +22,10 @@ use serde_json::json;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::events::AdminEvent;
 use crate::events::error::ChannelError;
 use crate::lobby::Lobbies;
+use crate::mailbox::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::metrics as m;
 use crate::outbound::{Broadcast, ChannelRef, Payload, SocketId};
 use crate::pubsub::PubSub;

@@ -5,7 +5,6 @@
 //! tests both call the pair (tests on port 0), [`run`] chains them. [`http::router`]
 //! builds every route.
 
-pub mod actor;
 pub mod admin;
 pub mod app;
 pub mod auth;
@@ -18,6 +17,7 @@ pub mod events;
 pub mod http;
 pub mod limits;
 pub mod lobby;
+pub mod mailbox;
 pub mod metrics;
 pub mod outbound;
 pub mod presence;

@@ -37,13 +37,13 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::actor::Overloaded;
 use crate::auth::User;
 use crate::cluster::bus::{Directed, DirectedOp};
 use crate::cluster::directory::ClaimError;
 use crate::cluster::{Cluster, RequestError};
 use crate::events::error::ChannelError;
 use crate::events::{RoomEvent, RoomJoin};
+use crate::mailbox::Overloaded;
 use crate::outbound::{
     ChannelRef, OutKind, Outbound, Payload, SocketId, SocketRef, forwarding_outbox,
 };

@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use kurve_shared::phoenix::InPayload;
 
-use crate::actor::Overloaded;
 use crate::admin::AdminHandle;
 use crate::directory::valid_name;
 use crate::events::error::ChannelError;
 use crate::events::{AdminEvent, LobbyEvent, ReplayEvent, RoomEvent, RoomJoin};
 use crate::lobby::LobbyHandle;
+use crate::mailbox::Overloaded;
 use crate::outbound::{ChannelRef, SocketId};
 use crate::relay::RemoteRoom;
 use crate::replay::ReplayHandle;
@@ -97,7 +97,7 @@ impl Target {
         }
     }
 
-    /// Tells the actor the socket left the channel (never dropped, see [`crate::actor`]).
+    /// Tells the actor the socket left the channel (never dropped, see [`crate::mailbox`]).
     /// `explicit`: the client sent `phx_leave`, rather than the socket going away.
     pub fn leave(&self, socket: SocketId, explicit: bool) {
         match self {

@@ -11,7 +11,6 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::{Lobbies, LobbyDeps, LobbyHandle, MAIN};
-use crate::actor::MailboxReceiver;
 use crate::auth::User;
 use crate::auth::names::clean_text;
 use crate::cluster::tracker::{Change, Tracked};
@@ -23,6 +22,7 @@ use crate::directory::{
 };
 use crate::events::error::ChannelError;
 use crate::events::{CreateRoom, LobbyEvent};
+use crate::mailbox::MailboxReceiver;
 use crate::outbound::{ChannelRef, Payload, SocketId};
 use crate::presence::{Meta, MetaFields, Presence};
 use crate::pubsub::Broadcast;
@@ -32,7 +32,7 @@ use crate::pubsub::Broadcast;
 pub enum LobbyCommand {
     /// A socket joins; the lobby replies to `msg_ref` and pushes `presence_state`.
     Join { chan: ChannelRef, msg_ref: Arc<str> },
-    /// A socket left (or dropped). Never refused, see [`crate::actor`].
+    /// A socket left (or dropped). Never refused, see [`crate::mailbox`].
     Leave { socket: SocketId },
     /// A member's socket fell behind and drained: it gets the room list and
     /// `presence_state` afresh. Never refused.

@@ -16,11 +16,11 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use kurve_shared::lobby::Status;
 
-use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::cluster::tracker::{Change, Tracker};
 use crate::config::{LOBBY_MAILBOX, MAX_LOBBIES};
 use crate::directory::RoomDirectory;
 use crate::events::error::ChannelError;
+use crate::mailbox::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::outbound::{ChannelRef, SocketId};
 use crate::pubsub::PubSub;
 use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};

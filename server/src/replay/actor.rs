@@ -12,11 +12,11 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::{ReplayDeps, ReplayHandle, Replays};
-use crate::actor::MailboxReceiver;
 use crate::auth::{MatchPlayer, MatchSummary};
 use crate::events::ReplayEvent;
 use crate::events::error::ChannelError;
 use crate::limits::{Bucket, Rate, Refusal};
+use crate::mailbox::MailboxReceiver;
 use crate::outbound::{Broadcast, ChannelRef, Outbound, Payload, SocketId};
 use crate::sim::{self, Game, InputLog, SavedGame, StepOutput};
 

@@ -26,11 +26,11 @@ use std::sync::{Arc, Mutex};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
-use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::auth::AccountStore;
 use crate::events::ReplayEvent;
 use crate::events::error::ChannelError;
 use crate::limits::ReplaySlot;
+use crate::mailbox::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::outbound::{ChannelRef, SocketId};
 use crate::pubsub::PubSub;
 use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};

@@ -22,7 +22,6 @@ use futures_util::future::BoxFuture;
 use kurve_shared::lobby::{RoomPhase, RoomSummary};
 use tokio_util::task::TaskTracker;
 
-use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::auth::AccountStore;
 use crate::cluster::Cluster;
 use crate::directory::RemoteCreate;
@@ -30,6 +29,7 @@ use crate::directory::RoomDirectory;
 pub use crate::directory::{CreateError, MAX_PASSWORD, MAX_ROOM_NAME, RoomSpec};
 use crate::events::{RoomEvent, RoomJoin};
 use crate::lobby::Lobbies;
+use crate::mailbox::{Mailbox, MailboxReceiver, Overloaded, mailbox};
 use crate::outbound::{ChannelRef, SocketId};
 use crate::pubsub::PubSub;
 use crate::sim::SavedGame;

@@ -1,4 +1,4 @@
-//! The mailbox every actor (lobby, room) reads its commands from.
+//! The mailbox every actor (lobby, room, replay, admin) reads its commands from.
 //!
 //! Ordinary commands (joins, client events) are bounded: when an actor has
 //! `capacity` of them waiting, the next is refused with [`Overloaded`] and the client
