@@ -5,10 +5,10 @@
 //! tests both call the pair (tests on port 0), [`run`] chains them. [`http::router`]
 //! builds every route.
 
+pub mod actor;
 pub mod admin;
 pub mod app;
 pub mod auth;
-pub mod channel;
 pub mod cluster;
 pub mod config;
 pub mod db;

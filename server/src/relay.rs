@@ -34,16 +34,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use kurve_shared::phoenix::InPayload;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use crate::actor::{ChannelActor, ChannelKind, Overloaded};
 use crate::auth::User;
 use crate::cluster::bus::{Directed, DirectedOp};
 use crate::cluster::directory::ClaimError;
 use crate::cluster::{Cluster, RequestError};
 use crate::events::error::ChannelError;
 use crate::events::{RoomEvent, RoomJoin};
-use crate::mailbox::Overloaded;
 use crate::outbound::{
     ChannelRef, OutKind, Outbound, Payload, SocketId, SocketRef, forwarding_outbox,
 };
@@ -716,9 +717,13 @@ pub struct RemoteRoom {
     relay: Relay,
 }
 
-impl RemoteRoom {
+impl ChannelActor for RemoteRoom {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Room
+    }
+
     /// Sends the join to the room's node; the reply comes back by itself.
-    pub fn join(
+    fn join(
         &self,
         chan: ChannelRef,
         msg_ref: Arc<str>,
@@ -730,7 +735,7 @@ impl RemoteRoom {
         Ok(())
     }
 
-    pub fn leave(&self, socket: SocketId, explicit: bool) {
+    fn leave(&self, socket: SocketId, explicit: bool) {
         let Some(member) = self.relay.drop_member(socket, &self.id) else {
             return;
         };
@@ -746,22 +751,35 @@ impl RemoteRoom {
         );
     }
 
-    pub fn event(
+    fn event(
         &self,
         chan: ChannelRef,
         msg_ref: Arc<str>,
-        event: RoomEvent,
-    ) -> Result<(), Overloaded> {
+        event: &str,
+        payload: InPayload,
+    ) -> Result<(), ChannelError> {
+        let event = RoomEvent::decode(event, payload)?;
         let sent = self.send(&chan, RelayOp::Event { msg_ref, event });
-        if sent { Ok(()) } else { Err(Overloaded) }
+        if sent {
+            Ok(())
+        } else {
+            Err(ChannelError::Overloaded)
+        }
     }
 
-    /// Asks the room's node for a fresh snapshot for this member (see
-    /// [`crate::channel::Target::resync`]); the snapshot comes back as a reset push.
-    pub fn resync(&self, chan: ChannelRef) -> bool {
+    /// Asks the room's node for a fresh snapshot for this member; the snapshot comes
+    /// back as a reset push.
+    fn resync(&self, chan: ChannelRef) -> bool {
         self.send(&chan, RelayOp::Resync)
     }
 
+    /// The room's node is down.
+    fn is_gone(&self) -> bool {
+        !self.relay.inner.cluster.is_live(&self.owner)
+    }
+}
+
+impl RemoteRoom {
     /// Sends `op` about `chan`'s member to the room's node; false if it could not be
     /// queued.
     fn send(&self, chan: &ChannelRef, op: RelayOp) -> bool {
@@ -775,11 +793,6 @@ impl RemoteRoom {
                 op,
             },
         )
-    }
-
-    /// The room's node is down.
-    pub fn is_gone(&self) -> bool {
-        !self.relay.inner.cluster.is_live(&self.owner)
     }
 }
 

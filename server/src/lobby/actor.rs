@@ -137,7 +137,7 @@ pub(super) async fn run(
     deps: LobbyDeps,
     cancel: CancellationToken,
     lobbies: Lobbies,
-    handle: Option<LobbyHandle>,
+    handle: LobbyHandle,
 ) {
     let topic: Arc<str> = Arc::from(format!("lobby:{name}"));
     tracing::info!(lobby = %name, "lobby started");
@@ -181,9 +181,7 @@ pub(super) async fn run(
             _ = sleep_until(expire_at) => {
                 // Leave the table first, so no new joiner finds this lobby, then answer
                 // whatever reached the mailbox in between.
-                if let Some(handle) = &handle {
-                    lobbies.forget(handle);
-                }
+                lobbies.forget(&name, &handle);
                 inbox.close();
                 while let Some(command) = inbox.try_recv() {
                     lobby.refuse_after_close(command);

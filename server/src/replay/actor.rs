@@ -375,7 +375,7 @@ pub(super) async fn run(
                     "a stored match does not replay: its input log is corrupt"
                 );
             }
-            replays.forget(&handle);
+            replays.forget(match_id, &handle);
             inbox.close();
             while let Some(command) = inbox.try_recv() {
                 refuse(command, error.clone());
@@ -421,7 +421,7 @@ pub(super) async fn run(
             _ = sleep_until(next_frame) => replay.on_frame(),
             _ = sleep_until(idle_at) => replay.close_idle(),
             _ = sleep_until(expire_at) => {
-                replays.forget(&handle);
+                replays.forget(match_id, &handle);
                 inbox.close();
                 while let Some(command) = inbox.try_recv() {
                     match command {
