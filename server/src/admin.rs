@@ -17,22 +17,24 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use kurve_shared::lobby::RoomSummary;
+use kurve_shared::phoenix::InPayload;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 use serde_json::json;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
-use crate::events::AdminEvent;
+use crate::actor::{Actor, ActorHandle, ChannelCommand, ChannelKind, Registry};
 use crate::events::error::ChannelError;
+use crate::events::{AdminEvent, RoomJoin};
 use crate::lobby::Lobbies;
+use crate::mailbox::MailboxReceiver;
 use crate::metrics as m;
 use crate::outbound::{Broadcast, ChannelRef, Payload, SocketId};
 use crate::pubsub::PubSub;
 use crate::replay::Replays;
 use crate::room::Rooms;
-use crate::supervisor::{ChildContext, ChildSpec, Restart, Supervisor};
+use crate::supervisor::{ChildContext, Restart, Supervisor};
 
 /// The topic.
 pub const TOPIC: &str = "admin:stats";
@@ -107,89 +109,100 @@ pub enum AdminCommand {
     },
 }
 
+/// Commands waiting in the admin actor's mailbox before more are refused: one
+/// operator's page asks a few things a second.
+const ADMIN_MAILBOX: usize = 64;
+
 /// Sends commands to the admin actor. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct AdminHandle {
-    mailbox: Mailbox<AdminCommand>,
-}
+pub type AdminHandle = ActorHandle<AdminCommand>;
 
-impl AdminHandle {
-    pub fn join(&self, chan: ChannelRef, msg_ref: Arc<str>) -> Result<(), Overloaded> {
-        self.mailbox.try_send(AdminCommand::Join { chan, msg_ref })
+impl ChannelCommand for AdminCommand {
+    const KIND: ChannelKind = ChannelKind::Admin;
+    type Event = AdminEvent;
+
+    fn decode(event: &str, payload: InPayload) -> Result<AdminEvent, ChannelError> {
+        AdminEvent::decode(event, payload)
     }
 
-    pub fn leave(&self, socket: SocketId) {
-        self.mailbox.send_control(AdminCommand::Leave { socket });
+    fn join(chan: ChannelRef, msg_ref: Arc<str>, _params: RoomJoin) -> Self {
+        AdminCommand::Join { chan, msg_ref }
     }
 
-    pub fn event(
-        &self,
-        chan: ChannelRef,
-        msg_ref: Arc<str>,
-        event: AdminEvent,
-    ) -> Result<(), Overloaded> {
-        self.mailbox.try_send(AdminCommand::Event {
+    fn leave(socket: SocketId, _explicit: bool) -> Self {
+        AdminCommand::Leave { socket }
+    }
+
+    fn event(chan: ChannelRef, msg_ref: Arc<str>, event: AdminEvent) -> Self {
+        AdminCommand::Event {
             chan,
             msg_ref,
             event,
-        })
+        }
     }
 
-    pub fn is_gone(&self) -> bool {
-        self.mailbox.is_closed()
+    /// Its broadcasts are samples, each complete: nothing to resend.
+    fn resync(_chan: ChannelRef) -> Option<Self> {
+        None
     }
 }
 
-/// The running admin actor; its handle changes when it restarts.
+/// The running admin actor: a registry of one, under its topic, whose handle changes
+/// when the actor restarts.
 #[derive(Clone)]
 pub struct Admin {
-    current: Arc<Mutex<AdminHandle>>,
+    running: Registry<&'static str, AdminHandle>,
 }
 
 impl Admin {
     /// Starts the actor as a permanent child of `supervisor`.
     pub fn start(supervisor: &Supervisor, deps: AdminDeps) -> Admin {
-        let (tx, rx) = mailbox(64);
         let admin = Admin {
-            current: Arc::new(Mutex::new(AdminHandle { mailbox: tx })),
+            running: Registry::new(ADMIN_MAILBOX),
         };
-        let child = AdminChild {
-            deps,
-            first_mailbox: Some(rx),
-            admin: admin.clone(),
-        };
-        if let Err(error) = supervisor.start_child(TOPIC.to_owned(), Restart::Permanent, child) {
+        let (handle, inbox) = admin.running.mailbox();
+        admin.running.lock().insert(TOPIC, handle.clone());
+        let actor = AdminActor { deps };
+        let first = (handle, inbox);
+        let started = admin.running.start(
+            supervisor,
+            TOPIC.to_owned(),
+            Restart::Permanent,
+            TOPIC,
+            first,
+            actor,
+        );
+        if let Err(error) = started {
             tracing::error!(%error, "could not start the admin actor");
         }
         admin
     }
 
-    pub fn handle(&self) -> AdminHandle {
-        self.current
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+    /// The current incarnation's handle (gone while it restarts).
+    pub fn handle(&self) -> Option<AdminHandle> {
+        self.running.lock().get(TOPIC).cloned()
     }
 }
 
-struct AdminChild {
+/// What the admin actor does when the supervisor starts or loses it.
+struct AdminActor {
     deps: AdminDeps,
-    first_mailbox: Option<MailboxReceiver<AdminCommand>>,
-    admin: Admin,
 }
 
-impl ChildSpec for AdminChild {
-    fn start(&mut self, ctx: ChildContext) -> BoxFuture<'static, ()> {
-        let inbox = self.first_mailbox.take().unwrap_or_else(|| {
-            let (tx, rx) = mailbox(64);
-            *self
-                .admin
-                .current
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()) = AdminHandle { mailbox: tx };
-            rx
-        });
+impl Actor for AdminActor {
+    type Entry = AdminHandle;
+
+    fn run(
+        &mut self,
+        _handle: AdminHandle,
+        inbox: MailboxReceiver<AdminCommand>,
+        ctx: ChildContext,
+    ) -> BoxFuture<'static, ()> {
         run(self.deps.clone(), inbox, ctx.cancel).boxed()
+    }
+
+    /// The admin actor is never forgotten.
+    fn relist(&self, handle: AdminHandle) -> Option<AdminHandle> {
+        Some(handle)
     }
 
     fn on_crash(&mut self, id: &str, panic: &str) {

@@ -1,6 +1,5 @@
 //! The state every handler and socket shares.
 
-use std::net::IpAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,10 +11,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::admin::{Admin, AdminDeps, ConnectedUsers};
 use crate::auth::Auth;
-use crate::channel::{Route, Target};
 use crate::cluster::Cluster;
 use crate::config::Config;
-use crate::events::error::ChannelError;
 use crate::limits::Limits;
 use crate::lobby::Lobbies;
 use crate::pubsub::PubSub;
@@ -92,32 +89,6 @@ impl App {
     /// A process-unique id for a new socket.
     pub fn next_socket_id(&self) -> u64 {
         self.next_socket_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// The actor behind a topic, started if need be (a lobby started by a join counts
-    /// against the `client` address). Err is the join's refusal.
-    pub fn resolve(&self, route: &Route, client: IpAddr) -> Result<Target, ChannelError> {
-        match route {
-            Route::Lobby(name) => self
-                .lobbies
-                .get_or_start(name, self.limits.counted(client))
-                .map(Target::Lobby),
-            Route::Room(id) => {
-                if let Some(room) = self.rooms.get(id) {
-                    return Ok(Target::Room(room));
-                }
-                let relay = self.relay.as_ref().ok_or(ChannelError::NotFound)?;
-                let owner = self.rooms.remote_owner(id).ok_or(ChannelError::NotFound)?;
-                Ok(Target::RemoteRoom(relay.room(id, owner)))
-            }
-            Route::Replay(id) => self.replays.get_or_start(*id).map(Target::Replay),
-            // Without an operator token the topic does not exist.
-            Route::Admin => self
-                .admin
-                .as_ref()
-                .map(|admin| Target::Admin(admin.handle()))
-                .ok_or(ChannelError::UnmatchedTopic),
-        }
     }
 }
 

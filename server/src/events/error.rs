@@ -96,8 +96,8 @@ impl From<crate::directory::CreateError> for ChannelError {
     }
 }
 
-impl From<crate::actor::Overloaded> for ChannelError {
-    fn from(_: crate::actor::Overloaded) -> Self {
+impl From<crate::mailbox::Overloaded> for ChannelError {
+    fn from(_: crate::mailbox::Overloaded) -> Self {
         ChannelError::Overloaded
     }
 }

@@ -3,7 +3,7 @@
 //! is refused there with `bad_payload` naming the field at fault; [`error`] holds every
 //! refusal a channel can answer with.
 //!
-//! This module imports none of the actors or the socket: `socket`, `channel`, `lobby`
+//! This module imports none of the actors or the socket: `socket`, `actor`, `lobby`
 //! and `room` all import it, never the reverse.
 
 pub mod error;

@@ -12,7 +12,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::replica::{Change, Tracked};
 use super::{Lobbies, LobbyDeps, LobbyHandle, MAIN};
-use crate::actor::MailboxReceiver;
 use crate::auth::User;
 use crate::auth::names::clean_text;
 use crate::config::{
@@ -21,6 +20,7 @@ use crate::config::{
 use crate::directory::{CreateError, MAX_PASSWORD, MAX_ROOM_NAME, RemoteCreate, RoomSpec};
 use crate::events::error::ChannelError;
 use crate::events::{CreateRoom, LobbyEvent};
+use crate::mailbox::MailboxReceiver;
 use crate::outbound::{ChannelRef, Payload, SocketId};
 use crate::presence::{Meta, MetaFields, Presence};
 use crate::pubsub::Broadcast;
@@ -30,7 +30,7 @@ use crate::pubsub::Broadcast;
 pub enum LobbyCommand {
     /// A socket joins; the lobby replies to `msg_ref` and pushes `presence_state`.
     Join { chan: ChannelRef, msg_ref: Arc<str> },
-    /// A socket left (or dropped). Never refused, see [`crate::actor`].
+    /// A socket left (or dropped). Never refused, see [`crate::mailbox`].
     Leave { socket: SocketId },
     /// A member's socket fell behind and drained: it gets the room list and
     /// `presence_state` afresh. Never refused.
@@ -135,7 +135,7 @@ pub(super) async fn run(
     deps: LobbyDeps,
     cancel: CancellationToken,
     lobbies: Lobbies,
-    handle: Option<LobbyHandle>,
+    handle: LobbyHandle,
 ) {
     let topic: Arc<str> = Arc::from(format!("lobby:{name}"));
     tracing::info!(lobby = %name, "lobby started");
@@ -178,9 +178,7 @@ pub(super) async fn run(
             _ = sleep_until(expire_at) => {
                 // Leave the table first, so no new joiner finds this lobby, then answer
                 // whatever reached the mailbox in between.
-                if let Some(handle) = &handle {
-                    lobbies.forget(handle);
-                }
+                lobbies.forget(&name, &handle);
                 inbox.close();
                 while let Some(command) = inbox.try_recv() {
                     lobby.refuse_after_close(command);

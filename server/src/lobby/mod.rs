@@ -17,22 +17,23 @@
 mod actor;
 pub mod replica;
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use crate::events::LobbyEvent;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use kurve_shared::lobby::Status;
+use kurve_shared::phoenix::InPayload;
 
-use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
+use crate::actor::{Actor, ActorHandle, ChannelCommand, ChannelKind, Listed, Registry};
 use crate::config::{LOBBY_MAILBOX, MAX_LOBBIES};
 use crate::directory::RoomDirectory;
 use crate::events::error::ChannelError;
+use crate::events::{LobbyEvent, RoomJoin};
+use crate::mailbox::MailboxReceiver;
 use crate::outbound::{ChannelRef, SocketId};
 use crate::pubsub::PubSub;
-use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};
+use crate::supervisor::{ChildContext, ExitReason, Restart, Supervisor};
 
 pub use actor::LobbyCommand;
 use replica::{Change, PresenceReplica};
@@ -41,47 +42,46 @@ use replica::{Change, PresenceReplica};
 pub const MAIN: &str = "main";
 
 /// Sends commands to one running lobby. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct LobbyHandle {
-    pub name: Arc<str>,
-    mailbox: Mailbox<LobbyCommand>,
-    /// The client address whose join started this lobby (None for `lobby:main`, or with
-    /// the per-address budgets off): an address may keep only so many lobbies running.
-    started_by: Option<IpAddr>,
-}
+pub type LobbyHandle = ActorHandle<LobbyCommand>;
 
-impl LobbyHandle {
-    pub fn join(&self, chan: ChannelRef, msg_ref: Arc<str>) -> Result<(), Overloaded> {
-        self.mailbox.try_send(LobbyCommand::Join { chan, msg_ref })
+impl ChannelCommand for LobbyCommand {
+    const KIND: ChannelKind = ChannelKind::Lobby;
+    type Event = LobbyEvent;
+
+    fn decode(event: &str, payload: InPayload) -> Result<LobbyEvent, ChannelError> {
+        LobbyEvent::decode(event, payload)
     }
 
-    pub fn leave(&self, socket: SocketId) {
-        self.mailbox.send_control(LobbyCommand::Leave { socket });
+    /// Lobbies take no join params.
+    fn join(chan: ChannelRef, msg_ref: Arc<str>, _params: RoomJoin) -> Self {
+        LobbyCommand::Join { chan, msg_ref }
     }
 
-    /// A member's socket fell behind and drained: send it a fresh room list and `presence_state` (CONTRACT
-    /// §10). Never refused, like a leave: at most one per member is outstanding.
-    pub fn resync(&self, chan: ChannelRef) -> bool {
-        self.mailbox.send_control(LobbyCommand::Resync { chan })
+    /// A member leaves presence at once however it left.
+    fn leave(socket: SocketId, _explicit: bool) -> Self {
+        LobbyCommand::Leave { socket }
     }
 
-    pub fn event(
-        &self,
-        chan: ChannelRef,
-        msg_ref: Arc<str>,
-        event: LobbyEvent,
-    ) -> Result<(), Overloaded> {
-        self.mailbox.try_send(LobbyCommand::Event {
+    fn event(chan: ChannelRef, msg_ref: Arc<str>, event: LobbyEvent) -> Self {
+        LobbyCommand::Event {
             chan,
             msg_ref,
             event,
-        })
+        }
     }
 
+    /// The member gets a fresh room list and `presence_state`.
+    fn resync(chan: ChannelRef) -> Option<Self> {
+        Some(LobbyCommand::Resync { chan })
+    }
+}
+
+/// What only a lobby is told.
+impl ActorHandle<LobbyCommand> {
     /// Changes the status shown for every session of `user_id` (they joined or left a
     /// room). Not refused when busy: bounded by room joins, which are.
     pub fn set_user_status(&self, user_id: &str, status: Status, room_id: Option<Arc<str>>) {
-        self.mailbox.send_control(LobbyCommand::SetStatus {
+        self.send_control(LobbyCommand::SetStatus {
             user_id: Arc::from(user_id),
             status,
             room_id,
@@ -91,20 +91,32 @@ impl LobbyHandle {
     /// Sessions on other nodes joined or left this lobby. Not refused when busy:
     /// bounded by the other nodes' joins, which are.
     pub fn remote_presence(&self, changes: Vec<Change>) {
-        self.mailbox.send_control(LobbyCommand::Remote(changes));
+        self.send_control(LobbyCommand::Remote(changes));
     }
 
     /// The room directory has changes for this lobby's listing (sent once per batch).
     pub fn listing_changed(&self) {
-        self.mailbox.send_control(LobbyCommand::ListingChanged);
+        self.send_control(LobbyCommand::ListingChanged);
+    }
+}
+
+/// A running lobby in [`Lobbies`].
+struct Entry {
+    handle: LobbyHandle,
+    /// The client address whose join started this lobby (None for `lobby:main`, or with
+    /// the per-address budgets off): an address may keep only so many lobbies running.
+    started_by: Option<IpAddr>,
+}
+
+impl Listed for Entry {
+    type Command = LobbyCommand;
+
+    fn handle(&self) -> &LobbyHandle {
+        &self.handle
     }
 
-    pub fn is_gone(&self) -> bool {
-        self.mailbox.is_closed()
-    }
-
-    fn same_lobby(&self, other: &LobbyHandle) -> bool {
-        self.mailbox.same_channel(&other.mailbox)
+    fn set_handle(&mut self, handle: LobbyHandle) {
+        self.handle = handle;
     }
 }
 
@@ -122,21 +134,21 @@ pub struct LobbyDeps {
     pub presence: Arc<dyn PresenceReplica>,
 }
 
-/// The handles of the running lobbies by name: what rooms need to reach a lobby. Made
-/// before rooms and lobbies (see the module docs). Cheap to clone.
-#[derive(Clone, Default)]
-pub struct Running(Arc<Mutex<HashMap<Arc<str>, LobbyHandle>>>);
+/// The running lobbies by name: what rooms need to reach a lobby. Made before rooms and
+/// lobbies (see the module docs), filled by [`Lobbies`]. Cheap to clone.
+#[derive(Clone)]
+pub struct Running(Registry<Arc<str>, Entry>);
+
+impl Default for Running {
+    fn default() -> Self {
+        Running(Registry::new(LOBBY_MAILBOX))
+    }
+}
 
 impl Running {
-    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, LobbyHandle>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// The running lobby `name`, if any.
     pub fn get(&self, name: &str) -> Option<LobbyHandle> {
-        self.table().get(name).filter(|h| !h.is_gone()).cloned()
+        self.0.get(name)
     }
 }
 
@@ -158,17 +170,13 @@ impl Lobbies {
         }
     }
 
-    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, LobbyHandle>> {
-        self.running.table()
-    }
-
     /// How many lobbies run now.
     pub fn len(&self) -> usize {
-        self.table().len()
+        self.running.0.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.table().is_empty()
+        self.running.0.is_empty()
     }
 
     /// The running lobby `name`, if any (does not start one).
@@ -192,11 +200,11 @@ impl Lobbies {
         name: &Arc<str>,
         starter: Option<IpAddr>,
     ) -> Result<LobbyHandle, ChannelError> {
-        let mut table = self.table();
-        if let Some(handle) = table.get(name)
-            && !handle.is_gone()
+        let mut table = self.running.0.lock();
+        if let Some(entry) = table.get(name)
+            && !entry.handle.is_gone()
         {
-            return Ok(handle.clone());
+            return Ok(entry.handle.clone());
         }
         if table.len() >= MAX_LOBBIES {
             return Err(ChannelError::TooManyLobbies);
@@ -205,91 +213,70 @@ impl Lobbies {
         if let Some(address) = starter {
             let started = table
                 .values()
-                .filter(|h| h.started_by == Some(address))
+                .filter(|e| e.started_by == Some(address))
                 .count();
             if started >= self.deps.max_lobbies_per_address {
                 crate::limits::Refusal::LobbiesPerAddress.count();
                 return Err(ChannelError::TooManyLobbies);
             }
         }
-        let (tx, rx) = mailbox(LOBBY_MAILBOX);
-        let handle = LobbyHandle {
-            name: name.clone(),
-            mailbox: tx,
-            started_by: starter,
-        };
-        table.insert(name.clone(), handle.clone());
+        let (handle, inbox) = self.running.0.mailbox();
+        table.insert(
+            name.clone(),
+            Entry {
+                handle: handle.clone(),
+                started_by: starter,
+            },
+        );
         metrics::gauge!(crate::metrics::LOBBIES).set(table.len() as f64);
         drop(table);
-        let child = LobbyChild {
+        let lobby = LobbyActor {
             name: name.clone(),
-            first_mailbox: Some(rx),
             lobbies: self.clone(),
         };
-        if let Err(error) =
-            self.supervisor
-                .start_child(format!("lobby:{name}"), Restart::Transient, child)
-        {
+        if let Err(error) = self.running.0.start(
+            &self.supervisor,
+            format!("lobby:{name}"),
+            Restart::Transient,
+            name.clone(),
+            (handle.clone(), inbox),
+            lobby,
+        ) {
             tracing::warn!(lobby = %name, %error, "could not start lobby");
-            self.forget(&handle);
+            self.forget(name, &handle);
             return Err(ChannelError::Unavailable);
         }
         Ok(handle)
     }
 
-    /// Removes `handle` from the table if it is still the current one for its name.
-    fn forget(&self, handle: &LobbyHandle) {
-        let mut table = self.table();
-        if table
-            .get(&handle.name)
-            .is_some_and(|current| current.same_lobby(handle))
-        {
-            table.remove(&handle.name);
-        }
-        metrics::gauge!(crate::metrics::LOBBIES).set(table.len() as f64);
+    /// Removes `handle` from the table if it is still the current one for `name`.
+    fn forget(&self, name: &Arc<str>, handle: &LobbyHandle) {
+        self.running.0.forget(name, handle);
+        metrics::gauge!(crate::metrics::LOBBIES).set(self.running.0.len() as f64);
     }
 
     /// Removes the entry for `name` if its lobby has stopped.
-    fn forget_if_gone(&self, name: &str) {
-        let mut table = self.table();
-        if table.get(name).is_some_and(LobbyHandle::is_gone) {
-            table.remove(name);
-        }
-        metrics::gauge!(crate::metrics::LOBBIES).set(table.len() as f64);
-    }
-
-    /// A new mailbox for a restarted lobby, replacing the dead one in the table.
-    fn renew(&self, name: &Arc<str>) -> MailboxReceiver<LobbyCommand> {
-        let (tx, rx) = mailbox(LOBBY_MAILBOX);
-        let mut table = self.table();
-        let started_by = table.get(name).and_then(|h| h.started_by);
-        table.insert(
-            name.clone(),
-            LobbyHandle {
-                name: name.clone(),
-                mailbox: tx,
-                started_by,
-            },
-        );
-        rx
+    fn forget_if_gone(&self, name: &Arc<str>) {
+        self.running.0.forget_if_gone(name);
+        metrics::gauge!(crate::metrics::LOBBIES).set(self.running.0.len() as f64);
     }
 }
 
-/// The supervisor's recipe for one lobby.
-struct LobbyChild {
+/// What a lobby does when the supervisor starts, loses or ends it.
+struct LobbyActor {
     name: Arc<str>,
-    /// The mailbox made by `get_or_start` for the first incarnation; restarts make new ones.
-    first_mailbox: Option<MailboxReceiver<LobbyCommand>>,
     lobbies: Lobbies,
 }
 
-impl ChildSpec for LobbyChild {
-    fn start(&mut self, ctx: ChildContext) -> BoxFuture<'static, ()> {
-        let inbox = self
-            .first_mailbox
-            .take()
-            .unwrap_or_else(|| self.lobbies.renew(&self.name));
-        let handle = self.lobbies.get(&self.name);
+impl Actor for LobbyActor {
+    type Entry = Entry;
+
+    fn run(
+        &mut self,
+        handle: LobbyHandle,
+        inbox: MailboxReceiver<LobbyCommand>,
+        ctx: ChildContext,
+    ) -> BoxFuture<'static, ()> {
         actor::run(
             self.name.clone(),
             inbox,
@@ -299,6 +286,15 @@ impl ChildSpec for LobbyChild {
             handle,
         )
         .boxed()
+    }
+
+    /// A lobby that crashed after leaving the table is listed again, as if no address
+    /// had started it.
+    fn relist(&self, handle: LobbyHandle) -> Option<Entry> {
+        Some(Entry {
+            handle,
+            started_by: None,
+        })
     }
 
     fn on_crash(&mut self, id: &str, panic: &str) {

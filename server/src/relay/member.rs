@@ -12,12 +12,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use kurve_shared::phoenix::InPayload;
+
 use super::{JoinAnswer, Relay, RelayIn, RelayOp, lock, node_subject, topic_of};
-use crate::actor::Overloaded;
+use crate::actor::{ChannelActor, ChannelKind};
 use crate::auth::User;
 use crate::cluster::RequestError;
 use crate::cluster::bus::{Directed, DirectedOp};
+use crate::events::error::ChannelError;
 use crate::events::{RoomEvent, RoomJoin};
+use crate::mailbox::Overloaded;
 use crate::outbound::{ChannelRef, Outbound, Payload, SocketId, forwarding_outbox};
 
 /// How long a join waits for this node's subscription to the room's subject, and then
@@ -228,8 +232,29 @@ impl RemoteRoom {
         RemoteRoom { id, owner, relay }
     }
 
+    /// Sends `op` about `chan`'s member to the room's node; false if it could not be
+    /// queued.
+    fn send(&self, chan: &ChannelRef, op: RelayOp) -> bool {
+        self.relay.send(
+            &self.owner,
+            &RelayIn {
+                node: self.relay.node().to_owned(),
+                socket: chan.socket.id,
+                room: self.id.clone(),
+                join_ref: chan.join_ref.clone(),
+                op,
+            },
+        )
+    }
+}
+
+impl ChannelActor for RemoteRoom {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Room
+    }
+
     /// Sends the join to the room's node; the reply comes back by itself.
-    pub fn join(
+    fn join(
         &self,
         chan: ChannelRef,
         msg_ref: Arc<str>,
@@ -241,7 +266,7 @@ impl RemoteRoom {
         Ok(())
     }
 
-    pub fn leave(&self, socket: SocketId, explicit: bool) {
+    fn leave(&self, socket: SocketId, explicit: bool) {
         let Some(member) = self.relay.drop_member(socket, &self.id) else {
             return;
         };
@@ -257,39 +282,30 @@ impl RemoteRoom {
         );
     }
 
-    pub fn event(
+    fn event(
         &self,
         chan: ChannelRef,
         msg_ref: Arc<str>,
-        event: RoomEvent,
-    ) -> Result<(), Overloaded> {
+        event: &str,
+        payload: InPayload,
+    ) -> Result<(), ChannelError> {
+        let event = RoomEvent::decode(event, payload)?;
         let sent = self.send(&chan, RelayOp::Event { msg_ref, event });
-        if sent { Ok(()) } else { Err(Overloaded) }
+        if sent {
+            Ok(())
+        } else {
+            Err(ChannelError::Overloaded)
+        }
     }
 
-    /// Asks the room's node for a fresh snapshot for this member (see
-    /// [`crate::channel::Target::resync`]); the snapshot comes back as a reset push.
-    pub fn resync(&self, chan: ChannelRef) -> bool {
+    /// Asks the room's node for a fresh snapshot for this member; the snapshot comes
+    /// back as a reset push.
+    fn resync(&self, chan: ChannelRef) -> bool {
         self.send(&chan, RelayOp::Resync)
     }
 
-    /// Sends `op` about `chan`'s member to the room's node; false if it could not be
-    /// queued.
-    fn send(&self, chan: &ChannelRef, op: RelayOp) -> bool {
-        self.relay.send(
-            &self.owner,
-            &RelayIn {
-                node: self.relay.node().to_owned(),
-                socket: chan.socket.id,
-                room: self.id.clone(),
-                join_ref: chan.join_ref.clone(),
-                op,
-            },
-        )
-    }
-
     /// The room's node is down.
-    pub fn is_gone(&self) -> bool {
+    fn is_gone(&self) -> bool {
         !self.relay.inner.cluster.is_live(&self.owner)
     }
 }

@@ -11,10 +11,10 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::{ReplayDeps, ReplayHandle, Replays};
-use crate::actor::MailboxReceiver;
 use crate::events::ReplayEvent;
 use crate::events::error::ChannelError;
 use crate::limits::{Bucket, Rate, Refusal};
+use crate::mailbox::MailboxReceiver;
 use crate::outbound::{Broadcast, ChannelRef, Outbound, Payload, SocketId};
 use crate::sim::snapshot::frame_bytes;
 use crate::sim::{self, Game, InputLog, SavedGame, StepOutput};
@@ -377,7 +377,7 @@ pub(super) async fn run(
                     "a stored match does not replay: its input log is corrupt"
                 );
             }
-            replays.forget(&handle);
+            replays.forget(match_id, &handle);
             inbox.close();
             while let Some(command) = inbox.try_recv() {
                 refuse(command, error.clone());
@@ -423,7 +423,7 @@ pub(super) async fn run(
             _ = sleep_until(next_frame) => replay.on_frame(),
             _ = sleep_until(idle_at) => replay.close_idle(),
             _ = sleep_until(expire_at) => {
-                replays.forget(&handle);
+                replays.forget(match_id, &handle);
                 inbox.close();
                 while let Some(command) = inbox.try_recv() {
                     match command {

@@ -15,25 +15,25 @@
 //! playback has not moved for [`IDLE_VIEWER`] is closed.
 //!
 //! How many replay channels a user and an address may hold is counted by
-//! [`crate::limits::Limits::open_replay`]; the slot rides in the [`ReplayHandle`] the
-//! socket's channel table keeps, so it is released whenever the channel goes.
+//! [`crate::limits::Limits::open_replay`]; the slot rides in the socket's channel table
+//! entry (`socket/channels.rs`), so it is released whenever the channel goes.
 
 mod actor;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
+use kurve_shared::phoenix::InPayload;
 
-use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
-use crate::events::ReplayEvent;
+use crate::actor::{Actor, ActorHandle, ChannelCommand, ChannelKind, Registry};
 use crate::events::error::ChannelError;
-use crate::limits::ReplaySlot;
+use crate::events::{ReplayEvent, RoomJoin};
+use crate::mailbox::MailboxReceiver;
 use crate::outbound::{ChannelRef, SocketId};
 use crate::pubsub::PubSub;
 use crate::store::Store;
-use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};
+use crate::supervisor::{ChildContext, ExitReason, Restart, Supervisor};
 
 pub use actor::{
     CHECKPOINT_TICKS, Checkpoints, IDLE_VIEWER, ReplayCommand, Resim, Verdict, verify,
@@ -46,60 +46,36 @@ pub const MAX_REPLAYS: usize = 200;
 const REPLAY_MAILBOX: usize = 256;
 
 /// Sends commands to one running replay. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct ReplayHandle {
-    pub match_id: i64,
-    mailbox: Mailbox<ReplayCommand>,
-    /// The viewer's place in its user's and address's replay budgets, when this handle
-    /// is a joined channel's (released when the channel is forgotten).
-    slot: Option<Arc<ReplaySlot>>,
-}
+pub type ReplayHandle = ActorHandle<ReplayCommand>;
 
-impl ReplayHandle {
-    /// This handle, holding a viewer's budget slot for as long as the channel lives.
-    pub fn holding(mut self, slot: Arc<ReplaySlot>) -> Self {
-        self.slot = Some(slot);
-        self
+impl ChannelCommand for ReplayCommand {
+    const KIND: ChannelKind = ChannelKind::Replay;
+    type Event = ReplayEvent;
+
+    fn decode(event: &str, payload: InPayload) -> Result<ReplayEvent, ChannelError> {
+        ReplayEvent::decode(event, payload)
     }
 
-    /// The budget slot this channel holds.
-    pub fn slot(&self) -> Option<Arc<ReplaySlot>> {
-        self.slot.clone()
+    /// Replays take no join params.
+    fn join(chan: ChannelRef, msg_ref: Arc<str>, _params: RoomJoin) -> Self {
+        ReplayCommand::Join { chan, msg_ref }
     }
 
-    pub fn join(&self, chan: ChannelRef, msg_ref: Arc<str>) -> Result<(), Overloaded> {
-        self.mailbox.try_send(ReplayCommand::Join { chan, msg_ref })
+    fn leave(socket: SocketId, _explicit: bool) -> Self {
+        ReplayCommand::Leave { socket }
     }
 
-    pub fn leave(&self, socket: SocketId) {
-        self.mailbox.send_control(ReplayCommand::Leave { socket });
-    }
-
-    /// A member's socket fell behind and drained: send it a fresh snapshot (CONTRACT
-    /// §10). Never refused, like a leave: at most one per member is outstanding.
-    pub fn resync(&self, chan: ChannelRef) -> bool {
-        self.mailbox.send_control(ReplayCommand::Resync { chan })
-    }
-
-    pub fn event(
-        &self,
-        chan: ChannelRef,
-        msg_ref: Arc<str>,
-        event: ReplayEvent,
-    ) -> Result<(), Overloaded> {
-        self.mailbox.try_send(ReplayCommand::Event {
+    fn event(chan: ChannelRef, msg_ref: Arc<str>, event: ReplayEvent) -> Self {
+        ReplayCommand::Event {
             chan,
             msg_ref,
             event,
-        })
+        }
     }
 
-    pub fn is_gone(&self) -> bool {
-        self.mailbox.is_closed()
-    }
-
-    fn same_replay(&self, other: &ReplayHandle) -> bool {
-        self.mailbox.same_channel(&other.mailbox)
+    /// The viewer gets a fresh snapshot of its own playback.
+    fn resync(chan: ChannelRef) -> Option<Self> {
+        Some(ReplayCommand::Resync { chan })
     }
 }
 
@@ -115,7 +91,7 @@ pub struct ReplayDeps {
 /// The running replays by match id. Cheap to clone.
 #[derive(Clone)]
 pub struct Replays {
-    running: Arc<Mutex<HashMap<i64, ReplayHandle>>>,
+    running: Registry<i64, ReplayHandle>,
     supervisor: Supervisor,
     deps: ReplayDeps,
 }
@@ -123,26 +99,20 @@ pub struct Replays {
 impl Replays {
     pub fn new(supervisor: Supervisor, deps: ReplayDeps) -> Self {
         Replays {
-            running: Arc::default(),
+            running: Registry::new(REPLAY_MAILBOX),
             supervisor,
             deps,
         }
     }
 
-    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<i64, ReplayHandle>> {
-        self.running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// How many replays run now.
     pub fn running(&self) -> usize {
-        self.table().len()
+        self.running.len()
     }
 
     /// The replay of match `id`, started if it is not running.
     pub fn get_or_start(&self, id: i64) -> Result<ReplayHandle, ChannelError> {
-        let mut table = self.table();
+        let mut table = self.running.lock();
         if let Some(handle) = table.get(&id)
             && !handle.is_gone()
         {
@@ -152,73 +122,49 @@ impl Replays {
         if table.len() >= MAX_REPLAYS {
             return Err(ChannelError::TooManyReplays);
         }
-        let (tx, rx) = mailbox(REPLAY_MAILBOX);
-        let handle = ReplayHandle {
-            match_id: id,
-            mailbox: tx,
-            slot: None,
-        };
+        let (handle, inbox) = self.running.mailbox();
         table.insert(id, handle.clone());
         drop(table);
-        let child = ReplayChild {
+        let replay = ReplayActor {
             match_id: id,
-            first_mailbox: Some(rx),
             replays: self.clone(),
         };
-        if let Err(error) =
-            self.supervisor
-                .start_child(format!("replay:{id}"), Restart::Transient, child)
-        {
+        if let Err(error) = self.running.start(
+            &self.supervisor,
+            format!("replay:{id}"),
+            Restart::Transient,
+            id,
+            (handle.clone(), inbox),
+            replay,
+        ) {
             tracing::warn!(match_id = id, %error, "could not start a replay");
-            self.forget(&handle);
+            self.forget(id, &handle);
             return Err(ChannelError::Unavailable);
         }
         Ok(handle)
     }
 
-    /// Removes `handle` from the table if it is still the current one for its match.
-    fn forget(&self, handle: &ReplayHandle) {
-        let mut table = self.table();
-        if table
-            .get(&handle.match_id)
-            .is_some_and(|current| current.same_replay(handle))
-        {
-            table.remove(&handle.match_id);
-        }
-    }
-
-    /// A new mailbox for a restarted replay, replacing the dead one in the table.
-    fn renew(&self, id: i64) -> (ReplayHandle, MailboxReceiver<ReplayCommand>) {
-        let (tx, rx) = mailbox(REPLAY_MAILBOX);
-        let handle = ReplayHandle {
-            match_id: id,
-            mailbox: tx,
-            slot: None,
-        };
-        self.table().insert(id, handle.clone());
-        (handle, rx)
+    /// Removes `handle` from the table if it is still the current one for match `id`.
+    fn forget(&self, id: i64, handle: &ReplayHandle) {
+        self.running.forget(&id, handle);
     }
 }
 
-/// The supervisor's recipe for one replay.
-struct ReplayChild {
+/// What a replay does when the supervisor starts, loses or ends it.
+struct ReplayActor {
     match_id: i64,
-    first_mailbox: Option<MailboxReceiver<ReplayCommand>>,
     replays: Replays,
 }
 
-impl ChildSpec for ReplayChild {
-    fn start(&mut self, ctx: ChildContext) -> BoxFuture<'static, ()> {
-        let (handle, inbox) = match self.first_mailbox.take() {
-            Some(rx) => {
-                let handle = self.replays.table().get(&self.match_id).cloned();
-                match handle {
-                    Some(handle) => (handle, rx),
-                    None => self.replays.renew(self.match_id),
-                }
-            }
-            None => self.replays.renew(self.match_id),
-        };
+impl Actor for ReplayActor {
+    type Entry = ReplayHandle;
+
+    fn run(
+        &mut self,
+        handle: ReplayHandle,
+        inbox: MailboxReceiver<ReplayCommand>,
+        ctx: ChildContext,
+    ) -> BoxFuture<'static, ()> {
         actor::run(
             self.match_id,
             inbox,
@@ -229,6 +175,11 @@ impl ChildSpec for ReplayChild {
         .boxed()
     }
 
+    /// A replay that crashed after leaving the table is listed again.
+    fn relist(&self, handle: ReplayHandle) -> Option<ReplayHandle> {
+        Some(handle)
+    }
+
     fn on_crash(&mut self, id: &str, panic: &str) {
         tracing::error!(child = id, panic, "replay crashed");
         let topic = format!("replay:{}", self.match_id);
@@ -236,9 +187,6 @@ impl ChildSpec for ReplayChild {
     }
 
     fn on_exit(&mut self, _id: &str, _why: &ExitReason) {
-        let mut table = self.replays.table();
-        if table.get(&self.match_id).is_some_and(ReplayHandle::is_gone) {
-            table.remove(&self.match_id);
-        }
+        self.replays.running.forget_if_gone(&self.match_id);
     }
 }

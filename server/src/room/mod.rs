@@ -19,26 +19,29 @@ mod alarm;
 mod clock;
 pub mod remote;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use kurve_shared::lobby::{RoomPhase, RoomSummary};
+use kurve_shared::phoenix::InPayload;
 use tokio_util::task::TaskTracker;
 
-use crate::actor::{Mailbox, MailboxReceiver, Overloaded, mailbox};
+use crate::actor::{Actor, ActorHandle, ChannelCommand, ChannelKind, Listed, Registry, Table};
 use crate::directory::RemoteCreate;
 use crate::directory::RoomDirectory;
 pub use crate::directory::{CreateError, MAX_PASSWORD, MAX_ROOM_NAME, RoomSpec};
+use crate::events::error::ChannelError;
 use crate::events::{RoomEvent, RoomJoin};
 use crate::lobby::Running;
+use crate::mailbox::MailboxReceiver;
 use crate::outbound::{ChannelRef, SocketId};
 use crate::pubsub::PubSub;
 use crate::sim::SavedGame;
 use crate::store::Store;
-use crate::supervisor::{ChildContext, ChildSpec, ExitReason, Restart, Supervisor};
+use crate::supervisor::{ChildContext, ExitReason, Restart, Supervisor};
 
 pub use actor::RoomCommand;
 use remote::{AdoptedState, RemoteRooms, SharedState};
@@ -51,63 +54,49 @@ pub const ROOM_MAILBOX: usize = 1024;
 pub const MAX_ROOMS: usize = 2000;
 
 /// Sends commands to one running room. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct RoomHandle {
-    pub id: Arc<str>,
-    mailbox: Mailbox<RoomCommand>,
-}
+pub type RoomHandle = ActorHandle<RoomCommand>;
 
-impl RoomHandle {
-    pub fn join(
-        &self,
-        chan: ChannelRef,
-        msg_ref: Arc<str>,
-        params: RoomJoin,
-    ) -> Result<(), Overloaded> {
-        self.mailbox.try_send(RoomCommand::Join {
+impl ChannelCommand for RoomCommand {
+    const KIND: ChannelKind = ChannelKind::Room;
+    type Event = RoomEvent;
+
+    fn decode(event: &str, payload: InPayload) -> Result<RoomEvent, ChannelError> {
+        RoomEvent::decode(event, payload)
+    }
+
+    fn join(chan: ChannelRef, msg_ref: Arc<str>, params: RoomJoin) -> Self {
+        RoomCommand::Join {
             chan,
             msg_ref,
             params,
-        })
+        }
     }
 
     /// `explicit`: the client sent `phx_leave` (the seat is given up at once) rather
     /// than dropping (the seat is kept for 15 s).
-    pub fn leave(&self, socket: SocketId, explicit: bool) {
-        self.mailbox
-            .send_control(RoomCommand::Leave { socket, explicit });
+    fn leave(socket: SocketId, explicit: bool) -> Self {
+        RoomCommand::Leave { socket, explicit }
     }
 
-    /// A member's socket fell behind and drained: send it a fresh snapshot (CONTRACT
-    /// §10). Never refused, like a leave: at most one per member is outstanding.
-    pub fn resync(&self, chan: ChannelRef) -> bool {
-        self.mailbox.send_control(RoomCommand::Resync { chan })
-    }
-
-    pub fn event(
-        &self,
-        chan: ChannelRef,
-        msg_ref: Arc<str>,
-        event: RoomEvent,
-    ) -> Result<(), Overloaded> {
-        self.mailbox.try_send(RoomCommand::Event {
+    fn event(chan: ChannelRef, msg_ref: Arc<str>, event: RoomEvent) -> Self {
+        RoomCommand::Event {
             chan,
             msg_ref,
             event,
-        })
+        }
     }
 
-    pub fn is_gone(&self) -> bool {
-        self.mailbox.is_closed()
+    /// The member gets a fresh snapshot and `presence_state`, then the ticks after it.
+    fn resync(chan: ChannelRef) -> Option<Self> {
+        Some(RoomCommand::Resync { chan })
     }
+}
 
+/// What only a room is told.
+impl ActorHandle<RoomCommand> {
     /// Closes the room (the operator asked): its clients get `phx_close` and it ends.
     pub fn close(&self) -> bool {
-        self.mailbox.send_control(RoomCommand::Close)
-    }
-
-    fn same_room(&self, other: &RoomHandle) -> bool {
-        self.mailbox.same_channel(&other.mailbox)
+        self.send_control(RoomCommand::Close)
     }
 }
 
@@ -143,10 +132,22 @@ struct Entry {
     creator: Option<Arc<str>>,
 }
 
+impl Listed for Entry {
+    type Command = RoomCommand;
+
+    fn handle(&self) -> &RoomHandle {
+        &self.handle
+    }
+
+    fn set_handle(&mut self, handle: RoomHandle) {
+        self.handle = handle;
+    }
+}
+
 /// The room directory. Cheap to clone.
 #[derive(Clone)]
 pub struct Rooms {
-    entries: Arc<Mutex<HashMap<Arc<str>, Entry>>>,
+    entries: Registry<Arc<str>, Entry>,
     /// Lobbies whose listing changed since they last looked (see [`Rooms::announce`]).
     changed_lobbies: Arc<Mutex<HashSet<Arc<str>>>>,
     supervisor: Supervisor,
@@ -156,25 +157,20 @@ pub struct Rooms {
 impl Rooms {
     pub fn new(supervisor: Supervisor, deps: RoomDeps) -> Self {
         Rooms {
-            entries: Arc::default(),
+            entries: Registry::new(ROOM_MAILBOX),
             changed_lobbies: Arc::default(),
             supervisor,
             deps,
         }
     }
 
-    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Entry>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn table(&self) -> Table<'_, Arc<str>, Entry> {
+        self.entries.lock()
     }
 
     /// The running room `id`.
     pub fn get(&self, id: &str) -> Option<RoomHandle> {
-        self.table()
-            .get(id)
-            .map(|e| e.handle.clone())
-            .filter(|h| !h.is_gone())
+        self.entries.get(id)
     }
 
     /// Public rooms of `lobby`, oldest first.
@@ -260,16 +256,12 @@ impl Rooms {
     /// `saved`; Err when the supervisor no longer starts children.
     fn start(
         &self,
-        mut table: std::sync::MutexGuard<'_, HashMap<Arc<str>, Entry>>,
+        mut table: Table<'_, Arc<str>, Entry>,
         id: Arc<str>,
         spec: RoomSpec,
         saved: Option<SavedGame>,
     ) -> Result<(), ()> {
-        let (tx, rx) = mailbox(ROOM_MAILBOX);
-        let handle = RoomHandle {
-            id: id.clone(),
-            mailbox: tx,
-        };
+        let (handle, inbox) = self.entries.mailbox();
         let tick = Arc::new(AtomicU64::new(0));
         let summary = RoomSummary {
             id: id.to_string(),
@@ -296,20 +288,24 @@ impl Rooms {
         rooms_gauge(RoomPhase::Waiting, 1.0);
         self.announce(&summary);
         self.deps.remote.share(&summary, spec.creator.as_deref());
-        let child = RoomChild {
+        let room = RoomActor {
             id: id.clone(),
             spec,
             tick,
-            first_mailbox: Some(rx),
             saved: Arc::new(Mutex::new(saved)),
             rooms: self.clone(),
         };
-        if self
-            .supervisor
-            .start_child(format!("room:{id}"), Restart::Transient, child)
-            .is_err()
-        {
-            self.remove(&handle);
+        let first = (handle.clone(), inbox);
+        let started = self.entries.start(
+            &self.supervisor,
+            format!("room:{id}"),
+            Restart::Transient,
+            id.clone(),
+            first,
+            room,
+        );
+        if started.is_err() {
+            self.remove(&id, &handle);
             return Err(());
         }
         Ok(())
@@ -447,34 +443,14 @@ impl Rooms {
         self.announce(summary);
     }
 
-    /// Removes a room that ended (if `handle` is still the current one).
-    fn remove(&self, handle: &RoomHandle) {
-        let mut table = self.table();
-        let current = table
-            .get(&handle.id)
-            .is_some_and(|e| e.handle.same_room(handle));
-        if !current {
-            return;
-        }
-        let Some(entry) = table.remove(&handle.id) else {
+    /// Removes room `id`, which ended (if `handle` is still the current one).
+    fn remove(&self, id: &Arc<str>, handle: &RoomHandle) {
+        let Some(entry) = self.entries.forget(id, handle) else {
             return;
         };
-        drop(table);
         rooms_gauge(entry.summary.phase, -1.0);
         self.announce(&entry.summary);
         self.deps.remote.unshare(&entry.summary.id);
-    }
-
-    /// A fresh mailbox for a restarted room, replacing the dead one.
-    fn renew(&self, id: &Arc<str>) -> MailboxReceiver<RoomCommand> {
-        let (tx, rx) = mailbox(ROOM_MAILBOX);
-        if let Some(entry) = self.table().get_mut(id) {
-            entry.handle = RoomHandle {
-                id: id.clone(),
-                mailbox: tx,
-            };
-        }
-        rx
     }
 
     /// Tells the room's lobby its listing changed (public rooms only: private ones are
@@ -578,23 +554,25 @@ pub enum AdoptError {
     Unavailable,
 }
 
-/// The supervisor's recipe for one room.
-struct RoomChild {
+/// What a room does when the supervisor starts, loses or ends it.
+struct RoomActor {
     id: Arc<str>,
     spec: RoomSpec,
     tick: Arc<AtomicU64>,
-    first_mailbox: Option<MailboxReceiver<RoomCommand>>,
     /// The state saved at the room's last phase change; a restart resumes from it.
     saved: Arc<Mutex<Option<SavedGame>>>,
     rooms: Rooms,
 }
 
-impl ChildSpec for RoomChild {
-    fn start(&mut self, ctx: ChildContext) -> BoxFuture<'static, ()> {
-        let inbox = self
-            .first_mailbox
-            .take()
-            .unwrap_or_else(|| self.rooms.renew(&self.id));
+impl Actor for RoomActor {
+    type Entry = Entry;
+
+    fn run(
+        &mut self,
+        _handle: RoomHandle,
+        inbox: MailboxReceiver<RoomCommand>,
+        ctx: ChildContext,
+    ) -> BoxFuture<'static, ()> {
         let saved = self
             .saved
             .lock()
@@ -614,6 +592,12 @@ impl ChildSpec for RoomChild {
         .boxed()
     }
 
+    /// A room that left the directory (displaced by an adoption elsewhere) and then
+    /// crashed runs on unlisted until it ends.
+    fn relist(&self, _handle: RoomHandle) -> Option<Entry> {
+        None
+    }
+
     fn on_crash(&mut self, id: &str, panic: &str) {
         tracing::error!(child = id, panic, "room crashed");
         metrics::counter!(crate::metrics::ROOM_RESTARTS).increment(1);
@@ -630,7 +614,7 @@ impl ChildSpec for RoomChild {
         // were told in `on_crash`): the room leaves the directory either way.
         let handle = self.rooms.table().get(&self.id).map(|e| e.handle.clone());
         if let Some(handle) = handle {
-            self.rooms.remove(&handle);
+            self.rooms.remove(&self.id, &handle);
         }
     }
 }

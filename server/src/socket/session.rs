@@ -19,9 +19,11 @@ use bytes::Bytes;
 use kurve_shared::phoenix::{self, InFrame, InPayload, Vsn};
 use tokio::time::Instant;
 
+use super::channels::{ChannelTable, Joined};
+use super::route::{self, Route};
+use crate::actor::ChannelKind;
 use crate::app::App;
 use crate::auth::User;
-use crate::channel::{ChannelTable, Joined, Route, Target};
 use crate::events::RoomJoin;
 use crate::events::error::ChannelError;
 use crate::limits::{Bucket, Rate, Refusal};
@@ -329,8 +331,8 @@ impl Session {
         }
         // A replay channel holds a slot of its user's and address's budgets (CONTRACT
         // §8); a duplicate join keeps the one its predecessor held.
-        let replay_slot = match (&route, self.channels.get(&topic).map(|j| &j.target)) {
-            (Route::Replay(_), Some(Target::Replay(old))) => old.slot(),
+        let replay_slot = match (&route, self.channels.get(&topic)) {
+            (Route::Replay(_), Some(old)) => old.replay_slot.clone(),
             (Route::Replay(_), _) => {
                 match self
                     .app
@@ -347,11 +349,8 @@ impl Session {
             }
             _ => None,
         };
-        let target = match self.app.resolve(&route, self.client) {
-            Ok(target) => match (target, replay_slot) {
-                (Target::Replay(replay), Some(slot)) => Target::Replay(replay.holding(slot)),
-                (target, _) => target,
-            },
+        let target = match route::resolve(&self.app, &route, self.client) {
+            Ok(target) => target,
             Err(error) => {
                 self.reply_error(&topic, &join_ref, &msg_ref, error);
                 return None;
@@ -366,7 +365,12 @@ impl Session {
         let chan = self.channel_ref(&topic, &join_ref);
         match target.join(chan, msg_ref.clone(), room_join) {
             Ok(()) => {
-                self.channels.insert(topic, Joined { join_ref, target });
+                let joined = Joined {
+                    join_ref,
+                    target,
+                    replay_slot,
+                };
+                self.channels.insert(topic, joined);
             }
             Err(_) => self.reply_error(&topic, &join_ref, &msg_ref, ChannelError::Overloaded),
         }
@@ -436,14 +440,14 @@ impl Session {
             return;
         }
         if frame.event == "input"
-            && matches!(target, Target::Room(_) | Target::RemoteRoom(_))
+            && target.kind() == ChannelKind::Room
             && !self.inputs.take(Instant::now())
         {
             metrics::hot().inputs_dropped.increment(1);
             return;
         }
         let creates_room = matches!(frame.event.as_str(), "create_room" | "quick_join");
-        if creates_room && matches!(target, Target::Lobby(_)) && !self.take_join() {
+        if creates_room && target.kind() == ChannelKind::Lobby && !self.take_join() {
             self.reply_error(&topic, &join_ref, &msg_ref, ChannelError::RateLimited);
             return;
         }
@@ -469,7 +473,9 @@ impl Session {
             return;
         };
         let chan = self.channel_ref(topic, &joined.join_ref);
-        if !joined.target.resync(chan) {
+        if joined.target.resync(chan) {
+            metrics::hot().resyncs.increment(1);
+        } else {
             self.socket.outbox.end_lag(topic);
         }
     }
