@@ -11,7 +11,7 @@
 //! routing (`socket/route.rs`).
 //!
 //! Client events stay typed: the socket hands an actor the event's name and payload,
-//! and [`ChannelCommand::decode`] turns them into that kind's event enum (`crate::events`)
+//! and [`ChannelCommand::decode`] turns them into that kind's event enum (`crate::protocol`)
 //! before anything reaches the mailbox, so an undecodable event is refused at the edge.
 
 use std::borrow::Borrow;
@@ -23,11 +23,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use futures_util::future::BoxFuture;
 use kurve_shared::phoenix::InPayload;
 
-use crate::events::RoomJoin;
-use crate::events::error::ChannelError;
 pub use crate::mailbox::Overloaded;
 use crate::mailbox::{Mailbox, MailboxReceiver, mailbox};
 use crate::outbound::{ChannelRef, SocketId};
+use crate::protocol::RoomJoin;
+use crate::protocol::error::ChannelError;
 use crate::supervisor::{
     ChildContext, ChildSpec, ExitReason, Restart, Supervisor, SupervisorError,
 };
@@ -100,7 +100,7 @@ pub trait ChannelCommand: Debug + Send + Sized + 'static {
     /// The client events of this kind of topic, decoded at the edge.
     type Event;
 
-    /// Decodes one client event (`crate::events`).
+    /// Decodes one client event (`crate::protocol`).
     fn decode(event: &str, payload: InPayload) -> Result<Self::Event, ChannelError>;
 
     fn join(chan: ChannelRef, msg_ref: Arc<str>, params: RoomJoin) -> Self;

@@ -25,12 +25,12 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::actor::{Actor, ActorHandle, ChannelCommand, ChannelKind, Registry};
-use crate::events::error::ChannelError;
-use crate::events::{AdminEvent, RoomJoin};
 use crate::lobby::Lobbies;
 use crate::mailbox::MailboxReceiver;
 use crate::metrics as m;
 use crate::outbound::{Broadcast, ChannelRef, Payload, SocketId};
+use crate::protocol::error::ChannelError;
+use crate::protocol::{AdminEvent, RoomJoin};
 use crate::pubsub::PubSub;
 use crate::replay::Replays;
 use crate::room::Rooms;

@@ -108,7 +108,7 @@ pub enum Restart {
 #[derive(Debug, Clone)]
 pub struct ChildContext {
     /// The id the child was started with, for logs and for registering
-    /// itself elsewhere (pubsub topics, the room directory).
+    /// itself elsewhere (pubsub topics, the room table).
     pub id: String,
     /// Cancelled when the child is stopped or the supervisor shuts down;
     /// child loops `select!` on it and return promptly.

@@ -3,7 +3,7 @@
 //! (`tests/arbitrary_input.rs`) both run. Each returns normally for any input; a panic is
 //! the bug they look for.
 
-use kurve_server::events::{LobbyEvent, RoomEvent, RoomJoin};
+use kurve_server::protocol::{LobbyEvent, RoomEvent, RoomJoin};
 use kurve_shared::game::{decode_snapshot, decode_tick, decode_ticks};
 use kurve_shared::phoenix::{InPayload, Vsn, decode_binary, decode_text, salvage_ref_topic};
 

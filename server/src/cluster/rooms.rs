@@ -9,7 +9,7 @@ use std::time::Duration;
 use kurve_shared::lobby::RoomSummary;
 
 use super::{Cluster, create_subject};
-use crate::directory::{CreateError, RemoteCreate, RoomSpec};
+use crate::lobby::rooms::{CreateError, RemoteCreate, RoomSpec};
 use crate::room::remote::{RemoteRooms, SharedState};
 
 /// How long a room creation on another node may take.

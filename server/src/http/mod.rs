@@ -19,8 +19,8 @@ use axum::routing::{any, get};
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::app::App;
-use crate::directory::valid_name;
 use crate::lobby::MAIN;
+use crate::protocol::valid_name;
 use error::ApiError;
 
 /// Every route of the server.

@@ -11,18 +11,18 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::replica::{Change, Tracked};
+use super::rooms::{CreateError, MAX_PASSWORD, MAX_ROOM_NAME, RemoteCreate, RoomSpec};
 use super::{Lobbies, LobbyDeps, LobbyHandle, MAIN};
 use crate::auth::User;
 use crate::auth::names::clean_text;
 use crate::config::{
     CHAT_BURST, CHAT_MAX_CHARS, CHAT_WINDOW, EMPTY_LOBBY_TTL, presence_flush_window,
 };
-use crate::directory::{CreateError, MAX_PASSWORD, MAX_ROOM_NAME, RemoteCreate, RoomSpec};
-use crate::events::error::ChannelError;
-use crate::events::{CreateRoom, LobbyEvent};
 use crate::mailbox::MailboxReceiver;
 use crate::outbound::{ChannelRef, Payload, SocketId};
 use crate::presence::{Meta, MetaFields, Presence};
+use crate::protocol::error::ChannelError;
+use crate::protocol::{CreateRoom, LobbyEvent};
 use crate::pubsub::Broadcast;
 
 /// Commands a lobby understands.
@@ -153,7 +153,7 @@ pub(super) async fn run(
         empty_since: Some(Instant::now()),
     };
     lobby.start_presence();
-    // A restarted lobby starts from the directory as it is now.
+    // A restarted lobby starts from the room table as it is now.
     let rooms = lobby.deps.rooms.clone();
     rooms.take_listing_change(&lobby.name);
     lobby.listed = rooms

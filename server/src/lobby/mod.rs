@@ -9,13 +9,14 @@
 //! their lobby when its listing or a user's status changes. The table of running
 //! lobbies ([`Running`]) is made first and handed to the rooms, the rooms are made
 //! next, and [`Lobbies`] last, around that same table and with the rooms as its
-//! [`RoomDirectory`]: every part gets what it needs when it is made.
+//! [`LobbyRooms`]: every part gets what it needs when it is made.
 //!
 //! What a lobby needs from other nodes is a [`PresenceReplica`] ([`replica`]); on a
 //! single node it is [`replica::SingleNode`] and nothing leaves the process.
 
 mod actor;
 pub mod replica;
+pub mod rooms;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -27,13 +28,13 @@ use kurve_shared::phoenix::InPayload;
 
 use crate::actor::{Actor, ActorHandle, ChannelCommand, ChannelKind, Listed, Registry};
 use crate::config::{LOBBY_MAILBOX, MAX_LOBBIES};
-use crate::directory::RoomDirectory;
-use crate::events::error::ChannelError;
-use crate::events::{LobbyEvent, RoomJoin};
 use crate::mailbox::MailboxReceiver;
 use crate::outbound::{ChannelRef, SocketId};
+use crate::protocol::error::ChannelError;
+use crate::protocol::{LobbyEvent, RoomJoin};
 use crate::pubsub::PubSub;
 use crate::supervisor::{ChildContext, ExitReason, Restart, Supervisor};
+use rooms::LobbyRooms;
 
 pub use actor::LobbyCommand;
 use replica::{Change, PresenceReplica};
@@ -94,7 +95,7 @@ impl ActorHandle<LobbyCommand> {
         self.send_control(LobbyCommand::Remote(changes));
     }
 
-    /// The room directory has changes for this lobby's listing (sent once per batch).
+    /// The room table has changes for this lobby's listing (sent once per batch).
     pub fn listing_changed(&self) {
         self.send_control(LobbyCommand::ListingChanged);
     }
@@ -128,8 +129,8 @@ pub struct LobbyDeps {
     pub test_hooks: bool,
     /// Lobbies one client address may keep running (started by its joins).
     pub max_lobbies_per_address: usize,
-    /// The room directory (made before the lobbies, see the module docs).
-    pub rooms: Arc<dyn RoomDirectory>,
+    /// The room table (made before the lobbies, see the module docs).
+    pub rooms: Arc<dyn LobbyRooms>,
     /// The other nodes' sessions ([`replica::SingleNode`] on a single node).
     pub presence: Arc<dyn PresenceReplica>,
 }

@@ -41,8 +41,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::config::{MAX_KEPT_BYTES, RESYNC_BACKLOG};
-use crate::events::error::ChannelError;
 use crate::metrics;
+use crate::protocol::error::ChannelError;
 pub use wire::{Broadcast, Payload};
 
 /// Identifies one WebSocket connection for the life of the process.

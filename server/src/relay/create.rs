@@ -4,7 +4,7 @@
 
 use super::Relay;
 use crate::cluster::Request;
-use crate::directory::{CreateError, RoomSpec};
+use crate::lobby::rooms::{CreateError, RoomSpec};
 
 impl Relay {
     /// Creates the room another node asked for here, and answers.

@@ -19,10 +19,10 @@ use crate::actor::{ChannelActor, ChannelKind};
 use crate::auth::User;
 use crate::cluster::RequestError;
 use crate::cluster::bus::{Directed, DirectedOp};
-use crate::events::error::ChannelError;
-use crate::events::{RoomEvent, RoomJoin};
 use crate::mailbox::Overloaded;
 use crate::outbound::{ChannelRef, Outbound, Payload, SocketId, forwarding_outbox};
+use crate::protocol::error::ChannelError;
+use crate::protocol::{RoomEvent, RoomJoin};
 
 /// How long a join waits for this node's subscription to the room's subject, and then
 /// for the room's node to accept it.

@@ -52,9 +52,9 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::User;
 use crate::cluster::bus::DirectSink;
 use crate::cluster::{Cluster, ServeError, create_subject};
-use crate::events::error::ChannelError;
-use crate::events::{RoomEvent, RoomJoin};
 use crate::outbound::SocketId;
+use crate::protocol::error::ChannelError;
+use crate::protocol::{RoomEvent, RoomJoin};
 use crate::pubsub::PubSub;
 use crate::room::Rooms;
 
@@ -239,7 +239,7 @@ impl Relay {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::Role;
+    use crate::protocol::Role;
 
     #[test]
     fn relay_messages_read_back_as_written() {

@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::{JoinAnswer, Relay, RelayIn, RelayOp, lock, topic_of};
 use crate::cluster::Request;
 use crate::cluster::bus::{Directed, DirectedOp};
-use crate::events::error::ChannelError;
 use crate::outbound::{
     ChannelRef, OutKind, Outbound, Payload, SocketId, SocketRef, forwarding_outbox,
 };
+use crate::protocol::error::ChannelError;
 
 /// Ids of proxy members: far above any socket id this node gives out.
 static NEXT_PROXY: AtomicU64 = AtomicU64::new(1 << 62);

@@ -11,11 +11,11 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::{ReplayDeps, ReplayHandle, Replays};
-use crate::events::ReplayEvent;
-use crate::events::error::ChannelError;
 use crate::limits::{Bucket, Rate, Refusal};
 use crate::mailbox::MailboxReceiver;
 use crate::outbound::{Broadcast, ChannelRef, Outbound, Payload, SocketId};
+use crate::protocol::ReplayEvent;
+use crate::protocol::error::ChannelError;
 use crate::sim::snapshot::frame_bytes;
 use crate::sim::{self, Game, InputLog, SavedGame, StepOutput};
 use crate::store::{MatchPlayer, MatchSummary};

@@ -27,10 +27,10 @@ use futures_util::future::BoxFuture;
 use kurve_shared::phoenix::InPayload;
 
 use crate::actor::{Actor, ActorHandle, ChannelCommand, ChannelKind, Registry};
-use crate::events::error::ChannelError;
-use crate::events::{ReplayEvent, RoomJoin};
 use crate::mailbox::MailboxReceiver;
 use crate::outbound::{ChannelRef, SocketId};
+use crate::protocol::error::ChannelError;
+use crate::protocol::{ReplayEvent, RoomJoin};
 use crate::pubsub::PubSub;
 use crate::store::Store;
 use crate::supervisor::{ChildContext, ExitReason, Restart, Supervisor};

@@ -1,6 +1,6 @@
 //! Rooms: `room:<id>` actors, each a supervised task that alone owns a [`Game`].
 //!
-//! [`Rooms`] is the directory: id → handle, the room's latest [`RoomSummary`] (what
+//! [`Rooms`] is the room table: id → handle, the room's latest [`RoomSummary`] (what
 //! lobbies list and `GET /api/rooms` returns) and its password. Lobbies create rooms
 //! through it and read listings from it, so a lobby that restarts loses no rooms.
 //!
@@ -30,14 +30,14 @@ use kurve_shared::phoenix::InPayload;
 use tokio_util::task::TaskTracker;
 
 use crate::actor::{Actor, ActorHandle, ChannelCommand, ChannelKind, Listed, Registry, Table};
-use crate::directory::RemoteCreate;
-use crate::directory::RoomDirectory;
-pub use crate::directory::{CreateError, MAX_PASSWORD, MAX_ROOM_NAME, RoomSpec};
-use crate::events::error::ChannelError;
-use crate::events::{RoomEvent, RoomJoin};
 use crate::lobby::Running;
+use crate::lobby::rooms::LobbyRooms;
+use crate::lobby::rooms::RemoteCreate;
+pub use crate::lobby::rooms::{CreateError, MAX_PASSWORD, MAX_ROOM_NAME, RoomSpec};
 use crate::mailbox::MailboxReceiver;
 use crate::outbound::{ChannelRef, SocketId};
+use crate::protocol::error::ChannelError;
+use crate::protocol::{RoomEvent, RoomJoin};
 use crate::pubsub::PubSub;
 use crate::sim::SavedGame;
 use crate::store::Store;
@@ -144,7 +144,7 @@ impl Listed for Entry {
     }
 }
 
-/// The room directory. Cheap to clone.
+/// The room table. Cheap to clone.
 #[derive(Clone)]
 pub struct Rooms {
     entries: Registry<Arc<str>, Entry>,
@@ -221,7 +221,7 @@ impl Rooms {
 
     /// Starts a room; returns its id.
     pub fn create(&self, spec: RoomSpec) -> Result<Arc<str>, CreateError> {
-        // Counted before the table's lock is taken: the directory has locks of its own.
+        // Counted before the table's lock is taken: the remote rooms have locks of their own.
         let remote_open = spec
             .creator
             .as_deref()
@@ -481,7 +481,7 @@ impl Rooms {
     }
 }
 
-impl RoomDirectory for Rooms {
+impl LobbyRooms for Rooms {
     fn create_placed(&self, spec: RoomSpec) -> Result<Result<Arc<str>, RemoteCreate>, CreateError> {
         match self.deps.remote.placement() {
             Some(node) => Ok(Err(self.deps.remote.create_on(node, spec))),
@@ -592,7 +592,7 @@ impl Actor for RoomActor {
         .boxed()
     }
 
-    /// A room that left the directory (displaced by an adoption elsewhere) and then
+    /// A room that left the table (displaced by an adoption elsewhere) and then
     /// crashed runs on unlisted until it ends.
     fn relist(&self, _handle: RoomHandle) -> Option<Entry> {
         None
@@ -611,7 +611,7 @@ impl Actor for RoomActor {
 
     fn on_exit(&mut self, _id: &str, _why: &ExitReason) {
         // Disposed when empty, stopped, or given up after crashing too often (members
-        // were told in `on_crash`): the room leaves the directory either way.
+        // were told in `on_crash`): the room leaves the table either way.
         let handle = self.rooms.table().get(&self.id).map(|e| e.handle.clone());
         if let Some(handle) = handle {
             self.rooms.remove(&self.id, &handle);
@@ -629,7 +629,7 @@ mod tests {
             let id = new_room_id();
             assert_eq!(id.len(), 8);
             assert!(
-                crate::directory::valid_name(&id),
+                crate::protocol::valid_name(&id),
                 "{id} must be a valid topic name"
             );
         }

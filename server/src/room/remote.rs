@@ -1,17 +1,17 @@
 //! What rooms need from the other nodes: their rooms, and a place for this node's.
 //!
-//! The room directory ([`super::Rooms`]) holds this node's rooms. When several nodes
+//! The room table ([`super::Rooms`]) holds this node's rooms. When several nodes
 //! serve as one, every node's rooms are listed and joinable everywhere (CONTRACT §9), a new room may be
 //! placed on another node, and a room of a node that dies is adopted by another from
-//! the state it shared. [`RemoteRooms`] is all of that as the directory asks for it;
+//! the state it shared. [`RemoteRooms`] is all of that as the room table asks for it;
 //! on a single node it is [`SingleNode`]: no other node, nothing shared.
 
 use kurve_shared::lobby::RoomSummary;
 
-use crate::directory::{CreateError, RemoteCreate, RoomSpec};
+use crate::lobby::rooms::{CreateError, RemoteCreate, RoomSpec};
 use crate::sim::SavedGame;
 
-/// The other nodes' rooms, as the room directory uses them. Nothing here waits:
+/// The other nodes' rooms, as the room table uses them. Nothing here waits:
 /// writes are queued by the implementation, and a creation elsewhere is a future.
 pub trait RemoteRooms: Send + Sync {
     /// Public rooms of `lobby` on other live nodes.

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use crate::actor::ChannelActor;
 use crate::app::App;
-use crate::directory::valid_name;
-use crate::events::error::ChannelError;
+use crate::protocol::error::ChannelError;
+use crate::protocol::valid_name;
 
 /// What a topic string names.
 #[derive(Debug, Clone, PartialEq, Eq)]

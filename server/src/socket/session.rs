@@ -24,13 +24,13 @@ use super::route::{self, Route};
 use crate::actor::ChannelKind;
 use crate::app::App;
 use crate::auth::User;
-use crate::events::RoomJoin;
-use crate::events::error::ChannelError;
 use crate::limits::{Bucket, Rate, Refusal};
 use crate::metrics;
 use crate::outbound::{
     Broadcast, ChannelRef, OutKind, OutMessage, Outbound, Outbox, Payload, SocketRef,
 };
+use crate::protocol::RoomJoin;
+use crate::protocol::error::ChannelError;
 
 /// Close codes this server uses. Never 1000 for a close the client should come back
 /// from: clients before phoenix 1.8.16 then stop reconnecting.

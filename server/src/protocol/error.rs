@@ -87,15 +87,6 @@ impl ChannelError {
     }
 }
 
-impl From<crate::directory::CreateError> for ChannelError {
-    fn from(error: crate::directory::CreateError) -> Self {
-        match error {
-            crate::directory::CreateError::TooMany => ChannelError::TooManyRooms,
-            crate::directory::CreateError::Unavailable => ChannelError::Unavailable,
-        }
-    }
-}
-
 impl From<crate::mailbox::Overloaded> for ChannelError {
     fn from(_: crate::mailbox::Overloaded) -> Self {
         ChannelError::Overloaded

@@ -15,6 +15,14 @@ use serde::de::DeserializeOwned;
 
 use error::ChannelError;
 
+/// Lobby names and room ids: 1–32 of `[a-z0-9_-]`.
+pub fn valid_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
 /// A client event on `lobby:<name>`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LobbyEvent {

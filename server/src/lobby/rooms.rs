@@ -1,10 +1,13 @@
-//! What lobbies need from the room directory, in a place of its own so imports run one
-//! way: `room` implements [`RoomDirectory`] and calls into `lobby`; `lobby` knows rooms
-//! only through this trait and never imports `room`.
+//! What a lobby needs from the rooms ([`LobbyRooms`]: create, quick join, list, "listing
+//! changed?"), declared here so imports run one way: `room` implements it (and reaches
+//! lobbies through [`super::Running`]); `lobby` knows rooms only through this trait and
+//! never imports `room`.
 
 use std::sync::Arc;
 
 use kurve_shared::lobby::RoomSummary;
+
+use crate::protocol::error::ChannelError;
 
 /// Longest room name, in characters.
 pub const MAX_ROOM_NAME: usize = 32;
@@ -43,15 +46,15 @@ pub enum CreateError {
 pub type RemoteCreate =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<Arc<str>, CreateError>> + Send>>;
 
-/// The room directory as a lobby uses it.
-pub trait RoomDirectory: Send + Sync {
+/// The rooms as a lobby uses them.
+pub trait LobbyRooms: Send + Sync {
     /// Starts a room here, or — in a cluster, when another node has fewer players —
     /// returns the creation under way there.
     fn create_placed(&self, spec: RoomSpec) -> Result<Result<Arc<str>, RemoteCreate>, CreateError>;
     /// Starts a room on this node; returns its id.
     fn create(&self, spec: RoomSpec) -> Result<Arc<str>, CreateError>;
     /// A waiting public room of `lobby` with a free seat, else a new one made for
-    /// `creator` (placed as [`RoomDirectory::create_placed`] places it).
+    /// `creator` (placed as [`LobbyRooms::create_placed`] places it).
     fn quick_join(
         &self,
         lobby: &Arc<str>,
@@ -63,10 +66,11 @@ pub trait RoomDirectory: Send + Sync {
     fn take_listing_change(&self, lobby: &str) -> bool;
 }
 
-/// Lobby names and room ids: 1–32 of `[a-z0-9_-]`.
-pub fn valid_name(name: &str) -> bool {
-    (1..=32).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+impl From<CreateError> for ChannelError {
+    fn from(error: CreateError) -> Self {
+        match error {
+            CreateError::TooMany => ChannelError::TooManyRooms,
+            CreateError::Unavailable => ChannelError::Unavailable,
+        }
+    }
 }
