@@ -564,3 +564,6 @@ fn count_in(bytes: usize) {
     hot.frames_in.increment(1);
     hot.bytes_in.increment(bytes as u64);
 }
+
+#[cfg(test)]
+mod tests;
