@@ -42,13 +42,13 @@ pub enum CreateError {
     Unavailable,
 }
 
-/// A room being made on another node of the cluster.
+/// A room being made on another node.
 pub type RemoteCreate =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<Arc<str>, CreateError>> + Send>>;
 
 /// The rooms as a lobby uses them.
 pub trait LobbyRooms: Send + Sync {
-    /// Starts a room here, or — in a cluster, when another node has fewer players —
+    /// Starts a room here, or — when another node has fewer players —
     /// returns the creation under way there.
     fn create_placed(&self, spec: RoomSpec) -> Result<Result<Arc<str>, RemoteCreate>, CreateError>;
     /// Starts a room on this node; returns its id.
