@@ -3,6 +3,7 @@
 
 mod collision;
 mod determinism;
+mod golden;
 mod input;
 mod items;
 mod perf;
