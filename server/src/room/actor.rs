@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use kurve_shared::game::{self, Phase};
 use kurve_shared::lobby::{PublicUser, RoomPhase, RoomSummary, Status};
 use kurve_shared::room::{ArenaSize, MatchSaved, Motion, RoomConfig, RoomJoined, You};
@@ -157,9 +158,9 @@ struct Room {
     test_hooks: bool,
     /// The summary last published, to publish only changes.
     last_summary: Option<RoomSummary>,
-    /// Ticks stepped but not yet sent, and how many go in one frame (tick rate / send
-    /// rate).
-    unsent: Vec<game::Tick>,
+    /// Ticks stepped but not yet sent (each encoded once), and how many go in one frame
+    /// (tick rate / send rate).
+    unsent: Vec<Bytes>,
     ticks_per_frame: usize,
 }
 
@@ -341,7 +342,8 @@ impl Room {
             .store(self.game.tick(), std::sync::atomic::Ordering::Relaxed);
         let phase_changed = !out.lifecycle.is_empty();
         if let Some(tick) = out.tick {
-            self.unsent.push(tick);
+            self.unsent
+                .push(frame_bytes("tick", game::encode_tick(&tick)));
         }
         // A frame is due, or an event must not overtake the ticks before it.
         if self.unsent.len() >= self.ticks_per_frame || phase_changed {
@@ -365,12 +367,13 @@ impl Room {
             .record(started.elapsed().as_secs_f64());
     }
 
-    /// Sends the ticks not sent yet, in one frame: `tick` for one, `ticks` for several.
+    /// Sends the ticks not sent yet, in one frame: `tick` for one, `ticks` for several
+    /// (each tick was encoded once, as it was stepped; a `ticks` frame joins them).
     fn send_ticks(&mut self) {
         let (event, bytes) = match self.unsent.as_slice() {
             [] => return,
-            [tick] => ("tick", frame_bytes("tick", game::encode_tick(tick))),
-            ticks => ("ticks", frame_bytes("ticks", game::encode_ticks(ticks))),
+            [tick] => ("tick", tick.clone()),
+            ticks => ("ticks", Bytes::from(game::ticks_frame(ticks))),
         };
         self.unsent.clear();
         self.metrics.tick_bytes.increment(bytes.len() as u64);
