@@ -20,6 +20,9 @@ const MATCH_TIMEOUT: Duration = Duration::from_secs(150);
 /// The longest a game phase stays quiet on the socket.
 const PHASE_WAIT: Duration = Duration::from_secs(60);
 
+/// How often the spectator heartbeats (the official client's interval).
+const HEARTBEAT: Duration = Duration::from_secs(30);
+
 /// Plays one seat: reads every frame (so the socket never falls behind), sends `turn`
 /// whenever a round starts, and returns the `match_end` payload.
 async fn play(mut client: PhxClient, topic: String, join_ref: String, turn: i64) -> Value {
@@ -91,7 +94,14 @@ async fn two_registered_players_finish_a_match_and_the_winner_is_ranked() {
     let bob_plays = tokio::spawn(play(b, topic.clone(), b_ref, 1));
     let spectated = tokio::time::timeout(MATCH_TIMEOUT, async {
         let mut ticks = 0u64;
+        // A spectator sends nothing of its own: it heartbeats, as the official client
+        // does every 30 s, or the server's idle timeout (60 s) ends a long match for it.
+        let mut heartbeat = tokio::time::Instant::now();
         loop {
+            if heartbeat.elapsed() >= HEARTBEAT {
+                c.push(None, "phoenix", "heartbeat", &json!({})).await;
+                heartbeat = tokio::time::Instant::now();
+            }
             let frame = c.recv_within(PHASE_WAIT).await;
             if matches!(frame.payload, ServerPayload::Binary(_)) && frame.event == "tick" {
                 ticks += 1;
