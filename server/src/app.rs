@@ -113,6 +113,7 @@ impl AppInner {
             ReplayDeps {
                 pubsub: pubsub.clone(),
                 store: store.clone(),
+                games: rooms.games().clone(),
                 test_hooks: config.test_hooks,
             },
         );

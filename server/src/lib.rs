@@ -21,6 +21,8 @@ pub mod app;
 pub mod auth;
 pub mod cluster;
 pub mod config;
+pub mod game;
+pub mod games;
 pub mod http;
 pub mod limits;
 pub mod lobby;
@@ -172,11 +174,11 @@ pub async fn build(config: Config, shutdown: CancellationToken) -> Result<App, S
             pubsub: pubsub.clone(),
             store: store.clone(),
             lobbies: running.clone(),
-            game: sim::GameConfig {
+            games: games::all(sim::GameConfig {
                 tick_hz: config.tick_hz,
                 points_per_opponent: config.points_per_opponent,
                 ..sim::GameConfig::default()
-            },
+            }),
             send_hz: config.send_hz.unwrap_or(config.tick_hz),
             max_rooms_per_user: config.limits.max_rooms_per_user as usize,
             test_hooks: config.test_hooks,

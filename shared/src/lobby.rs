@@ -25,6 +25,9 @@ pub struct RoomSummary {
     pub id: String,
     pub name: String,
     pub lobby: String,
+    /// The game it plays (`GET /api/games`); absent in what older nodes listed.
+    #[serde(default = "crate::room::default_game")]
+    pub game: String,
     pub phase: RoomPhase,
     pub players: Vec<PublicUser>,
     pub spectators: u32,

@@ -24,6 +24,55 @@ impl Role {
     }
 }
 
+/// The colour of each seat, `#rrggbb`; a seat index is also the colour index.
+pub const SEAT_COLORS: [&str; 8] = [
+    "#ff4136", "#2ecc40", "#0074d9", "#ffdc00", "#b10dc9", "#ff851b", "#7fdbff", "#f012be",
+];
+
+/// Colour of a seat (seats wrap around the palette).
+pub fn seat_color(seat: u8) -> String {
+    SEAT_COLORS[seat as usize % SEAT_COLORS.len()].to_string()
+}
+
+/// One line of final standings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Standing {
+    /// User id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Seat (colour index).
+    pub seat: u8,
+    /// Final points.
+    pub points: u32,
+    /// 1-based place; equal points share a place.
+    pub place: u32,
+    /// The match winner.
+    pub won: bool,
+    /// Left before the end.
+    pub left: bool,
+}
+
+/// A game the server hosts (`GET /api/games`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameInfo {
+    /// What `create_room {"game"}` names it by.
+    pub id: String,
+    /// Shown to people.
+    pub name: String,
+    pub min_players: u8,
+    pub max_players: u8,
+}
+
+/// The game a room plays when nothing says otherwise: every client older than the
+/// choice of games can draw only this one.
+pub const DEFAULT_GAME: &str = "curve";
+
+/// [`DEFAULT_GAME`], for serde defaults.
+pub fn default_game() -> String {
+    DEFAULT_GAME.to_string()
+}
+
 /// The reply to `create_room` and `quick_join` on a lobby: the room to join.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomCreated {
@@ -50,24 +99,26 @@ pub struct You {
     pub seat: Option<u8>,
 }
 
-/// The room's rules and rates, as the client needs them to draw and predict.
+/// The room's rules and rates, as the client needs them to draw and predict: the
+/// runtime's fields, typed, and the game's own (`rules`; for Curve `arena`,
+/// `item_radius`, `motion`, `pos_scale`). The server sends the fields sorted by name,
+/// game's and runtime's together.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoomConfig {
-    pub arena: ArenaSize,
-    /// Item radius, wire units.
-    pub item_radius: i32,
+    /// The game's id (`GET /api/games`).
+    #[serde(default = "default_game")]
+    pub game: String,
     pub lobby: String,
     pub max_players: u8,
-    /// What a client needs to predict its own head with the room's rules.
-    pub motion: Motion,
     pub name: String,
-    /// Wire units per px.
-    pub pos_scale: i32,
     pub room_id: String,
     /// Frames sent per second (each frame carries `ticks` when below `tick_hz`).
     pub send_hz: u32,
     /// Simulation ticks per second.
     pub tick_hz: u32,
+    /// The game's part of the config.
+    #[serde(flatten)]
+    pub rules: serde_json::Map<String, serde_json::Value>,
 }
 
 impl RoomConfig {
@@ -75,20 +126,6 @@ impl RoomConfig {
     pub fn frame_hz(&self) -> Option<u32> {
         [self.send_hz, self.tick_hz].into_iter().find(|&hz| hz > 0)
     }
-}
-
-/// The arena's size, px.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ArenaSize {
-    pub h: u32,
-    pub w: u32,
-}
-
-/// The motion rules of the room's game.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Motion {
-    pub speed_px_per_s: u32,
-    pub turn_rate_mrad_per_s: u32,
 }
 
 /// Broadcast on a room a moment after a match ends, once it is stored.
@@ -116,19 +153,17 @@ mod tests {
     fn a_join_reply_has_the_documented_shape_in_wire_order() {
         let reply = RoomJoined {
             config: RoomConfig {
-                arena: ArenaSize { h: 600, w: 800 },
-                item_radius: 480,
+                game: "curve".into(),
                 lobby: "main".into(),
                 max_players: 6,
-                motion: Motion {
-                    speed_px_per_s: 90,
-                    turn_rate_mrad_per_s: 2950,
-                },
                 name: "r".into(),
-                pos_scale: 32,
                 room_id: "abc".into(),
                 send_hz: 60,
                 tick_hz: 60,
+                rules: serde_json::from_str(
+                    r#"{"arena":{"h":600,"w":800},"item_radius":480,"motion":{"speed_px_per_s":90,"turn_rate_mrad_per_s":2950},"pos_scale":32}"#,
+                )
+                .unwrap(),
             },
             you: You {
                 color: Some("#f00".into()),
@@ -137,10 +172,11 @@ mod tests {
                 seat: Some(2),
             },
         };
-        let text = serde_json::to_string(&reply).unwrap();
+        // The server sends it through a JSON value: every key sorted.
+        let text = serde_json::to_value(&reply).unwrap().to_string();
         assert_eq!(
             text,
-            r##"{"config":{"arena":{"h":600,"w":800},"item_radius":480,"lobby":"main","max_players":6,"motion":{"speed_px_per_s":90,"turn_rate_mrad_per_s":2950},"name":"r","pos_scale":32,"room_id":"abc","send_hz":60,"tick_hz":60},"you":{"color":"#f00","id":"u1","role":"player","seat":2}}"##
+            r##"{"config":{"arena":{"h":600,"w":800},"game":"curve","item_radius":480,"lobby":"main","max_players":6,"motion":{"speed_px_per_s":90,"turn_rate_mrad_per_s":2950},"name":"r","pos_scale":32,"room_id":"abc","send_hz":60,"tick_hz":60},"you":{"color":"#f00","id":"u1","role":"player","seat":2}}"##
         );
         assert_eq!(serde_json::from_str::<RoomJoined>(&text).unwrap(), reply);
         let spectator = You {

@@ -280,6 +280,7 @@ async fn a_locked_cluster_believes_nothing_from_a_publisher_without_the_secret()
             id: "gold".into(),
             name: "FREE GOLD".into(),
             lobby: "main".into(),
+            game: "curve".into(),
             phase: RoomPhase::Waiting,
             players: Vec::new(),
             spectators: 0,

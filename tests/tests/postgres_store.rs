@@ -24,6 +24,7 @@ fn record(ended_at_ms: i64, players: Vec<MatchPlayer>) -> MatchRecord {
     MatchRecord {
         room_id: "r1".into(),
         room_name: "Room one".into(),
+        game: "curve".into(),
         rounds: 3,
         seed: u64::MAX,
         started_at_ms: 1_000,
@@ -272,7 +273,11 @@ async fn a_database_the_old_runner_made_upgrades_with_its_rows() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1, 2], "both old migrations recorded, not re-run");
+    assert_eq!(
+        versions,
+        [1, 2, 3],
+        "both old migrations recorded, not re-run, and the match's game added"
+    );
     assert_eq!(
         format!("{:?}", store.leaderboard(10).await.expect("leaderboard")),
         r#"[LeaderboardEntry { name: "Ada", wins: 1, points: 12, matches: 1 }]"#,
@@ -285,6 +290,10 @@ async fn a_database_the_old_runner_made_upgrades_with_its_rows() {
         .expect("the old match");
     assert_eq!(stored.input_log, vec![1, 2, 255]);
     assert_eq!(stored.summary.room_name, "Room one");
+    assert_eq!(
+        stored.summary.game, "curve",
+        "a match stored before games was Curve"
+    );
     assert_eq!(stored.players[0].user_id, "u1");
     let bob = accounts
         .register("Bob", "another good passphrase")

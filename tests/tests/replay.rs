@@ -64,6 +64,7 @@ async fn record_one(
         .record_match(MatchRecord {
             room_id: "replayed".into(),
             room_name: "Replayed".into(),
+            game: "curve".into(),
             rounds: record.rounds,
             seed: record.seed,
             started_at_ms: 0,
@@ -181,6 +182,7 @@ async fn unknown_and_corrupt_matches_are_refused() {
         .record_match(MatchRecord {
             room_id: "broken".into(),
             room_name: "Broken".into(),
+            game: "curve".into(),
             rounds: 1,
             seed: 1,
             started_at_ms: 0,

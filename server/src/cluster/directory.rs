@@ -472,6 +472,7 @@ mod tests {
             id: id.into(),
             name: format!("room {id}"),
             lobby: lobby.into(),
+            game: "curve".into(),
             phase: RoomPhase::Waiting,
             players: Vec::new(),
             spectators: 0,

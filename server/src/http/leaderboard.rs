@@ -94,6 +94,7 @@ mod tests {
                 .record_match(MatchRecord {
                     room_id: "r".into(),
                     room_name: "R".into(),
+                    game: "curve".into(),
                     rounds: 1,
                     seed: 7,
                     started_at_ms: 0,

@@ -33,6 +33,7 @@ pub fn router(app: App) -> Router {
         .merge(longpoll::routes())
         .merge(matches::routes())
         .route("/api/rooms", get(rooms))
+        .route("/api/games", get(games))
         .route("/healthz", get(healthz))
         .route("/api/cluster", get(cluster))
         .route("/metrics", get(metrics))
@@ -148,6 +149,11 @@ async fn rooms(
     }
     let rooms = app.rooms.list(lobby);
     Ok(axum::Json(serde_json::json!({ "rooms": rooms })).into_response())
+}
+
+/// `GET /api/games`: every game this server hosts, the default first (CONTRACT §11).
+async fn games(State(app): State<App>) -> Response {
+    axum::Json(app.rooms.games().list()).into_response()
 }
 
 /// `GET /metrics`: Prometheus text exposition.

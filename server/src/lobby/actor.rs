@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use kurve_shared::lobby::{ChatIn, ChatOut, LobbyJoined, PublicUser, RoomSummary, Status};
-use kurve_shared::room::RoomCreated;
+use kurve_shared::room::{DEFAULT_GAME, GameInfo, RoomCreated, default_game};
 use serde::ser::SerializeStruct;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
@@ -22,7 +22,7 @@ use crate::mailbox::MailboxReceiver;
 use crate::outbound::{ChannelRef, Payload, SocketId};
 use crate::presence::{Meta, MetaFields, Presence};
 use crate::protocol::error::ChannelError;
-use crate::protocol::{CreateRoom, LobbyEvent};
+use crate::protocol::{CreateRoom, LobbyEvent, QuickJoin};
 use crate::pubsub::Broadcast;
 
 /// Commands a lobby understands.
@@ -391,7 +391,7 @@ impl Lobby {
         let result = match event {
             LobbyEvent::Chat(chat) => self.chat(&chan, &msg_ref, chat),
             LobbyEvent::CreateRoom(request) => self.create_room(&chan, &msg_ref, request),
-            LobbyEvent::QuickJoin => self.quick_join(&chan, &msg_ref),
+            LobbyEvent::QuickJoin(request) => self.quick_join(&chan, &msg_ref, request),
             LobbyEvent::DebugCrash if self.deps.test_hooks => {
                 panic!("debug_crash requested on lobby:{}", self.name);
             }
@@ -402,9 +402,21 @@ impl Lobby {
         }
     }
 
-    fn quick_join(&mut self, chan: &ChannelRef, msg_ref: &Arc<str>) -> Result<(), ChannelError> {
+    fn quick_join(
+        &mut self,
+        chan: &ChannelRef,
+        msg_ref: &Arc<str>,
+        request: QuickJoin,
+    ) -> Result<(), ChannelError> {
+        let game = request.game.unwrap_or_else(default_game);
+        if self.deps.rooms.game(&game).is_none() {
+            return Err(ChannelError::InvalidRoom);
+        }
         let creator = Arc::from(chan.socket.user.id.as_str());
-        let placed = self.deps.rooms.quick_join(&self.name, Some(creator))?;
+        let placed = self
+            .deps
+            .rooms
+            .quick_join(&self.name, &game, Some(creator))?;
         reply_room_id(chan, msg_ref, placed);
         Ok(())
     }
@@ -460,7 +472,13 @@ impl Lobby {
         msg_ref: &Arc<str>,
         request: CreateRoom,
     ) -> Result<(), ChannelError> {
-        let spec = room_spec(request, &self.name, &chan.socket.user)?;
+        let game = request
+            .game
+            .as_deref()
+            .or(Some(DEFAULT_GAME))
+            .and_then(|id| self.deps.rooms.game(id))
+            .ok_or(ChannelError::InvalidRoom)?;
+        let spec = room_spec(request, &game, &self.name, &chan.socket.user)?;
         let placed = self.deps.rooms.create_placed(spec)?;
         reply_room_id(chan, msg_ref, placed);
         Ok(())
@@ -600,6 +618,7 @@ fn reply_room_id(chan: &ChannelRef, msg_ref: &Arc<str>, placed: Result<Arc<str>,
 /// Checks a `create_room` request against the rules; the room it asks for.
 fn room_spec(
     request: CreateRoom,
+    game: &GameInfo,
     lobby: &Arc<str>,
     creator: &User,
 ) -> Result<RoomSpec, ChannelError> {
@@ -611,8 +630,8 @@ fn room_spec(
     if name.chars().count() > MAX_ROOM_NAME {
         return Err(ChannelError::InvalidRoom);
     }
-    let max_players = request.max_players.unwrap_or(6);
-    if !(2..=8).contains(&max_players) {
+    let max_players = request.max_players.unwrap_or(6.min(game.max_players));
+    if !(game.min_players.max(2)..=game.max_players).contains(&max_players) {
         return Err(ChannelError::InvalidRoom);
     }
     let password = request.password.filter(|p| !p.is_empty());
@@ -633,6 +652,7 @@ fn room_spec(
         password,
         send_hz: request.send_hz,
         creator: Some(Arc::from(creator.id.as_str())),
+        game: game.id.clone(),
     })
 }
 

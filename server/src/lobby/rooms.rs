@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use kurve_shared::lobby::RoomSummary;
+use kurve_shared::room::GameInfo;
 
 use crate::protocol::error::ChannelError;
 
@@ -28,6 +29,17 @@ pub struct RoomSpec {
     /// The user who asked for the room (None: made by the server or a test); a user may
     /// have only so many open at once (`--max-rooms-per-user`).
     pub creator: Option<Arc<str>>,
+    /// The game the room plays. Not written for `curve`, so a Curve room's spec (sent to
+    /// another node, and inside its shared state) is what it was before games.
+    #[serde(
+        default = "kurve_shared::room::default_game",
+        skip_serializing_if = "is_default_game"
+    )]
+    pub game: String,
+}
+
+fn is_default_game(game: &str) -> bool {
+    game == kurve_shared::room::DEFAULT_GAME
 }
 
 /// Why a room could not be created.
@@ -40,6 +52,9 @@ pub enum CreateError {
     TooMany,
     #[error("server shutting down")]
     Unavailable,
+    /// No game of that id runs here.
+    #[error("no such game")]
+    UnknownGame,
 }
 
 /// A room being made on another node.
@@ -58,8 +73,11 @@ pub trait LobbyRooms: Send + Sync {
     fn quick_join(
         &self,
         lobby: &Arc<str>,
+        game: &str,
         creator: Option<Arc<str>>,
     ) -> Result<Result<Arc<str>, RemoteCreate>, CreateError>;
+    /// The game called `id`, if this server hosts it.
+    fn game(&self, id: &str) -> Option<GameInfo>;
     /// Public rooms of `lobby`, by id.
     fn list(&self, lobby: &str) -> Vec<RoomSummary>;
     /// Whether `lobby`'s listing changed since it last asked; clears the mark.
@@ -71,6 +89,7 @@ impl From<CreateError> for ChannelError {
         match error {
             CreateError::TooMany => ChannelError::TooManyRooms,
             CreateError::Unavailable => ChannelError::Unavailable,
+            CreateError::UnknownGame => ChannelError::InvalidRoom,
         }
     }
 }

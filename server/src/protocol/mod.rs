@@ -28,7 +28,7 @@ pub fn valid_name(name: &str) -> bool {
 pub enum LobbyEvent {
     Chat(ChatIn),
     CreateRoom(CreateRoom),
-    QuickJoin,
+    QuickJoin(QuickJoin),
     /// Test hook: the lobby panics (refused as unknown without `--test-hooks`).
     DebugCrash,
 }
@@ -44,15 +44,28 @@ pub struct CreateRoom {
     pub password: Option<String>,
     /// Frames per second this room sends (1 to 240; default the server's).
     pub send_hz: Option<u32>,
+    /// The game it plays (`GET /api/games`; default `curve`).
+    pub game: Option<String>,
+}
+
+/// `quick_join {"game"?}`: a seat in a waiting room of that game (default `curve`),
+/// or a new room. Other keys are ignored, as they were before games could be chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct QuickJoin {
+    pub game: Option<String>,
 }
 
 /// A client event on `room:<id>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub enum RoomEvent {
-    /// `input {"turn": -1|0|1, "seq"?: u32}`: `seq` (increasing per socket and room)
-    /// is acknowledged in the seat's head updates (docs/PROTOCOL.md, "Input
+    /// `input {…, "seq"?: u32}`: the rest of the payload is the game's (Curve's is
+    /// `{"turn": -1|0|1}`), which the room's game decodes. `seq` (increasing per socket
+    /// and room) is acknowledged in the seat's ticks (docs/PROTOCOL.md, "Input
     /// acknowledgement and prediction"); inputs without one are applied the same way.
-    Input { turn: i8, seq: Option<u32> },
+    Input {
+        payload: serde_json::Value,
+        seq: Option<u32>,
+    },
     /// `ready {"ready"?}` (default true).
     Ready { ready: bool },
     /// Test hook: the room panics (refused as unknown without `--test-hooks`).
@@ -146,28 +159,13 @@ pub struct RoomJoin {
     pub password: Option<String>,
 }
 
+/// The runtime's part of an `input`: the game reads the rest.
 #[derive(Deserialize)]
-struct InputIn {
-    turn: Turn,
+struct InputSeq {
     /// A client that predicts numbers its inputs; u32, so a negative or oversized
     /// `seq` is refused naming the field.
     #[serde(default)]
     seq: Option<u32>,
-}
-
-/// -1, 0 or +1; anything else is refused while decoding, naming `turn`.
-#[derive(Deserialize)]
-#[serde(try_from = "i64")]
-struct Turn(i8);
-
-impl TryFrom<i64> for Turn {
-    type Error = &'static str;
-    fn try_from(value: i64) -> Result<Self, Self::Error> {
-        match value {
-            -1..=1 => Ok(Turn(value as i8)),
-            _ => Err("turn must be -1, 0 or 1"),
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -185,7 +183,8 @@ impl LobbyEvent {
         Ok(match event {
             "chat" => LobbyEvent::Chat(decode(payload)?),
             "create_room" => LobbyEvent::CreateRoom(decode(payload)?),
-            "quick_join" => LobbyEvent::QuickJoin,
+            // Lenient: before games, clients sent anything here.
+            "quick_join" => LobbyEvent::QuickJoin(decode(payload).unwrap_or_default()),
             "debug_crash" => LobbyEvent::DebugCrash,
             _ => return Err(ChannelError::UnknownEvent),
         })
@@ -196,11 +195,15 @@ impl RoomEvent {
     pub fn decode(event: &str, payload: InPayload) -> Result<Self, ChannelError> {
         Ok(match event {
             "input" => {
-                let input = decode::<InputIn>(payload)?;
-                RoomEvent::Input {
-                    turn: input.turn.0,
-                    seq: input.seq,
-                }
+                let payload = match payload {
+                    InPayload::Json(serde_json::Value::Object(map)) => {
+                        serde_json::Value::Object(map)
+                    }
+                    InPayload::Json(serde_json::Value::Null) => serde_json::json!({}),
+                    _ => return Err(ChannelError::BadPayload { field: None }),
+                };
+                let seq = decode_json::<InputSeq>(&payload)?.seq;
+                RoomEvent::Input { payload, seq }
             }
             "ready" => RoomEvent::Ready {
                 ready: decode::<ReadyIn>(payload)?.ready,
@@ -216,6 +219,12 @@ impl RoomJoin {
     pub fn decode(params: serde_json::Value) -> Result<Self, ChannelError> {
         decode(InPayload::Json(params))
     }
+}
+
+/// Decodes a game's part of a JSON payload into `T` (a game's `input`), refusing it as
+/// the edge refuses any payload: `bad_payload` naming the field at fault.
+pub fn decode_json<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, ChannelError> {
+    decode(InPayload::Json(value.clone()))
 }
 
 /// Decodes a JSON payload into `T`; a null payload counts as `{}`. The error names the
@@ -262,14 +271,14 @@ mod tests {
         assert_eq!(
             RoomEvent::decode("input", j(json!({"turn": -1}))),
             Ok(RoomEvent::Input {
-                turn: -1,
+                payload: json!({"turn": -1}),
                 seq: None
             })
         );
         assert_eq!(
             RoomEvent::decode("input", j(json!({"turn": 1, "seq": 4_000_000_000u32}))),
             Ok(RoomEvent::Input {
-                turn: 1,
+                payload: json!({"turn": 1, "seq": 4_000_000_000u32}),
                 seq: Some(4_000_000_000)
             }),
             "seq is a u32"
@@ -283,14 +292,10 @@ mod tests {
             Err(bad("seq"))
         );
         assert_eq!(
-            RoomEvent::decode("input", j(json!({"turn": 2}))),
-            Err(bad("turn"))
+            RoomEvent::decode("input", j(json!([1]))),
+            Err(ChannelError::BadPayload { field: None }),
+            "an input is an object; the game reads its fields"
         );
-        assert_eq!(
-            RoomEvent::decode("input", j(json!({"turn": "left"}))),
-            Err(bad("turn"))
-        );
-        assert_eq!(RoomEvent::decode("input", j(json!({}))), Err(bad("turn")));
         assert_eq!(
             RoomEvent::decode("ready", j(json!({}))),
             Ok(RoomEvent::Ready { ready: true })
@@ -343,7 +348,7 @@ mod tests {
         ));
         assert_eq!(
             LobbyEvent::decode("quick_join", j(json!({}))),
-            Ok(LobbyEvent::QuickJoin)
+            Ok(LobbyEvent::QuickJoin(QuickJoin::default()))
         );
     }
 

@@ -265,7 +265,7 @@ mod tests {
             op: RelayOp::Event {
                 msg_ref: "2".into(),
                 event: RoomEvent::Input {
-                    turn: -1,
+                    payload: serde_json::json!({"turn": -1}),
                     seq: None,
                 },
             },

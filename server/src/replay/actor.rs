@@ -5,19 +5,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kurve_shared::game::{self, Standing};
+use kurve_shared::room::Standing;
 use serde_json::json;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::{ReplayDeps, ReplayHandle, Replays};
+use crate::game::{GameKind, Outcome, Playback, PlaybackCheckpoint, Recording, Step};
 use crate::limits::{Bucket, Rate, Refusal};
 use crate::mailbox::MailboxReceiver;
 use crate::outbound::{Broadcast, ChannelRef, Outbound, Payload, SocketId};
 use crate::protocol::ReplayEvent;
 use crate::protocol::error::ChannelError;
-use crate::sim::snapshot::frame_bytes;
-use crate::sim::{self, Game, InputLog, SavedGame, StepOutput};
 use crate::store::{MatchPlayer, MatchSummary};
 
 /// How long a replay with no viewer waits for one before it stops.
@@ -65,92 +64,83 @@ pub enum ReplayCommand {
     },
 }
 
-/// A stored match's input log, stepped tick by tick as the room stepped it.
+/// A stored match, stepped tick by tick as the room stepped it: the game's
+/// [`Recording`] and one [`Playback`] of it.
 pub struct Resim {
-    log: Arc<InputLog>,
-    game: Game,
-    next_entry: usize,
-    end_tick: u64,
-    /// The match's record, once the re-simulation has reached the tick it ended on.
-    record: Option<sim::MatchRecord>,
+    recording: Arc<dyn Recording>,
+    playback: Box<dyn Playback>,
+    /// The match's outcome, once the re-simulation has reached the tick it ended on.
+    outcome: Option<Outcome>,
 }
 
 impl Resim {
-    /// Decodes a stored log; Err when it does not decode, was cut short, or is not a
-    /// finished match's log.
-    pub fn new(log_bytes: &[u8]) -> Result<Resim, ChannelError> {
-        let log = InputLog::from_bytes(log_bytes).map_err(|_| ChannelError::CorruptReplay)?;
-        if log.truncated {
-            return Err(ChannelError::CorruptReplay);
-        }
-        let end_tick = log.end_tick.ok_or(ChannelError::CorruptReplay)?;
-        if end_tick < log.start_tick {
-            return Err(ChannelError::CorruptReplay);
-        }
+    /// Opens a stored log of `kind`'s; Err when it does not decode, was cut short, or
+    /// is not a finished match's log.
+    pub fn new(kind: &dyn GameKind, log_bytes: &[u8]) -> Result<Resim, ChannelError> {
+        let recording = kind
+            .open_log(log_bytes)
+            .map_err(|_| ChannelError::CorruptReplay)?;
         Ok(Resim {
-            game: Game::from_log_start(&log),
-            log: Arc::new(log),
-            next_entry: 0,
-            end_tick,
-            record: None,
+            playback: recording.play(),
+            recording,
+            outcome: None,
         })
     }
 
     /// A second playback of the same match, from `checkpoint`.
     fn playback_at(&self, checkpoint: &Checkpoint) -> Resim {
         Resim {
-            log: self.log.clone(),
-            game: Game::restore(checkpoint.game.clone()),
-            next_entry: checkpoint.next_entry,
-            end_tick: self.end_tick,
-            record: checkpoint.record.clone(),
+            recording: self.recording.clone(),
+            playback: checkpoint.playback.resume(),
+            outcome: checkpoint.outcome.clone(),
         }
     }
 
     fn restore(&mut self, checkpoint: &Checkpoint) {
-        self.game = Game::restore(checkpoint.game.clone());
-        self.next_entry = checkpoint.next_entry;
-        self.record = checkpoint.record.clone();
+        self.playback = checkpoint.playback.resume();
+        self.outcome = checkpoint.outcome.clone();
+    }
+
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            playback: self.playback.checkpoint(),
+            outcome: self.outcome.clone(),
+        }
     }
 
     /// The tick the re-simulation is at.
     pub fn tick(&self) -> u64 {
-        self.game.tick()
+        self.playback.tick()
     }
 
     /// Ticks from the first to the last of the match.
     pub fn duration_ticks(&self) -> u64 {
-        self.end_tick - self.log.start_tick
+        self.recording.end_tick() - self.recording.start_tick()
     }
 
     /// The first tick of the log.
     pub fn start_tick(&self) -> u64 {
-        self.log.start_tick
+        self.recording.start_tick()
     }
 
     pub fn done(&self) -> bool {
-        self.game.tick() >= self.end_tick
+        self.playback.tick() >= self.recording.end_tick()
     }
 
-    /// The record of the match, once reached.
-    pub fn record(&self) -> Option<&sim::MatchRecord> {
-        self.record.as_ref()
+    /// The outcome of the match, once reached.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
     }
 
-    pub fn game(&self) -> &Game {
-        &self.game
+    pub fn playback(&self) -> &dyn Playback {
+        &*self.playback
     }
 
     /// Applies the commands logged after the current tick, then steps once.
-    pub fn step(&mut self) -> StepOutput {
-        let entries = &self.log.entries;
-        while self.next_entry < entries.len() && entries[self.next_entry].tick <= self.game.tick() {
-            self.game.apply(&entries[self.next_entry].cmd);
-            self.next_entry += 1;
-        }
-        let out = self.game.step();
-        if let Some(record) = &out.record {
-            self.record = Some(record.clone());
+    pub fn step(&mut self) -> Step {
+        let out = self.playback.step();
+        if let Some(outcome) = &out.outcome {
+            self.outcome = Some(outcome.clone());
         }
         out
     }
@@ -159,35 +149,34 @@ impl Resim {
     /// or before it when that saves steps, then steps at most `budget` times, saving the
     /// checkpoints it passes. True once at `tick`.
     pub fn seek(&mut self, tick: u64, checkpoints: &mut Checkpoints, budget: u64) -> bool {
-        let tick = tick.clamp(self.log.start_tick, self.end_tick);
+        let tick = tick.clamp(self.recording.start_tick(), self.recording.end_tick());
         if let Some((at, checkpoint)) = checkpoints.at_or_before(tick)
-            && (tick < self.game.tick() || at > self.game.tick())
+            && (tick < self.tick() || at > self.tick())
         {
             self.restore(&checkpoint);
         }
         let mut steps = 0;
-        while self.game.tick() < tick && steps < budget {
+        while self.tick() < tick && steps < budget {
             self.step();
             checkpoints.offer(self);
             steps += 1;
         }
-        self.game.tick() >= tick
+        self.tick() >= tick
     }
 
-    /// Runs to the end; the match's record if the re-simulation produced one.
-    pub fn run_to_end(&mut self) -> Option<&sim::MatchRecord> {
+    /// Runs to the end; the match's outcome if the re-simulation produced one.
+    pub fn run_to_end(&mut self) -> Option<&Outcome> {
         while !self.done() {
             self.step();
         }
-        self.record.as_ref()
+        self.outcome.as_ref()
     }
 }
 
 /// A saved playback position.
 struct Checkpoint {
-    game: SavedGame,
-    next_entry: usize,
-    record: Option<sim::MatchRecord>,
+    playback: Box<dyn PlaybackCheckpoint>,
+    outcome: Option<Outcome>,
 }
 
 /// The saved games of one match every [`CHECKPOINT_TICKS`] of game time, shared by its
@@ -217,14 +206,7 @@ impl Checkpoints {
         if !(tick - self.start).is_multiple_of(self.every) || self.saved.contains_key(&tick) {
             return;
         }
-        self.saved.insert(
-            tick,
-            Arc::new(Checkpoint {
-                game: resim.game.save(),
-                next_entry: resim.next_entry,
-                record: resim.record.clone(),
-            }),
-        );
+        self.saved.insert(tick, Arc::new(resim.checkpoint()));
     }
 
     fn at_or_before(&self, tick: u64) -> Option<(u64, Arc<Checkpoint>)> {
@@ -254,7 +236,7 @@ pub struct Verdict {
 
 /// Compares the re-simulated record with the standings stored when the match ended:
 /// the same players with the same points, places and winner.
-pub fn verify(recorded: &[MatchPlayer], resim: Option<&sim::MatchRecord>) -> Verdict {
+pub fn verify(recorded: &[MatchPlayer], resim: Option<&Outcome>) -> Verdict {
     let Some(resim) = resim else {
         let standings = recorded
             .iter()
@@ -278,7 +260,7 @@ pub fn verify(recorded: &[MatchPlayer], resim: Option<&sim::MatchRecord>) -> Ver
         .map(|p| (p.user_id.as_str(), p.points, p.place, p.won))
         .collect();
     let mut have: Vec<(&str, u32, u32, bool)> = resim
-        .players
+        .standings
         .iter()
         .map(|s| (s.id.as_str(), s.points, s.place, s.won))
         .collect();
@@ -286,7 +268,7 @@ pub fn verify(recorded: &[MatchPlayer], resim: Option<&sim::MatchRecord>) -> Ver
     have.sort_unstable();
     Verdict {
         verified: !want.is_empty() && want == have,
-        standings: resim.players.clone(),
+        standings: resim.standings.clone(),
     }
 }
 
@@ -312,11 +294,10 @@ impl Viewer {
     }
 
     fn snapshot(&self) {
-        let snapshot = frame_bytes(
+        self.chan.push_reset(
             "snapshot",
-            game::encode_snapshot(&self.resim.game().snapshot()),
+            Payload::Binary(self.resim.playback().snapshot()),
         );
-        self.chan.push_reset("snapshot", Payload::Binary(snapshot));
     }
 
     /// Sends `event` to this viewer as the topic's broadcast would go: a `tick` stays a
@@ -356,7 +337,11 @@ async fn load(
             return Err(ChannelError::Unavailable);
         }
     };
-    let resim = Resim::new(&stored.input_log)?;
+    let kind = deps.games.get(&stored.summary.game).ok_or_else(|| {
+        tracing::warn!(match_id, game = %stored.summary.game, "a stored match of a game this server does not host");
+        ChannelError::CorruptReplay
+    })?;
+    let resim = Resim::new(&**kind, &stored.input_log)?;
     Ok((resim, stored.summary, stored.players))
 }
 
@@ -385,7 +370,7 @@ pub(super) async fn run(
             return;
         }
     };
-    let tick_hz = resim.game().config().tick_hz.max(1);
+    let tick_hz = resim.playback().tick_hz().max(1);
     let mut replay = Replay {
         match_id,
         topic: Arc::from(format!("replay:{match_id}")),
@@ -468,16 +453,18 @@ impl Replay {
     }
 
     fn join(&mut self, chan: ChannelRef, msg_ref: Arc<str>) {
-        let config = self.origin.game().arena_config();
         let now = Instant::now();
         let resim = match self.checkpoints.at_or_before(self.origin.start_tick()) {
             Some((_, start)) => self.origin.playback_at(&start),
-            None => self.origin.playback_at(&Checkpoint {
-                game: self.origin.game.save(),
-                next_entry: 0,
-                record: None,
-            }),
+            None => self.origin.playback_at(&self.origin.checkpoint()),
         };
+        let tick_hz = self.origin.playback().tick_hz();
+        let mut config = self.origin.playback().client_config();
+        config.insert("tick_hz".into(), json!(tick_hz));
+        config.insert("send_hz".into(), json!(tick_hz));
+        config.insert("name".into(), json!(self.summary.room_name));
+        config.insert("match_id".into(), json!(self.match_id));
+        config.insert("game".into(), json!(self.summary.game));
         let viewer = Viewer {
             chan: chan.clone(),
             resim,
@@ -492,15 +479,7 @@ impl Replay {
             &msg_ref,
             "ok",
             Payload::json(&json!({
-                "config": {
-                    "tick_hz": config.tick_hz,
-                    "send_hz": config.tick_hz,
-                    "arena": { "w": config.w, "h": config.h },
-                    "pos_scale": config.pos_scale,
-                    "item_radius": config.item_radius,
-                    "name": self.summary.room_name,
-                    "match_id": self.match_id,
-                },
+                "config": config,
                 "duration_ticks": self.origin.duration_ticks(),
                 "start_tick": self.origin.start_tick(),
                 "tick": viewer.resim.tick(),
@@ -607,7 +586,7 @@ impl Replay {
         );
         if viewer.seeking.is_none() && viewer.resim.done() && !viewer.ended {
             viewer.ended = true;
-            let verdict = verify(&self.recorded, viewer.resim.record());
+            let verdict = verify(&self.recorded, viewer.resim.outcome());
             viewer.send(
                 &self.topic,
                 "replay_end",
@@ -653,7 +632,7 @@ impl Replay {
             }
             if viewer.resim.done() && !viewer.ended {
                 viewer.ended = true;
-                let verdict = verify(&self.recorded, viewer.resim.record());
+                let verdict = verify(&self.recorded, viewer.resim.outcome());
                 if !verdict.verified {
                     tracing::warn!(
                         match_id = self.match_id,
@@ -671,13 +650,12 @@ impl Replay {
 }
 
 /// One step's frames, to one viewer.
-fn send(viewer: &Viewer, topic: &Arc<str>, out: StepOutput) {
-    if let Some(tick) = &out.tick {
-        let bytes = frame_bytes("tick", game::encode_tick(tick));
-        viewer.send(topic, "tick", Payload::Binary(bytes));
+fn send(viewer: &Viewer, topic: &Arc<str>, out: Step) {
+    if let Some(tick) = out.tick {
+        viewer.send(topic, "tick", Payload::Binary(tick));
     }
     for event in &out.lifecycle {
-        viewer.send(topic, event.name(), Payload::json(&event.payload()));
+        viewer.send(topic, event.event, Payload::json(&event.payload));
     }
 }
 
@@ -691,8 +669,16 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
-    use crate::sim::GameConfig;
+    use crate::games::curve::Curve;
+    use crate::sim::{self, Game, GameConfig, InputLog};
     use kurve_shared::game::Phase;
+
+    /// The replays here are of Curve matches.
+    fn curve() -> Curve {
+        Curve {
+            config: GameConfig::default(),
+        }
+    }
 
     /// Plays a short match with random steering; returns its record.
     fn play(seed: u64, players: usize) -> sim::MatchRecord {
@@ -738,7 +724,7 @@ mod tests {
         for seed in 0..12_u64 {
             let players = 2 + (seed as usize % 3);
             let record = play(seed * 7919 + 1, players);
-            let mut resim = Resim::new(&record.input_log).expect("the log decodes");
+            let mut resim = Resim::new(&curve(), &record.input_log).expect("the log decodes");
             let verdict = verify(&as_recorded(&record), resim.run_to_end());
             assert!(
                 verdict.verified,
@@ -752,12 +738,12 @@ mod tests {
     #[test]
     fn seeking_back_and_forth_lands_on_the_same_state() {
         let record = play(4242, 3);
-        let mut straight = Resim::new(&record.input_log).expect("decodes");
+        let mut straight = Resim::new(&curve(), &record.input_log).expect("decodes");
         let target = straight.start_tick() + straight.duration_ticks() / 2;
         while straight.tick() < target {
             straight.step();
         }
-        let mut seeking = Resim::new(&record.input_log).expect("decodes");
+        let mut seeking = Resim::new(&curve(), &record.input_log).expect("decodes");
         let mut checkpoints = Checkpoints::new(&seeking);
         assert!(seeking.seek(target + 100, &mut checkpoints, u64::MAX));
         assert!(
@@ -769,8 +755,14 @@ mod tests {
             "expected a seek back to take at most one checkpoint interval of steps"
         );
         assert_eq!(seeking.tick(), target);
-        assert_eq!(seeking.game().state_hash(), straight.game().state_hash());
-        assert_eq!(seeking.game().snapshot(), straight.game().snapshot());
+        assert_eq!(
+            seeking.playback().state_hash(),
+            straight.playback().state_hash()
+        );
+        assert_eq!(
+            seeking.playback().snapshot(),
+            straight.playback().snapshot()
+        );
     }
 
     #[test]
@@ -778,7 +770,7 @@ mod tests {
         let record = play(99, 2);
         let recorded = as_recorded(&record);
         assert_eq!(
-            Resim::new(b"not a log").err(),
+            Resim::new(&curve(), b"not a log").err(),
             Some(ChannelError::CorruptReplay)
         );
         let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -790,7 +782,7 @@ mod tests {
                 bytes[i] = rng.random();
             }
             // Whatever the damage: an error, or a replay that says whether it matches.
-            if let Ok(mut resim) = Resim::new(&bytes) {
+            if let Ok(mut resim) = Resim::new(&curve(), &bytes) {
                 if resim.duration_ticks() > 200_000 {
                     continue; // a mangled end tick: the actor would play it, slowly
                 }
@@ -806,7 +798,7 @@ mod tests {
         let mut log = InputLog::from_bytes(&record.input_log).expect("decodes");
         log.truncated = true;
         assert_eq!(
-            Resim::new(&log.to_bytes().unwrap()).err(),
+            Resim::new(&curve(), &log.to_bytes().unwrap()).err(),
             Some(ChannelError::CorruptReplay)
         );
     }
@@ -817,7 +809,7 @@ mod tests {
     #[ignore]
     fn seek_spam() {
         let record = play_to(20_261_206, 4, 3);
-        let mut resim = Resim::new(&record.input_log).expect("decodes");
+        let mut resim = Resim::new(&curve(), &record.input_log).expect("decodes");
         let duration = resim.duration_ticks();
         let start = resim.start_tick();
         let mut checkpoints = Checkpoints::new(&resim);
@@ -835,7 +827,7 @@ mod tests {
             worst = worst.max(one.elapsed());
         }
         let all = all.elapsed();
-        let mut from_zero = Resim::new(&record.input_log).expect("decodes");
+        let mut from_zero = Resim::new(&curve(), &record.input_log).expect("decodes");
         let old = std::time::Instant::now();
         from_zero.run_to_end();
         let old = old.elapsed() / 2;

@@ -27,6 +27,7 @@ use futures_util::future::BoxFuture;
 use kurve_shared::phoenix::InPayload;
 
 use crate::actor::{Actor, ActorHandle, ChannelCommand, ChannelKind, Registry};
+use crate::game::Games;
 use crate::mailbox::MailboxReceiver;
 use crate::outbound::{ChannelRef, SocketId};
 use crate::protocol::error::ChannelError;
@@ -84,6 +85,8 @@ impl ChannelCommand for ReplayCommand {
 pub struct ReplayDeps {
     pub pubsub: PubSub,
     pub store: Store,
+    /// The games a stored match may be of.
+    pub games: Games,
     /// Enables the test-only `debug_crash` event.
     pub test_hooks: bool,
 }

@@ -1,8 +1,8 @@
-//! The room actor: one task that owns a [`Game`], steps it at the tick rate and fans
-//! out what each step produces.
+//! The room actor: one task that owns a game ([`RoomGame`]), steps it at the tick rate
+//! and fans out what each step produces.
 //!
-//! Per tick: `Game::step`, then the binary `tick` delta is encoded **once** and handed
-//! to the pubsub, which gives every member (players and spectators) the same bytes.
+//! Per tick: [`RoomGame::step`], whose binary `tick` delta the game encoded **once**, is
+//! handed to the pubsub, which gives every member (players and spectators) the same bytes.
 //! Lifecycle events go out as JSON broadcasts. Between ticks the room answers joins,
 //! leaves, `ready` and `input`.
 
@@ -11,9 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use kurve_shared::game::{self, Phase};
-use kurve_shared::lobby::{PublicUser, RoomPhase, RoomSummary, Status};
-use kurve_shared::room::{ArenaSize, MatchSaved, Motion, RoomConfig, RoomJoined, You};
+use kurve_shared::lobby::{PublicUser, RoomSummary, Status};
+use kurve_shared::room::{MatchSaved, RoomConfig, RoomJoined, You, seat_color};
 use metrics::{Counter, Histogram};
 use serde::ser::SerializeStruct;
 use tokio::time::{Instant, sleep_until};
@@ -23,14 +22,14 @@ use super::alarm::Alarm;
 use super::clock::TickClock;
 use super::{RoomSpec, Rooms};
 use crate::config::presence_flush_window;
+use crate::game::envelope::ticks_frame;
+use crate::game::{ConfigFor, Outcome, RoomGame, SavedGame, SeatError};
 use crate::mailbox::MailboxReceiver;
 use crate::outbound::{ChannelRef, Outbound, Payload, SocketId};
 use crate::presence::{MetaFields, Presence};
 use crate::protocol::error::ChannelError;
 use crate::protocol::{Role, RoomEvent, RoomJoin};
 use crate::pubsub::Broadcast;
-use crate::sim::snapshot::frame_bytes;
-use crate::sim::{self, Game, GameError, SavedGame};
 use crate::store::{MatchPlayer, MatchRecord};
 
 /// An empty room is disposed after this long.
@@ -106,8 +105,8 @@ pub(super) struct RoomStart {
     pub id: Arc<str>,
     pub spec: RoomSpec,
     pub inbox: MailboxReceiver<RoomCommand>,
-    pub restored: Option<SavedGame>,
-    pub save_slot: Arc<Mutex<Option<SavedGame>>>,
+    pub restored: Option<Arc<dyn SavedGame>>,
+    pub save_slot: Arc<Mutex<Option<Arc<dyn SavedGame>>>>,
     /// Where the room stores its last tick for the operator's view.
     pub tick: Arc<std::sync::atomic::AtomicU64>,
     pub rooms: Rooms,
@@ -141,7 +140,7 @@ struct Room {
     id: Arc<str>,
     topic: Arc<str>,
     spec: RoomSpec,
-    game: Game,
+    game: Box<dyn RoomGame>,
     rooms: Rooms,
     members: HashMap<SocketId, Member>,
     /// Members whose socket is on another node. While there are none, the room's
@@ -151,7 +150,7 @@ struct Room {
     presence: Presence<RoomMeta>,
     flush_at: Option<Instant>,
     empty_since: Option<Instant>,
-    save_slot: Arc<Mutex<Option<SavedGame>>>,
+    save_slot: Arc<Mutex<Option<Arc<dyn SavedGame>>>>,
     /// Where the last tick is stored for the operator's view.
     tick_cell: Arc<std::sync::atomic::AtomicU64>,
     metrics: TickMetrics,
@@ -172,20 +171,6 @@ fn ticks_per_frame(tick_hz: u32, send_hz: u32) -> usize {
     ((tick_hz + send_hz / 2) / send_hz).max(1) as usize
 }
 
-/// The phase a lobby's listing shows for a room in `phase` at `round`: `countdown` only
-/// before a match's first round (the match is starting); between rounds the match is
-/// `playing`. A listing that flipped at every round sent every lobby member two
-/// `room_updated` per room and round, for a change nobody in the lobby needs
-/// (docs/PERF.md, "Where the late ticks came from").
-fn listed_phase(phase: Phase, round: u32) -> RoomPhase {
-    match phase {
-        Phase::Waiting => RoomPhase::Waiting,
-        Phase::Countdown if round <= 1 => RoomPhase::Countdown,
-        Phase::Countdown | Phase::Playing | Phase::RoundOver => RoomPhase::Playing,
-        Phase::Finished => RoomPhase::Finished,
-    }
-}
-
 pub(super) async fn run(start: RoomStart) {
     let RoomStart {
         id,
@@ -201,18 +186,29 @@ pub(super) async fn run(start: RoomStart) {
     let deps = rooms.deps.clone();
     let game = match restored {
         Some(saved) => {
-            let mut game = Game::restore(saved);
+            let mut game = saved.resume();
             // Every socket was lost with the crash: seats are kept for 15 s for the
             // players' clients to rejoin, as after any disconnect.
-            for player in game.players() {
+            for player in game.seats() {
                 game.set_connected(&player.user_id, false);
             }
             tracing::warn!(room = %id, restarts, tick = game.tick(), "room resumed from its last saved state");
             game
         }
-        None => Game::new(deps.game.clone(), rand::random(), spec.max_players),
+        None => {
+            // Rooms::start checked the game exists; a room that lost its game (an
+            // adopted room of a game this build lacks) cannot run.
+            let Some(kind) = deps.games.get(&spec.game) else {
+                panic!(
+                    "room:{id} plays {}, which this server does not host",
+                    spec.game
+                );
+            };
+            kind.create(rand::random(), spec.max_players)
+        }
     };
-    let per_frame = ticks_per_frame(deps.game.tick_hz, spec.send_hz.unwrap_or(deps.send_hz));
+    let tick_hz = game.tick_hz();
+    let per_frame = ticks_per_frame(tick_hz, spec.send_hz.unwrap_or(deps.send_hz));
     let mut room = Room {
         topic: Arc::from(format!("room:{id}")),
         id,
@@ -236,7 +232,6 @@ pub(super) async fn run(start: RoomStart) {
     room.publish_summary();
     tracing::info!(room = %room.id, lobby = %room.spec.lobby, "room started");
 
-    let tick_hz = deps.game.tick_hz;
     let mut clock = TickClock::new(tick_hz, Instant::now());
     let alarm = Alarm::new();
     // An idle waiting room does not tick: it costs nothing until a command changes
@@ -342,18 +337,17 @@ impl Room {
             .store(self.game.tick(), std::sync::atomic::Ordering::Relaxed);
         let phase_changed = !out.lifecycle.is_empty();
         if let Some(tick) = out.tick {
-            self.unsent
-                .push(frame_bytes("tick", game::encode_tick(&tick)));
+            self.unsent.push(tick);
         }
         // A frame is due, or an event must not overtake the ticks before it.
         if self.unsent.len() >= self.ticks_per_frame || phase_changed {
             self.send_ticks();
         }
         for event in &out.lifecycle {
-            self.broadcast(event.name(), Payload::json(&event.payload()));
+            self.broadcast(event.event, Payload::json(&event.payload));
         }
-        if let Some(record) = out.record {
-            self.store_match(record);
+        if let Some(outcome) = out.outcome {
+            self.store_match(outcome);
         }
         if phase_changed {
             self.save();
@@ -373,7 +367,7 @@ impl Room {
         let (event, bytes) = match self.unsent.as_slice() {
             [] => return,
             [tick] => ("tick", tick.clone()),
-            ticks => ("ticks", Bytes::from(game::ticks_frame(ticks))),
+            ticks => ("ticks", Bytes::from(ticks_frame(ticks))),
         };
         self.unsent.clear();
         self.metrics.tick_bytes.increment(bytes.len() as u64);
@@ -382,7 +376,7 @@ impl Room {
 
     /// Network frames per second this room sends.
     fn send_hz(&self) -> u32 {
-        self.game.config().tick_hz.max(1) / self.ticks_per_frame as u32
+        self.game.tick_hz().max(1) / self.ticks_per_frame as u32
     }
 
     /// A join whose password the socket already checked (and counted if wrong) before
@@ -395,20 +389,20 @@ impl Room {
             self.leave(socket, false);
         }
         if role == Role::Player {
-            let seated = self.game.players().iter().any(|p| p.user_id == user.id);
+            let seated = self.game.seats().iter().any(|p| p.user_id == user.id);
             if seated {
                 // A rejoin within the seat-keeping window, or a second tab.
                 self.game.set_connected(&user.id, true);
             } else {
                 match self.game.add_player(&user.id, &user.name) {
                     Ok(_) => {}
-                    Err(GameError::Full) => {
+                    Err(SeatError::Full) => {
                         return chan.refuse_join(&msg_ref, ChannelError::RoomFull);
                     }
-                    Err(GameError::AlreadyStarted) => {
+                    Err(SeatError::AlreadyStarted) => {
                         return chan.refuse_join(&msg_ref, ChannelError::AlreadyStarted);
                     }
-                    Err(GameError::AlreadySeated) => {
+                    Err(SeatError::AlreadySeated) => {
                         return chan.refuse_join(&msg_ref, ChannelError::AlreadySeated);
                     }
                 }
@@ -418,26 +412,16 @@ impl Room {
         // snapshot is followed by exactly the ticks after it.
         self.send_ticks();
         let meta = self.meta_for(&user.id, &user.name, role);
-        let config = self.game.arena_config();
-        let rules = self.game.config();
         let joined = RoomJoined {
             config: RoomConfig {
-                arena: ArenaSize {
-                    h: config.h,
-                    w: config.w,
-                },
-                item_radius: config.item_radius,
+                game: self.spec.game.clone(),
                 lobby: self.spec.lobby.to_string(),
                 max_players: self.spec.max_players,
-                motion: Motion {
-                    speed_px_per_s: rules.speed_px_per_s,
-                    turn_rate_mrad_per_s: rules.turn_rate_mrad_per_s,
-                },
                 name: self.spec.name.clone(),
-                pos_scale: config.pos_scale,
                 room_id: self.id.to_string(),
                 send_hz: self.send_hz(),
-                tick_hz: config.tick_hz,
+                tick_hz: self.game.tick_hz(),
+                rules: self.game.client_config(ConfigFor::Room),
             },
             you: You {
                 color: meta.seat.as_ref().map(|seat| seat.color.to_string()),
@@ -446,9 +430,14 @@ impl Room {
                 seat: meta.seat.as_ref().map(|seat| seat.seat),
             },
         };
-        chan.reply(&msg_ref, "ok", Payload::json(&joined));
-        let snapshot = frame_bytes("snapshot", game::encode_snapshot(&self.game.snapshot()));
-        chan.push_reset("snapshot", Payload::Binary(snapshot));
+        // Through a JSON value: the game's fields and the runtime's go out sorted by
+        // name together, as they always have.
+        chan.reply(
+            &msg_ref,
+            "ok",
+            Payload::json(&serde_json::to_value(&joined).unwrap_or_default()),
+        );
+        chan.push_reset("snapshot", Payload::Binary(self.game.snapshot()));
         let phx_ref = self.presence.track(&user.id, meta.clone());
         chan.push_reset("presence_state", Payload::Json(self.presence.state_json()));
         self.rooms
@@ -491,8 +480,7 @@ impl Room {
             return;
         }
         self.send_ticks();
-        let snapshot = frame_bytes("snapshot", game::encode_snapshot(&self.game.snapshot()));
-        chan.push_reset("snapshot", Payload::Binary(snapshot));
+        chan.push_reset("snapshot", Payload::Binary(self.game.snapshot()));
         chan.push_reset("presence_state", Payload::Json(self.presence.state_json()));
     }
 
@@ -532,14 +520,15 @@ impl Room {
             return;
         };
         match event {
-            RoomEvent::Input { turn, seq } => {
+            RoomEvent::Input { payload, seq } => {
                 if member.role != Role::Player {
                     chan.reply_error(&msg_ref, ChannelError::NotAPlayer);
                     return;
                 }
                 let seat = member.meta.seat.as_ref().map(|s| s.seat);
-                self.game
-                    .set_input_seq(seat, &chan.socket.user.id, turn, seq);
+                if let Err(error) = self.game.input(seat, &chan.socket.user.id, &payload, seq) {
+                    chan.reply_error(&msg_ref, error);
+                }
             }
             RoomEvent::Ready { ready } => {
                 if member.role != Role::Player {
@@ -566,12 +555,12 @@ impl Room {
             Role::Spectator => None,
             Role::Player => self
                 .game
-                .players()
+                .seats()
                 .into_iter()
                 .find(|p| p.user_id == user_id)
                 .map(|p| Seat {
                     seat: p.seat,
-                    color: Arc::from(p.color),
+                    color: Arc::from(seat_color(p.seat)),
                     ready: p.ready,
                 }),
         };
@@ -634,7 +623,7 @@ impl Room {
     /// mid-round replays that round from the moment play began.
     fn save(&mut self) {
         let saved = self.game.save();
-        self.rooms.share_state(&self.id, &self.spec, &saved);
+        self.rooms.share_state(&self.id, &self.spec, &*saved);
         *self
             .save_slot
             .lock()
@@ -642,13 +631,13 @@ impl Room {
     }
 
     fn save_if_waiting(&mut self) {
-        if self.game.phase() == Phase::Waiting {
+        if self.game.status().waiting {
             self.save();
         }
     }
 
     fn summary(&self) -> RoomSummary {
-        let players = self.game.players();
+        let players = self.game.seats();
         let spectators = self
             .members
             .values()
@@ -658,7 +647,8 @@ impl Room {
             id: self.id.to_string(),
             name: self.spec.name.clone(),
             lobby: self.spec.lobby.to_string(),
-            phase: listed_phase(self.game.phase(), self.game.round()),
+            game: self.spec.game.clone(),
+            phase: self.game.status().listed,
             players: players
                 .into_iter()
                 .map(|p| PublicUser {
@@ -704,20 +694,21 @@ impl Room {
     }
 
     /// Writes a finished match to the database without blocking the tick loop.
-    fn store_match(&self, record: sim::MatchRecord) {
-        let tick_hz = u64::from(self.game.config().tick_hz.max(1));
+    fn store_match(&self, outcome: Outcome) {
+        let tick_hz = u64::from(self.game.tick_hz().max(1));
         let ended_at_ms = unix_millis();
-        let duration_ms = record.duration_ticks * 1000 / tick_hz;
+        let duration_ms = outcome.duration_ticks * 1000 / tick_hz;
         let row = MatchRecord {
             room_id: self.id.to_string(),
             room_name: self.spec.name.clone(),
-            rounds: record.rounds,
-            seed: record.seed,
+            game: self.spec.game.clone(),
+            rounds: outcome.rounds,
+            seed: outcome.seed,
             started_at_ms: ended_at_ms - duration_ms as i64,
             ended_at_ms,
-            winner_user_id: record.winner.clone(),
-            input_log: record.input_log,
-            players: record.players.iter().map(MatchPlayer::from).collect(),
+            winner_user_id: outcome.winner.clone(),
+            input_log: outcome.log,
+            players: outcome.standings.iter().map(MatchPlayer::from).collect(),
         };
         let store = self.rooms.deps.store.clone();
         let room = self.id.clone();
@@ -760,21 +751,7 @@ fn unix_millis() -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{Phase, RoomPhase, listed_phase, ticks_per_frame};
-
-    #[test]
-    fn a_listing_shows_countdown_only_before_a_match_starts() {
-        assert_eq!(listed_phase(Phase::Waiting, 0), RoomPhase::Waiting);
-        assert_eq!(listed_phase(Phase::Countdown, 1), RoomPhase::Countdown);
-        assert_eq!(listed_phase(Phase::Playing, 1), RoomPhase::Playing);
-        assert_eq!(listed_phase(Phase::RoundOver, 1), RoomPhase::Playing);
-        assert_eq!(
-            listed_phase(Phase::Countdown, 2),
-            RoomPhase::Playing,
-            "a later round's countdown is part of the match being played"
-        );
-        assert_eq!(listed_phase(Phase::Finished, 4), RoomPhase::Finished);
-    }
+    use super::ticks_per_frame;
 
     #[test]
     fn send_rates_round_to_a_whole_number_of_ticks_per_frame() {

@@ -1,4 +1,5 @@
-//! Rooms: `room:<id>` actors, each a supervised task that alone owns a [`Game`].
+//! Rooms: `room:<id>` actors, each a supervised task that alone owns a game
+//! ([`crate::game::RoomGame`]).
 //!
 //! [`Rooms`] is the room table: id → handle, the room's latest [`RoomSummary`] (what
 //! lobbies list and `GET /api/rooms` returns) and its password. Lobbies create rooms
@@ -27,9 +28,11 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use kurve_shared::lobby::{RoomPhase, RoomSummary};
 use kurve_shared::phoenix::InPayload;
+use kurve_shared::room::GameInfo;
 use tokio_util::task::TaskTracker;
 
 use crate::actor::{Actor, ActorHandle, ChannelCommand, ChannelKind, Listed, Registry, Table};
+use crate::game::{Games, SavedGame};
 use crate::lobby::Running;
 use crate::lobby::rooms::LobbyRooms;
 use crate::lobby::rooms::RemoteCreate;
@@ -39,7 +42,6 @@ use crate::outbound::{ChannelRef, SocketId};
 use crate::protocol::error::ChannelError;
 use crate::protocol::{RoomEvent, RoomJoin};
 use crate::pubsub::PubSub;
-use crate::sim::SavedGame;
 use crate::store::Store;
 use crate::supervisor::{ChildContext, ExitReason, Restart, Supervisor};
 
@@ -107,8 +109,8 @@ pub struct RoomDeps {
     pub store: Store,
     /// The running lobbies, told when their listing or a user's status changes.
     pub lobbies: Running,
-    /// The game's rules (tick rate, match target …) for new rooms.
-    pub game: crate::sim::GameConfig,
+    /// The games rooms may play.
+    pub games: Games,
     /// Frames per second a room sends unless it asked for its own rate.
     pub send_hz: u32,
     /// Open rooms one user may have created (CONTRACT §8).
@@ -206,6 +208,11 @@ impl Rooms {
     }
 
     /// Database writes in flight (shutdown waits for them).
+    /// The games rooms may play.
+    pub fn games(&self) -> &Games {
+        &self.deps.games
+    }
+
     pub fn writes(&self) -> &TaskTracker {
         &self.deps.writes
     }
@@ -226,6 +233,9 @@ impl Rooms {
             .creator
             .as_deref()
             .map_or(0, |creator| self.deps.remote.created_by(creator));
+        if self.deps.games.get(&spec.game).is_none() {
+            return Err(CreateError::UnknownGame);
+        }
         let table = self.table();
         if table.len() >= MAX_ROOMS {
             return Err(CreateError::TooMany);
@@ -259,7 +269,7 @@ impl Rooms {
         mut table: Table<'_, Arc<str>, Entry>,
         id: Arc<str>,
         spec: RoomSpec,
-        saved: Option<SavedGame>,
+        saved: Option<Arc<dyn SavedGame>>,
     ) -> Result<(), ()> {
         let (handle, inbox) = self.entries.mailbox();
         let tick = Arc::new(AtomicU64::new(0));
@@ -267,6 +277,7 @@ impl Rooms {
             id: id.to_string(),
             name: spec.name.clone(),
             lobby: spec.lobby.to_string(),
+            game: spec.game.clone(),
             phase: RoomPhase::Waiting,
             players: Vec::new(),
             spectators: 0,
@@ -315,17 +326,18 @@ impl Rooms {
     pub fn quick_join(
         &self,
         lobby: &Arc<str>,
+        game: &str,
         creator: Option<Arc<str>>,
     ) -> Result<Arc<str>, CreateError> {
-        match self.find_waiting(lobby) {
+        match self.find_waiting(lobby, game) {
             Some(id) => Ok(id),
-            None => self.create(Rooms::quick_spec(lobby, creator)),
+            None => self.create(self.quick_spec(lobby, game, creator)),
         }
     }
 
     /// A waiting public room of `lobby` with a free seat: the fullest here, else one on
     /// another node.
-    fn find_waiting(&self, lobby: &Arc<str>) -> Option<Arc<str>> {
+    fn find_waiting(&self, lobby: &Arc<str>, game: &str) -> Option<Arc<str>> {
         let found = self
             .table()
             .iter()
@@ -333,6 +345,7 @@ impl Rooms {
                 let s = &e.summary;
                 !s.private
                     && s.lobby == **lobby
+                    && s.game == game
                     && s.phase == RoomPhase::Waiting
                     && s.players.len() < usize::from(s.max_players)
                     && !e.handle.is_gone()
@@ -344,19 +357,27 @@ impl Rooms {
             self.list(lobby)
                 .into_iter()
                 .filter(|s| {
-                    s.phase == RoomPhase::Waiting && s.players.len() < usize::from(s.max_players)
+                    s.game == game
+                        && s.phase == RoomPhase::Waiting
+                        && s.players.len() < usize::from(s.max_players)
                 })
                 .max_by_key(|s| s.players.len())
                 .map(|s| Arc::from(s.id))
         })
     }
 
-    /// The room `quick_join` makes when none is waiting.
-    fn quick_spec(lobby: &Arc<str>, creator: Option<Arc<str>>) -> RoomSpec {
+    /// The room `quick_join` makes when none is waiting: six seats, or the game's most.
+    fn quick_spec(&self, lobby: &Arc<str>, game: &str, creator: Option<Arc<str>>) -> RoomSpec {
+        let most = self
+            .deps
+            .games
+            .get(game)
+            .map_or(6, |k| k.info().max_players);
         RoomSpec {
             name: "Quick play".into(),
             lobby: lobby.clone(),
-            max_players: 6,
+            max_players: 6.min(most),
+            game: game.to_owned(),
             private: false,
             password: None,
             send_hz: None,
@@ -404,7 +425,7 @@ impl Rooms {
 
     /// Shares a room's saved state, for another node to adopt the room from if this
     /// one dies.
-    pub(crate) fn share_state(&self, id: &str, spec: &RoomSpec, saved: &SavedGame) {
+    pub(crate) fn share_state(&self, id: &str, spec: &RoomSpec, saved: &dyn SavedGame) {
         self.deps
             .remote
             .share_state(SharedState { id, spec, saved });
@@ -415,6 +436,15 @@ impl Rooms {
     pub fn adopt(&self, id: &str, state: &[u8]) -> Result<(), AdoptError> {
         let AdoptedState { spec, saved } =
             AdoptedState::decode(state).map_err(|e| AdoptError::Corrupt(e.to_string()))?;
+        let kind = self
+            .deps
+            .games
+            .get(&spec.game)
+            .ok_or_else(|| AdoptError::Corrupt(format!("no game {} here", spec.game)))?;
+        let saved = kind
+            .restore(&saved)
+            .map_err(|e| AdoptError::Corrupt(e.to_string()))?
+            .save();
         let id: Arc<str> = Arc::from(id);
         let table = self.table();
         if table.contains_key(&id) {
@@ -496,16 +526,21 @@ impl LobbyRooms for Rooms {
     fn quick_join(
         &self,
         lobby: &Arc<str>,
+        game: &str,
         creator: Option<Arc<str>>,
     ) -> Result<Result<Arc<str>, RemoteCreate>, CreateError> {
-        match self.find_waiting(lobby) {
+        match self.find_waiting(lobby, game) {
             Some(id) => Ok(Ok(id)),
-            None => self.create_placed(Rooms::quick_spec(lobby, creator)),
+            None => self.create_placed(self.quick_spec(lobby, game, creator)),
         }
     }
 
     fn list(&self, lobby: &str) -> Vec<RoomSummary> {
         Rooms::list(self, lobby)
+    }
+
+    fn game(&self, id: &str) -> Option<GameInfo> {
+        self.deps.games.get(id).map(|kind| kind.info())
     }
 
     fn take_listing_change(&self, lobby: &str) -> bool {
@@ -560,7 +595,7 @@ struct RoomActor {
     spec: RoomSpec,
     tick: Arc<AtomicU64>,
     /// The state saved at the room's last phase change; a restart resumes from it.
-    saved: Arc<Mutex<Option<SavedGame>>>,
+    saved: Arc<Mutex<Option<Arc<dyn SavedGame>>>>,
     rooms: Rooms,
 }
 

@@ -8,8 +8,8 @@
 
 use kurve_shared::lobby::RoomSummary;
 
+use crate::game::SavedGame;
 use crate::lobby::rooms::{CreateError, RemoteCreate, RoomSpec};
-use crate::sim::SavedGame;
 
 /// The other nodes' rooms, as the room table uses them. Nothing here waits:
 /// writes are queued by the implementation, and a creation elsewhere is a future.
@@ -71,49 +71,90 @@ impl RemoteRooms for SingleNode {
 pub struct SharedState<'a> {
     pub id: &'a str,
     pub spec: &'a RoomSpec,
-    pub saved: &'a SavedGame,
+    pub saved: &'a dyn SavedGame,
 }
 
+/// MessagePack `fixstr` keys of a shared state.
+const SPEC_KEY: &[u8] = b"\xa4spec";
+const SAVED_KEY: &[u8] = b"\xa5saved";
+
 impl SharedState<'_> {
-    /// The state's bytes (MessagePack), None (logged) if it does not encode.
+    /// The state's bytes, None (logged) if the spec does not encode: a MessagePack map
+    /// `{"spec": …, "saved": …}` whose `saved` is the game's own encoding, spliced in
+    /// as it is (for Curve, the same bytes as before games: nodes of either version
+    /// adopt each other's rooms).
     pub fn encode(&self) -> Option<Vec<u8>> {
-        #[derive(serde::Serialize)]
-        struct StateRef<'a> {
-            spec: &'a RoomSpec,
-            saved: &'a SavedGame,
-        }
-        let state = StateRef {
-            spec: self.spec,
-            saved: self.saved,
-        };
-        match rmp_serde::to_vec_named(&state) {
-            Ok(bytes) => Some(bytes),
+        let spec = match rmp_serde::to_vec_named(self.spec) {
+            Ok(bytes) => bytes,
             Err(error) => {
-                tracing::warn!(room = self.id, %error, "cannot encode a room's state");
-                None
+                tracing::warn!(room = self.id, %error, "cannot encode a room's spec");
+                return None;
             }
-        }
+        };
+        let saved = self.saved.encode();
+        let mut out =
+            Vec::with_capacity(1 + SPEC_KEY.len() + spec.len() + SAVED_KEY.len() + saved.len());
+        out.push(0x82);
+        out.extend_from_slice(SPEC_KEY);
+        out.extend_from_slice(&spec);
+        out.extend_from_slice(SAVED_KEY);
+        out.extend_from_slice(&saved);
+        Some(out)
     }
 }
 
-/// A shared state read back: what [`SharedState::encode`] wrote.
-#[derive(serde::Deserialize)]
+/// A shared state read back: what [`SharedState::encode`] wrote — the spec decoded,
+/// the game's bytes left for its [`crate::game::GameKind::restore`].
 pub(super) struct AdoptedState {
     pub spec: RoomSpec,
-    pub saved: SavedGame,
+    pub saved: Vec<u8>,
+}
+
+/// Bytes that are not a shared state.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("not a map of spec and saved")]
+    Shape,
+    #[error("its spec: {0}")]
+    Spec(#[from] rmp_serde::decode::Error),
 }
 
 impl AdoptedState {
-    pub(super) fn decode(bytes: &[u8]) -> Result<AdoptedState, rmp_serde::decode::Error> {
-        rmp_serde::from_slice(bytes)
+    pub(super) fn decode(bytes: &[u8]) -> Result<AdoptedState, StateError> {
+        let rest = bytes
+            .strip_prefix(&[0x82])
+            .and_then(|b| b.strip_prefix(SPEC_KEY))
+            .ok_or(StateError::Shape)?;
+        let mut reader = rest;
+        let spec: RoomSpec = {
+            let mut de = rmp_serde::Deserializer::new(&mut reader);
+            de.set_max_depth(crate::game::envelope::MAX_DEPTH);
+            serde::Deserialize::deserialize(&mut de)?
+        };
+        let saved = reader.strip_prefix(SAVED_KEY).ok_or(StateError::Shape)?;
+        Ok(AdoptedState {
+            spec,
+            saved: saved.to_vec(),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::{Game, GameConfig};
     use futures_util::FutureExt;
+
+    /// A game's saved bytes; never resumed here.
+    struct Saved(Vec<u8>);
+
+    impl SavedGame for Saved {
+        fn resume(&self) -> Box<dyn crate::game::RoomGame> {
+            unreachable!("the test only encodes")
+        }
+        fn encode(&self) -> Vec<u8> {
+            self.0.clone()
+        }
+    }
 
     fn spec() -> RoomSpec {
         RoomSpec {
@@ -124,13 +165,20 @@ mod tests {
             password: Some("pw".into()),
             send_hz: Some(30),
             creator: Some("u1".into()),
+            game: "curve".into(),
         }
     }
 
     #[test]
     fn a_shared_state_reads_back_as_the_adopter_starts_it() {
-        let spec = spec();
-        let saved = Game::new(GameConfig::default(), 7, spec.max_players).save();
+        #[derive(serde::Serialize)]
+        struct Before<'a> {
+            spec: &'a RoomSpec,
+            saved: (u32, &'a str),
+        }
+        let mut spec = spec();
+        let game_bytes = rmp_serde::to_vec_named(&(7_u32, "state")).unwrap();
+        let saved = Saved(game_bytes.clone());
         let bytes = SharedState {
             id: "abc",
             spec: &spec,
@@ -138,18 +186,32 @@ mod tests {
         }
         .encode()
         .expect("a saved game encodes");
+        assert_eq!(
+            bytes,
+            rmp_serde::to_vec_named(&Before {
+                spec: &spec,
+                saved: (7, "state"),
+            })
+            .unwrap(),
+            "a default-game state is what one encoding of both made before games"
+        );
         let adopted = AdoptedState::decode(&bytes).expect("what was shared decodes");
         assert_eq!(adopted.spec.password.as_deref(), Some("pw"));
         assert_eq!(adopted.spec.creator.as_deref(), Some("u1"));
-        let again = SharedState {
+        assert_eq!(adopted.saved, game_bytes);
+        spec.game = "bumper".into();
+        let other = SharedState {
             id: "abc",
-            spec: &adopted.spec,
-            saved: &adopted.saved,
+            spec: &spec,
+            saved: &saved,
         }
         .encode()
-        .expect("it encodes again");
-        assert_eq!(again, bytes, "the adopted state is the one shared");
+        .unwrap();
+        let adopted = AdoptedState::decode(&other).unwrap();
+        assert_eq!(adopted.spec.game, "bumper");
+        assert_eq!(adopted.saved, game_bytes);
         assert!(AdoptedState::decode(b"not a state").is_err());
+        assert!(AdoptedState::decode(&bytes[..10]).is_err());
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub struct MatchRecord {
     pub room_id: String,
     /// The room's name when the match ended.
     pub room_name: String,
+    /// The game played (`GET /api/games`).
+    pub game: String,
     /// Rounds played.
     pub rounds: u32,
     pub seed: u64,
@@ -72,6 +74,8 @@ impl From<&Standing> for MatchPlayer {
 pub struct MatchSummary {
     pub id: i64,
     pub room_name: String,
+    /// The game played; `curve` for every match stored before games could be chosen.
+    pub game: String,
     /// Unix milliseconds.
     pub finished_at: i64,
     pub duration_ms: i64,

@@ -36,6 +36,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "V2__match_history",
         include_str!("../../migrations/postgres/0002_match_history.sql"),
     ),
+    (
+        "V3__match_game",
+        include_str!("../../migrations/postgres/0003_match_game.sql"),
+    ),
 ];
 
 /// The advisory lock nodes take while migrating, so that nodes starting together
@@ -472,8 +476,8 @@ impl PgStore {
             .query_one(
                 "WITH m AS ( \
                    INSERT INTO matches (room_id, seed, started_at, ended_at, duration_ms, \
-                     winner_user_id, input_log, room_name, rounds) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id), \
+                     winner_user_id, input_log, room_name, rounds, game) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $16) RETURNING id), \
                  p AS ( \
                    INSERT INTO match_players (match_id, user_id, name, guest, points, place, won) \
                    SELECT m.id, p.user_id, p.name, p.guest, p.points, p.place, p.won \
@@ -498,6 +502,7 @@ impl PgStore {
                     &points,
                     &places,
                     &won,
+                    &m.game,
                 ],
             )
             .await?;
@@ -610,7 +615,7 @@ impl PgStore {
         let Some(row) = client
             .query_opt(
                 "SELECT room_name, room_id, ended_at, duration_ms, rounds, winner_user_id, \
-                 CASE WHEN $2 THEN input_log END FROM matches WHERE id = $1",
+                 CASE WHEN $2 THEN input_log END, game FROM matches WHERE id = $1",
                 &[&id, &with_log],
             )
             .await?
@@ -637,6 +642,7 @@ impl PgStore {
         let summary = MatchSummary {
             id,
             room_name: room_name.or(room_id).unwrap_or_default(),
+            game: row.get(7),
             finished_at: row.get::<_, Option<i64>>(2).unwrap_or(0),
             duration_ms: row.get::<_, Option<i64>>(3).unwrap_or(0),
             rounds: unsigned(row.get::<_, Option<i64>>(4).unwrap_or(0)),

@@ -37,6 +37,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "V2__match_history",
         include_str!("../../migrations/0002_match_history.sql"),
     ),
+    (
+        "V3__match_game",
+        include_str!("../../migrations/0003_match_game.sql"),
+    ),
 ];
 
 /// Where a database URL points.
@@ -259,8 +263,8 @@ impl SqliteStore {
             tx.execute(
                 "INSERT INTO matches \
                  (room_id, seed, started_at, ended_at, duration_ms, winner_user_id, input_log, \
-                  room_name, rounds) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                  room_name, rounds, game) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     m.room_id,
                     // SQLite integers are signed 64-bit; keep the seed's bits as they are.
@@ -272,6 +276,7 @@ impl SqliteStore {
                     m.input_log,
                     m.room_name,
                     m.rounds,
+                    m.game,
                 ],
             )?;
             let match_id = tx.last_insert_rowid();
@@ -401,7 +406,7 @@ fn load_match(
     let row = conn
         .prepare_cached(
             "SELECT room_name, room_id, ended_at, duration_ms, rounds, winner_user_id, \
-             CASE WHEN ?2 THEN input_log END FROM matches WHERE id = ?1",
+             CASE WHEN ?2 THEN input_log END, game FROM matches WHERE id = ?1",
         )?
         .query_row(params![id, with_log], |row| {
             let room_name: Option<String> = row.get(0)?;
@@ -413,10 +418,11 @@ fn load_match(
                 row.get::<_, Option<u32>>(4)?.unwrap_or(0),
                 row.get::<_, Option<String>>(5)?,
                 row.get::<_, Option<Vec<u8>>>(6)?,
+                row.get::<_, String>(7)?,
             ))
         })
         .optional()?;
-    let Some((room_name, finished_at, duration_ms, rounds, winner, log)) = row else {
+    let Some((room_name, finished_at, duration_ms, rounds, winner, log, game)) = row else {
         return Ok(None);
     };
     let players = conn
@@ -436,6 +442,7 @@ fn load_match(
     let summary = MatchSummary {
         id,
         room_name,
+        game,
         finished_at,
         duration_ms,
         rounds,
@@ -474,6 +481,7 @@ mod tests {
         MatchRecord {
             room_id: "r1".into(),
             room_name: "Room one".into(),
+            game: "curve".into(),
             rounds: 3,
             seed: u64::MAX,
             started_at_ms: 1_000,
@@ -534,6 +542,9 @@ mod tests {
     fn a_fresh_database_has_the_schema_the_old_runner_made() {
         let dir = tempfile::tempdir().expect("expected a temp dir");
         let old = made_by_the_old_runner(&dir.path().join("old.db"));
+        // What came after the old runner: a match's game.
+        old.execute_batch(include_str!("../../migrations/0003_match_game.sql"))
+            .expect("expected the game column to apply");
         let new = open_connection(MEMORY_URL).expect("expected a fresh database");
         assert_eq!(
             schema(&new),
@@ -574,12 +585,15 @@ mod tests {
             (name.as_str(), key.as_str(), phc.as_str()),
             ("Ada", "ada", "phc")
         );
-        let (room, log): (String, Vec<u8>) = upgraded
-            .query_row("SELECT room_name, input_log FROM matches", [], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
+        let (room, log, game): (String, Vec<u8>, String) = upgraded
+            .query_row(
+                "SELECT room_name, input_log, game FROM matches",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
             .expect("expected the match row kept");
         assert_eq!((room.as_str(), log), ("Room one", vec![1, 2, 3]));
+        assert_eq!(game, "curve", "a match stored before games was Curve");
         let recorded: Vec<i32> = upgraded
             .prepare("SELECT version FROM refinery_schema_history ORDER BY version")
             .expect("expected refinery's history")
@@ -589,8 +603,8 @@ mod tests {
             .expect("expected readable versions");
         assert_eq!(
             recorded,
-            [1, 2],
-            "expected both old migrations recorded, not re-run"
+            [1, 2, 3],
+            "expected both old migrations recorded, not re-run, and the new one run"
         );
         drop(upgraded);
         open_connection(&url).expect("expected a second open to migrate nothing");

@@ -18,15 +18,9 @@ pub const POS_SCALE: i32 = 32;
 /// Heading units per full turn: `radians = heading * 2π / HEADING_TURN`.
 pub const HEADING_TURN: u32 = 65536;
 
-/// The colour of each seat, `#rrggbb`; a seat index is also the colour index.
-pub const SEAT_COLORS: [&str; 8] = [
-    "#ff4136", "#2ecc40", "#0074d9", "#ffdc00", "#b10dc9", "#ff851b", "#7fdbff", "#f012be",
-];
-
-/// Colour of a seat (seats wrap around the palette).
-pub fn seat_color(seat: u8) -> String {
-    SEAT_COLORS[seat as usize % SEAT_COLORS.len()].to_string()
-}
+use crate::envelope::decode_limited;
+pub use crate::envelope::{CodecError, json_form, ticks_frame};
+pub use crate::room::{SEAT_COLORS, Standing, seat_color};
 
 /// Phase of a room's game.
 ///
@@ -560,25 +554,6 @@ pub struct RoundEndMsg {
     pub scores: Vec<ScoreLine>,
 }
 
-/// One line of final standings.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct Standing {
-    /// User id.
-    pub id: String,
-    /// Display name.
-    pub name: String,
-    /// Seat (colour index).
-    pub seat: u8,
-    /// Final points.
-    pub points: u32,
-    /// 1-based place; equal points share a place.
-    pub place: u32,
-    /// The match winner.
-    pub won: bool,
-    /// Left before the end.
-    pub left: bool,
-}
-
 /// Payload of the JSON `match_end` event.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct MatchEndMsg {
@@ -630,33 +605,9 @@ impl RoomEvent {
     }
 }
 
-/// A MessagePack encoding or decoding failure.
-#[derive(Debug, thiserror::Error)]
-pub enum CodecError {
-    /// Could not encode.
-    #[error("msgpack encode: {0}")]
-    Encode(#[from] rmp_serde::encode::Error),
-    /// Could not decode.
-    #[error("msgpack decode: {0}")]
-    Decode(#[from] rmp_serde::decode::Error),
-}
-
 /// MessagePack (named fields) of a snapshot.
 pub fn encode_snapshot(s: &Snapshot) -> Result<Vec<u8>, CodecError> {
     Ok(rmp_serde::to_vec_named(s)?)
-}
-
-/// The deepest nesting a game frame may have. Real frames nest four or five levels
-/// (ticks → tick → events → event → fields); MessagePack's own default (1,024) lets a
-/// hostile frame recurse deep enough to overflow a 2 MiB thread stack in a debug build
-/// (found by `tests/tests/arbitrary_input.rs`).
-const MAX_DEPTH: usize = 32;
-
-/// Decodes MessagePack with [`MAX_DEPTH`].
-fn decode_limited<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, CodecError> {
-    let mut de = rmp_serde::Deserializer::from_read_ref(b);
-    de.set_max_depth(MAX_DEPTH);
-    Ok(T::deserialize(&mut de)?)
 }
 
 /// Decodes a snapshot.
@@ -680,42 +631,9 @@ pub fn encode_ticks(ticks: &[Tick]) -> Result<Vec<u8>, CodecError> {
     Ok(rmp_serde::to_vec_named(ticks)?)
 }
 
-/// A `ticks` frame made of ticks already encoded one by one ([`encode_tick`]): the
-/// MessagePack array header, then each tick's bytes in order. The same bytes as
-/// [`encode_ticks`] of those ticks (a test pins it across the header's three sizes),
-/// but nothing is encoded twice and nothing here reads a tick: a room batches the
-/// frames it encoded as it stepped.
-pub fn ticks_frame<B: AsRef<[u8]>>(ticks: &[B]) -> Vec<u8> {
-    let body: usize = ticks.iter().map(|t| t.as_ref().len()).sum();
-    let mut out = Vec::with_capacity(body + 5);
-    let n = ticks.len();
-    // MessagePack: fixarray below 16 elements, array 16 below 2^16, array 32 above.
-    if n < 16 {
-        out.push(0x90 | n as u8);
-    } else if let Ok(n) = u16::try_from(n) {
-        out.push(0xdc);
-        out.extend_from_slice(&n.to_be_bytes());
-    } else {
-        out.push(0xdd);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    }
-    for tick in ticks {
-        out.extend_from_slice(tick.as_ref());
-    }
-    out
-}
-
 /// Decodes a `ticks` payload.
 pub fn decode_ticks(b: &[u8]) -> Result<Vec<Tick>, CodecError> {
     decode_limited(b)
-}
-
-/// The JSON form of a binary game payload (`snapshot`, `tick`, `ticks`): the same
-/// document, value for value, with the same field names. Sent where binary frames cannot
-/// go — long-poll and V1 sockets (docs/PROTOCOL.md, "JSON forms").
-pub fn json_form(b: &[u8]) -> Result<String, CodecError> {
-    let value: serde_json::Value = decode_limited(b)?;
-    Ok(value.to_string())
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ pub fn create_room_sending(
             password: None,
             send_hz,
             creator: None,
+            game: "curve".into(),
         })
         .expect("expected the room to be created")
         .to_string()
