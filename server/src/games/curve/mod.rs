@@ -3,6 +3,9 @@
 //! what it sent before the interface existed (the golden recording,
 //! `sim/tests/golden.rs`, pins it), and every stored match still replays.
 
+#[cfg(test)]
+mod replays;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
