@@ -3,14 +3,15 @@
 // scores, spectators, power-ups, other rooms) and the touch buttons. It draws from a
 // `RoomState` each animation frame, and only touches the page when what it shows changed.
 
-import type { Arena } from "../arena";
-import { dot, h, replace, toast } from "../dom";
-import { PHASE_LABEL } from "../labels";
-import type { RoomSummary } from "../lobby";
-import { ITEM_COLORS, ITEM_LABELS, drawItemGlyph, itemTarget } from "../render";
-import { ITEM_KINDS, seatColor, type MatchEndMsg } from "../wire";
-import type { Member, Role } from "./channel";
-import type { Banner } from "./lifecycle";
+import { dot, h, replace, toast } from "../../dom";
+import { PHASE_LABEL } from "../../labels";
+import type { RoomSummary } from "../../lobby";
+import type { Member, Role } from "../../room/channel";
+import type { Banner } from "../../room/lifecycle";
+import type { MatchEndMsg } from "../../wire";
+import type { Arena } from "./arena";
+import { ITEM_COLORS, ITEM_LABELS, drawItemGlyph, itemTarget } from "./render";
+import { ITEM_KINDS, seatColor } from "./wire";
 
 /** How long the "resynced" notice shows, ms. */
 const RESYNC_NOTICE_MS = 2500;
