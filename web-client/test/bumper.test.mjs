@@ -126,7 +126,7 @@ test("ticks move discs, take acks, shrink the floe, and apply their events in or
     decodeTick(
       encode({
         tick: 503,
-        d: [],
+        d: [{ s: 2, x: 8000, y: 9000, vx: 0, vy: 0 }],
         ev: [
           { e: "fall", seat: 0, by: 2 },
           { e: "score", seat: 2, points: 2, falls: 0 },
@@ -136,7 +136,7 @@ test("ticks move discs, take acks, shrink the floe, and apply their events in or
       }),
     ),
   );
-  assert.deepEqual([ann.alive, ann.falls, ann.respawnAt], [false, 2, 503 + 120], "Ann fell once more, respawns in 2 s");
+  assert.deepEqual([ann.alive, ann.falls, ann.respawnAt], [false, 2, 503 + 120], "Ann fell once more (the score says), respawns in 2 s");
   const cleo = s.player(2);
   assert.deepEqual([cleo.alive, cleo.x, cleo.y, cleo.points], [true, 8000, 9000, 2]);
   assert.deepEqual(
@@ -144,10 +144,10 @@ test("ticks move discs, take acks, shrink the floe, and apply their events in or
     ["fall", "score", "score", "spawn"],
   );
 
-  // A fall with no score event still counts.
-  s.applyTick(decodeTick(encode({ tick: 504, d: [{ s: 0, x: 1, y: 2, vx: 0, vy: 0 }], ev: [{ e: "fall", seat: 2 }] })));
-  assert.deepEqual([cleo.alive, cleo.falls], [false, 1]);
-  assert.equal(ann.alive, true, "listed in `d`: back on the floe");
+  // `d` lists every disc on the floe: one left out is off it.
+  s.applyTick(decodeTick(encode({ tick: 504, d: [{ s: 0, x: 1, y: 2, vx: 0, vy: 0 }] })));
+  assert.deepEqual([cleo.alive, cleo.x, cleo.respawnAt], [false, 8000, 504 + 120], "Cleo off the floe where she was last");
+  assert.deepEqual([ann.alive, ann.x, ann.respawnAt], [true, 1, null], "listed in `d`: Ann back on the floe");
 
   s.applyTick(decodeTick(encode({ tick: 505, d: [], ev: [{ e: "connection", seat: 0, connected: false }, { e: "left", seat: 2 }] })));
   assert.equal(ann.connected, false);
@@ -186,7 +186,10 @@ test("a match runs: countdown, start seats the players at 0 points, back to wait
     decodeTick(
       encode({
         tick: 270,
-        d: [],
+        d: [
+          { s: 0, x: 100, y: 200, vx: 0, vy: 0 },
+          { s: 1, x: 300, y: 400, vx: 0, vy: 0 },
+        ],
         ev: [
           { e: "phase", phase: "playing" },
           { e: "start", match_ends_at: 7470, players: [{ seat: 0, id: "u-a", name: "Ann", x: 100, y: 200 }, { seat: 1, id: "u-b", name: "Bo", x: 300, y: 400 }] },

@@ -107,29 +107,33 @@ export class BumperState {
   }
 
   /**
-   * Applies one tick: the discs first, then the floe, then the events in order. While
-   * waiting no ticks flow, so the first tick after it may jump (as Curve's); otherwise a
-   * tick must follow the last one (OutOfSequence).
+   * Applies one tick: its events in order, then the floe, then the discs — every disc on
+   * the floe is listed, a seat not listed is off it (as `kurve_shared::bumper::Board`).
+   * While waiting no ticks flow, so the first tick after it may jump (as Curve's);
+   * otherwise a tick must follow the last one (OutOfSequence).
    */
   applyTick(t: Tick): void {
     if (t.tick !== this.tick + 1 && this.phase !== "waiting") {
       throw new OutOfSequence(this.tick + 1, t.tick);
     }
     this.tick = t.tick;
-    for (const u of t.d) {
-      const p = this.player(u.s);
-      if (!p) continue;
+    for (const e of t.ev) this.applyEvent(e);
+    if (t.r !== null) this.floeR = t.r;
+    for (const p of this.players) {
+      const u = t.d.find((d) => d.s === p.seat);
+      if (!u) {
+        if (p.alive && p.respawnAt === null) p.respawnAt = this.tick + this.ticks(RESPAWN_S);
+        p.alive = false;
+        continue;
+      }
+      p.alive = true;
+      p.respawnAt = null;
       p.x = u.x;
       p.y = u.y;
       p.vx = u.vx;
       p.vy = u.vy;
       if (u.a !== undefined) p.ack = u.a;
-      // Listed: on the floe (a fall event in this same tick comes after and wins).
-      p.alive = true;
-      p.respawnAt = null;
     }
-    if (t.r !== null) this.floeR = t.r;
-    for (const e of t.ev) this.applyEvent(e);
     this.lastEvents = t.ev;
   }
 
@@ -151,39 +155,20 @@ export class BumperState {
         if (e.phase === "countdown") this.floeR = this.config.floe_r;
         break;
       case "start": {
+        // A match begins: every player at their place, at rest, with no points yet.
         this.matchEndsAt = e.match_ends_at;
-        const seated = new Map(this.players.map((p) => [p.seat, p]));
-        this.players = e.players
-          .map((s) => {
-            const was = seated.get(s.seat);
-            return {
-              seat: s.seat,
-              id: s.id,
-              name: s.name,
-              color: was?.color || seatColor(s.seat),
-              points: 0,
-              falls: 0,
-              ready: true,
-              connected: was?.connected ?? true,
-              alive: true,
-              x: s.x,
-              y: s.y,
-              vx: 0,
-              vy: 0,
-              dashReadyAt: was?.dashReadyAt ?? 0,
-              respawnAt: null,
-              ack: was?.ack ?? null,
-            };
-          })
-          .sort((a, b) => a.seat - b.seat);
+        for (const sp of e.players) {
+          let p = this.player(sp.seat);
+          if (!p || p.id !== sp.id) p = this.seat(sp.seat, sp.id, sp.name);
+          Object.assign(p, { x: sp.x, y: sp.y, vx: 0, vy: 0, alive: true, respawnAt: null, points: 0, falls: 0 });
+        }
         break;
       }
       case "fall": {
         const p = this.player(e.seat);
         if (p) {
+          // The count comes with the `score` event the fall brings.
           p.alive = false;
-          // The `score` event that follows carries the count; this keeps it right if none does.
-          p.falls += 1;
           p.respawnAt = this.tick + this.ticks(RESPAWN_S);
         }
         break;
@@ -220,30 +205,8 @@ export class BumperState {
       }
       case "seat": {
         const p = this.player(e.seat);
-        if (p) {
-          p.id = e.id;
-          p.name = e.name;
-        } else {
-          this.players.push({
-            seat: e.seat,
-            id: e.id,
-            name: e.name,
-            color: seatColor(e.seat),
-            points: 0,
-            falls: 0,
-            ready: false,
-            connected: true,
-            alive: false,
-            x: 0,
-            y: 0,
-            vx: 0,
-            vy: 0,
-            dashReadyAt: 0,
-            respawnAt: null,
-            ack: null,
-          });
-          this.players.sort((a, b) => a.seat - b.seat);
-        }
+        if (p && p.id === e.id) p.name = e.name;
+        else this.seat(e.seat, e.id, e.name);
         break;
       }
       case "left":
@@ -255,6 +218,32 @@ export class BumperState {
         break;
       }
     }
+  }
+
+  /** Seats a new player in `seat` (whoever sat there before is gone); returns them. */
+  private seat(seat: number, id: string, name: string): Disc {
+    const p: Disc = {
+      seat,
+      id,
+      name,
+      color: seatColor(seat),
+      points: 0,
+      falls: 0,
+      ready: false,
+      connected: true,
+      alive: false,
+      x: 0,
+      y: 0,
+      vx: 0,
+      vy: 0,
+      dashReadyAt: 0,
+      respawnAt: null,
+      ack: null,
+    };
+    this.players = this.players.filter((q) => q.seat !== seat);
+    this.players.push(p);
+    this.players.sort((a, b) => a.seat - b.seat);
+    return p;
   }
 
   /** Seconds left on the match clock (null outside a match). */
