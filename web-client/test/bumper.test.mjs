@@ -290,3 +290,18 @@ test("a tick missing from the buffer asks for a fresh snapshot, and ticks before
   assert.equal(p.awaitingSnapshot, false);
   assert.equal(p.buffered, 1, "tick 104, received before the snapshot of 103, follows it");
 });
+
+test("held keys make one of eight move vectors of length 100 (diagonals ±71), none when opposite keys cancel", async () => {
+  const { moveVector } = await loadTs("games/bumper/keys.ts");
+  const v = (keys) => moveVector(keys.includes("u"), keys.includes("d"), keys.includes("l"), keys.includes("r"));
+  assert.deepEqual(v(""), [0, 0]);
+  assert.deepEqual(v("r"), [100, 0]);
+  assert.deepEqual(v("l"), [-100, 0]);
+  assert.deepEqual(v("u"), [0, -100], "up is -y: the arena's y grows downwards");
+  assert.deepEqual(v("d"), [0, 100]);
+  assert.deepEqual(v("ur"), [71, -71]);
+  assert.deepEqual(v("dl"), [-71, 71]);
+  assert.deepEqual(v("lr"), [0, 0]);
+  assert.deepEqual(v("udr"), [100, 0]);
+  assert.ok(Object.is(v("u")[0], 0), "no -0 on the wire");
+});

@@ -5,6 +5,7 @@
 // Invariant: the pages import this module and `types.ts`, never a game's folder; a game
 // imports neither the pages nor another game.
 
+import { bumper } from "./bumper";
 import { curve } from "./curve";
 import type { GameViews } from "./types";
 
@@ -13,7 +14,7 @@ export type { GameViews } from "./types";
 /** The game of a room whose config names none. */
 export const DEFAULT_GAME = "curve";
 
-const GAMES: ReadonlyMap<string, GameViews> = new Map([curve].map((g) => [g.id, g]));
+const GAMES: ReadonlyMap<string, GameViews> = new Map([curve, bumper].map((g) => [g.id, g]));
 
 /** The game a join reply's config names (absent: Curve). */
 export function gameOf(config: { game?: unknown } | null | undefined): string {
