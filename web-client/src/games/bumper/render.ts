@@ -276,7 +276,9 @@ export class BumperRenderer {
     c.fillStyle = HUD_MUTED;
     c.fillText(`first to ${st.target}`, this.canvas.width / 2, (clock !== null ? 44 : 14) * u);
 
-    // Points and falls, top left.
+    // Points and falls, top left, while a match runs (the waiting room's list is the page's:
+    // no ticks seat new players then).
+    if (st.phase === "waiting") return;
     const rows = [...st.players].sort((a, b) => b.points - a.points || a.falls - b.falls || a.seat - b.seat);
     if (rows.length === 0) return;
     const x0 = 14 * u;

@@ -221,7 +221,7 @@ export class BumperDom {
             ? r.ready === null
               ? h("span", { class: "ready-tag" }, r.connected ? "" : "offline")
               : h("span", { class: `ready-tag${r.ready ? " on" : ""}` }, r.ready ? "ready" : "not ready")
-            : h("span", { class: "state", title: `${r.falls} falls` }, r.connected ? (r.alive ? `${r.falls}↓` : "splash") : "offline"),
+            : h("span", { class: "state" }, r.connected ? (r.alive ? `${r.falls} fall${r.falls === 1 ? "" : "s"}` : "in the water") : "offline"),
           h("span", { class: "score" }, String(r.points)),
         );
         li.style.setProperty("--c", r.color);
