@@ -91,14 +91,12 @@ test("two players and a spectator play a Bumper match in the browser", async () 
   assert.equal(typeof seatA, "number", "Alice has a seat");
   const played = await room(a.page);
   assert.equal(played.players.length, 2, `two discs in the match: ${JSON.stringify(played.players)}`);
-  assert.ok(played.clock > 0 && played.clock <= 8, `the match clock runs from 8 s: ${played.clock}`);
+  await eventually(async () => {
+    const clock = (await room(a.page)).clock;
+    return clock > 0 && clock <= 8;
+  }, 3000, "the match clock to run from 8 s");
 
-  // --- the spectator's ticks advance --------------------------------------------------
-  const tc = (await debug(c.page)).tick;
-  await c.page.waitForFunction((t) => window.kurve.debug().tick >= t + 30, tc, { timeout: 5000 });
-  assert.ok((await debug(c.page)).discs.length >= 1, "the spectator sees discs");
-
-  // --- Alice moves: toward the floe's centre, so that she stays on it ------------------
+  // --- Alice moves (first: the match is 8 s): toward the floe's centre, to stay on it --
   const start = await eventually(() => ownDisc(a.page), 5000, "Alice's disc on the floe");
   const keys = [start.x < 512 ? "d" : "a", start.y < 384 ? "s" : "w"];
   const seqBefore = (await room(a.page)).seq;
@@ -113,12 +111,20 @@ test("two players and a spectator play a Bumper match in the browser", async () 
     "Alice's disc to move as she holds the keys",
   );
   for (const k of keys) await a.page.keyboard.up(k);
-  assert.ok(
-    Math.hypot(512 - moved.x, 384 - moved.y) < Math.hypot(512 - start.x, 384 - start.y),
-    `Alice moved toward the centre: ${JSON.stringify({ start, moved })}`,
-  );
+  if (Math.hypot(512 - start.x, 384 - start.y) > 40) {
+    assert.ok(
+      Math.hypot(512 - moved.x, 384 - moved.y) < Math.hypot(512 - start.x, 384 - start.y),
+      `Alice moved toward the centre: ${JSON.stringify({ start, moved })}`,
+    );
+  }
   // The server acknowledges the inputs it applied (`a` in her disc's update).
   await eventually(async () => (await room(a.page)).ackSeq >= seqBefore + 1, 3000, "an acknowledged input");
+
+  // --- the spectator's ticks advance --------------------------------------------------
+  const tc = (await debug(c.page)).tick;
+  await c.page.waitForFunction((t) => window.kurve.debug().tick >= t + 30, tc, { timeout: 5000 });
+  await eventually(async () => (await debug(c.page)).discs.length >= 1, 3000, "discs on the spectator's page");
+
   await a.page.keyboard.press("Space"); // a dash: nothing to assert but that nothing breaks
   const s1 = await canvasSample(a.page);
   await hold(200);
