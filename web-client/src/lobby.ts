@@ -7,20 +7,9 @@ import { api, type GameInfo, type MatchSummary, type LeaderRow, type User } from
 import type { Connection } from "./conn";
 import { dot, h, nameColor, replace, toast } from "./dom";
 import { PHASE_LABEL, reasonText } from "./labels";
-import type { RoomCreated } from "./wire";
+import type { RoomCreated, RoomSummary } from "./wire";
 
-export interface RoomSummary {
-  id: string;
-  name: string;
-  lobby: string;
-  /** The game it plays (absent from servers older than the second game: Curve). */
-  game?: string;
-  phase: "waiting" | "countdown" | "playing" | "finished";
-  players: { id: string; name: string }[];
-  spectators: number;
-  max_players: number;
-  private: boolean;
-}
+export type { RoomSummary } from "./wire";
 
 export interface OnlineUser {
   id: string;

@@ -54,6 +54,20 @@ export interface MatchSaved {
   replay: string;
 }
 
+/** A room as a lobby lists it (`room_added`, `room_updated`, `GET /api/rooms`; Rust: `kurve_shared::lobby::RoomSummary`). */
+export interface RoomSummary {
+  id: string;
+  name: string;
+  lobby: string;
+  /** The game it plays (absent from servers older than the second game: Curve). */
+  game?: string;
+  phase: "waiting" | "countdown" | "playing" | "finished";
+  players: { id: string; name: string }[];
+  spectators: number;
+  max_players: number;
+  private: boolean;
+}
+
 /** The reply to `create_room` and `quick_join` (Rust: `kurve_shared::room::RoomCreated`). */
 export interface RoomCreated {
   room_id: string;

@@ -5,9 +5,8 @@
 //
 // Invariant: nothing here names a game; a game imports this module, never the pages.
 
-import type { RoomSummary } from "../lobby";
 import type { JoinReply, Member, Role, RoomChannel } from "../room/channel";
-import type { MatchEndMsg, PhaseMsg, RoomConfig, RoundEndMsg } from "../wire";
+import type { MatchEndMsg, PhaseMsg, RoomConfig, RoomSummary, RoundEndMsg } from "../wire";
 
 /** A game's views, as the pages make them. */
 export interface GameViews {

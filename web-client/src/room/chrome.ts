@@ -5,8 +5,7 @@
 
 import { dot, h, replace, toast } from "../dom";
 import { PHASE_LABEL } from "../labels";
-import type { RoomSummary } from "../lobby";
-import type { MatchEndMsg } from "../wire";
+import type { MatchEndMsg, RoomSummary } from "../wire";
 
 /** How long the "resynced" notice shows, ms. */
 export const RESYNC_NOTICE_MS = 2500;

@@ -14,10 +14,9 @@
 // No prediction: the own disc is drawn through the playout buffer as the others are
 // (its inputs are still numbered, and ticks acknowledge them: `ackSeq` in the debug view).
 
-import type { RoomSummary } from "../../lobby";
 import type { JoinReply, Member } from "../../room/channel";
 import { Lifecycle } from "../../room/lifecycle";
-import type { MatchEndMsg, PhaseMsg } from "../../wire";
+import type { MatchEndMsg, PhaseMsg, RoomSummary } from "../../wire";
 import type { RoomContext, RoomGameView } from "../types";
 import { BumperKeys, type Move } from "./keys";
 import { BumperPlayout } from "./playout";

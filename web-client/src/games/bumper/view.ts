@@ -6,10 +6,9 @@
 
 import { dot, h, replace } from "../../dom";
 import { PHASE_LABEL } from "../../labels";
-import type { RoomSummary } from "../../lobby";
 import type { Member, Role } from "../../room/channel";
 import { renderOtherRooms, resultsPanel, roomHead, showNet, type NetState } from "../../room/chrome";
-import { seatColor, type MatchEndMsg } from "../../wire";
+import { seatColor, type MatchEndMsg, type RoomSummary } from "../../wire";
 import type { BumperState } from "./state";
 
 /** What the page shows of a room, read each frame. */

@@ -10,10 +10,9 @@
 //
 // Each imports none of the others except for types.
 
-import type { RoomSummary } from "../../lobby";
 import type { JoinReply, Member } from "../../room/channel";
 import { Lifecycle } from "../../room/lifecycle";
-import type { MatchEndMsg, PhaseMsg, RoundEndMsg } from "../../wire";
+import type { MatchEndMsg, PhaseMsg, RoomSummary, RoundEndMsg } from "../../wire";
 import type { RoomContext, RoomGameView } from "../types";
 import { Steering } from "./keys";
 import { Playout } from "./playout";

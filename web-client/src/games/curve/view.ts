@@ -5,11 +5,10 @@
 
 import { dot, h, replace } from "../../dom";
 import { PHASE_LABEL } from "../../labels";
-import type { RoomSummary } from "../../lobby";
 import type { Member, Role } from "../../room/channel";
 import { renderOtherRooms, resultsPanel, roomHead, showNet, type NetState } from "../../room/chrome";
 import type { Banner } from "../../room/lifecycle";
-import type { MatchEndMsg } from "../../wire";
+import type { MatchEndMsg, RoomSummary } from "../../wire";
 import type { Arena } from "./arena";
 import { ITEM_COLORS, ITEM_LABELS, drawItemGlyph, itemTarget } from "./render";
 import { ITEM_KINDS, seatColor } from "./wire";
