@@ -12,11 +12,17 @@ export const screenshotsDir = path.join(repo, "docs/screenshots");
 
 const CHROMIUM = process.env.KURVE_CHROMIUM ?? "/usr/bin/chromium";
 
+/**
+ * What every browser suite's server runs with besides its own `args`: Bumper's match clock
+ * short enough for bumper.test.js to play a match to its end (Curve ignores it).
+ */
+const SERVER_ARGS = ["--bumper-match-secs", "8"];
+
 /** Starts kurve-server serving the built web client (a free port unless `bind` says otherwise); resolves to { http, stop, stderr }. */
 export async function startServer({ args = [], env = {}, bind = "127.0.0.1:0", database } = {}) {
   const dist = path.join(repo, "web-client/dist/index.html");
   if (!existsSync(dist)) throw new Error("web-client/dist is missing: run (cd web-client && npm ci && npm run build)");
-  const server = await spawnServer({ args: ["--static-dir", path.join(repo, "web-client/dist"), ...args], env, bind, database });
+  const server = await spawnServer({ args: ["--static-dir", path.join(repo, "web-client/dist"), ...SERVER_ARGS, ...args], env, bind, database });
   return { http: server.http, stop: (signal) => server.stop(signal), stderr: server.stderr, proc: server.proc };
 }
 

@@ -18,9 +18,19 @@ export interface LeaderRow {
   matches: number;
 }
 
+/** A game the server hosts (`GET /api/games`, CONTRACT §11). */
+export interface GameInfo {
+  id: string;
+  name: string;
+  min_players: number;
+  max_players: number;
+}
+
 /** A finished match (`GET /api/matches`, CONTRACT §7). */
 export interface MatchSummary {
   id: number;
+  /** The game played (absent from servers older than the second game: Curve). */
+  game?: string;
   room_name: string;
   finished_at: number;
   duration_ms: number;
@@ -93,6 +103,7 @@ export const api = {
   login: (name: string, password: string) => request<Session>("POST", "/api/login", { name, password }),
   me: (token: string) => request<{ user: User }>("GET", "/api/me", undefined, token),
   leaderboard: () => request<{ players: LeaderRow[] }>("GET", "/api/leaderboard"),
+  games: () => request<GameInfo[]>("GET", "/api/games"),
   matches: (limit = 20, player?: string) =>
     request<{ matches: MatchSummary[] }>(
       "GET",

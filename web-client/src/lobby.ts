@@ -1,24 +1,15 @@
-// Lobby (`lobby:main`): presence, the live room list, create / quick play / join, chat,
-// and the leaderboard. The channel stays joined while a room is open, so presence and
-// the room list stay live (spectators switch rooms from it).
+// Lobby (`lobby:main`): presence, the live room list, the game to play (`GET /api/games`),
+// create / quick play / join, chat, and the leaderboard. The channel stays joined while a
+// room is open, so presence and the room list stay live (spectators switch rooms from it).
 
 import { Presence, type Channel } from "phoenix";
-import { api, type MatchSummary, type LeaderRow, type User } from "./api";
+import { api, type GameInfo, type MatchSummary, type LeaderRow, type User } from "./api";
 import type { Connection } from "./conn";
 import { dot, h, nameColor, replace, toast } from "./dom";
 import { PHASE_LABEL, reasonText } from "./labels";
-import type { RoomCreated } from "./wire";
+import type { RoomCreated, RoomSummary } from "./wire";
 
-export interface RoomSummary {
-  id: string;
-  name: string;
-  lobby: string;
-  phase: "waiting" | "countdown" | "playing" | "finished";
-  players: { id: string; name: string }[];
-  spectators: number;
-  max_players: number;
-  private: boolean;
-}
+export type { RoomSummary } from "./wire";
 
 export interface OnlineUser {
   id: string;
@@ -44,11 +35,24 @@ export type OpenRoom = (id: string, as: "player" | "spectator", password?: strin
 
 const STATUS_RANK = { playing: 3, spectating: 2, lobby: 1 } as const;
 
+/** The games until `GET /api/games` answers (or a server that has no such route): Curve alone. */
+const FALLBACK_GAMES: GameInfo[] = [{ id: "curve", name: "Curve", min_players: 1, max_players: 8 }];
+/** Seats a new room gets unless its creator picks another number (the server's default too). */
+const DEFAULT_SEATS = 6;
+
+/** The seat counts a room of `g` may have: at least 2 (one seat is no room to share), at most the game's. */
+export function seatRange(g: GameInfo): [number, number] {
+  const hi = Math.max(2, g.max_players);
+  return [Math.min(hi, Math.max(2, g.min_players)), hi];
+}
+
 export class Lobby {
   readonly el: HTMLElement;
   readonly channel: Channel;
   rooms = new Map<string, RoomSummary>();
   online: OnlineUser[] = [];
+  /** The games the server hosts, the default first. */
+  games: GameInfo[] = FALLBACK_GAMES;
   private presence: Presence;
   private roomListeners = new Set<() => void>();
   private roomsEl: HTMLElement;
@@ -58,6 +62,9 @@ export class Lobby {
   private boardEl: HTMLElement;
   private matchesEl: HTMLElement;
   private mineOnly: HTMLInputElement;
+  /** The game quick play and "create" use (`#create-game`), and the seats (`#create-max`). */
+  private gameSel: HTMLSelectElement;
+  private seatsSel: HTMLSelectElement;
   private matches: MatchSummary[] = [];
   private leaderTimer: number;
   private joined = false;
@@ -78,7 +85,11 @@ export class Lobby {
     this.boardEl = h("table", { class: "leaderboard", id: "leaderboard" });
     this.matchesEl = h("ol", { class: "match-list", id: "match-list" });
     this.mineOnly = h("input", { type: "checkbox", id: "matches-mine" });
+    this.gameSel = h("select", { id: "create-game", "aria-label": "Game" });
+    this.seatsSel = h("select", { id: "create-max" });
     this.el = this.build();
+    this.setGames(FALLBACK_GAMES);
+    void this.loadGames();
 
     this.channel.on("room_added", (r: RoomSummary) => this.upsertRoom(r));
     this.channel.on("room_updated", (r: RoomSummary) => this.upsertRoom(r));
@@ -139,7 +150,7 @@ export class Lobby {
     quick.addEventListener("click", () => {
       quick.disabled = true;
       this.channel
-        .push("quick_join", {})
+        .push("quick_join", { game: this.gameSel.value })
         .receive("ok", (r: RoomCreated) => this.openRoom(r.room_id, "player"))
         .receive("error", (r: { reason?: string }) => toast(reasonText(r?.reason), "error"))
         .receive("timeout", () => toast(reasonText(undefined), "error"));
@@ -147,8 +158,8 @@ export class Lobby {
     });
 
     const rName = h("input", { id: "create-name", type: "text", maxlength: 24, placeholder: `${this.me.name}'s room` });
-    const rMax = h("select", { id: "create-max" });
-    for (let n = 2; n <= 8; n++) rMax.appendChild(h("option", { value: n, selected: n === 6 }, `${n} players`));
+    const rMax = this.seatsSel;
+    this.gameSel.addEventListener("change", () => this.boundSeats());
     const rPrivate = h("input", { id: "create-private", type: "checkbox" });
     const rPassword = h("input", {
       id: "create-password",
@@ -176,6 +187,7 @@ export class Lobby {
       createErr.textContent = "";
       const payload: Record<string, unknown> = {
         name: rName.value.trim() || `${this.me.name}'s room`,
+        game: this.gameSel.value,
         max_players: Number(rMax.value),
         private: rPrivate.checked,
       };
@@ -214,8 +226,9 @@ export class Lobby {
       "div",
       { class: "card play-card" },
       h("h2", {}, "Play"),
+      h("label", { class: "field game-field" }, h("span", {}, "Game"), this.gameSel),
       quick,
-      h("p", { class: "hint" }, "Jumps into an open room, or makes a new one."),
+      h("p", { class: "hint" }, "Jumps into an open room of this game, or makes a new one."),
       h("details", { class: "fold", open: true }, h("summary", {}, "Create a room"), create),
       h("details", { class: "fold" }, h("summary", {}, "Join by code"), joinForm),
     );
@@ -263,6 +276,52 @@ export class Lobby {
     );
   }
 
+  // --- games ---------------------------------------------------------------------
+
+  /** Asks the server which games it hosts; a server without the route hosts Curve alone. */
+  private async loadGames(): Promise<void> {
+    let list: GameInfo[];
+    try {
+      list = await api.games();
+    } catch {
+      return;
+    }
+    if (!Array.isArray(list) || list.length === 0) return;
+    this.setGames(list.filter((g) => g && typeof g.id === "string"));
+  }
+
+  /** Fills the game select (keeping the choice when it is still there) and bounds the seats. */
+  private setGames(list: GameInfo[]): void {
+    if (list.length === 0) return;
+    this.games = list;
+    const was = this.gameSel.value;
+    replace(this.gameSel, ...list.map((g) => h("option", { value: g.id }, g.name)));
+    this.gameSel.value = list.some((g) => g.id === was) ? was : list[0].id;
+    this.boundSeats();
+    this.renderRooms();
+  }
+
+  /** The seat select from the chosen game's least to most players, the number chosen kept where it fits. */
+  private boundSeats(): void {
+    const g = this.games.find((x) => x.id === this.gameSel.value) ?? this.games[0];
+    const [lo, hi] = seatRange(g);
+    const was = Number(this.seatsSel.value) || DEFAULT_SEATS;
+    const want = Math.min(hi, Math.max(lo, was));
+    const have = [...this.seatsSel.options].map((o) => Number(o.value));
+    if (have.length !== hi - lo + 1 || have[0] !== lo) {
+      const opts: HTMLOptionElement[] = [];
+      for (let n = lo; n <= hi; n++) opts.push(h("option", { value: n }, `${n} players`));
+      replace(this.seatsSel, ...opts);
+    }
+    this.seatsSel.value = String(want);
+  }
+
+  /** A game's name for people (its id where the server did not list it). */
+  gameName(id: string | undefined): string {
+    const g = id ?? "curve";
+    return this.games.find((x) => x.id === g)?.name ?? g.charAt(0).toUpperCase() + g.slice(1);
+  }
+
   // --- rooms ---------------------------------------------------------------------
 
   private renderRooms(): void {
@@ -305,7 +364,12 @@ export class Lobby {
         "header",
         {},
         h("span", { class: "room-name" }, r.name || r.id),
-        h("span", { class: `badge phase ${r.phase}` }, PHASE_LABEL[r.phase] ?? r.phase),
+        h(
+          "span",
+          { class: "badges" },
+          h("span", { class: "badge game", "data-game": r.game ?? "curve" }, this.gameName(r.game)),
+          h("span", { class: `badge phase ${r.phase}` }, PHASE_LABEL[r.phase] ?? r.phase),
+        ),
       ),
       seats,
       h(
@@ -404,7 +468,13 @@ export class Lobby {
         return h(
           "li",
           { "data-match-id": m.id, class: mine ? "mine" : "" },
-          h("div", { class: "match-line" }, h("strong", {}, m.room_name), h("span", { class: "muted" }, ` ${when} · ${Math.round(m.duration_ms / 1000)} s`)),
+          h(
+            "div",
+            { class: "match-line" },
+            h("strong", {}, m.room_name),
+            m.game ? h("span", { class: "badge game", "data-game": m.game }, this.gameName(m.game)) : null,
+            h("span", { class: "muted" }, ` ${when} · ${Math.round(m.duration_ms / 1000)} s`),
+          ),
           h(
             "div",
             { class: "match-line muted" },

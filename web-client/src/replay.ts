@@ -1,22 +1,23 @@
 // Replay view (`#/replay/<match_id>`, topic `replay:<match_id>`): the server re-simulates
 // a finished match and sends it as a live spectator sees it; this view draws it with the
-// spectator's arena and renderer, with play/pause, speed and a scrubber. Viewers of one
-// match watch together: a control from any of them moves everyone.
+// game's replay drawing (picked by the join reply's `config.game`, games/index.ts), with
+// play/pause, speed and a scrubber. Viewers of one match watch together: a control from
+// any of them moves everyone.
 
 import type { Channel } from "phoenix";
 import type { MatchSummary } from "./api";
-import { Arena } from "./arena";
 import type { Connection } from "./conn";
 import { dot, h, replace, toast } from "./dom";
+import { viewsFor } from "./games";
+import type { ReplayGameView } from "./games/types";
 import { reasonText } from "./labels";
-import { ArenaRenderer } from "./render";
-import { decodeSnapshot, decodeTick, type Standing } from "./wire";
+import type { RoomConfig, Standing } from "./wire";
 
 /** The dot of a recorded player the replay has not shown seated (yet): nobody's colour. */
 const UNSEEN_COLOR = "var(--muted)";
 
 interface ReplayReply {
-  config: { tick_hz: number; name?: string; match_id: number };
+  config: RoomConfig & { match_id: number };
   duration_ticks: number;
   start_tick: number;
   tick: number;
@@ -25,10 +26,15 @@ interface ReplayReply {
 }
 
 const SPEEDS = [0.5, 1, 2, 4];
+/** Payloads kept while the join reply that names the game is on its way. */
+const MAX_EARLY = 600;
 
 export class ReplayView {
   readonly el: HTMLElement;
-  arena: Arena | null = null;
+  /** The game's drawing, once the join reply named the game. */
+  drawing: ReplayGameView | null = null;
+  /** The game the match was played in. */
+  game: string | null = null;
   snapshots = 0;
   ticks = 0;
   speed = 1;
@@ -38,10 +44,12 @@ export class ReplayView {
   private tickHz = 60;
   private match: MatchSummary | null = null;
   private channel: Channel;
-  private renderer: ArenaRenderer;
   private raf = 0;
   private scrubbing = false;
-  private canvas: HTMLCanvasElement;
+  /** Where the game's canvas goes. */
+  private wrap: HTMLElement;
+  /** Payloads that came before the join reply named the game. */
+  private early: { snapshot: boolean; payload: unknown }[] = [];
   private playBtn: HTMLButtonElement;
   private speedSel: HTMLSelectElement;
   private scrub: HTMLInputElement;
@@ -62,8 +70,7 @@ export class ReplayView {
     readonly matchId: string,
     private onExit: (message?: string) => void,
   ) {
-    this.canvas = h("canvas", { class: "arena", id: "arena", width: 1024, height: 768, "aria-label": "Replay arena" });
-    this.renderer = new ArenaRenderer(this.canvas);
+    this.wrap = h("div", { class: "canvas-wrap" });
     this.title = h("h2", { id: "replay-title" }, `Match ${matchId}`);
     this.playBtn = h("button", { class: "btn", id: "replay-play", type: "button" }, "Pause");
     this.speedSel = h("select", { id: "replay-speed", "aria-label": "Speed" });
@@ -79,7 +86,7 @@ export class ReplayView {
       "section",
       { class: "replay view", id: "view-replay" },
       h("div", { class: "room-head" }, back),
-      h("div", { class: "replay-main" }, h("div", { class: "stage" }, h("div", { class: "canvas-wrap" }, this.canvas)), side),
+      h("div", { class: "replay-main" }, h("div", { class: "stage" }, this.wrap), side),
       controls,
     );
 
@@ -115,7 +122,7 @@ export class ReplayView {
 
   destroy(): void {
     cancelAnimationFrame(this.raf);
-    this.renderer.destroy();
+    this.drawing?.destroy();
     this.channel.leave();
   }
 
@@ -123,16 +130,17 @@ export class ReplayView {
   debug() {
     return {
       id: this.matchId,
-      tick: this.arena?.tick ?? null,
-      position: this.arena ? this.arena.tick - this.start : null,
+      game: this.game,
+      tick: this.drawing?.at ?? null,
+      position: this.drawing?.at != null ? this.drawing.at - this.start : null,
       start: this.start,
       duration: this.duration,
       speed: this.speed,
       snapshots: this.snapshots,
       ticks: this.ticks,
-      frames: this.renderer.frames,
+      frames: this.drawing?.frames ?? 0,
       ended: this.ended ? { verified: this.ended.verified } : null,
-      round: this.arena?.round ?? null,
+      round: this.drawing?.round ?? null,
       /** The seat colours the standings use, by user id. */
       colors: Object.fromEntries(this.colors),
     };
@@ -150,6 +158,23 @@ export class ReplayView {
   }
 
   private onJoined(reply: ReplayReply): void {
+    if (!this.drawing) {
+      const views = viewsFor(reply.config);
+      if (!views) {
+        this.channel.leave();
+        this.onExit(`This match was played in a game this page cannot show (${String(reply.config?.game)}).`);
+        return;
+      }
+      this.game = views.id;
+      this.drawing = views.replay(reply.config);
+      this.wrap.replaceChildren(this.drawing.canvas);
+      const early = this.early;
+      this.early = [];
+      for (const e of early) {
+        if (e.snapshot) this.onSnapshot(e.payload);
+        else this.onTick(e.payload);
+      }
+    }
     this.tickHz = reply.config.tick_hz || 60;
     this.start = reply.start_tick;
     this.duration = reply.duration_ticks;
@@ -182,10 +207,10 @@ export class ReplayView {
     );
   }
 
-  /** Notes the seat colours of the arena's players; re-draws the standings on news. */
+  /** Notes the seat colours of the drawing's players; re-draws the standings on news. */
   private learnColors(): void {
     let news = false;
-    for (const p of this.arena?.players ?? []) {
+    for (const p of this.drawing?.seats() ?? []) {
       if (this.colors.get(p.id) !== p.color) {
         this.colors.set(p.id, p.color);
         news = true;
@@ -195,24 +220,25 @@ export class ReplayView {
   }
 
   private onSnapshot(payload: unknown): void {
-    const s = decodeSnapshot(payload);
-    if (this.arena) this.arena.applySnapshot(s);
-    else this.arena = new Arena(s);
-    this.renderer.attach(this.arena);
+    if (!this.drawing) {
+      if (this.early.length < MAX_EARLY) this.early.push({ snapshot: true, payload });
+      return;
+    }
+    this.drawing.snapshot(payload);
     this.snapshots++;
     this.learnColors();
   }
 
   private onTick(payload: unknown): void {
-    const a = this.arena;
-    if (!a) return;
-    const t = decodeTick(payload);
-    // A tick sent before a seek's snapshot (already covered by it) is skipped.
-    if (t.tick <= a.tick) return;
-    a.applyTick(t);
+    if (!this.drawing) {
+      if (this.early.length < MAX_EARLY) this.early.push({ snapshot: false, payload });
+      return;
+    }
+    if (!this.drawing.tick(payload)) return;
     this.ticks++;
-    // The seats arrive with a round's start (the first snapshot has none).
-    if (t.events.some((e) => e.type === "round_start")) this.learnColors();
+    // Players are seated as the match goes (Curve: at a round's start; the first
+    // snapshot has none): a look at up to eight seats per tick.
+    this.learnColors();
   }
 
   private onEnd(m: { verified: boolean; standings: Standing[] }): void {
@@ -228,7 +254,8 @@ export class ReplayView {
   }
 
   private updateUi(): void {
-    const position = this.arena ? this.arena.tick - this.start : 0;
+    const at = this.drawing?.at;
+    const position = at != null ? at - this.start : 0;
     if (!this.scrubbing) {
       this.scrub.value = String(position);
       this.showClock(position);

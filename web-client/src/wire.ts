@@ -1,41 +1,11 @@
-// Wire types of a `room:<id>` topic (docs/PROTOCOL.md) and their MessagePack decoding.
-// Positions and radii are integers in wire units (1/pos_scale px); headings are u16
-// binary angles (65536 = one turn, 0 = +x, clockwise on screen).
+// Wire types every room shares (docs/PROTOCOL.md): seat colours, the join reply, the JSON
+// lifecycle events, and how a binary game payload (or its JSON form) becomes a value.
+// Each game's own payloads are in `games/<id>/wire.ts`.
 
 import { decode } from "@msgpack/msgpack";
 
+/** A room's phase as lifecycle events name it (`round_over` is Curve's alone). */
 export type Phase = "waiting" | "countdown" | "playing" | "round_over" | "finished";
-
-export type ItemKind =
-  | "speed_self"
-  | "speed_others"
-  | "slow_self"
-  | "slow_others"
-  | "thin_self"
-  | "fat_others"
-  | "reverse_others"
-  | "ghost_self"
-  | "wrap_all"
-  | "clear_all";
-
-export const ITEM_KINDS: ItemKind[] = [
-  "speed_self",
-  "speed_others",
-  "slow_self",
-  "slow_others",
-  "thin_self",
-  "fat_others",
-  "reverse_others",
-  "ghost_self",
-  "wrap_all",
-  "clear_all",
-];
-
-/** Draw kind of a head move: still, solid, gap, wrap. */
-export const Draw = { Still: 0, Solid: 1, Gap: 2, Wrap: 3 } as const;
-export type Draw = (typeof Draw)[keyof typeof Draw];
-
-export const HEADING_TURN = 65536;
 
 export const SEAT_COLORS = [
   "#ff4136",
@@ -52,162 +22,50 @@ export function seatColor(seat: number): string {
   return SEAT_COLORS[seat % SEAT_COLORS.length];
 }
 
-export interface ArenaConfig {
-  w: number;
-  h: number;
-  tick_hz: number;
-  pos_scale: number;
-  item_radius: number;
-}
-
-export interface PlayerState {
-  seat: number;
-  id: string;
-  name: string;
-  color: string;
-  score: number;
-  ready: boolean;
-  connected: boolean;
-  alive: boolean;
-  x: number;
-  y: number;
-  heading: number;
-  radius: number;
-  gap: boolean;
-  pen: boolean;
-  /** The head at full precision and the last input `seq` applied (newer servers). */
-  exact?: ExactHead;
-}
-
-/** A head at full precision: 1/1024 px and a u32 heading (docs/PROTOCOL.md, prediction). */
-export interface ExactHead {
-  fx: number;
-  fy: number;
-  hf: number;
-  seq?: number | null;
-}
-
-export interface Polyline {
-  seat: number;
-  r: number;
-  pts: number[];
-}
-
-export interface Item {
-  id: number;
-  kind: ItemKind;
-  x: number;
-  y: number;
-}
-
-export interface Effect {
-  id: number;
-  kind: ItemKind;
-  by: number;
-  targets: number[];
-  ends_at: number;
-}
-
-export interface Snapshot {
-  tick: number;
-  phase: Phase;
-  round: number;
-  phase_ends_at: number | null;
-  target: number;
-  config: ArenaConfig;
-  players: PlayerState[];
-  trails: Polyline[];
-  items: Item[];
-  effects: Effect[];
-}
-
-export interface HeadUpdate {
-  s: number;
-  x: number;
-  y: number;
-  h: number;
-  d: Draw;
-  /** The last input `seq` applied to this seat, when it changed (newer servers). */
-  a?: number;
-}
-
-export interface RoundPlayer {
-  seat: number;
-  id: string;
-  name: string;
-  color: string;
-  score: number;
-  x: number;
-  y: number;
-  heading: number;
-  /** The spawn heading as a u32 binary angle (newer servers). */
-  hf?: number;
-  radius: number;
-  connected: boolean;
-}
-
-export interface SeatScore {
-  seat: number;
-  score: number;
-}
-
-export type DeathCause = "wall" | "trail" | "head_on" | "left";
-
-export type TickEvent =
-  | { type: "round_start"; round: number; target: number; players: RoundPlayer[] }
-  | { type: "phase"; phase: Phase; round: number; ends_at: number | null }
-  | { type: "gap"; seat: number; on: boolean }
-  | { type: "death"; seat: number; cause: DeathCause; by: number | null }
-  | { type: "score"; seat: number; score: number; delta: number }
-  | { type: "item_spawn"; item: Item }
-  | { type: "item_pickup"; id: number; seat: number }
-  | { type: "effect_start"; effect: Effect }
-  | { type: "effect_end"; id: number }
-  | { type: "radius"; seat: number; r: number }
-  | { type: "clear" }
-  | { type: "round_end"; round: number; winner: number | null; scores: SeatScore[] }
-  | { type: "match_end"; winner: number | null; scores: SeatScore[] }
-  | { type: "connection"; seat: number; connected: boolean }
-  | { type: "left"; seat: number };
-
-export interface Tick {
-  tick: number;
-  heads: HeadUpdate[];
-  events: TickEvent[];
-}
-
 // --- JSON lifecycle events -------------------------------------------------------
 
 /** How a client is in a room: `phx_join`'s `as`, and the join reply's `you.role`. */
 export type Role = "player" | "spectator";
 
-/** The room's motion rules, from the join reply's config. */
-export interface Motion {
-  speed_px_per_s: number;
-  turn_rate_mrad_per_s: number;
-}
-
 /** The reply to a room's `phx_join` (Rust: `kurve_shared::room::RoomJoined`). */
 export interface RoomJoinReply {
   you: { id: string; role: Role; color?: string; seat?: number };
-  config: {
-    tick_hz: number;
-    send_hz: number;
-    arena: { w: number; h: number };
-    pos_scale: number;
-    item_radius: number;
-    motion: Motion;
-    max_players: number;
-    name: string;
-    lobby: string;
-    room_id: string;
-  };
+  config: RoomConfig;
+}
+
+/**
+ * A join reply's `config`: the runtime's fields, beside which each game puts its own
+ * (its wire module types them: `games/<id>/wire.ts`). A replay's `config` also has `game`.
+ */
+export interface RoomConfig {
+  /** The game the room runs; absent from servers older than the second game: Curve. */
+  game?: string;
+  tick_hz: number;
+  send_hz: number;
+  max_players: number;
+  name: string;
+  lobby: string;
+  room_id: string;
 }
 
 /** `match_saved` on a room (Rust: `kurve_shared::room::MatchSaved`). */
 export interface MatchSaved {
   match_id: number;
   replay: string;
+}
+
+/** A room as a lobby lists it (`room_added`, `room_updated`, `GET /api/rooms`; Rust: `kurve_shared::lobby::RoomSummary`). */
+export interface RoomSummary {
+  id: string;
+  name: string;
+  lobby: string;
+  /** The game it plays (absent from servers older than the second game: Curve). */
+  game?: string;
+  phase: "waiting" | "countdown" | "playing" | "finished";
+  players: { id: string; name: string }[];
+  spectators: number;
+  max_players: number;
+  private: boolean;
 }
 
 /** The reply to `create_room` and `quick_join` (Rust: `kurve_shared::room::RoomCreated`). */
@@ -261,7 +119,7 @@ export interface MatchEndMsg {
  * A game payload as a value: binary payloads (WebSocket V2) are MessagePack; over
  * long-poll the same document arrives already as JSON (docs/PROTOCOL.md, "JSON forms").
  */
-function unpack(payload: unknown): unknown {
+export function unpack(payload: unknown): unknown {
   if (payload instanceof Uint8Array) return decode(payload);
   if (payload instanceof ArrayBuffer) return decode(new Uint8Array(payload));
   if (ArrayBuffer.isView(payload)) {
@@ -271,41 +129,8 @@ function unpack(payload: unknown): unknown {
   throw new Error("expected a game payload");
 }
 
-function num(v: unknown): number {
+/** A MessagePack integer as a number (a u64 may decode as a bigint). */
+export function num(v: unknown): number {
   if (typeof v === "bigint") return Number(v);
   return typeof v === "number" ? v : 0;
-}
-
-/** Decodes a `snapshot` payload (binary, or its JSON form). */
-export function decodeSnapshot(payload: unknown): Snapshot {
-  const s = unpack(payload) as Snapshot;
-  s.tick = num(s.tick);
-  s.phase_ends_at = s.phase_ends_at == null ? null : num(s.phase_ends_at);
-  s.players ??= [];
-  s.trails ??= [];
-  s.items ??= [];
-  s.effects ??= [];
-  return s;
-}
-
-/** Decodes a `tick` payload, binary or JSON (`events` may be omitted on the wire). */
-export function decodeTick(payload: unknown): Tick {
-  return normalizeTick(unpack(payload) as Tick);
-}
-
-/**
- * Decodes a binary `ticks` payload: consecutive ticks in order, sent when the room's
- * send rate (`config.send_hz`) is below its tick rate.
- */
-export function decodeTicks(payload: unknown): Tick[] {
-  const ts = unpack(payload);
-  if (!Array.isArray(ts)) throw new Error("ticks: expected an array");
-  return ts.map((t) => normalizeTick(t as Tick));
-}
-
-function normalizeTick(t: Tick): Tick {
-  t.tick = num(t.tick);
-  t.heads ??= [];
-  t.events ??= [];
-  return t;
 }

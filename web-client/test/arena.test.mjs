@@ -1,4 +1,4 @@
-// src/arena.ts, the client's reconstruction of a room (docs/PROTOCOL.md, "Room payloads"):
+// src/games/curve/arena.ts, the client's reconstruction of a room (docs/PROTOCOL.md, "Room payloads"):
 // the drawing rules of head moves (solid appends to the open polyline or starts one, gap
 // and wrap close the pen), the events, the tick sequence, and — over a match played by
 // the Rust simulation (`kurve-sim-trace`, as test/predict.test.mjs) — that every head is
@@ -14,8 +14,8 @@ import { fileURLToPath } from "node:url";
 import { encode } from "@msgpack/msgpack";
 import { loadTs } from "./ts.mjs";
 
-const { Arena, OutOfSequence, polylinePoints } = await loadTs("arena.ts");
-const { decodeSnapshot, decodeTick } = await loadTs("wire.ts");
+const { Arena, OutOfSequence, polylinePoints } = await loadTs("games/curve/arena.ts");
+const { decodeSnapshot, decodeTick } = await loadTs("games/curve/wire.ts");
 
 const CONFIG = { w: 800, h: 600, tick_hz: 60, pos_scale: 32, item_radius: 320 };
 

@@ -1,4 +1,4 @@
-// The TypeScript port of the motion rules (src/predict.ts) against the Rust simulation:
+// The TypeScript port of the motion rules (src/games/curve/predict.ts) against the Rust simulation:
 // `kurve-sim-trace` plays a scripted match (random steering, items every 0.3–0.7 s) and
 // prints every tick message and every head at full precision; the port, fed only what a
 // client receives (the tick messages and its own inputs), must reproduce every head of
@@ -47,7 +47,7 @@ const AHEAD = 24;
 
 for (const seed of [7, 11]) {
   test(`the port reproduces every head of a scripted match exactly (seed ${seed})`, async (t0) => {
-    const { OwnHead, Motion } = await loadTs("predict.ts");
+    const { OwnHead, Motion } = await loadTs("games/curve/predict.ts");
     const tr = trace(seed, 4, 7200);
     const rules = rulesOf(tr.config);
     const m = new Motion(rules);
@@ -130,7 +130,7 @@ for (const seed of [7, 11]) {
 }
 
 test("a resync snapshot resets the shadow exactly, acks included", async () => {
-  const { OwnHead } = await loadTs("predict.ts");
+  const { OwnHead } = await loadTs("games/curve/predict.ts");
   const tr = trace(7, 3, 1500);
   const rules = rulesOf(tr.config);
   const a = new OwnHead(0, rules);

@@ -1,4 +1,4 @@
-// src/wire.ts: the `snapshot`, `tick` and `ticks` payloads of a room (docs/PROTOCOL.md,
+// src/games/curve/wire.ts: the `snapshot`, `tick` and `ticks` payloads of a room (docs/PROTOCOL.md,
 // "Room payloads") decode from MessagePack as the server encodes them (rmp_serde, named
 // fields, integers in their shortest form, `events` omitted when empty) and from their
 // JSON form (long-poll, V1) to the same values; anything else is refused.
@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
 import { loadTs } from "./ts.mjs";
 
-const { decodeSnapshot, decodeTick, decodeTicks, seatColor, SEAT_COLORS } = await loadTs("wire.ts");
+const { decodeSnapshot, decodeTick, decodeTicks, seatColor, SEAT_COLORS } = await loadTs("games/curve/wire.ts");
 
 /** Bytes from hex digits; `#` starts a comment to the end of the line. */
 const hex = (s) =>

@@ -1,15 +1,15 @@
 // The `room:<id>` channel of one room view: the join (as a player, or as a spectator when
 // the seats are gone), the automatic rejoins, room presence, and every event the room
 // sends, handed to the view's `RoomEvents` as it arrives. Nothing here decodes a payload
-// or keeps game state.
+// or keeps game state, and nothing here knows which game the room runs.
 
-import { Presence, type Channel, type Push } from "phoenix";
+import { Presence, type Channel } from "phoenix";
 import type { Connection } from "../conn";
 import { toast } from "../dom";
 import { reasonText } from "../labels";
 import type { MatchEndMsg, MatchSaved, PhaseMsg, Role, RoomJoinReply, RoundEndMsg } from "../wire";
 
-export type { Motion, Role } from "../wire";
+export type { Role } from "../wire";
 /** The join reply, as the view reads it. */
 export type JoinReply = RoomJoinReply;
 
@@ -145,13 +145,30 @@ export class RoomChannel {
     (this.channel as unknown as { trigger(event: string, payload: object): void }).trigger("phx_error", {});
   }
 
-  /** A steering input, numbered (`seq`) so ticks can acknowledge it; no reply comes. */
-  input(turn: number, seq: number): void {
-    this.channel.push("input", { turn, seq });
+  /**
+   * A game's input, as that game's rules read it (Curve: `{turn, seq}`); numbered (`seq`)
+   * where ticks acknowledge it. No reply comes.
+   */
+  input(payload: Record<string, unknown>): void {
+    this.channel.push("input", payload);
   }
 
-  ready(want: boolean): Push {
-    return this.channel.push("ready", { ready: want });
+  /**
+   * Says whether this player is ready; `settled(ok)` runs once the server answered (a
+   * refusal or no answer is shown as a toast).
+   */
+  ready(want: boolean, settled: (ok: boolean) => void): void {
+    this.channel
+      .push("ready", { ready: want })
+      .receive("ok", () => settled(true))
+      .receive("error", (r: { reason?: string }) => {
+        settled(false);
+        toast(reasonText(r?.reason), "error");
+      })
+      .receive("timeout", () => {
+        settled(false);
+        toast("No answer from the server.", "error");
+      });
   }
 
   leave(): void {

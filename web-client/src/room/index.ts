@@ -1,47 +1,45 @@
-// Room view (`room:<id>`): the arena from `snapshot` + every `tick`, the player list with
-// live scores, countdown / round / match overlays, ready, steering, spectating. This
-// module ties the parts together; each part is one concept:
+// The room page (`#/room/<id>`, `#/watch/<id>`): joins the room's channel, and once the
+// join reply names the room's game (`config.game`, absent = Curve), shows that game's
+// view (games/index.ts) and hands it everything the channel brings. The page itself
+// knows no game:
 //
 //   channel.ts    the room channel: join, rejoins, presence, the events it brings
-//   playout.ts    snapshot and ticks → the arena, the playout buffer, own-head prediction
-//   lifecycle.ts  the JSON lifecycle events → ready, banner, standings, the saved match
-//   keys.ts       keyboard and touch → a turn
-//   view.ts       the page: canvas, overlays, side cards
+//   lifecycle.ts  the JSON lifecycle events → ready, banner, standings (games share it)
+//   games/…       each game's view: decoding, state, drawing, keys
 //
-// Each imports none of the others except for types (view and playout read the channel's
-// `Role`, `Member` and `Motion`; view reads lifecycle's `Banner`).
+// Imports run one way: this page → games/index.ts → games/<id>/ → channel, lifecycle.
 
 import type { Connection } from "../conn";
-import { toast } from "../dom";
-import { reasonText } from "../labels";
+import { h, toast } from "../dom";
+import { viewsFor } from "../games";
+import type { RoomContext, RoomGameView } from "../games/types";
 import type { Lobby } from "../lobby";
-import { ArenaRenderer } from "../render";
-import { RoomChannel, type Member, type Role } from "./channel";
-import { Steering } from "./keys";
-import { Lifecycle } from "./lifecycle";
-import { Playout } from "./playout";
-import { RoomDom } from "./view";
+import { RoomChannel, type JoinReply, type Member, type Role } from "./channel";
 
 export type { Role } from "./channel";
 
 /** How often the round trip is measured (a Phoenix heartbeat on the socket), ms. */
 const PING_EVERY_MS = 1000;
+/** Game payloads kept while the join reply that names the game is still on its way. */
+const MAX_EARLY_EVENTS = 600;
+
+/** What the channel brought before the game's view existed, replayed to it in order. */
+type Early = (view: RoomGameView) => void;
 
 export class RoomView {
+  /** The page: a placeholder until the game's view replaces what it holds. */
   readonly el: HTMLElement;
-  /** Set from the join reply; not shown. */
-  color: string | null = null;
+  /** The game the room runs, once the join reply said it. */
+  game: string | null = null;
+  private view: RoomGameView | null = null;
+  private early: Early[] = [];
   private members: Member[] = [];
-  private roomName: string;
   private channel: RoomChannel;
-  private playout: Playout;
-  private lifecycle = new Lifecycle();
-  private steering: Steering;
-  private dom: RoomDom;
-  private renderer: ArenaRenderer;
-  private raf = 0;
   private pingTimer = 0;
   private unsubRooms: () => void;
+  private ctx: RoomContext;
+  /** Asked for before the game's view existed (`window.__kurve.recordFingerprints()`). */
+  private wantFingerprints: Map<number, string> | null = null;
 
   constructor(
     private conn: Connection,
@@ -53,81 +51,50 @@ export class RoomView {
     private onExit: (message?: string) => void,
     onSwitch: (id: string, as: Role) => void,
   ) {
-    this.roomName = lobby.rooms.get(roomId)?.name ?? roomId;
-    this.dom = new RoomDom(roomId, this.roomName, {
-      ready: () => this.toggleReady(),
-      leave: () => this.onExit(),
-      watch: (id) => onSwitch(id, "spectator"),
-    });
-    this.el = this.dom.el;
-    this.renderer = new ArenaRenderer(this.dom.canvas);
-    this.playout = new Playout(this.renderer, myId, () => this.role === "player", {
-      resync: () => this.channel.rejoin(),
-      snapshotApplied: () => this.dom.invalidate(),
-      backToWaiting: () => this.lifecycle.backToWaiting(),
-    });
-
-    this.steering = new Steering(this.dom.touch, {
-      turn: (turn) => this.sendTurn(turn),
-      ready: () => {
-        const a = this.playout.arena;
-        if (a?.phase === "waiting" || !a) this.toggleReady();
-      },
-    });
-
+    const roomName = lobby.rooms.get(roomId)?.name ?? roomId;
+    // `display: contents`: the game's page lays out as if it were the page itself.
+    this.el = h("div", { class: "room-host", "data-room-id": roomId });
+    this.el.appendChild(placeholder(roomId, roomName));
     this.unsubRooms = lobby.onRooms(() => this.renderOtherRooms());
-    this.renderOtherRooms();
     this.channel = new RoomChannel(conn, roomId, as, password, {
       joined: (reply, first) => {
-        this.playout.joined();
-        this.playout.seat = reply.you?.seat ?? null;
-        this.color = reply.you?.color ?? null;
-        if (reply.config?.name) this.roomName = reply.config.name;
-        this.playout.motion = reply.config?.motion ?? null;
-        this.dom.setTitle(this.roomName);
-        this.dom.setRole(this.role);
-        if (first && this.role === "spectator") toast(`Watching ${this.roomName}`);
-        this.dom.invalidate();
+        const view = this.show(reply);
+        if (!view) return;
+        view.joined(reply, first);
+        // What came before the reply follows it, as it would have on the wire.
+        const early = this.early;
+        this.early = [];
+        for (const f of early) f(view);
+        if (first && this.role === "spectator") toast(`Watching ${reply.config?.name ?? roomName}`);
       },
       members: (list) => {
         this.members = list;
-        this.dom.invalidate();
+        this.view?.members(list);
       },
-      snapshot: (payload) => this.playout.onSnapshot(payload),
-      tick: (payload) => this.playout.onTick(payload),
-      ticks: (payload) => this.playout.onTicks(payload),
-      phase: (m) => {
-        this.lifecycle.phase(m);
-        this.dom.invalidate();
-      },
-      roundStart: () => this.lifecycle.roundStart(),
-      roundEnd: (m) => {
-        this.lifecycle.roundEnd(m, performance.now());
-        this.dom.invalidate();
-      },
-      matchEnd: (m) => {
-        this.lifecycle.matchEnd(m);
-        this.dom.invalidate();
-        void this.lobby.refreshLeaderboard();
-      },
-      matchSaved: (id) => {
-        this.lifecycle.matchSaved(id);
-        this.dom.invalidate();
-      },
-      errored: () => this.playout.expectSnapshot(),
+      snapshot: (payload) => this.pass((v) => v.snapshot(payload)),
+      tick: (payload) => this.pass((v) => v.tick(payload)),
+      ticks: (payload) => this.pass((v) => v.ticks(payload)),
+      phase: (m) => this.pass((v) => v.phase(m)),
+      roundStart: () => this.pass((v) => v.roundStart?.()),
+      roundEnd: (m) => this.pass((v) => v.roundEnd?.(m)),
+      matchEnd: (m) => this.pass((v) => v.matchEnd(m)),
+      matchSaved: (id) => this.pass((v) => v.matchSaved(id)),
+      errored: () => this.view?.errored(),
       exit: (message) => this.onExit(message),
     });
-
-    const loop = () => {
-      this.raf = requestAnimationFrame(loop);
-      this.updateUi();
+    this.ctx = {
+      roomId,
+      roomName,
+      myId,
+      channel: this.channel,
+      leave: () => this.onExit(),
+      watch: (id) => onSwitch(id, "spectator"),
+      matchEnded: () => void this.lobby.refreshLeaderboard(),
     };
-    this.raf = requestAnimationFrame(loop);
+
     const ping = () => {
       try {
-        this.conn.socket.ping((rtt: number) => {
-          this.playout.clock.rttMs = rtt;
-        });
+        this.conn.socket.ping((rtt: number) => this.view?.rtt(rtt));
       } catch {
         // Not connected (or a transport without pings): try again at the next beat.
       }
@@ -136,13 +103,39 @@ export class RoomView {
     this.pingTimer = window.setInterval(ping, PING_EVERY_MS);
   }
 
+  /**
+   * The view of the game the join reply names, made and shown the first time; null when
+   * this client cannot draw that game (the page then closes).
+   */
+  private show(reply: JoinReply): RoomGameView | null {
+    const views = viewsFor(reply.config);
+    if (!views) {
+      this.onExit(`This room runs a game this page cannot show (${String(reply.config?.game)}). Reload to update.`);
+      return null;
+    }
+    if (this.view && this.game === views.id) return this.view;
+    this.view?.destroy();
+    this.game = views.id;
+    const view = views.room(this.ctx);
+    this.view = view;
+    if (this.wantFingerprints && "fingerprints" in view) view.fingerprints = this.wantFingerprints;
+    this.el.replaceChildren(view.el);
+    view.members(this.members);
+    this.renderOtherRooms();
+    return view;
+  }
+
+  /** Hands an event to the game's view, or keeps it until the view exists. */
+  private pass(f: Early): void {
+    if (this.view) f(this.view);
+    else if (this.early.length < MAX_EARLY_EVENTS) this.early.push(f);
+  }
+
   destroy(): void {
-    this.playout.destroy();
-    cancelAnimationFrame(this.raf);
+    this.view?.destroy();
+    this.view = null;
     clearInterval(this.pingTimer);
     this.unsubRooms();
-    this.steering.destroy();
-    this.renderer.destroy();
     this.channel.leave();
   }
 
@@ -153,115 +146,44 @@ export class RoomView {
 
   /** Per-tick fingerprints, when a test asks for them (`window.__kurve.recordFingerprints()`). */
   get fingerprints(): Map<number, string> | null {
-    return this.playout.fingerprints;
+    return this.view ? (this.view.fingerprints ?? null) : this.wantFingerprints;
   }
 
   set fingerprints(m: Map<number, string> | null) {
-    this.playout.fingerprints = m;
-  }
-
-  private sendTurn(turn: number): void {
-    this.dom.setTurn(turn);
-    if (this.role !== "player") return;
-    // Numbered so the server can say which input each tick applied (docs/PROTOCOL.md).
-    const seq = this.playout.nextSeq();
-    this.channel.input(turn, seq);
-    this.playout.sent(seq, turn);
-  }
-
-  private toggleReady(): void {
-    if (this.role !== "player") return;
-    const want = !this.lifecycle.ready;
-    this.dom.setReadyPending(true);
-    this.channel
-      .ready(want)
-      .receive("ok", () => {
-        this.lifecycle.ready = want;
-        this.dom.setReadyPending(false);
-        this.dom.invalidate();
-      })
-      .receive("error", (r: { reason?: string }) => {
-        this.dom.setReadyPending(false);
-        toast(reasonText(r?.reason), "error");
-      })
-      .receive("timeout", () => {
-        this.dom.setReadyPending(false);
-        toast("No answer from the server.", "error");
-      });
-  }
-
-  private updateUi(): void {
-    const p = this.playout;
-    const now = performance.now();
-    this.dom.updateNet({ rttMs: p.clock.rttMs, predicting: p.predicting, resyncedAt: p.resyncedAt }, now);
-    if (this.lifecycle.expire(now)) this.dom.invalidate();
-    const l = this.lifecycle;
-    this.dom.update({
-      arena: p.arena,
-      members: this.members,
-      myId: this.myId,
-      role: this.role,
-      seat: p.seat,
-      roomName: this.roomName,
-      ready: l.ready,
-      banner: l.banner,
-      standings: l.standings,
-      savedMatch: l.savedMatch,
-      awaitingSnapshot: p.awaitingSnapshot,
-    });
+    this.wantFingerprints = m;
+    if (this.view && "fingerprints" in this.view) this.view.fingerprints = m;
   }
 
   private renderOtherRooms(): void {
-    this.dom.renderOtherRooms([...this.lobby.rooms.values()].filter((r) => r.id !== this.roomId));
+    this.view?.otherRooms([...this.lobby.rooms.values()].filter((r) => r.id !== this.roomId));
   }
 
-  /** `window.kurve.debug()` (CONTRACT §10). */
+  /** `window.kurve.debug()` (CONTRACT §10): the game's; null until the game is known. */
   netDebug() {
-    return this.playout.netDebug();
+    return this.view ? this.view.netDebug() : null;
   }
 
-  /** `window.kurve.bench()`: what tests/e2e/bench/keypress.js measures. */
+  /** `window.kurve.bench()`: what tests/e2e/bench/keypress.js measures (games that measure it). */
   netBench() {
-    return this.playout.netBench();
+    return this.view?.netBench ? this.view.netBench() : null;
   }
 
   /** Read-only state for tests and debugging (`window.__kurve.room`). */
   debug() {
-    const a = this.playout.arena;
-    return {
-      id: this.roomId,
-      role: this.role,
-      seat: this.playout.mySeat(),
-      turn: this.steering.turn,
-      ready: this.lifecycle.ready,
-      snapshots: this.playout.snapshots,
-      resyncs: this.playout.resyncs,
-      frames: this.renderer.frames,
-      awaitingSnapshot: this.playout.awaitingSnapshot,
-      phase: a?.phase ?? null,
-      tick: a?.tick ?? null,
-      round: a?.round ?? null,
-      target: a?.target ?? null,
-      trails: a?.trails.length ?? 0,
-      items: a?.items.map((i) => ({ ...i })) ?? [],
-      effects: a?.effects.map((e) => ({ ...e })) ?? [],
-      players:
-        a?.players.map((p) => ({
-          seat: p.seat,
-          id: p.id,
-          name: p.name,
-          color: p.color,
-          score: p.score,
-          alive: p.alive,
-          ready: p.ready,
-          connected: p.connected,
-          x: p.pos[0],
-          y: p.pos[1],
-          heading: p.heading,
-          radius: p.radius,
-          gap: p.gap,
-        })) ?? [],
-      fingerprint: a ? a.fingerprint() : null,
-    };
+    if (this.view) return { game: this.game, ...this.view.debug() };
+    return { id: this.roomId, game: null, role: this.role, myId: this.myId, snapshots: 0, phase: null, tick: null, players: [] };
   }
+}
+
+/** What the page shows until the join reply names the game. */
+function placeholder(roomId: string, roomName: string): HTMLElement {
+  return h(
+    "section",
+    { class: "room view", id: "view-room", "data-room-id": roomId, "data-phase": "joining" },
+    h(
+      "div",
+      { class: "stage" },
+      h("div", { class: "canvas-wrap" }, h("div", { class: "overlay show" }, h("div", { class: "panel" }, h("p", { class: "kicker" }, roomName), h("p", { class: "big-text" }, "Joining…")))),
+    ),
+  );
 }

@@ -3,19 +3,15 @@
 // scores, spectators, power-ups, other rooms) and the touch buttons. It draws from a
 // `RoomState` each animation frame, and only touches the page when what it shows changed.
 
-import type { Arena } from "../arena";
-import { dot, h, replace, toast } from "../dom";
-import { PHASE_LABEL } from "../labels";
-import type { RoomSummary } from "../lobby";
-import { ITEM_COLORS, ITEM_LABELS, drawItemGlyph, itemTarget } from "../render";
-import { ITEM_KINDS, seatColor, type MatchEndMsg } from "../wire";
-import type { Member, Role } from "./channel";
-import type { Banner } from "./lifecycle";
-
-/** How long the "resynced" notice shows, ms. */
-const RESYNC_NOTICE_MS = 2500;
-/** Other rooms listed beside the arena. */
-const OTHER_ROOMS_SHOWN = 8;
+import { dot, h, replace } from "../../dom";
+import { PHASE_LABEL } from "../../labels";
+import type { Member, Role } from "../../room/channel";
+import { renderOtherRooms, resultsPanel, roomHead, showNet, type NetState } from "../../room/chrome";
+import type { Banner } from "../../room/lifecycle";
+import type { MatchEndMsg, RoomSummary } from "../../wire";
+import type { Arena } from "./arena";
+import { ITEM_COLORS, ITEM_LABELS, drawItemGlyph, itemTarget } from "./render";
+import { ITEM_KINDS, seatColor } from "./wire";
 
 /** What the page shows of a room, read each frame. */
 export interface RoomState {
@@ -31,14 +27,6 @@ export interface RoomState {
   standings: MatchEndMsg | null;
   savedMatch: number | null;
   awaitingSnapshot: boolean;
-}
-
-/** The round-trip line. */
-export interface NetState {
-  rttMs: number | null;
-  predicting: boolean;
-  /** When the last snapshot replaced the arena (`performance.now()`). */
-  resyncedAt: number;
 }
 
 export interface RoomDomHandlers {
@@ -150,20 +138,11 @@ export class RoomDom {
     this.otherRoomsEl = h("ul", { class: "other-rooms", id: "other-rooms" });
     this.readyBtn = h("button", { class: "btn primary big", id: "ready-btn" }, "Ready");
     this.readyBtn.addEventListener("click", () => on.ready());
-    const leave = h("button", { class: "btn ghost", id: "leave-btn" }, "← Lobby");
-    leave.addEventListener("click", () => on.leave());
-    const copy = h("button", { class: "btn small ghost", id: "copy-code", title: "Copy the room code" }, `Code ${roomId}`);
-    copy.addEventListener("click", () => {
-      void navigator.clipboard?.writeText(roomId).then(
-        () => toast("Room code copied"),
-        () => toast(`Room code: ${roomId}`),
-      );
-    });
 
     const side = h(
       "aside",
       { class: "room-side" },
-      h("div", { class: "card" }, h("div", { class: "room-head" }, leave, copy), this.titleEl, this.statusEl, this.netEl, this.readyBtn, h("p", { class: "hint keys player-only" }, h("kbd", {}, "←"), h("kbd", {}, "→"), " / ", h("kbd", {}, "A"), h("kbd", {}, "D"), " steer · ", h("kbd", {}, "Space"), " ready")),
+      h("div", { class: "card" }, roomHead(roomId, () => on.leave()), this.titleEl, this.statusEl, this.netEl, this.readyBtn, h("p", { class: "hint keys player-only" }, h("kbd", {}, "←"), h("kbd", {}, "→"), " / ", h("kbd", {}, "A"), h("kbd", {}, "D"), " steer · ", h("kbd", {}, "Space"), " ready")),
       h("div", { class: "card" }, h("h3", {}, "Scores"), this.playersEl, this.specEl),
       h("div", { class: "card effects-card" }, h("h3", {}, "Power-ups"), this.effectsEl, legend()),
       h("div", { class: "card rooms-mini" }, h("h3", {}, "Other rooms"), this.otherRoomsEl),
@@ -195,14 +174,7 @@ export class RoomDom {
 
   /** The round trip, and a notice for a while after a snapshot replaced the arena. */
   updateNet(n: NetState, now: number): void {
-    const rtt = n.rttMs === null ? "…" : `${Math.round(n.rttMs)} ms`;
-    const parts = [`round trip ${rtt}`];
-    if (!n.predicting) parts.push("prediction off");
-    const resynced = now - n.resyncedAt < RESYNC_NOTICE_MS;
-    if (resynced) parts.push("resynced");
-    const text = parts.join(" · ");
-    if (this.netEl.textContent !== text) this.netEl.textContent = text;
-    this.netEl.classList.toggle("resynced", resynced);
+    showNet(this.netEl, n, now);
   }
 
   update(s: RoomState): void {
@@ -314,37 +286,7 @@ export class RoomDom {
       o.classList.add("show");
       const st = s.standings;
       const colorOf = (id: string, seat: number) => rows.find((r) => r.id === id)?.color ?? seatColor(seat);
-      const winner = st.standings.find((x) => x.won);
-      replace(
-        o,
-        h(
-          "div",
-          { class: "panel results", id: "match-results" },
-          h("p", { class: "kicker" }, st.forfeit ? "Match over (forfeit)" : `Match over · ${st.rounds} rounds`),
-          h("h2", { class: "winner" }, winner ? `${winner.name} wins!` : "Draw"),
-          h(
-            "ol",
-            { class: "standings" },
-            ...st.standings.map((x) => {
-              const li = h(
-                "li",
-                { class: x.won ? "won" : "" },
-                h("span", { class: "place" }, `${x.place}.`),
-                dot(colorOf(x.id, x.seat)),
-                h("span", { class: "pname" }, x.name, x.left ? " (left)" : ""),
-                h("span", { class: "score" }, `${x.points}`),
-              );
-              return li;
-            }),
-          ),
-          s.savedMatch !== null
-            ? h("a", { class: "btn small", id: "match-replay", href: `#/replay/${s.savedMatch}` }, "Watch replay")
-            : null,
-          h("p", { class: "hint" }, "Back to the waiting room in a moment…"),
-        ),
-      );
-      const w = o.querySelector(".winner") as HTMLElement;
-      if (winner) w.style.color = colorOf(winner.id, winner.seat);
+      replace(o, resultsPanel(st, st.forfeit ? "Match over (forfeit)" : `Match over · ${st.rounds} rounds`, colorOf, s.savedMatch));
       return;
     }
     if (phase === "countdown" && secs !== null) {
@@ -398,25 +340,7 @@ export class RoomDom {
 
   /** The lobby's other rooms, each with a button to watch it. */
   renderOtherRooms(rooms: RoomSummary[]): void {
-    if (rooms.length === 0) {
-      replace(this.otherRoomsEl, h("li", { class: "empty" }, "No other rooms right now."));
-      return;
-    }
-    replace(
-      this.otherRoomsEl,
-      ...rooms.slice(0, OTHER_ROOMS_SHOWN).map((r) => {
-        const watch = h("button", { class: "btn small ghost", "data-action": "watch", "data-room-id": r.id }, "Watch");
-        watch.addEventListener("click", () => this.on.watch(r.id));
-        return h(
-          "li",
-          {},
-          h("span", { class: "rname" }, r.name || r.id),
-          h("span", { class: `badge phase ${r.phase}` }, PHASE_LABEL[r.phase] ?? r.phase),
-          h("span", { class: "rmeta" }, `${r.players.length}/${r.max_players}`),
-          watch,
-        );
-      }),
-    );
+    renderOtherRooms(this.otherRoomsEl, rooms, (id) => this.on.watch(id));
   }
 }
 

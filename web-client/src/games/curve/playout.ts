@@ -5,12 +5,11 @@
 // for a fresh snapshot. Each animation frame (`frame`) applies the ticks due and places
 // the heads the renderer draws.
 
-import { Arena, OutOfSequence } from "../arena";
-import { NetClock } from "../netclock";
-import { OwnHead, wireOf, type PathPoint } from "../predict";
-import type { ArenaRenderer } from "../render";
-import { decodeSnapshot, decodeTick, decodeTicks, type Tick } from "../wire";
-import type { Motion } from "./channel";
+import { Arena, OutOfSequence } from "./arena";
+import { NetClock } from "../../netclock";
+import { OwnHead, wireOf, type PathPoint } from "./predict";
+import type { ArenaRenderer } from "./render";
+import { decodeSnapshot, decodeTick, decodeTicks, type Motion, type Tick } from "./wire";
 
 /** The playout buffer never holds more than this many ticks (0.5 s): beyond, it catches up. */
 const MAX_BUFFERED_TICKS = 30;

@@ -1,0 +1,264 @@
+// Bumper's room view: the floe from `snapshot` + every `tick` through the playout buffer,
+// discs drawn between ticks, points and falls, countdown and match overlays, ready,
+// moving and dashing, spectating. The room page (room/index.ts) owns the channel and
+// hands this view what it brings. Parts:
+//
+//   wire.ts       the payloads and their decoding
+//   state.ts      snapshot + ticks → the room's state
+//   playout.ts    the playout buffer, discs between two ticks
+//   render.ts     the canvas
+//   keys.ts       keyboard → a `move` vector, a dash, ready
+//   view.ts       the page around the canvas
+//   (room/lifecycle.ts, shared: the JSON lifecycle events → ready, standings)
+//
+// No prediction: the own disc is drawn through the playout buffer as the others are
+// (its inputs are still numbered, and ticks acknowledge them: `ackSeq` in the debug view).
+
+import type { JoinReply, Member } from "../../room/channel";
+import { Lifecycle } from "../../room/lifecycle";
+import type { MatchEndMsg, PhaseMsg, RoomSummary } from "../../wire";
+import type { RoomContext, RoomGameView } from "../types";
+import { BumperKeys, type Move } from "./keys";
+import { BumperPlayout } from "./playout";
+import { BumperRenderer } from "./render";
+import { BumperDom } from "./view";
+import { bumperConfig, type BumperConfig, type Tick } from "./wire";
+
+export class BumperRoom implements RoomGameView {
+  readonly el: HTMLElement;
+  private memberList: Member[] = [];
+  private roomName: string;
+  /** This client's seat as the join reply said (the state's once it seats this user). */
+  private seat: number | null = null;
+  private playout: BumperPlayout;
+  private lifecycle = new Lifecycle();
+  private keys: BumperKeys;
+  private dom: BumperDom;
+  private renderer: BumperRenderer;
+  private raf = 0;
+  /** Inputs sent in this room view, numbered from 1 (`seq`). */
+  private seq = 0;
+
+  constructor(private ctx: RoomContext) {
+    this.roomName = ctx.roomName;
+    this.dom = new BumperDom(ctx.roomId, this.roomName, {
+      ready: () => this.toggleReady(),
+      leave: () => ctx.leave(),
+      watch: (id) => ctx.watch(id),
+    });
+    this.el = this.dom.el;
+    this.renderer = new BumperRenderer(this.dom.canvas);
+    this.playout = new BumperPlayout(bumperConfig(null), {
+      resync: () => ctx.channel.rejoin(),
+      snapshotApplied: () => {
+        this.renderer.attach(this.playout.state!);
+        this.renderer.mySeat = this.playing() ? this.mySeat() : null;
+        this.dom.invalidate();
+      },
+      applied: (t) => this.applied(t),
+    });
+    this.renderer.beforeFrame = (now) => this.playout.frame(now);
+    this.renderer.discAt = (seat) => this.playout.discAt(seat);
+    this.keys = new BumperKeys({
+      move: (v) => this.sendMove(v, false),
+      dash: () => this.sendMove(this.keys.move, true),
+      ready: () => {
+        const st = this.playout.state;
+        if (!st || st.phase === "waiting") this.toggleReady();
+      },
+    });
+
+    const loop = () => {
+      this.raf = requestAnimationFrame(loop);
+      this.updateUi();
+    };
+    this.raf = requestAnimationFrame(loop);
+  }
+
+  joined(reply: JoinReply): void {
+    const config: BumperConfig = bumperConfig(reply.config as Partial<BumperConfig>);
+    this.playout.joined(config);
+    this.seat = reply.you?.seat ?? null;
+    if (config.name) this.roomName = config.name;
+    this.dom.setTitle(this.roomName);
+    this.dom.setRole(this.role);
+    this.dom.invalidate();
+  }
+
+  members(list: Member[]): void {
+    this.memberList = list;
+    this.dom.invalidate();
+  }
+
+  snapshot(payload: unknown): void {
+    this.playout.onSnapshot(payload, performance.now());
+  }
+
+  tick(payload: unknown): void {
+    this.playout.onTick(payload, performance.now());
+  }
+
+  ticks(payload: unknown): void {
+    this.playout.onTicks(payload, performance.now());
+  }
+
+  phase(m: PhaseMsg): void {
+    this.lifecycle.phase(m);
+    this.dom.invalidate();
+  }
+
+  matchEnd(m: MatchEndMsg): void {
+    this.lifecycle.matchEnd(m);
+    this.dom.invalidate();
+    this.ctx.matchEnded();
+  }
+
+  matchSaved(matchId: number): void {
+    this.lifecycle.matchSaved(matchId);
+    this.dom.invalidate();
+  }
+
+  errored(): void {
+    this.playout.expectSnapshot();
+  }
+
+  rtt(ms: number): void {
+    this.playout.clock.rttMs = ms;
+  }
+
+  otherRooms(rooms: RoomSummary[]): void {
+    this.dom.renderOtherRooms(rooms);
+  }
+
+  destroy(): void {
+    this.playout.destroy();
+    cancelAnimationFrame(this.raf);
+    this.keys.destroy();
+    this.renderer.destroy();
+  }
+
+  get role() {
+    return this.ctx.channel.role;
+  }
+
+  /** Per-tick fingerprints, when a test asks for them (`window.__kurve.recordFingerprints()`). */
+  get fingerprints(): Map<number, string> | null {
+    return this.playout.fingerprints;
+  }
+
+  set fingerprints(m: Map<number, string> | null) {
+    this.playout.fingerprints = m;
+  }
+
+  private playing(): boolean {
+    return this.role === "player";
+  }
+
+  private mySeat(): number | null {
+    const me = this.playout.state?.players.find((p) => p.id === this.ctx.myId);
+    return me ? me.seat : this.seat;
+  }
+
+  /** A tick reached the state: its animations start; a new match may need the held keys again. */
+  private applied(t: Tick): void {
+    const st = this.playout.state!;
+    this.renderer.applied(st, t.ev, performance.now());
+    for (const e of t.ev) {
+      if (e.e === "phase" && e.phase === "waiting") this.lifecycle.backToWaiting();
+      // Keys held since before the match: the server hears them once play can use them.
+      if (e.e === "phase" && (e.phase === "countdown" || e.phase === "playing") && (this.keys.move[0] || this.keys.move[1])) {
+        this.sendMove(this.keys.move, false);
+      }
+    }
+    this.renderer.mySeat = this.playing() ? this.mySeat() : null;
+  }
+
+  /** Sends the held vector (with a dash when `dash`), numbered so ticks can acknowledge it. */
+  private sendMove(v: Move, dash: boolean): void {
+    this.dom.setMove(v);
+    if (this.role !== "player") return;
+    const seq = ++this.seq;
+    this.ctx.channel.input(dash ? { move: v, dash: true, seq } : { move: v, seq });
+  }
+
+  private toggleReady(): void {
+    if (this.role !== "player") return;
+    const want = !this.lifecycle.ready;
+    this.dom.setReadyPending(true);
+    this.ctx.channel.ready(want, (ok) => {
+      if (ok) this.lifecycle.ready = want;
+      this.dom.setReadyPending(false);
+      this.dom.invalidate();
+    });
+  }
+
+  private updateUi(): void {
+    const p = this.playout;
+    this.dom.updateNet({ rttMs: p.clock.rttMs, predicting: false, resyncedAt: p.resyncedAt }, performance.now());
+    const l = this.lifecycle;
+    this.dom.update({
+      state: p.state,
+      members: this.memberList,
+      myId: this.ctx.myId,
+      role: this.role,
+      roomName: this.roomName,
+      ready: l.ready,
+      standings: l.standings,
+      savedMatch: l.savedMatch,
+      awaitingSnapshot: p.awaitingSnapshot,
+    });
+  }
+
+  /** `window.kurve.debug()`: the discs as drawn this frame, in arena px; `tick` is the newest received. */
+  netDebug() {
+    const k = this.playout.config.pos_scale || 32;
+    return {
+      game: "bumper",
+      seat: this.playing() ? this.mySeat() : null,
+      tick: this.playout.received,
+      discs: this.playout.drawn().map((d) => ({ s: d.s, x: d.x / k, y: d.y / k })),
+    };
+  }
+
+  /** Read-only state for tests and debugging (`window.__kurve.room`). */
+  debug() {
+    const st = this.playout.state;
+    const me = st?.players.find((p) => p.id === this.ctx.myId);
+    return {
+      id: this.ctx.roomId,
+      role: this.role,
+      seat: this.mySeat(),
+      move: [...this.keys.move],
+      seq: this.seq,
+      ackSeq: me?.ack ?? null,
+      ready: this.lifecycle.ready,
+      snapshots: this.playout.snapshots,
+      resyncs: this.playout.resyncs,
+      frames: this.renderer.frames,
+      awaitingSnapshot: this.playout.awaitingSnapshot,
+      phase: st?.phase ?? null,
+      tick: st?.tick ?? null,
+      round: null,
+      target: st?.target ?? null,
+      floeR: st?.floeR ?? null,
+      clock: st?.clockSeconds() ?? null,
+      standings: this.lifecycle.standings ? JSON.parse(JSON.stringify(this.lifecycle.standings)) : null,
+      players:
+        st?.players.map((p) => ({
+          seat: p.seat,
+          id: p.id,
+          name: p.name,
+          color: p.color,
+          score: p.points,
+          points: p.points,
+          falls: p.falls,
+          alive: p.alive,
+          ready: p.ready,
+          connected: p.connected,
+          x: p.x,
+          y: p.y,
+        })) ?? [],
+      fingerprint: st ? st.fingerprint() : null,
+    };
+  }
+}
