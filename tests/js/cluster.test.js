@@ -178,7 +178,8 @@ test("the per-user room budget (3 open rooms) holds across nodes", async (t) => 
 /** Joins room:<id> on `socket`, recording the snapshot, every tick (payload kept) and errors. */
 function roomChannel(socket, id, params) {
   const channel = socket.channel(`room:${id}`, params);
-  const r = { channel, snapshots: [], ticks: [], byTick: new Map(), errors: [], oks: [] };
+  const r = { channel, snapshots: [], ticks: [], byTick: new Map(), errors: [], oks: [], phases: [] };
+  channel.on("phase", (payload) => r.phases.push(payload.phase));
   channel.on("snapshot", (buf) => r.snapshots.push({ at: r.ticks.length, snap: decode(new Uint8Array(buf)) }));
   channel.on("tick", (buf) => {
     const tick = decode(new Uint8Array(buf));
@@ -419,61 +420,105 @@ test("NATS away for 10 s: nodes stay up, and presence converges when it is back"
   await waitFor(() => ids.every((id) => presence.keys().includes(id)), 15000, "a sees members of b and c after the outage");
 });
 
-test("kill -9 of a node: its members leave the others' presence within 10 s, and its room is adopted and played on", async (t) => {
-  // A room made from c's lobby lands on the node with the fewest players: that node dies.
-  const host = await user("host");
-  const hostSocket = socketOn(t, "c", host.token);
-  const { channel: lobbyC } = await join(hostSocket, "lobby:main");
-  const id = (await push(lobbyC, "create_room", { name: "doomed", max_players: 2 })).response.room_id;
-  let doomed = null;
-  await waitFor(async () => {
-    doomed = JSON.parse((await get(nodes.a.http, "/api/rooms?lobby=main")).text).rooms.find((r) => r.id === id)?.node ?? null;
-    return doomed !== null;
-  }, 5000, "the room listed");
-  const [near, far] = ["a", "b", "c"].filter((n) => n !== doomed);
+/** Restarts any node killed by an earlier test, and waits until every node lists three. */
+async function allNodesUp() {
+  for (const [id, node] of Object.entries(nodes)) {
+    if (node.proc.exitCode !== null || node.proc.signalCode !== null) nodes[id] = await startNode(id);
+  }
+  for (const node of Object.values(nodes)) {
+    await waitFor(async () => {
+      const { status, text } = await get(node.http, "/api/cluster");
+      return status === 200 && JSON.parse(text).nodes.length === 3;
+    }, 20000, "three nodes in /api/cluster");
+  }
+}
 
-  const victim = await user("victim");
-  const watcher = await user("watcher");
-  const { presence } = await join(socketOn(t, near, watcher.token), "lobby:main");
-  const victimSocket = connect(nodes[doomed].url, victim.token, { reconnectAfterMs: () => 60000 });
-  t.after(() => disconnectAll(victimSocket));
-  await join(victimSocket, "lobby:main");
-  await waitFor(() => presence.keys().includes(victim.user.id), 10000, `the victim (on ${doomed}) seen on ${near}`);
+/** A malformed input of each game, and the field its refusal names. */
+const BAD_INPUT = { curve: [{ turn: 7 }, "turn"], bumper: [{ move: "east" }, "move"] };
 
-  // Played by one player on each of the two other nodes.
-  const [pa, pb] = [await user("adopta"), await user("adoptb")];
-  const ra = roomChannel(socketOn(t, near, pa.token), id, { as: "player" });
-  await ra.joined;
-  const rb = roomChannel(socketOn(t, far, pb.token), id, { as: "player" });
-  await rb.joined;
-  for (const r of [ra, rb]) assert.equal((await push(r.channel, "ready", {})).status, "ok");
-  await waitFor(() => ra.snapshots.length === 1 && ra.ticks.length > 120, 10000, "two seconds of play");
-  const seated = [pa.user.id, pb.user.id].sort();
+// The same adoption for every game: the second run restarts the node the first one killed.
+for (const game of ["curve", "bumper"]) {
+  test(`kill -9 of a node: its members leave the others' presence within 10 s, and its ${game} room is adopted and played on`, async (t) => {
+    await allNodesUp();
+    // A room made from c's lobby lands on the node with the fewest players: that node dies.
+    const host = await user("host");
+    const hostSocket = socketOn(t, "c", host.token);
+    const { channel: lobbyC } = await join(hostSocket, "lobby:main");
+    const created = await push(lobbyC, "create_room", { name: `doomed ${game}`, max_players: 2, game });
+    assert.equal(created.status, "ok", JSON.stringify(created));
+    const id = created.response.room_id;
+    let doomed = null;
+    await waitFor(async () => {
+      const room = JSON.parse((await get(nodes.a.http, "/api/rooms?lobby=main")).text).rooms.find((r) => r.id === id);
+      assert.equal(room?.game ?? game, game, `the room plays ${game}: ${JSON.stringify(room)}`);
+      doomed = room?.node ?? null;
+      return doomed !== null;
+    }, 5000, "the room listed");
+    const [near, far] = ["a", "b", "c"].filter((n) => n !== doomed);
 
-  const killedAt = Date.now();
-  nodes[doomed].proc.kill("SIGKILL");
-  await waitFor(() => !presence.keys().includes(victim.user.id), 10000, "the victim gone from the presence");
-  const left = Date.now() - killedAt;
-  assert.ok(left <= 10000, `left after ${left} ms`);
-  await waitFor(async () => JSON.parse((await get(nodes[near].http, "/api/cluster")).text).nodes.length === 2, 5000, `${doomed} gone from /api/cluster`);
+    const victim = await user("victim");
+    const watcher = await user("watcher");
+    const { presence } = await join(socketOn(t, near, watcher.token), "lobby:main");
+    const victimSocket = connect(nodes[doomed].url, victim.token, { reconnectAfterMs: () => 60000 });
+    t.after(() => disconnectAll(victimSocket));
+    await join(victimSocket, "lobby:main");
+    await waitFor(() => presence.keys().includes(victim.user.id), 10000, `the victim (on ${doomed}) seen on ${near}`);
 
-  // The room moves to a live node; both players get phx_error and their clients rejoin by themselves.
-  let adoptedBy = null;
-  await waitFor(async () => {
-    const { text } = await get(nodes[near].http, "/api/rooms?lobby=main");
-    adoptedBy = JSON.parse(text).rooms.find((r) => r.id === id)?.node ?? null;
-    return adoptedBy === near || adoptedBy === far;
-  }, 15000, "the room listed again, on a live node");
-  const adopted = Date.now() - killedAt;
-  await waitFor(() => ra.snapshots.length >= 2 && rb.snapshots.length >= 2, 20000, "fresh snapshots after the rejoin");
-  assert.ok(ra.errors.length >= 1 && rb.errors.length >= 1, "both players' channels errored when the node died");
-  const snap = ra.snapshots.at(-1).snap;
-  assert.notEqual(snap.phase, "waiting", `the match goes on (phase ${snap.phase})`);
-  assert.deepEqual(snap.players.map((p) => p.id).sort(), seated, "the same players are seated");
-  const mark = ra.ticks.length;
-  await waitFor(() => ra.ticks.length > mark + 60 && rb.ticks.length > 60, 10000, "ticks again on both nodes");
-  const after = ra.ticks.slice(ra.snapshots.at(-1).at);
-  assertConsecutive(after, "a player's ticks after the adoption");
-  assert.equal(after[0], snap.tick + 1, "ticks follow the new snapshot");
-  console.log(`# kill -9 of ${doomed}: presence left after ${left} ms; room adopted by ${adoptedBy}, listed after ${adopted} ms`);
-});
+    // Played by one player on each of the two other nodes.
+    const [pa, pb] = [await user("adopta"), await user("adoptb")];
+    const ra = roomChannel(socketOn(t, near, pa.token), id, { as: "player" });
+    await ra.joined;
+    const rb = roomChannel(socketOn(t, far, pb.token), id, { as: "player" });
+    await rb.joined;
+    for (const r of [ra, rb]) assert.equal(r.oks[0].config.game, game, `config.game: ${JSON.stringify(r.oks[0].config)}`);
+    // Inputs from another node are parsed by the room's game: a bad one is refused through the relay.
+    const [badInput, badField] = BAD_INPUT[game];
+    const refused = await push(rb.channel, "input", badInput);
+    assert.deepEqual(refused, { status: "error", response: { reason: "bad_payload", field: badField } }, `${JSON.stringify(badInput)} from ${far}: ${JSON.stringify(refused)}`);
+    for (const r of [ra, rb]) assert.equal((await push(r.channel, "ready", {})).status, "ok");
+    await waitFor(() => ra.snapshots.length === 1 && ra.ticks.length > 120 && rb.ticks.length > 120, 10000, "two seconds of ticks, on both nodes");
+    // Killed in play, not in the countdown.
+    await waitFor(() => ra.phases.includes("playing") && rb.phases.includes("playing"), 10000, "play begun, on both nodes");
+    const inPlay = rb.ticks.length;
+    await waitFor(() => rb.ticks.length > inPlay + 30, 5000, `half a second of play on ${far}`);
+    assertConsecutive(rb.ticks, `the ticks relayed to ${far}`);
+    const seated = [pa.user.id, pb.user.id].sort();
+    const seats = [ra, rb].map((r, i) => [r.oks[0].you.seat, [pa, pb][i].user.id]).sort();
+
+    const killedAt = Date.now();
+    nodes[doomed].proc.kill("SIGKILL");
+    await waitFor(() => !presence.keys().includes(victim.user.id), 10000, "the victim gone from the presence");
+    const left = Date.now() - killedAt;
+    assert.ok(left <= 10000, `left after ${left} ms`);
+    await waitFor(async () => JSON.parse((await get(nodes[near].http, "/api/cluster")).text).nodes.length === 2, 5000, `${doomed} gone from /api/cluster`);
+
+    // The room moves to a live node; both players get phx_error and their clients rejoin by themselves.
+    let adoptedBy = null;
+    await waitFor(async () => {
+      const { text } = await get(nodes[near].http, "/api/rooms?lobby=main");
+      adoptedBy = JSON.parse(text).rooms.find((r) => r.id === id)?.node ?? null;
+      return adoptedBy === near || adoptedBy === far;
+    }, 15000, "the room listed again, on a live node");
+    const adopted = Date.now() - killedAt;
+    await waitFor(() => ra.snapshots.length >= 2 && rb.snapshots.length >= 2, 20000, "fresh snapshots after the rejoin");
+    assert.ok(ra.errors.length >= 1 && rb.errors.length >= 1, "both players' channels errored when the node died");
+    const snap = ra.snapshots.at(-1).snap;
+    assert.notEqual(snap.phase, "waiting", `the match goes on (phase ${snap.phase})`);
+    assert.deepEqual(snap.players.map((p) => p.id).sort(), seated, "the same players are seated");
+    for (const [i, r] of [ra, rb].entries()) {
+      assert.ok(r.oks.length >= 2, `player ${i} rejoined`);
+      assert.equal(r.oks.at(-1).you.seat, r.oks[0].you.seat, `player ${i} keeps its seat in the rejoin reply`);
+      assert.equal(r.oks.at(-1).config.game, game, `player ${i}: config.game after the adoption`);
+      assert.deepEqual(r.snapshots.at(-1).snap.players.map((p) => [p.seat, p.id]).sort(), seats, `player ${i}'s new snapshot has everyone in their seats`);
+    }
+    const mark = ra.ticks.length;
+    await waitFor(() => ra.ticks.length > mark + 60 && rb.ticks.length > rb.snapshots.at(-1).at + 60, 10000, "ticks again on both nodes");
+    const after = ra.ticks.slice(ra.snapshots.at(-1).at);
+    assertConsecutive(after, "a player's ticks after the adoption");
+    assert.equal(after[0], snap.tick + 1, "ticks follow the new snapshot");
+    const afterB = rb.ticks.slice(rb.snapshots.at(-1).at);
+    assertConsecutive(afterB, `the ticks relayed to ${far} after the adoption`);
+    assert.equal(afterB[0], rb.snapshots.at(-1).snap.tick + 1, `ticks on ${far} follow its new snapshot`);
+    console.log(`# kill -9 of ${doomed}: presence left after ${left} ms; ${game} room adopted by ${adoptedBy}, listed after ${adopted} ms`);
+  });
+}

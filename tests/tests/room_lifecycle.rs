@@ -80,7 +80,7 @@ async fn create_room_is_announced_listed_and_tracks_players_spectators_and_phase
     let added = lobby_push(&mut watcher, "room_added", &id, "any content", |_| true).await;
     assert_eq!(
         added,
-        json!({"id": id, "name": "Alpha", "lobby": "main", "phase": "waiting", "players": [],
+        json!({"id": id, "name": "Alpha", "lobby": "main", "game": "curve", "phase": "waiting", "players": [],
                "spectators": 0, "max_players": 4, "private": false}),
         "expected room_added to carry the new room's full RoomSummary"
     );

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kurve_shared::game;
+use kurve_shared::envelope::json_form;
 use kurve_shared::phoenix::{self, Vsn};
 
 /// WebSocket opcodes the server sends.
@@ -108,7 +108,7 @@ impl Payload {
     pub fn json_text(&self) -> Option<Cow<'_, str>> {
         match self {
             Payload::Json(json) => Some(Cow::Borrowed(json)),
-            Payload::Binary(bytes) => match game::json_form(bytes) {
+            Payload::Binary(bytes) => match json_form(bytes) {
                 Ok(json) => Some(Cow::Owned(json)),
                 Err(error) => {
                     tracing::error!(%error, "a binary payload has no JSON form");
@@ -275,15 +275,12 @@ mod tests {
 
     #[test]
     fn binary_broadcasts_are_encoded_once_per_form_and_go_to_v1_as_json() {
-        let tick = kurve_shared::game::Tick {
-            tick: 7,
-            heads: vec![],
-            events: vec![],
-        };
+        // A tick of any game: a MessagePack map `{"tick": 7, "d": []}`.
+        let tick = b"\x82\xa4tick\x07\xa1d\x90".to_vec();
         let b = Broadcast::new(
             Arc::from("room:1"),
             "tick",
-            Payload::Binary(Bytes::from(kurve_shared::game::encode_tick(&tick).unwrap())),
+            Payload::Binary(Bytes::from(tick)),
         );
         let first = b.wire(Vsn::V2).expect("binary for V2").clone();
         let second = b.wire(Vsn::V2).expect("binary for V2").clone();
@@ -296,10 +293,7 @@ mod tests {
             )
         );
         let text = b.text(Vsn::V2).expect("a JSON form").clone();
-        assert_eq!(
-            &*text,
-            r#"[null,null,"room:1","tick",{"heads":[],"tick":7}]"#
-        );
+        assert_eq!(&*text, r#"[null,null,"room:1","tick",{"d":[],"tick":7}]"#);
         assert!(
             Arc::ptr_eq(&text, b.text(Vsn::V2).expect("a JSON form")),
             "the text is shared"
@@ -307,7 +301,7 @@ mod tests {
         let (_, v1) = parse(b.wire(Vsn::V1).expect("V1 gets the JSON form"));
         assert_eq!(
             v1,
-            br#"{"topic":"room:1","event":"tick","payload":{"heads":[],"tick":7},"ref":null}"#
+            br#"{"topic":"room:1","event":"tick","payload":{"d":[],"tick":7},"ref":null}"#
         );
     }
 }

@@ -16,7 +16,7 @@
 mod postgres;
 mod sqlite;
 
-use kurve_shared::game::Standing;
+use kurve_shared::room::Standing;
 use serde::Serialize;
 
 pub use postgres::{PgStore, url_with_ca as database_url_with_ca};

@@ -78,10 +78,15 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     spectators: u32,
 
+    /// The game of the rooms bots create (`GET /api/games`: curve, bumper).
+    #[arg(long, default_value = "curve")]
+    game: String,
+
     /// What bots do in their room (play): steer in a rebuilt arena, or stay light
-    /// (read tick numbers only, send inputs at --input-hz).
-    #[arg(long, value_enum, default_value_t = BotsMode::Steer)]
-    bots_mode: BotsMode,
+    /// (read tick numbers only, send inputs at --input-hz). Default: steer for Curve,
+    /// light for other games (only Curve has steering bots).
+    #[arg(long, value_enum)]
+    bots_mode: Option<BotsMode>,
 
     /// Inputs per second of each light player (--bots-mode light); the server drops
     /// a socket's inputs beyond 120 a second.
@@ -202,7 +207,22 @@ fn config(args: Args) -> anyhow::Result<Outputs> {
     cfg.scenario = args.scenario;
     cfg.room_size = args.room_size;
     cfg.spectators = args.spectators;
-    cfg.bots_mode = args.bots_mode;
+    if kurve_tests::soak::light::inputs_for(&args.game).is_none() {
+        anyhow::bail!("kurve-soak has no bots for game {:?}", args.game);
+    }
+    let curve = args.game == "curve";
+    cfg.bots_mode = match args.bots_mode {
+        Some(BotsMode::Steer) if !curve => {
+            anyhow::bail!(
+                "steering bots play Curve only; use --bots-mode light for {}",
+                args.game
+            )
+        }
+        Some(mode) => mode,
+        None if curve => BotsMode::Steer,
+        None => BotsMode::Light,
+    };
+    cfg.game = args.game;
     cfg.input_hz = args.input_hz;
     cfg.send_hz = args.send_hz;
     cfg.floor_us = args.floor_us;

@@ -428,8 +428,8 @@ impl Bot {
                 .send_hz
                 .map_or_else(String::new, |hz| format!(",\"send_hz\":{hz}"));
             let payload = format!(
-                "{{\"name\":\"soak {group}\",\"max_players\":{}{send_hz}}}",
-                self.sh.cfg.room_size
+                "{{\"name\":\"soak {group}\",\"game\":\"{}\",\"max_players\":{}{send_hz}}}",
+                self.sh.cfg.game, self.sh.cfg.room_size
             );
             let topic = self.lobby.topic.clone();
             let join_ref = self.lobby.join_ref.clone();
@@ -483,7 +483,9 @@ impl Bot {
         let light = (self.sh.cfg.bots_mode == BotsMode::Light).then(|| {
             let spread = (xorshift(&mut self.rng) % 1000) as f64 / 1000.0;
             let input_hz = player.then_some(self.sh.cfg.input_hz);
-            LightRoom::new(input_hz, Instant::now(), spread)
+            // SoakConfig::check refused a game light bots cannot play.
+            let inputs = light::inputs_for(&self.sh.cfg.game).unwrap_or_default();
+            LightRoom::playing(inputs, input_hz, Instant::now(), spread)
         });
         // The view exists before the join so the snapshot right after the reply lands.
         self.room = Some(RoomView {

@@ -4,7 +4,8 @@
 //! steering bot does (the same [`super::bot`] code). In the room it reads only the tick
 //! numbers of each frame ([`super::ticks::tick_numbers`]) and the phase (from the
 //! snapshot's head, then from `phase` events), and a player sends `input` at a fixed
-//! rate, turning -1, 0, +1 in turn, whatever the arena looks like. Besides delivery and
+//! rate, cycling through its game's inputs ([`inputs_for`]: Curve turns -1, 0, +1;
+//! Bumper pushes round the compass and dashes), whatever the arena looks like. Besides delivery and
 //! jitter (the [`super::ticks::TickTrack`] every bot keeps) it measures input → next
 //! tick: the time from sending an input to the first frame carrying a tick newer than
 //! the last one seen when the input was sent.
@@ -19,8 +20,25 @@ use serde::de::value::{Error as ValueError, StrDeserializer};
 
 use super::stats::LocalStats;
 
-/// The inputs a light player sends, in turn.
+/// The inputs a light Curve player sends, in turn.
 const TURNS: [&str; 3] = [r#"{"turn":-1}"#, r#"{"turn":0}"#, r#"{"turn":1}"#];
+
+/// The inputs a light Bumper player sends, in turn.
+const PUSHES: [&str; 4] = [
+    r#"{"move":[100,0]}"#,
+    r#"{"move":[0,100],"dash":true}"#,
+    r#"{"move":[-100,0]}"#,
+    r#"{"move":[0,-100]}"#,
+];
+
+/// The inputs a light player of `game` cycles through; None for a game it cannot play.
+pub fn inputs_for(game: &str) -> Option<&'static [&'static str]> {
+    match game {
+        "curve" => Some(&TURNS),
+        "bumper" => Some(&PUSHES),
+        _ => None,
+    }
+}
 
 /// At most this many inputs are timed at once; more are sent untimed until a frame
 /// answers the oldest (only when frames stop coming).
@@ -53,7 +71,8 @@ pub struct LightRoom {
     every: Option<Duration>,
     /// When the next input is due.
     due: Instant,
-    /// Index of the next input in [`TURNS`].
+    /// The inputs it cycles through, and the index of the next.
+    inputs: &'static [&'static str],
     next_turn: usize,
     /// Inputs awaiting a newer tick: (the last tick seen when sent, sent at), oldest
     /// first.
@@ -65,11 +84,22 @@ impl LightRoom {
     /// period from `now` so that bots do not send in lockstep; or, with `None`, a
     /// spectator.
     pub fn new(input_hz: Option<u32>, now: Instant, spread: f64) -> Self {
+        Self::playing(&TURNS, input_hz, now, spread)
+    }
+
+    /// [`LightRoom::new`] for a game whose inputs are `inputs`.
+    pub fn playing(
+        inputs: &'static [&'static str],
+        input_hz: Option<u32>,
+        now: Instant,
+        spread: f64,
+    ) -> Self {
         let every = input_hz.map(|hz| Duration::from_secs_f64(1.0 / f64::from(hz.max(1))));
         LightRoom {
             phase: None,
             every,
             due: now + every.unwrap_or_default().mul_f64(spread.clamp(0.0, 1.0)),
+            inputs,
             next_turn: 0,
             pending: VecDeque::new(),
         }
@@ -95,8 +125,8 @@ impl LightRoom {
         if matches!(self.phase, None | Some(Phase::Waiting)) {
             return None;
         }
-        let payload = TURNS[self.next_turn];
-        self.next_turn = (self.next_turn + 1) % TURNS.len();
+        let payload = self.inputs[self.next_turn % self.inputs.len()];
+        self.next_turn = (self.next_turn + 1) % self.inputs.len();
         if let Some(last) = last_tick
             && self.pending.len() < MAX_PENDING
         {

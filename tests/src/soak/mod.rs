@@ -141,6 +141,8 @@ pub struct SoakConfig {
     pub room_size: u8,
     /// Spectators per room.
     pub spectators: u32,
+    /// The game of the rooms bots create (`GET /api/games`).
+    pub game: String,
     /// What bots do in their room.
     pub bots_mode: BotsMode,
     /// Inputs per second of each light player.
@@ -190,6 +192,7 @@ impl SoakConfig {
             scenario: Scenario::Idle,
             room_size: 6,
             spectators: 0,
+            game: "curve".into(),
             bots_mode: BotsMode::Steer,
             input_hz: 10,
             send_hz: None,

@@ -3,6 +3,9 @@
 //! what it sent before the interface existed (the golden recording,
 //! `sim/tests/golden.rs`, pins it), and every stored match still replays.
 
+#[cfg(test)]
+mod replays;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -345,6 +348,35 @@ mod tests {
         ChannelError::BadPayload {
             field: Some(field.into()),
         }
+    }
+
+    use crate::game::kit::{self, Action, Script};
+
+    /// Two players, one match point: the first crash ends the match.
+    fn short_match() -> (Curve, Script) {
+        let curve = Curve {
+            config: GameConfig {
+                points_per_opponent: 1,
+                ..GameConfig::default()
+            },
+        };
+        let script = Script::ready(2, 4)
+            .at(200, Action::Input(0, json!({"turn": 1, "seq": 1})))
+            .at(260, Action::Input(0, json!({"turn": 0})))
+            .at(230, Action::Input(1, json!({"turn": -1})))
+            .at(400, Action::Disconnect(1))
+            .at(430, Action::Reconnect(1));
+        (curve, script)
+    }
+
+    #[test]
+    fn the_kit_s_checks_hold_for_curve() {
+        let (curve, script) = short_match();
+        kit::assert_deterministic(&curve, 11, &script, 900);
+        kit::assert_resumes(&curve, 11, &script, 900, 300);
+        kit::assert_envelope(&curve, 11, &script, 900);
+        let outcome = kit::assert_replays(&curve, 11, &script, 4_000);
+        assert_eq!(outcome.standings.len(), 2);
     }
 
     #[test]
