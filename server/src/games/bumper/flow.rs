@@ -128,12 +128,12 @@ impl Flow<'_, '_> {
 
     /// Every seated player, ready, with two or more: the match begins. Scores reset,
     /// discs are placed, and the countdown tick announces every seat (`seat` or `left`,
-    /// `score`, `spawn`) so that a client that saw nothing while the room waited knows
+    /// `ready`, `connection` if dropped, `score`, `spawn`) so that a client that saw nothing while the room waited knows
     /// the whole roster. Calls made while waiting are superseded by it.
     fn start_match(&mut self) {
         let tick = self.clock.tick;
         let ms = &mut *self.ms;
-        ms.match_index += 1;
+        ms.match_index = ms.match_index.saturating_add(1);
         ms.match_seed = derive_seed(&[ms.room_seed, ms.match_index]);
         ms.started_at = tick;
         ms.match_ends_at = None;
@@ -172,6 +172,7 @@ impl Flow<'_, '_> {
                 id: p.user_id.clone(),
                 name: p.name.clone(),
             });
+            events.push(Event::Ready { seat, ready: true });
             if !p.connected {
                 events.push(Event::Connection {
                     seat,

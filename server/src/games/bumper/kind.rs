@@ -206,15 +206,15 @@ impl RoomGame for Game {
 /// A game's whole state as plain data (restart, adoption by another node).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Saved {
-    config: BumperConfig,
-    max_players: u8,
-    clock: Clock,
-    ms: MatchState,
-    players: Vec<(Player, Disc)>,
-    rng: SpawnRng,
+    pub(super) config: BumperConfig,
+    pub(super) max_players: u8,
+    pub(super) clock: Clock,
+    pub(super) ms: MatchState,
+    pub(super) players: Vec<(Player, Disc)>,
+    pub(super) rng: SpawnRng,
     /// Events of calls made since the last tick (the next tick sends them).
-    events: Vec<Event>,
-    log: MatchLog,
+    pub(super) events: Vec<Event>,
+    pub(super) log: MatchLog,
 }
 
 /// Most events a saved game may hold for its next tick: a few per call since the last
@@ -245,10 +245,14 @@ impl Saved {
             if p.seat >= self.max_players || std::mem::replace(&mut taken[seat], true) {
                 return bad("seat out of range or taken twice");
             }
-            if p.mv.iter().any(|c| c.abs() > MOVE_MAX) {
+            if p.mv.iter().any(|c| c.unsigned_abs() > MOVE_MAX as u32) {
                 return bad("move out of range");
             }
-            if d.pos.iter().chain(&d.vel).any(|c| c.abs() > MAX_COORD) {
+            if d.pos
+                .iter()
+                .chain(&d.vel)
+                .any(|c| c.unsigned_abs() > MAX_COORD as u64)
+            {
                 return bad("disc out of range");
             }
         }

@@ -226,7 +226,8 @@ pub fn drop_fallen(
     }
     let s = &*settings;
     let r2 = ms.floe_r as i128 * ms.floe_r as i128;
-    let fallen: Vec<(u8, Entity, Option<(u8, Entity)>)> = seats
+    // (faller, pusher) by seat: a pusher is whoever touched it within 3 s and still sits.
+    let fallen: Vec<(u8, Option<u8>)> = seats
         .iter()
         .filter_map(|(seat, e)| {
             let (_, d) = q.get(e).ok()?;
@@ -237,30 +238,32 @@ pub fn drop_fallen(
             let by = d
                 .touched
                 .filter(|t| t.seat != seat && clock.tick <= t.at.saturating_add(s.touch_memory))
-                .and_then(|t| Some((t.seat, seats.0.get(t.seat as usize).copied()??)));
-            Some((seat, e, by))
+                .map(|t| t.seat)
+                .filter(|&by| seats.0.get(by as usize).is_some_and(Option::is_some));
+            Some((seat, by))
         })
         .collect();
-    for (seat, e, by) in fallen {
-        outbox.events.push(Event::Fall {
-            seat,
-            by: by.map(|b| b.0),
-        });
-        if let Some((by_seat, by_e)) = by
+    for (seat, by) in fallen {
+        outbox.events.push(Event::Fall { seat, by });
+        if let Some(by) = by
+            && let Some(by_e) = seats.0[by as usize]
             && let Ok((mut pusher, _)) = q.get_mut(by_e)
         {
-            pusher.points += 1;
+            pusher.points = pusher.points.saturating_add(1);
             let (points, falls) = (pusher.points, pusher.falls);
             outbox.events.push(Event::Score {
-                seat: by_seat,
+                seat: by,
                 points,
                 falls,
             });
         }
+        let Some(e) = seats.0[seat as usize] else {
+            continue;
+        };
         let Ok((mut p, mut d)) = q.get_mut(e) else {
             continue;
         };
-        p.falls += 1;
+        p.falls = p.falls.saturating_add(1);
         if by.is_none() {
             p.points = p.points.saturating_sub(1);
         }
