@@ -71,4 +71,7 @@ pub fn game_frame(data: &[u8]) {
     let _ = decode_tick(data);
     let _ = decode_ticks(data);
     let _ = decode_snapshot(data);
+    let _ = kurve_shared::bumper::decode_tick(data);
+    let _ = kurve_shared::bumper::decode_ticks(data);
+    let _ = kurve_shared::bumper::decode_snapshot(data);
 }

@@ -37,6 +37,26 @@ pub struct Player {
     pub ack_due: bool,
 }
 
+impl Player {
+    /// A player just seated: connected, not ready, still.
+    pub fn new(seat: u8, user_id: &str, name: &str) -> Player {
+        Player {
+            seat,
+            user_id: user_id.into(),
+            name: name.into(),
+            ready: false,
+            connected: true,
+            disconnected_at: None,
+            points: 0,
+            falls: 0,
+            mv: [0, 0],
+            dash: false,
+            seq: None,
+            ack_due: false,
+        }
+    }
+}
+
 /// Who last touched a disc, and when.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Touch {

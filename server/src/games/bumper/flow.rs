@@ -126,10 +126,11 @@ impl Flow<'_, '_> {
         self.outbox.lifecycle.push(Lifecycle { event, payload });
     }
 
-    /// Every seated player, ready, with two or more: the match begins. Scores reset,
-    /// discs are placed, and the countdown tick announces every seat (`seat` or `left`,
-    /// `ready`, `connection` if dropped, `score`, `spawn`) so that a client that saw nothing while the room waited knows
-    /// the whole roster. Calls made while waiting are superseded by it.
+    /// Every seated player ready, two or more: the match begins. Scores reset, discs
+    /// are placed, and the countdown tick announces every seat (`seat` or `left`,
+    /// `ready`, `connection` if dropped, `score`, `spawn`), so a client that saw nothing
+    /// while the room waited knows the whole roster. The events of calls made while
+    /// waiting are superseded by it, and dropped.
     fn start_match(&mut self) {
         let tick = self.clock.tick;
         let ms = &mut *self.ms;

@@ -155,18 +155,11 @@ impl Game {
                     && self.world.resource::<Seats>().0[p.seat as usize].is_none();
                 if free && self.find(&p.user_id).is_none() {
                     self.seat(Player {
-                        seat: p.seat,
-                        user_id: p.user_id.clone(),
-                        name: p.name.clone(),
                         ready: p.ready,
                         connected: p.connected,
                         disconnected_at: p.disconnected_at,
-                        points: 0,
-                        falls: 0,
                         mv: clamp_move(p.mv[0], p.mv[1]),
-                        dash: false,
-                        seq: None,
-                        ack_due: false,
+                        ..Player::new(p.seat, &p.user_id, &p.name)
                     });
                 }
             }
@@ -259,20 +252,7 @@ impl Game {
         let seat = (0..self.settings().max_players)
             .find(|&s| seats.0[s as usize].is_none())
             .ok_or(SeatError::Full)?;
-        self.seat(Player {
-            seat,
-            user_id: user_id.into(),
-            name: name.into(),
-            ready: false,
-            connected: true,
-            disconnected_at: None,
-            points: 0,
-            falls: 0,
-            mv: [0, 0],
-            dash: false,
-            seq: None,
-            ack_due: false,
-        });
+        self.seat(Player::new(seat, user_id, name));
         self.event(kurve_shared::bumper::Event::Seat {
             seat,
             id: user_id.into(),
