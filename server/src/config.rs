@@ -37,6 +37,11 @@ pub struct Config {
     #[arg(long, env = "KURVE_POINTS_PER_OPPONENT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub points_per_opponent: u32,
 
+    /// Bumper's match clock, in seconds (the match also ends when someone reaches the
+    /// target). Lower it for short matches.
+    #[arg(long, env = "KURVE_BUMPER_MATCH_SECS", default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub bumper_match_secs: u32,
+
     /// Log one JSON object per line instead of human text.
     #[arg(long, env = "KURVE_LOG_JSON")]
     pub log_json: bool,
@@ -282,6 +287,7 @@ impl Config {
             tick_hz: 60,
             send_hz: None,
             points_per_opponent: 10,
+            bumper_match_secs: 120,
             log_json: false,
             static_dir: PathBuf::from("web-client/dist"),
             token_ttl_hours: 24,

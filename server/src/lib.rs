@@ -174,11 +174,18 @@ pub async fn build(config: Config, shutdown: CancellationToken) -> Result<App, S
             pubsub: pubsub.clone(),
             store: store.clone(),
             lobbies: running.clone(),
-            games: games::all(sim::GameConfig {
-                tick_hz: config.tick_hz,
-                points_per_opponent: config.points_per_opponent,
-                ..sim::GameConfig::default()
-            }),
+            games: games::all(
+                sim::GameConfig {
+                    tick_hz: config.tick_hz,
+                    points_per_opponent: config.points_per_opponent,
+                    ..sim::GameConfig::default()
+                },
+                games::bumper::BumperConfig {
+                    tick_hz: config.tick_hz,
+                    match_secs: config.bumper_match_secs,
+                    ..games::bumper::BumperConfig::default()
+                },
+            ),
             send_hz: config.send_hz.unwrap_or(config.tick_hz),
             max_rooms_per_user: config.limits.max_rooms_per_user as usize,
             test_hooks: config.test_hooks,

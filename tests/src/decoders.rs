@@ -49,7 +49,10 @@ pub fn channel_event(data: &[u8]) {
     let _ = LobbyEvent::decode(event, payload());
     if let Ok(RoomEvent::Input { payload, seq }) = RoomEvent::decode(event, payload()) {
         // Every game reads the rest of an input: accepted or refused, never a panic.
-        let games = kurve_server::games::all(GameConfig::default());
+        let games = kurve_server::games::all(
+            GameConfig::default(),
+            kurve_server::games::bumper::BumperConfig::default(),
+        );
         for info in games.list() {
             let kind = games.get(&info.id).expect("a listed game");
             let mut game = kind.create(7, 2);
@@ -68,4 +71,7 @@ pub fn game_frame(data: &[u8]) {
     let _ = decode_tick(data);
     let _ = decode_ticks(data);
     let _ = decode_snapshot(data);
+    let _ = kurve_shared::bumper::decode_tick(data);
+    let _ = kurve_shared::bumper::decode_ticks(data);
+    let _ = kurve_shared::bumper::decode_snapshot(data);
 }
