@@ -125,6 +125,44 @@ async fn light_bots_count_ticks_and_time_inputs() {
     server.stop().await;
 }
 
+/// `kurve-soak --game bumper`: light bots create Bumper rooms, play them (pushes and
+/// dashes) and count every tick, as they do Curve's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn light_bots_play_bumper() {
+    let server = spawn_server_with(load_test_config()).await;
+    // 2 rooms × (3 players + 1 spectator).
+    let mut cfg = base(server.ws_url(), 8, 10);
+    cfg.scenario = Scenario::Play;
+    cfg.game = "bumper".into();
+    cfg.bots_mode = BotsMode::Light;
+    cfg.room_size = 3;
+    cfg.spectators = 1;
+    cfg.input_hz = 20;
+    cfg.thresholds = Thresholds {
+        max_join_failures: Some(0),
+        min_delivery: Some(0.9),
+        ..Thresholds::default()
+    };
+    let report = soak::run(cfg).await.expect("the soak runs");
+    println!("{report}");
+    assert_eq!(report.rooms_created, 2, "one Bumper room per group");
+    assert_eq!(report.room_joins_ok, 8, "every bot joined its room");
+    assert!(report.snapshots >= 8, "every member got a snapshot");
+    assert!(report.ticks_expected > 0, "the rooms ran");
+    assert!(report.inputs_sent > 0, "the players pushed");
+    assert!(
+        report.input_to_tick.is_some_and(|l| l.samples > 0),
+        "input → next tick was timed"
+    );
+    assert!(
+        !report.errors.keys().any(|k| !k.starts_with("drain")),
+        "no errors (a refused input would be one): {:?}",
+        report.errors
+    );
+    assert!(report.passed, "thresholds: {:?}", report.thresholds);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn light_bots_play_through_a_broadband_network() {
     let server = spawn_server_with(load_test_config()).await;
