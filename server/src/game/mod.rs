@@ -18,6 +18,7 @@
 //! same bytes, and [`RoomGame::state_hash`] says so ([`kit`] checks it).
 
 pub mod envelope;
+pub mod hash;
 pub mod kit;
 pub mod registry;
 

@@ -15,8 +15,8 @@ use super::components::{
 };
 use super::config::{Settings, wire};
 use super::systems::spawn_spot;
+use crate::game::hash::derive_seed;
 use crate::game::{Lifecycle, rank};
-use crate::sim::hash::derive_seed;
 
 /// The spawn stream's purpose (part of its seed).
 const PURPOSE_SPAWN: u64 = 1;

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::components::{Clock, Disc, MatchState, Player, Seats, SpawnRng};
 use super::config::{ARENA_H, ARENA_W, Settings, wire};
-use crate::sim::hash::Fnv;
+use crate::game::hash::Fnv;
 
 /// Seated players and their discs, by seat.
 pub fn seated(world: &World) -> impl Iterator<Item = (&Player, &Disc)> {
