@@ -163,6 +163,42 @@ async fn light_bots_play_bumper() {
     server.stop().await;
 }
 
+/// `kurve-soak --game bumper` with steering bots: they follow every tick on a board,
+/// drive at each other and dash, and time each input until the server acknowledges it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steering_bots_play_bumper() {
+    let server = spawn_server_with(load_test_config()).await;
+    // 2 rooms × (3 players + 1 spectator).
+    let mut cfg = base(server.ws_url(), 8, 12);
+    cfg.scenario = Scenario::Play;
+    cfg.game = "bumper".into();
+    cfg.room_size = 3;
+    cfg.spectators = 1;
+    cfg.thresholds = Thresholds {
+        max_join_failures: Some(0),
+        min_delivery: Some(0.9),
+        ..Thresholds::default()
+    };
+    let report = soak::run(cfg).await.expect("the soak runs");
+    println!("{report}");
+    assert_eq!(report.rooms_created, 2, "one Bumper room per group");
+    assert_eq!(report.room_joins_ok, 8, "every bot joined its room");
+    assert!(report.ticks_expected > 0, "the rooms ran");
+    assert!(report.inputs_sent > 0, "the players drove");
+    assert!(
+        report.input_echo.as_ref().is_some_and(|e| e.samples > 0),
+        "inputs were acknowledged and timed: {:?}",
+        report.input_echo
+    );
+    assert!(
+        !report.errors.keys().any(|k| !k.starts_with("drain")),
+        "no errors: {:?}",
+        report.errors
+    );
+    assert!(report.passed, "thresholds: {:?}", report.thresholds);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn light_bots_play_through_a_broadband_network() {
     let server = spawn_server_with(load_test_config()).await;

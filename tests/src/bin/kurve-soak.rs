@@ -82,11 +82,10 @@ struct Args {
     #[arg(long, default_value = "curve")]
     game: String,
 
-    /// What bots do in their room (play): steer in a rebuilt arena, or stay light
-    /// (read tick numbers only, send inputs at --input-hz). Default: steer for Curve,
-    /// light for other games (only Curve has steering bots).
-    #[arg(long, value_enum)]
-    bots_mode: Option<BotsMode>,
+    /// What bots do in their room (play): steer in a rebuilt arena (Curve) or board
+    /// (Bumper), or stay light (read tick numbers only, send inputs at --input-hz).
+    #[arg(long, value_enum, default_value_t = BotsMode::Steer)]
+    bots_mode: BotsMode,
 
     /// Inputs per second of each light player (--bots-mode light); the server drops
     /// a socket's inputs beyond 120 a second.
@@ -210,18 +209,7 @@ fn config(args: Args) -> anyhow::Result<Outputs> {
     if kurve_tests::soak::light::inputs_for(&args.game).is_none() {
         anyhow::bail!("kurve-soak has no bots for game {:?}", args.game);
     }
-    let curve = args.game == "curve";
-    cfg.bots_mode = match args.bots_mode {
-        Some(BotsMode::Steer) if !curve => {
-            anyhow::bail!(
-                "steering bots play Curve only; use --bots-mode light for {}",
-                args.game
-            )
-        }
-        Some(mode) => mode,
-        None if curve => BotsMode::Steer,
-        None => BotsMode::Light,
-    };
+    cfg.bots_mode = args.bots_mode;
     cfg.game = args.game;
     cfg.input_hz = args.input_hz;
     cfg.send_hz = args.send_hz;

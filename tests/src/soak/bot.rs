@@ -5,8 +5,9 @@
 //! replies awaited while other frames keep being handled (a bot never stops reading, so
 //! the server never sees a slow client because of us). Every wait is bounded.
 //!
-//! In a room, a bot either steers ([`BotsMode::Steer`]: it keeps an [`Arena`] fed with
-//! the snapshot and every tick) or stays light ([`BotsMode::Light`], see
+//! In a room, a bot either steers ([`BotsMode::Steer`]: it keeps an [`Arena`] — for
+//! Bumper a [`bumper::Board`], played by [`super::push`] — fed with the snapshot and
+//! every tick) or stays light ([`BotsMode::Light`], see
 //! [`super::light`]); getting in, ready and the tick accounting are the same for both.
 //!
 //! A `snapshot` after the one that follows a (re)join is a resync (CONTRACT §10): the
@@ -19,6 +20,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use kurve_shared::bumper;
 use kurve_shared::game::{self, Arena, Phase, Tick};
 use kurve_shared::phoenix;
 use kurve_shared::room::{RoomCreated, RoomJoined};
@@ -29,6 +31,7 @@ use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::light::{self, LightRoom};
 use super::net::{self, Ws};
+use super::push::{self, Push};
 use super::stats::{LocalStats, Stats};
 use super::steer::{self, Motion};
 use super::ticks::{self, TickTrack};
@@ -123,6 +126,15 @@ struct RoomView {
     ticks: TickTrack,
     /// A steering bot's arena, from the snapshot on.
     arena: Option<Arena>,
+    /// A steering Bumper bot's board, from the snapshot on.
+    board: Option<bumper::Board>,
+    /// The floe's centre, wire units (from the join reply's arena).
+    centre: [i32; 2],
+    /// The last Bumper input sent, the next `seq`, and the input awaiting its ack
+    /// (`seq`, sent at).
+    push: Option<Push>,
+    seq: u32,
+    pending_seq: Option<(u32, Instant)>,
     /// A light bot's state; `None` for a steering bot.
     light: Option<LightRoom>,
     members: Vec<PresenceEntry>,
@@ -145,7 +157,11 @@ impl RoomView {
     fn phase(&self) -> Option<Phase> {
         match &self.light {
             Some(light) => light.phase,
-            None => self.arena.as_ref().map(|a| a.phase),
+            None => self
+                .arena
+                .as_ref()
+                .map(|a| a.phase)
+                .or_else(|| self.board.as_ref().map(|b| bumper_phase(b.phase))),
         }
     }
 
@@ -153,6 +169,8 @@ impl RoomView {
         self.ready_sent = false;
         self.waiting_since = now;
         self.pending = None;
+        self.pending_seq = None;
+        self.push = None;
         self.turn = 0;
         self.ticks.restart(None);
         if let Some(light) = &mut self.light {
@@ -498,6 +516,11 @@ impl Bot {
             seat: None,
             ticks: TickTrack::new(ticks::DEFAULT_FRAME_HZ),
             arena: None,
+            board: None,
+            centre: [0, 0],
+            push: None,
+            seq: 0,
+            pending_seq: None,
             light,
             members: Vec::new(),
             ready_sent: false,
@@ -525,6 +548,7 @@ impl Bot {
             if let Some(hz) = joined.config.frame_hz() {
                 room.ticks.set_frame_hz(hz);
             }
+            room.centre = floe_centre(&joined.config.rules);
         }
         self.sh.stats.room_joins_ok.fetch_add(1, Relaxed);
         Ok(())
@@ -869,10 +893,16 @@ impl Bot {
             return Ok(());
         }
         let light = room.light.is_some();
+        let bumper = self.sh.cfg.game == "bumper";
         match event {
             ticks::TICK | ticks::TICKS if light => {
                 self.on_light_frame(event, payload);
                 Ok(())
+            }
+            ticks::TICK | ticks::TICKS if bumper => self.on_bumper_ticks(event, payload).await,
+            b"snapshot" if bumper && !light => {
+                self.on_bumper_snapshot(payload);
+                self.maybe_ready(Instant::now()).await
             }
             ticks::TICK | ticks::TICKS => self.on_ticks(event, payload).await,
             b"snapshot" => {
@@ -914,6 +944,127 @@ impl Bot {
             &self.sh.stats,
         );
         room.arena = Some(arena);
+    }
+
+    /// A steering Bumper bot's snapshot: a fresh board.
+    fn on_bumper_snapshot(&mut self, payload: &[u8]) {
+        let Some(room) = &mut self.room else {
+            return;
+        };
+        let Ok(snapshot) = bumper::decode_snapshot(payload) else {
+            self.sh.stats.error("decode:snapshot");
+            return;
+        };
+        let resync = room.board.is_some();
+        let board = bumper::Board::from_snapshot(&snapshot);
+        if let Some(me) = board.players.iter().find(|p| p.id == room.user_id) {
+            room.seat = Some(me.seat);
+        }
+        room.pending_seq = None;
+        room.after_snapshot(
+            bumper_phase(board.phase),
+            board.tick,
+            resync,
+            &mut self.local,
+            &self.sh.stats,
+        );
+        room.board = Some(board);
+    }
+
+    /// A steering Bumper bot's `tick` or `ticks` frame: counted, each tick applied in
+    /// order (an input's ack timed), then one decision.
+    async fn on_bumper_ticks(&mut self, event: &[u8], payload: &[u8]) -> Result<(), Stop> {
+        let now = Instant::now();
+        let Some(room) = &mut self.room else {
+            return Ok(());
+        };
+        let Some(board) = &mut room.board else {
+            // Before the snapshot (or after a phx_error): nothing to apply to.
+            return Ok(());
+        };
+        let decoded = match event {
+            ticks::TICKS => bumper::decode_ticks(payload),
+            _ => bumper::decode_tick(payload).map(|t| vec![t]),
+        };
+        let Ok(decoded) = decoded else {
+            self.sh.stats.error("decode:tick");
+            return Ok(());
+        };
+        self.numbers.clear();
+        self.numbers.extend(decoded.iter().map(|t| t.tick));
+        room.ticks.frame(now, &self.numbers, &mut self.local);
+        let mut applied = 0;
+        let mut went_waiting = false;
+        for tick in &decoded {
+            let was_waiting = board.phase == bumper::Phase::Waiting;
+            if !was_waiting && tick.tick <= board.tick {
+                continue;
+            }
+            if !was_waiting && tick.tick > board.tick + 1 {
+                // A gap: carry on from here (discs are absolute).
+                board.tick = tick.tick - 1;
+            }
+            if board.apply_tick(tick).is_err() {
+                self.sh.stats.error("tick:sequence");
+            }
+            applied += 1;
+            went_waiting |= board.phase == bumper::Phase::Waiting && !was_waiting;
+            if let (Some(seat), Some((seq, sent))) = (room.seat, room.pending_seq)
+                && board.player(seat).and_then(|p| p.ack) >= Some(seq)
+            {
+                self.local
+                    .echo_us
+                    .push(now.duration_since(sent).as_micros() as u64);
+                room.pending_seq = None;
+            }
+        }
+        if went_waiting {
+            room.on_waiting(now);
+        }
+        if self.local.due() {
+            self.local.flush(&self.sh.stats);
+        }
+        if applied == 0 {
+            return Ok(());
+        }
+        self.push_on(now, applied).await
+    }
+
+    /// Decides a Bumper bot's input after `new_ticks` ticks: every [`DECIDE_EVERY`]
+    /// ticks, sent when it changed.
+    async fn push_on(&mut self, now: Instant, new_ticks: u32) -> Result<(), Stop> {
+        let Some(room) = &mut self.room else {
+            return Ok(());
+        };
+        let (Some(board), Some(seat)) = (&room.board, room.seat) else {
+            return Ok(());
+        };
+        if !room.player || board.phase != bumper::Phase::Playing {
+            return Ok(());
+        }
+        if room.decide_in >= new_ticks {
+            room.decide_in -= new_ticks;
+            return Ok(());
+        }
+        room.decide_in = DECIDE_EVERY - 1;
+        let roll = xorshift(&mut self.rng);
+        let Some(push) = push::choose(board, seat, room.centre, roll) else {
+            return Ok(());
+        };
+        if room.push == Some(push) {
+            return Ok(());
+        }
+        room.push = Some(push);
+        room.seq = room.seq.wrapping_add(1);
+        if room.pending_seq.is_none() {
+            room.pending_seq = Some((room.seq, now));
+        }
+        let payload = push.payload(room.seq);
+        let (join_ref, topic) = (room.join_ref.clone(), room.topic.clone());
+        self.push(Some(&join_ref), &topic, "input", &payload)
+            .await?;
+        self.sh.stats.inputs_sent.fetch_add(1, Relaxed);
+        Ok(())
     }
 
     /// A light bot's snapshot: its tick and phase only.
@@ -1099,6 +1250,32 @@ fn ws_error_kind(e: &tokio_tungstenite::tungstenite::Error) -> &'static str {
         Error::WriteBufferFull(_) => "write_buffer_full",
         _ => "other",
     }
+}
+
+/// Bumper's phases as the shared room code counts them.
+fn bumper_phase(phase: bumper::Phase) -> Phase {
+    match phase {
+        bumper::Phase::Waiting => Phase::Waiting,
+        bumper::Phase::Countdown => Phase::Countdown,
+        bumper::Phase::Playing => Phase::Playing,
+        bumper::Phase::Finished => Phase::Finished,
+    }
+}
+
+/// The centre of the arena a join reply's config describes (`arena {w, h}`, px), in
+/// wire units; Bumper's floe is centred there.
+fn floe_centre(rules: &serde_json::Map<String, serde_json::Value>) -> [i32; 2] {
+    let side = |key: &str| {
+        rules
+            .get("arena")
+            .and_then(|a| a.get(key))
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(0) as i32
+    };
+    [
+        side("w") * bumper::POS_SCALE / 2,
+        side("h") * bumper::POS_SCALE / 2,
+    ]
 }
 
 fn xorshift(state: &mut u64) -> u64 {

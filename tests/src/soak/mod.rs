@@ -35,6 +35,7 @@ pub mod html;
 pub mod light;
 pub mod net;
 pub mod procstat;
+pub mod push;
 mod report;
 pub mod signin;
 pub mod stats;
