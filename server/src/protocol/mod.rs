@@ -55,8 +55,10 @@ pub struct QuickJoin {
     pub game: Option<String>,
 }
 
-/// A client event on `room:<id>`.
+/// A client event on `room:<id>`. Between nodes (the relay) it travels as JSON in a
+/// shape nodes from before the choice of games read too ([`RoomEventWire`]).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+#[serde(from = "RoomEventWire", into = "RoomEventWire")]
 pub enum RoomEvent {
     /// `input {…, "seq"?: u32}`: the rest of the payload is the game's (Curve's is
     /// `{"turn": -1|0|1}`), which the room's game decodes. `seq` (increasing per socket
@@ -70,6 +72,58 @@ pub enum RoomEvent {
     Ready { ready: bool },
     /// Test hook: the room panics (refused as unknown without `--test-hooks`).
     DebugCrash,
+}
+
+/// [`RoomEvent`] between nodes. An input also carries its `turn` beside the payload when
+/// it has one: a node from before games reads Curve's input as
+/// `{"Input":{"turn":-1,"seq":null}}` (and ignores `payload`), and such a node's input,
+/// which has no `payload`, is read here as the Curve input it is. A cluster can thus be
+/// upgraded one node at a time.
+#[derive(serde::Serialize, Deserialize)]
+enum RoomEventWire {
+    Input {
+        #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+        payload: serde_json::Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        turn: Option<i64>,
+        seq: Option<u32>,
+    },
+    Ready {
+        ready: bool,
+    },
+    DebugCrash,
+}
+
+impl From<RoomEventWire> for RoomEvent {
+    fn from(wire: RoomEventWire) -> RoomEvent {
+        match wire {
+            RoomEventWire::Input {
+                payload: serde_json::Value::Null,
+                turn: Some(turn),
+                seq,
+            } => RoomEvent::Input {
+                payload: serde_json::json!({ "turn": turn }),
+                seq,
+            },
+            RoomEventWire::Input { payload, seq, .. } => RoomEvent::Input { payload, seq },
+            RoomEventWire::Ready { ready } => RoomEvent::Ready { ready },
+            RoomEventWire::DebugCrash => RoomEvent::DebugCrash,
+        }
+    }
+}
+
+impl From<RoomEvent> for RoomEventWire {
+    fn from(event: RoomEvent) -> RoomEventWire {
+        match event {
+            RoomEvent::Input { payload, seq } => RoomEventWire::Input {
+                turn: payload.get("turn").and_then(serde_json::Value::as_i64),
+                payload,
+                seq,
+            },
+            RoomEvent::Ready { ready } => RoomEventWire::Ready { ready },
+            RoomEvent::DebugCrash => RoomEventWire::DebugCrash,
+        }
+    }
 }
 
 /// A client event on `replay:<match_id>`.
@@ -319,6 +373,46 @@ mod tests {
         assert_eq!(
             RoomEvent::decode("fly", j(json!({}))),
             Err(ChannelError::UnknownEvent)
+        );
+    }
+
+    #[test]
+    fn room_events_cross_nodes_of_either_version() {
+        let curve = RoomEvent::Input {
+            payload: json!({"turn": -1, "seq": 3}),
+            seq: Some(3),
+        };
+        let text = serde_json::to_value(&curve).unwrap();
+        assert_eq!(
+            text,
+            json!({"Input": {"payload": {"turn": -1, "seq": 3}, "turn": -1, "seq": 3}}),
+            "a node from before games reads `turn` and `seq`"
+        );
+        assert_eq!(serde_json::from_value::<RoomEvent>(text).unwrap(), curve);
+        let old: RoomEvent = serde_json::from_str(r#"{"Input":{"turn":1,"seq":null}}"#)
+            .expect("an old node's input");
+        assert_eq!(
+            old,
+            RoomEvent::Input {
+                payload: json!({"turn": 1}),
+                seq: None
+            }
+        );
+        let bumper = RoomEvent::Input {
+            payload: json!({"move": [100, 0], "dash": true}),
+            seq: None,
+        };
+        let text = serde_json::to_string(&bumper).unwrap();
+        assert!(!text.contains("\"turn\""), "{text}");
+        assert_eq!(serde_json::from_str::<RoomEvent>(&text).unwrap(), bumper);
+        for event in [RoomEvent::Ready { ready: false }, RoomEvent::DebugCrash] {
+            let text = serde_json::to_string(&event).unwrap();
+            assert_eq!(serde_json::from_str::<RoomEvent>(&text).unwrap(), event);
+        }
+        assert_eq!(
+            serde_json::to_string(&RoomEvent::Ready { ready: true }).unwrap(),
+            r#"{"Ready":{"ready":true}}"#,
+            "as before games"
         );
     }
 
