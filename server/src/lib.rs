@@ -245,10 +245,12 @@ pub async fn serve(listener: TcpListener, app: App) -> Result<(), StartError> {
     tokio::spawn(metrics::upkeep(app.metrics.clone(), shutdown.clone()));
     if let (Some(cluster), Some(relay)) = (app.cluster.clone(), app.relay.clone()) {
         let state = app.clone();
+        let games: Vec<String> = app.rooms.games().list().into_iter().map(|g| g.id).collect();
         let load: cluster::LoadFn = Arc::new(move || cluster::Load {
             sockets: state.sockets.len(),
             rooms: state.rooms.len(),
             players: state.rooms.players(),
+            games: games.clone(),
         });
         let local = cluster::Local {
             load,

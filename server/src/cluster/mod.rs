@@ -100,13 +100,21 @@ const TRANSFER_TIMEOUT: Duration = Duration::from_secs(5);
 /// What a node reports about its load in every heartbeat.
 pub type LoadFn = Arc<dyn Fn() -> Load + Send + Sync>;
 
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Load {
     pub sockets: usize,
     pub rooms: usize,
     /// Players seated in this node's rooms (room placement goes by it).
     #[serde(default)]
     pub players: usize,
+    /// The games this node hosts: a room is placed on, and adopted by, a node that
+    /// hosts its game. A node from before games hosted Curve only.
+    #[serde(default = "curve_only")]
+    pub games: Vec<String>,
+}
+
+fn curve_only() -> Vec<String> {
+    vec![kurve_shared::room::DEFAULT_GAME.to_string()]
 }
 
 /// One heartbeat, as it crosses the wire.
@@ -149,6 +157,8 @@ pub struct NodeInfo {
     pub sockets: usize,
     pub rooms: usize,
     pub players: usize,
+    /// The games it hosts.
+    pub games: Vec<String>,
     pub seen_ms_ago: u64,
 }
 
@@ -496,11 +506,12 @@ impl Cluster {
     /// Where a new room goes: the live node with the fewest seated players; this node
     /// when it has no more than the fewest (the creator's node wins a tie). None for
     /// this node.
-    pub fn placement(&self) -> Option<String> {
+    pub fn placement(&self, game: &str) -> Option<String> {
         let nodes = self.nodes();
         let mine = nodes.iter().find(|n| n.id == self.inner.node_id)?.players;
         let best = nodes
             .iter()
+            .filter(|n| n.games.iter().any(|g| g == game))
             .min_by(|a, b| (a.players, &a.id).cmp(&(b.players, &b.id)))?;
         (best.players < mine).then(|| best.id.clone())
     }
@@ -541,6 +552,7 @@ impl Cluster {
                 sockets: seen.heartbeat.load.sockets,
                 rooms: seen.heartbeat.load.rooms,
                 players: seen.heartbeat.load.players,
+                games: seen.heartbeat.load.games.clone(),
                 seen_ms_ago: seen.at.elapsed().as_millis() as u64,
             })
             .collect();
@@ -1062,6 +1074,7 @@ mod tests {
                 sockets,
                 rooms: 1,
                 players: sockets,
+                games: vec!["curve".into(), "bumper".into()],
             },
             presence_seq: 0,
         }))
@@ -1107,14 +1120,41 @@ mod tests {
         cluster.handle_tracker_payload(&beat("b", me, 1, 4));
         cluster.handle_tracker_payload(&beat("a", 1, 1, 4));
         assert_eq!(
-            cluster.placement(),
+            cluster.placement("curve"),
             None,
             "a tie stays on the creator's node"
         );
         cluster.handle_tracker_payload(&beat("c", 1, 1, 2));
-        assert_eq!(cluster.placement(), Some("c".into()));
+        assert_eq!(cluster.placement("curve"), Some("c".into()));
         cluster.handle_tracker_payload(&beat("b", me, 2, 1));
-        assert_eq!(cluster.placement(), None, "this node has the fewest now");
+        assert_eq!(
+            cluster.placement("curve"),
+            None,
+            "this node has the fewest now"
+        );
+    }
+
+    #[test]
+    fn a_room_goes_only_to_a_node_that_hosts_its_game() {
+        let cluster = test_cluster("b");
+        let me = cluster.inner.incarnation;
+        cluster.handle_tracker_payload(&beat("b", me, 1, 4));
+        // A node from before games: its heartbeat has no `games`.
+        let old = serde_json::json!({"type": "beat", "node": "a", "incarnation": 1, "seq": 1,
+            "sockets": 0, "rooms": 0, "players": 0});
+        cluster.handle_tracker_payload(&serde_json::to_vec(&old).expect("json"));
+        let a = cluster
+            .nodes()
+            .into_iter()
+            .find(|n| n.id == "a")
+            .expect("a is live");
+        assert_eq!(a.games, ["curve"], "an old node hosts Curve only");
+        assert_eq!(cluster.placement("curve"), Some("a".into()));
+        assert_eq!(
+            cluster.placement("bumper"),
+            None,
+            "a Bumper room stays here rather than go to a node without Bumper"
+        );
     }
 
     #[test]

@@ -32,8 +32,8 @@ impl RemoteRooms for Cluster {
             .remote_rooms_of(creator, &|node| self.is_live(node))
     }
 
-    fn placement(&self) -> Option<String> {
-        Cluster::placement(self)
+    fn placement(&self, game: &str) -> Option<String> {
+        Cluster::placement(self, game)
     }
 
     fn create_on(&self, node: String, spec: RoomSpec) -> RemoteCreate {

@@ -12,8 +12,9 @@ const ADOPT_TRIES_WITHOUT_STATE: u32 = 10;
 
 impl Relay {
     /// Rooms of nodes that went down are adopted: every node picks the same adopter
-    /// (the live node with the fewest rooms, then the lowest id), and only one claim
-    /// of the directory entry can succeed.
+    /// (of the live nodes that host the room's game, the one with the fewest rooms,
+    /// then the lowest id), and only one claim of the directory entry can succeed. A
+    /// node never claims a room it could not run: the claim takes the state away.
     pub(super) fn adopt_orphans(&self) {
         let cluster = &self.inner.cluster;
         let orphans = cluster.directory().orphans(&|node| cluster.is_live(node));
@@ -22,14 +23,17 @@ impl Relay {
         if orphans.is_empty() {
             return;
         }
-        let adopter = cluster
-            .nodes()
-            .into_iter()
-            .min_by(|a, b| (a.rooms, &a.id).cmp(&(b.rooms, &b.id)));
-        if adopter.is_none_or(|n| n.id != self.node()) {
-            return;
-        }
+        let nodes = cluster.nodes();
+        let adopter = |game: &str| {
+            nodes
+                .iter()
+                .filter(|n| n.games.iter().any(|g| g == game))
+                .min_by(|a, b| (a.rooms, &a.id).cmp(&(b.rooms, &b.id)))
+        };
         for orphan in orphans {
+            if adopter(&orphan.summary.game).is_none_or(|n| n.id != self.node()) {
+                continue;
+            }
             let id = orphan.summary.id;
             if lock(&self.inner.stateless)
                 .get(&id)

@@ -513,7 +513,7 @@ impl Rooms {
 
 impl LobbyRooms for Rooms {
     fn create_placed(&self, spec: RoomSpec) -> Result<Result<Arc<str>, RemoteCreate>, CreateError> {
-        match self.deps.remote.placement() {
+        match self.deps.remote.placement(&spec.game) {
             Some(node) => Ok(Err(self.deps.remote.create_on(node, spec))),
             None => Rooms::create(self, spec).map(Ok),
         }

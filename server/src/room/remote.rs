@@ -21,8 +21,9 @@ pub trait RemoteRooms: Send + Sync {
     /// How many open rooms of other live nodes `creator` created (the per-user budget
     /// holds across nodes).
     fn created_by(&self, creator: &str) -> usize;
-    /// The node a new room should go to when it is not this one.
-    fn placement(&self) -> Option<String>;
+    /// The node a new room of `game` should go to when it is not this one (only a node
+    /// that hosts the game).
+    fn placement(&self, game: &str) -> Option<String>;
     /// Creates a room on node `node` (one that [`RemoteRooms::placement`] named).
     fn create_on(&self, node: String, spec: RoomSpec) -> RemoteCreate;
     /// A room of this node, made by `creator`, was created or changed.
@@ -51,7 +52,7 @@ impl RemoteRooms for SingleNode {
         0
     }
 
-    fn placement(&self) -> Option<String> {
+    fn placement(&self, _game: &str) -> Option<String> {
         None
     }
 
@@ -220,7 +221,7 @@ mod tests {
         assert!(alone.listed("main").is_empty());
         assert_eq!(alone.owner("abc"), None);
         assert_eq!(alone.created_by("u1"), 0);
-        assert_eq!(alone.placement(), None);
+        assert_eq!(alone.placement("curve"), None);
         let created = alone.create_on("b".into(), spec()).now_or_never();
         assert!(
             matches!(created, Some(Err(CreateError::Unavailable))),
