@@ -81,15 +81,15 @@ export class CurveRoom implements RoomGameView {
   }
 
   snapshot(payload: unknown): void {
-    this.playout.onSnapshot(payload);
+    this.playout.onSnapshot(payload, performance.now());
   }
 
   tick(payload: unknown): void {
-    this.playout.onTick(payload);
+    this.playout.onTick(payload, performance.now());
   }
 
   ticks(payload: unknown): void {
-    this.playout.onTicks(payload);
+    this.playout.onTicks(payload, performance.now());
   }
 
   phase(m: PhaseMsg): void {
