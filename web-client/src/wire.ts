@@ -113,6 +113,21 @@ export interface MatchEndMsg {
   forfeit: boolean;
 }
 
+// --- the tick sequence -----------------------------------------------------------
+
+/**
+ * A tick that does not follow the last one applied (a game's state throws it; the room
+ * view then asks for a fresh snapshot).
+ */
+export class OutOfSequence extends Error {
+  constructor(
+    readonly expected: number,
+    readonly got: number,
+  ) {
+    super(`expected tick ${expected}, got ${got}`);
+  }
+}
+
 // --- decoding --------------------------------------------------------------------
 
 /**

@@ -7,11 +7,8 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { encode } from "@msgpack/msgpack";
+import { simTrace } from "./helpers.mjs";
 import { loadTs } from "./ts.mjs";
 
 const { Arena, OutOfSequence, polylinePoints } = await loadTs("games/curve/arena.ts");
@@ -195,17 +192,6 @@ test("items, effects, scores, connections and leaving players", () => {
 
 // --- against the Rust simulation -------------------------------------------------
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-
-function trace(seed, players, ticks) {
-  const bin = process.env.KURVE_SIM_TRACE ?? join(root, "target", "debug", "kurve-sim-trace");
-  assert.ok(existsSync(bin), `${bin} is missing: cargo build -p kurve-tests --bin kurve-sim-trace`);
-  const out = execFileSync(bin, ["--seed", String(seed), "--players", String(players), "--ticks", String(ticks)], {
-    maxBuffer: 1 << 30,
-  });
-  return JSON.parse(out.toString());
-}
-
 /** The arena as the server would snapshot it (docs/PROTOCOL.md, `snapshot`), through MessagePack. */
 function resnapshot(a) {
   const deltas = (pts) => pts.flatMap(([x, y], i) => (i === 0 ? [x, y] : [x - pts[i - 1][0], y - pts[i - 1][1]]));
@@ -226,7 +212,7 @@ function resnapshot(a) {
 const state = (a) => JSON.parse(JSON.stringify({ ...a, listener: null, lastEvents: null }));
 
 test("over a simulated match every head is where the server has it, and a snapshot at any tick continues identically", (t0) => {
-  const tr = trace(5, 4, 3600);
+  const tr = simTrace(5, 4, 3600);
   const config = { w: tr.config.arena_w, h: tr.config.arena_h, tick_hz: tr.config.tick_hz, pos_scale: 32, item_radius: 320 };
   const a = new Arena(decodeSnapshot(encode({ tick: 0, phase: "waiting", round: 0, target: 0, config })));
   const frames = tr.ticks.map((t) => encode(t.msg));

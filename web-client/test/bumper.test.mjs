@@ -7,21 +7,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
+import { hex } from "./helpers.mjs";
 import { loadTs } from "./ts.mjs";
 
 const { decodeSnapshot, decodeTick, decodeTicks, bumperConfig } = await loadTs("games/bumper/wire.ts");
 const { BumperState, OutOfSequence } = await loadTs("games/bumper/state.ts");
 const { BumperPlayout } = await loadTs("games/bumper/playout.ts");
-
-/** Bytes from hex digits; `#` starts a comment to the end of the line. */
-const hex = (s) =>
-  Uint8Array.from(
-    s
-      .replace(/#.*$/gm, "")
-      .replace(/\s+/g, "")
-      .match(/../g),
-    (b) => parseInt(b, 16),
-  );
 
 /** A tick frame written byte by byte: tick 1234, seat 1 moving with ack 7, the floe at 11000, a dash. */
 const TICK_1234 = hex(`

@@ -10,22 +10,11 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { simTrace } from "./helpers.mjs";
 import { loadTs } from "./ts.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..", "..");
-
 function trace(seed, players, ticks) {
-  const bin = process.env.KURVE_SIM_TRACE ?? join(root, "target", "debug", "kurve-sim-trace");
-  assert.ok(existsSync(bin), `${bin} is missing: cargo build -p kurve-tests --bin kurve-sim-trace`);
-  const out = execFileSync(bin, ["--seed", String(seed), "--players", String(players), "--ticks", String(ticks)], {
-    maxBuffer: 1 << 30,
-  });
-  const tr = JSON.parse(out.toString());
+  const tr = simTrace(seed, players, ticks);
   // As the client's decodeTick: `events` is omitted on the wire when empty.
   for (const t of tr.ticks) {
     t.msg.heads ??= [];

@@ -6,19 +6,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
+import { hex } from "./helpers.mjs";
 import { loadTs } from "./ts.mjs";
 
 const { decodeSnapshot, decodeTick, decodeTicks, seatColor, SEAT_COLORS } = await loadTs("games/curve/wire.ts");
-
-/** Bytes from hex digits; `#` starts a comment to the end of the line. */
-const hex = (s) =>
-  Uint8Array.from(
-    s
-      .replace(/#.*$/gm, "")
-      .replace(/\s+/g, "")
-      .match(/../g),
-    (b) => parseInt(b, 16),
-  );
 
 /**
  * A tick frame written byte by byte as rmp_serde writes `Tick`: tick 1234, seat 0 moves

@@ -40,6 +40,7 @@ export interface RoomContext {
 /**
  * A game's view of one room: its page (`el`, shown in place of the room page's
  * placeholder once the join reply named the game) and everything the channel brings.
+ * `room/gameroom.ts` implements what every game does alike; a game's view extends it.
  */
 export interface RoomGameView {
   readonly el: HTMLElement;

@@ -1,7 +1,7 @@
-// The parts of a room page every game's view shows alike: the head of the side card
-// (back to the lobby, the room code), the round-trip line, the other rooms with a
-// "watch" button each, and the match results over the arena. Pure DOM builders: each
-// game's page places them.
+// The parts of a room page every game's view shows alike: the arena canvas, the head of
+// the side card (back to the lobby, the room code), the round-trip line, the other rooms
+// with a "watch" button each, and the match results over the arena. Pure DOM builders:
+// the room page (page.ts) places them, and a replay its canvas.
 
 import { dot, h, replace, toast } from "../dom";
 import { PHASE_LABEL } from "../labels";
@@ -19,6 +19,11 @@ export interface NetState {
   predicting: boolean;
   /** When the last snapshot replaced the arena (`performance.now()`). */
   resyncedAt: number;
+}
+
+/** The arena canvas (`#arena`), 4:3 until the renderer sizes it to the game's arena. */
+export function arenaCanvas(label: string): HTMLCanvasElement {
+  return h("canvas", { class: "arena", id: "arena", width: 1024, height: 768, "aria-label": label });
 }
 
 /** The side card's head: `#leave-btn` back to the lobby and `#copy-code` with the room code. */

@@ -5,9 +5,14 @@
 //
 //   channel.ts    the room channel: join, rejoins, presence, the events it brings
 //   lifecycle.ts  the JSON lifecycle events → ready, banner, standings (games share it)
+//   gameroom.ts   what every game's room view does alike (a game's room.ts extends it)
+//   page.ts       the page layout every game shares (a game's view.ts extends it)
+//   playout.ts    the playout buffer every game draws through (a game's playout.ts extends it)
+//   chrome.ts, keys.ts   DOM builders and key listening the games share
 //   games/…       each game's view: decoding, state, drawing, keys
 //
-// Imports run one way: this page → games/index.ts → games/<id>/ → channel, lifecycle.
+// Imports run one way: this page → games/index.ts → games/<id>/ → the modules above
+// (none of which imports a game).
 
 import type { Connection } from "../conn";
 import { h, toast } from "../dom";

@@ -2,6 +2,8 @@
 // axis, ±71 on both for a diagonal: length 100), reported when it changes; Space dashes;
 // Enter is ready (Space, Curve's ready key, is the dash here).
 
+import { inField, listenKeys } from "../../room/keys";
+
 const UP_KEYS = new Set(["ArrowUp", "w", "W"]);
 const DOWN_KEYS = new Set(["ArrowDown", "s", "S"]);
 const LEFT_KEYS = new Set(["ArrowLeft", "a", "A"]);
@@ -34,33 +36,26 @@ export class BumperKeys {
   /** The vector as last reported. */
   move: Move = [0, 0];
   private held = { up: false, down: false, left: false, right: false };
-  private cleanup: (() => void)[] = [];
+  private stop: () => void;
 
   /** Listens on the window. */
   constructor(private on: BumperKeyHandlers) {
-    const onKey = (ev: KeyboardEvent) => this.onKey(ev);
-    const onBlur = () => {
-      // Keys released while the window had no focus send no keyup: let go of them all.
-      this.held = { up: false, down: false, left: false, right: false };
-      this.report();
-    };
-    window.addEventListener("keydown", onKey);
-    window.addEventListener("keyup", onKey);
-    window.addEventListener("blur", onBlur);
-    this.cleanup.push(() => {
-      window.removeEventListener("keydown", onKey);
-      window.removeEventListener("keyup", onKey);
-      window.removeEventListener("blur", onBlur);
-    });
+    this.stop = listenKeys(
+      (ev) => this.onKey(ev),
+      () => {
+        this.held = { up: false, down: false, left: false, right: false };
+        this.report();
+      },
+    );
   }
 
   destroy(): void {
-    for (const f of this.cleanup) f();
+    this.stop();
   }
 
   private onKey(ev: KeyboardEvent): void {
+    if (inField(ev.target)) return;
     const t = ev.target as HTMLElement | null;
-    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable)) return;
     const down = ev.type === "keydown";
     const dir = UP_KEYS.has(ev.key)
       ? "up"

@@ -2,7 +2,7 @@
 // snapshots and ticks as they come (the replay page owns the channel, the controls and
 // the standings; the server paces the ticks, so no playout buffer).
 
-import { h } from "../../dom";
+import { arenaCanvas } from "../../room/chrome";
 import type { RoomConfig } from "../../wire";
 import type { ReplayGameView, ReplaySeat } from "../types";
 import { BumperRenderer } from "./render";
@@ -17,7 +17,7 @@ export class BumperReplay implements ReplayGameView {
 
   constructor(config: RoomConfig) {
     this.config = bumperConfig(config as Partial<BumperConfig>);
-    this.canvas = h("canvas", { class: "arena", id: "arena", width: 1024, height: 768, "aria-label": "Replay arena" });
+    this.canvas = arenaCanvas("Replay arena");
     this.renderer = new BumperRenderer(this.canvas);
   }
 

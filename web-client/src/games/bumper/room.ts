@@ -9,44 +9,35 @@
 //   render.ts     the canvas
 //   keys.ts       keyboard → a `move` vector, a dash, ready
 //   view.ts       the page around the canvas
-//   (room/lifecycle.ts, shared: the JSON lifecycle events → ready, standings)
+//   (room/gameroom.ts, shared: the events to the playout and the lifecycle, ready, the
+//   page redrawn each frame; room/lifecycle.ts: the JSON lifecycle events → ready,
+//   standings)
 //
 // No prediction: the own disc is drawn through the playout buffer as the others are
 // (its inputs are still numbered, and ticks acknowledge them: `ackSeq` in the debug view).
 
-import type { JoinReply, Member } from "../../room/channel";
-import { Lifecycle } from "../../room/lifecycle";
-import type { MatchEndMsg, PhaseMsg, RoomSummary } from "../../wire";
-import type { RoomContext, RoomGameView } from "../types";
+import type { JoinReply } from "../../room/channel";
+import { GameRoom } from "../../room/gameroom";
+import type { RoomContext } from "../types";
 import { BumperKeys, type Move } from "./keys";
 import { BumperPlayout } from "./playout";
 import { BumperRenderer } from "./render";
 import { BumperDom } from "./view";
 import { bumperConfig, type BumperConfig, type Tick } from "./wire";
 
-export class BumperRoom implements RoomGameView {
-  readonly el: HTMLElement;
-  private memberList: Member[] = [];
-  private roomName: string;
+export class BumperRoom extends GameRoom {
   /** This client's seat as the join reply said (the state's once it seats this user). */
   private seat: number | null = null;
-  private playout: BumperPlayout;
-  private lifecycle = new Lifecycle();
+  protected dom: BumperDom;
+  protected playout: BumperPlayout;
   private keys: BumperKeys;
-  private dom: BumperDom;
   private renderer: BumperRenderer;
-  private raf = 0;
   /** Inputs sent in this room view, numbered from 1 (`seq`). */
   private seq = 0;
 
-  constructor(private ctx: RoomContext) {
-    this.roomName = ctx.roomName;
-    this.dom = new BumperDom(ctx.roomId, this.roomName, {
-      ready: () => this.toggleReady(),
-      leave: () => ctx.leave(),
-      watch: (id) => ctx.watch(id),
-    });
-    this.el = this.dom.el;
+  constructor(ctx: RoomContext) {
+    super(ctx);
+    this.dom = new BumperDom(ctx.roomId, this.roomName, this.handlers());
     this.renderer = new BumperRenderer(this.dom.canvas);
     this.playout = new BumperPlayout(bumperConfig(null), {
       resync: () => ctx.channel.rejoin(),
@@ -67,87 +58,18 @@ export class BumperRoom implements RoomGameView {
         if (!st || st.phase === "waiting") this.toggleReady();
       },
     });
-
-    const loop = () => {
-      this.raf = requestAnimationFrame(loop);
-      this.updateUi();
-    };
-    this.raf = requestAnimationFrame(loop);
+    this.startFrames();
   }
 
-  joined(reply: JoinReply): void {
-    const config: BumperConfig = bumperConfig(reply.config as Partial<BumperConfig>);
-    this.playout.joined(config);
+  protected configure(reply: JoinReply): void {
+    this.playout.joined(bumperConfig(reply.config as Partial<BumperConfig>));
     this.seat = reply.you?.seat ?? null;
-    if (config.name) this.roomName = config.name;
-    this.dom.setTitle(this.roomName);
-    this.dom.setRole(this.role);
-    this.dom.invalidate();
   }
 
-  members(list: Member[]): void {
-    this.memberList = list;
-    this.dom.invalidate();
-  }
-
-  snapshot(payload: unknown): void {
-    this.playout.onSnapshot(payload, performance.now());
-  }
-
-  tick(payload: unknown): void {
-    this.playout.onTick(payload, performance.now());
-  }
-
-  ticks(payload: unknown): void {
-    this.playout.onTicks(payload, performance.now());
-  }
-
-  phase(m: PhaseMsg): void {
-    this.lifecycle.phase(m);
-    this.dom.invalidate();
-  }
-
-  matchEnd(m: MatchEndMsg): void {
-    this.lifecycle.matchEnd(m);
-    this.dom.invalidate();
-    this.ctx.matchEnded();
-  }
-
-  matchSaved(matchId: number): void {
-    this.lifecycle.matchSaved(matchId);
-    this.dom.invalidate();
-  }
-
-  errored(): void {
-    this.playout.expectSnapshot();
-  }
-
-  rtt(ms: number): void {
-    this.playout.clock.rttMs = ms;
-  }
-
-  otherRooms(rooms: RoomSummary[]): void {
-    this.dom.renderOtherRooms(rooms);
-  }
-
-  destroy(): void {
-    this.playout.destroy();
-    cancelAnimationFrame(this.raf);
+  override destroy(): void {
+    super.destroy();
     this.keys.destroy();
     this.renderer.destroy();
-  }
-
-  get role() {
-    return this.ctx.channel.role;
-  }
-
-  /** Per-tick fingerprints, when a test asks for them (`window.__kurve.recordFingerprints()`). */
-  get fingerprints(): Map<number, string> | null {
-    return this.playout.fingerprints;
-  }
-
-  set fingerprints(m: Map<number, string> | null) {
-    this.playout.fingerprints = m;
   }
 
   private playing(): boolean {
@@ -181,18 +103,7 @@ export class BumperRoom implements RoomGameView {
     this.ctx.channel.input(dash ? { move: v, dash: true, seq } : { move: v, seq });
   }
 
-  private toggleReady(): void {
-    if (this.role !== "player") return;
-    const want = !this.lifecycle.ready;
-    this.dom.setReadyPending(true);
-    this.ctx.channel.ready(want, (ok) => {
-      if (ok) this.lifecycle.ready = want;
-      this.dom.setReadyPending(false);
-      this.dom.invalidate();
-    });
-  }
-
-  private updateUi(): void {
+  protected updateUi(): void {
     const p = this.playout;
     this.dom.updateNet({ rttMs: p.clock.rttMs, predicting: false, resyncedAt: p.resyncedAt }, performance.now());
     const l = this.lifecycle;

@@ -3,7 +3,7 @@
 // no timing: the playout (playout.ts) decides when a tick is applied and where a disc is
 // drawn between two ticks.
 
-import { seatColor } from "../../wire";
+import { OutOfSequence, seatColor } from "../../wire";
 import {
   DASH_COOLDOWN_S,
   RESPAWN_S,
@@ -13,6 +13,9 @@ import {
   type Snapshot,
   type Tick,
 } from "./wire";
+
+/** What `applyTick` throws for a tick that does not follow (every game's: ../../wire.ts). */
+export { OutOfSequence };
 
 export interface Disc {
   seat: number;
@@ -39,15 +42,6 @@ export interface Disc {
 }
 
 /** A tick that does not follow the state's: a tick went missing, a fresh snapshot is needed. */
-export class OutOfSequence extends Error {
-  constructor(
-    readonly expected: number,
-    readonly got: number,
-  ) {
-    super(`expected tick ${expected}, got ${got}`);
-  }
-}
-
 export class BumperState {
   tick = 0;
   phase: BumperPhase = "waiting";

@@ -2,6 +2,7 @@
 // state the server drew. A TypeScript port of the reference client
 // `kurve_shared::game::Arena` (shared/src/game/arena.rs); keep the two in step.
 
+import { OutOfSequence } from "../../wire";
 import {
   Draw,
   seatColor,
@@ -14,6 +15,9 @@ import {
   type Tick,
   type TickEvent,
 } from "./wire";
+
+/** What `applyTick` throws for a tick that does not follow (every game's: ../../wire.ts). */
+export { OutOfSequence };
 
 export type Pt = [number, number];
 
@@ -48,15 +52,6 @@ export interface ArenaListener {
   reset(): void;
   /** A solid segment was laid. */
   segment(seat: number, r: number, a: Pt, b: Pt): void;
-}
-
-export class OutOfSequence extends Error {
-  constructor(
-    readonly expected: number,
-    readonly got: number,
-  ) {
-    super(`expected tick ${expected}, got ${got}`);
-  }
 }
 
 /** Decodes a delta-encoded flat polyline `[x0, y0, dx1, dy1, …]` to absolute points. */

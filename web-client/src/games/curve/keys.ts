@@ -1,6 +1,8 @@
 // Steering from the keyboard (← → or A D, Space or Enter for ready) and the touch
 // buttons: which keys are held becomes one turn, -1, 0 or 1, reported when it changes.
 
+import { inField, listenKeys } from "../../room/keys";
+
 const LEFT_KEYS = new Set(["ArrowLeft", "a", "A"]);
 const RIGHT_KEYS = new Set(["ArrowRight", "d", "D"]);
 
@@ -15,27 +17,20 @@ export class Steering {
   /** The turn as last reported. */
   turn = 0;
   private keys = { left: false, right: false, tleft: false, tright: false };
-  private cleanup: (() => void)[] = [];
+  private stop: () => void;
 
   /** Listens on the window, and on the `.touch-btn` buttons (`data-dir` left or right) in `touch`. */
   constructor(
     touch: HTMLElement,
     private on: SteeringHandlers,
   ) {
-    const onKey = (ev: KeyboardEvent) => this.onKey(ev);
-    const onBlur = () => {
-      // Keys released while the window had no focus send no keyup: let go of them all.
-      this.keys = { left: false, right: false, tleft: false, tright: false };
-      this.report();
-    };
-    window.addEventListener("keydown", onKey);
-    window.addEventListener("keyup", onKey);
-    window.addEventListener("blur", onBlur);
-    this.cleanup.push(() => {
-      window.removeEventListener("keydown", onKey);
-      window.removeEventListener("keyup", onKey);
-      window.removeEventListener("blur", onBlur);
-    });
+    this.stop = listenKeys(
+      (ev) => this.onKey(ev),
+      () => {
+        this.keys = { left: false, right: false, tleft: false, tright: false };
+        this.report();
+      },
+    );
     for (const b of touch.querySelectorAll<HTMLButtonElement>(".touch-btn")) {
       const dir = b.dataset.dir === "left" ? "tleft" : "tright";
       const set = (v: boolean) => (ev: Event) => {
@@ -53,12 +48,12 @@ export class Steering {
   }
 
   destroy(): void {
-    for (const f of this.cleanup) f();
+    this.stop();
   }
 
   private onKey(ev: KeyboardEvent): void {
+    if (inField(ev.target)) return;
     const t = ev.target as HTMLElement | null;
-    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.isContentEditable)) return;
     const down = ev.type === "keydown";
     if (LEFT_KEYS.has(ev.key)) {
       this.keys.left = down;

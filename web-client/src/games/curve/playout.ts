@@ -1,26 +1,20 @@
-// The arena of a room view as the room's binary frames build it: a `snapshot` resets it,
-// `tick`s and `ticks` enter a playout buffer sized from the measured jitter and reach the
-// arena when their time comes, so other heads move evenly; the own head is predicted from
-// the acknowledged inputs (predict.ts) and drawn ahead of the ticks. A missed tick asks
-// for a fresh snapshot. Each animation frame (`frame`) applies the ticks due and places
-// the heads the renderer draws.
+// The arena of a room view as the room's binary frames build it, through the shared
+// playout buffer (room/playout.ts: a `snapshot` resets it, ticks reach it when their time
+// comes so other heads move evenly, a missed tick asks for a fresh snapshot); the own
+// head is predicted from the acknowledged inputs (predict.ts) and drawn ahead of the
+// ticks. Each animation frame (`frame`) applies the ticks due and places the heads the
+// renderer draws.
 
-import { Arena, OutOfSequence } from "./arena";
-import { NetClock } from "../../netclock";
+import { TickPlayout, type PlayoutHooks } from "../../room/playout";
+import { Arena } from "./arena";
 import { OwnHead, wireOf, type PathPoint } from "./predict";
 import type { ArenaRenderer } from "./render";
-import { decodeSnapshot, decodeTick, decodeTicks, type Motion, type Tick } from "./wire";
+import { decodeSnapshot, decodeTick, decodeTicks, type Motion, type Snapshot, type Tick } from "./wire";
 
-/** The playout buffer never holds more than this many ticks (0.5 s): beyond, it catches up. */
-const MAX_BUFFERED_TICKS = 30;
-/** Ticks kept while no snapshot is there to apply them to (10 s at 60 Hz). */
-const MAX_PENDING_TICKS = 600;
 /** Corrections kept for `window.kurve.bench()`. */
 const MAX_CORRECTIONS = 4000;
 /** Frames of the own head kept for `window.kurve.bench()` (10 s at 60 fps). */
 const MAX_DRAWN = 600;
-/** Per-tick fingerprints kept when a test asks for them. */
-const MAX_FINGERPRINTS = 1200;
 
 /** `?predict=0` draws the own head where the last tick put it, as before prediction. */
 function predictionEnabled(): boolean {
@@ -38,34 +32,19 @@ interface DrawnFrame {
 }
 
 /** What the playout tells the room view. */
-export interface PlayoutHooks {
-  /** A tick is missing: the channel must rejoin for a fresh snapshot. */
-  resync(): void;
-  /** A snapshot replaced the arena. */
-  snapshotApplied(): void;
+export interface CurvePlayoutHooks extends PlayoutHooks {
   /** A tick took the room back to waiting (every ready flag reset). */
   backToWaiting(): void;
 }
 
-export class Playout {
-  arena: Arena | null = null;
+export class Playout extends TickPlayout<Arena, Snapshot, Tick> {
+  declare protected readonly hooks: CurvePlayoutHooks;
   /** This client's seat as the join reply said, then as round starts re-seat it. */
   seat: number | null = null;
   /** The room's motion rules, from the join reply's config. */
   motion: Motion | null = null;
-  /** Number of snapshots applied (joins, rejoins and resyncs). */
-  snapshots = 0;
-  /** Number of resyncs asked for after a missed tick. */
-  resyncs = 0;
-  /** Per-tick fingerprints, when a test asks for them. */
-  fingerprints: Map<number, string> | null = null;
-  /** Own head prediction (`?predict=0`: off) and the arrival clock behind it. */
+  /** Own head prediction (`?predict=0`: off). */
   readonly predicting = predictionEnabled();
-  readonly clock = new NetClock(1000 / 60);
-  /** No snapshot since the join or since a tick went missing: ticks wait in `pending`. */
-  awaitingSnapshot = true;
-  /** When the last snapshot replaced an arena already shown (`performance.now()`). */
-  resyncedAt = -Infinity;
   /**
    * Distance between predicted and authoritative own head as each tick arrived, px;
    * `clean`: predicted with no input in flight and nothing unforeseeable since (the
@@ -79,12 +58,6 @@ export class Playout {
   private seq = 0;
   /** `latestTick` when each unacknowledged input was sent (calibrates the lead). */
   private sentAt = new Map<number, number>();
-  /** Ticks received and not yet applied to the arena (the playout buffer), in order. */
-  private queue: Tick[] = [];
-  /** Ticks received before the snapshot they follow. */
-  private pending: Tick[] = [];
-  /** The newest tick received (applied or queued). */
-  private received = 0;
   /**
    * The own head as last predicted for recent ticks, to measure each correction: made
    * when the shadow was at tick `from`, with no input in flight (`quiet`) or some.
@@ -94,33 +67,22 @@ export class Playout {
   private surpriseTick = 0;
   /** What this frame draws: the own head's prediction and the others between ticks. */
   private view = new Map<number, { x: number; y: number; heading: number }>();
-  private destroyed = false;
 
   constructor(
     private renderer: ArenaRenderer,
     private myId: string,
     /** Whether this client plays (has a seat to steer) rather than watches. */
     private playing: () => boolean,
-    private hooks: PlayoutHooks,
+    hooks: CurvePlayoutHooks,
   ) {
+    super({ decodeSnapshot, decodeTick, decodeTicks }, 1000 / 60, hooks);
     renderer.beforeFrame = (now) => this.frame(now);
     renderer.headAt = (seat) => this.view.get(seat) ?? null;
   }
 
-  destroy(): void {
-    this.destroyed = true;
-  }
-
-  /** A join was accepted: what came before it is void, a snapshot follows. */
-  joined(): void {
-    this.awaitingSnapshot = true;
-    this.pending = [];
-    this.queue = [];
-  }
-
-  /** The channel errored: its rejoin brings a snapshot. */
-  expectSnapshot(): void {
-    this.awaitingSnapshot = true;
+  /** The arena (the playout's state). */
+  get arena(): Arena | null {
+    return this.state;
   }
 
   mySeat(): number | null {
@@ -128,37 +90,14 @@ export class Playout {
     return me ? me.seat : this.seat;
   }
 
-  private resync(): void {
-    if (this.awaitingSnapshot || this.destroyed) return;
-    this.resyncs++;
-    this.awaitingSnapshot = true;
-    this.pending = [];
-    this.queue = [];
-    this.hooks.resync();
+  protected create(s: Snapshot): Arena {
+    return new Arena(s);
   }
 
-  onSnapshot(payload: unknown): void {
-    let s;
-    try {
-      s = decodeSnapshot(payload);
-    } catch (e) {
-      console.warn("bad snapshot", e);
-      return;
-    }
-    // A snapshot may come at any time (a join, a rejoin, or the server's resync of a
-    // member that fell behind): it replaces everything, and ticks go on from s.tick + 1.
-    if (this.arena) this.arena.applySnapshot(s);
-    else this.arena = new Arena(s);
-    this.renderer.attach(this.arena);
+  /** The arena was replaced: the renderer draws it, the own head's shadow starts over from it. */
+  protected replaced(s: Snapshot): void {
+    this.renderer.attach(this.arena!);
     this.renderer.mySeat = this.playing() ? this.mySeat() : null;
-    this.snapshots++;
-    if (this.snapshots > 1) this.resyncedAt = performance.now();
-    this.awaitingSnapshot = false;
-    this.fingerprints?.clear();
-    const queued = this.pending.filter((t) => t.tick > s.tick);
-    this.pending = [];
-    this.queue = [];
-    this.received = s.tick;
     this.clock.periodMs = this.tickPeriodMs();
     this.predictedAt.clear();
     const seat = this.playing() ? this.mySeat() : null;
@@ -168,8 +107,6 @@ export class Playout {
     } else {
       this.own = null;
     }
-    for (const t of queued) this.takeTick(t, performance.now());
-    this.hooks.snapshotApplied();
   }
 
   private newOwn(seat: number): OwnHead {
@@ -192,33 +129,6 @@ export class Playout {
     return own;
   }
 
-  onTick(payload: unknown): void {
-    let t: Tick;
-    try {
-      t = decodeTick(payload);
-    } catch (e) {
-      console.warn("bad tick", e);
-      return;
-    }
-    this.takeTick(t, performance.now());
-  }
-
-  /**
-   * A frame carrying several ticks (the room sends below its tick rate): they enter the
-   * playout buffer like single ticks, which spreads them one tick period apart.
-   */
-  onTicks(payload: unknown): void {
-    let ts: Tick[];
-    try {
-      ts = decodeTicks(payload);
-    } catch (e) {
-      console.warn("bad ticks", e);
-      return;
-    }
-    const now = performance.now();
-    for (const t of ts) this.takeTick(t, now);
-  }
-
   private tickPeriodMs(): number {
     return 1000 / (this.arena?.config.tick_hz || 60);
   }
@@ -229,21 +139,10 @@ export class Playout {
    * its time comes (`frame`), so heads and trails of others move evenly despite jitter.
    * With `?predict=0` the arena takes it at once, as before.
    */
-  private takeTick(t: Tick, now: number): void {
-    if (this.awaitingSnapshot || !this.arena) {
-      if (this.pending.length < MAX_PENDING_TICKS) this.pending.push(t);
-      return;
-    }
-    const waiting = this.arena.phase === "waiting" && this.queue.length === 0;
-    if (t.tick <= this.received && !waiting) return; // duplicate / stale
-    this.received = t.tick;
-    this.clock.arrived(t.tick, now);
+  protected override arrived(t: Tick): void {
     if (this.own) this.feedOwn(t);
-    if (!this.predicting) {
-      this.apply(t);
-      return;
-    }
-    this.queue.push(t);
+    if (this.predicting) super.arrived(t);
+    else this.apply(t);
   }
 
   /** The own head's shadow takes a tick; the correction it makes is measured. */
@@ -290,12 +189,10 @@ export class Playout {
     if (!a || this.awaitingSnapshot) return;
     if (this.predicting) {
       // The playout buffer: apply every tick at or before the render tick.
-      const render = this.clock.latestTick(now) - this.clock.bufferTicks();
-      while (this.queue.length > 0 && (this.queue[0].tick <= render || this.queue.length > MAX_BUFFERED_TICKS)) {
-        if (!this.apply(this.queue.shift()!)) return;
-      }
+      const render = this.renderTick(now);
+      if (!this.drain(render)) return;
       // Other heads between the arena's tick and the next buffered one.
-      const next = this.queue[0];
+      const next = this.next;
       const f = Math.min(1, Math.max(0, render - a.tick));
       if (next && next.tick === a.tick + 1 && f > 0) {
         for (const hu of next.heads) {
@@ -350,25 +247,9 @@ export class Playout {
     this.renderer.predictedTrail = { seat: own.seat, r: me.radius, pts };
   }
 
-  private apply(t: Tick): boolean {
+  /** A tick reached the arena: deaths and pickups burst, a new round may re-seat this client. */
+  protected applied(t: Tick): void {
     const a = this.arena!;
-    try {
-      a.applyTick(t);
-    } catch (e) {
-      if (e instanceof OutOfSequence) {
-        console.warn(`kurve: ${e.message}; asking for a fresh snapshot`);
-        this.resync();
-        return false;
-      }
-      throw e;
-    }
-    if (this.fingerprints) {
-      this.fingerprints.set(a.tick, a.fingerprint());
-      if (this.fingerprints.size > MAX_FINGERPRINTS) {
-        const first = this.fingerprints.keys().next().value;
-        if (first !== undefined) this.fingerprints.delete(first);
-      }
-    }
     for (const e of t.events) {
       if (e.type === "death") {
         const p = a.player(e.seat);
@@ -385,7 +266,6 @@ export class Playout {
       }
     }
     this.renderer.mySeat = this.playing() ? this.mySeat() : null;
-    return true;
   }
 
   /** Numbers the next input (`seq`, from 1 in this view). */

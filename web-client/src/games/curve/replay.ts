@@ -1,7 +1,7 @@
 // Curve's drawing of a replay: the spectator's arena and renderer, fed the replay's
 // snapshots and ticks (the replay page owns the channel, the controls and the standings).
 
-import { h } from "../../dom";
+import { arenaCanvas } from "../../room/chrome";
 import type { ReplayGameView, ReplaySeat } from "../types";
 import { Arena } from "./arena";
 import { ArenaRenderer } from "./render";
@@ -13,7 +13,7 @@ export class CurveReplay implements ReplayGameView {
   private renderer: ArenaRenderer;
 
   constructor() {
-    this.canvas = h("canvas", { class: "arena", id: "arena", width: 1024, height: 768, "aria-label": "Replay arena" });
+    this.canvas = arenaCanvas("Replay arena");
     this.renderer = new ArenaRenderer(this.canvas);
   }
 

@@ -6,41 +6,33 @@
 //   playout.ts    snapshot and ticks → the arena, the playout buffer, own-head prediction
 //   keys.ts       keyboard and touch → a turn
 //   view.ts       the page: canvas, overlays, side cards
-//   (room/lifecycle.ts, shared: the JSON lifecycle events → ready, banner, standings)
+//   (room/gameroom.ts, shared: the events to the playout and the lifecycle, ready, the
+//   page redrawn each frame; room/lifecycle.ts: the JSON lifecycle events → ready,
+//   banner, standings)
 //
 // Each imports none of the others except for types.
 
-import type { JoinReply, Member } from "../../room/channel";
-import { Lifecycle } from "../../room/lifecycle";
-import type { MatchEndMsg, PhaseMsg, RoomSummary, RoundEndMsg } from "../../wire";
-import type { RoomContext, RoomGameView } from "../types";
+import type { JoinReply } from "../../room/channel";
+import { GameRoom } from "../../room/gameroom";
+import type { RoundEndMsg } from "../../wire";
+import type { RoomContext } from "../types";
 import { Steering } from "./keys";
 import { Playout } from "./playout";
 import { ArenaRenderer } from "./render";
 import { RoomDom } from "./view";
 import type { CurveConfig } from "./wire";
 
-export class CurveRoom implements RoomGameView {
-  readonly el: HTMLElement;
+export class CurveRoom extends GameRoom {
   /** Set from the join reply; not shown. */
   color: string | null = null;
-  private memberList: Member[] = [];
-  private roomName: string;
-  private playout: Playout;
-  private lifecycle = new Lifecycle();
+  protected dom: RoomDom;
+  protected playout: Playout;
   private steering: Steering;
-  private dom: RoomDom;
   private renderer: ArenaRenderer;
-  private raf = 0;
 
-  constructor(private ctx: RoomContext) {
-    this.roomName = ctx.roomName;
-    this.dom = new RoomDom(ctx.roomId, this.roomName, {
-      ready: () => this.toggleReady(),
-      leave: () => ctx.leave(),
-      watch: (id) => ctx.watch(id),
-    });
-    this.el = this.dom.el;
+  constructor(ctx: RoomContext) {
+    super(ctx);
+    this.dom = new RoomDom(ctx.roomId, this.roomName, this.handlers());
     this.renderer = new ArenaRenderer(this.dom.canvas);
     this.playout = new Playout(this.renderer, ctx.myId, () => this.role === "player", {
       resync: () => ctx.channel.rejoin(),
@@ -55,46 +47,15 @@ export class CurveRoom implements RoomGameView {
         if (a?.phase === "waiting" || !a) this.toggleReady();
       },
     });
-
-    const loop = () => {
-      this.raf = requestAnimationFrame(loop);
-      this.updateUi();
-    };
-    this.raf = requestAnimationFrame(loop);
+    this.startFrames();
   }
 
-  joined(reply: JoinReply): void {
+  protected configure(reply: JoinReply): void {
     const config = reply.config as CurveConfig | undefined;
     this.playout.joined();
     this.playout.seat = reply.you?.seat ?? null;
     this.color = reply.you?.color ?? null;
-    if (config?.name) this.roomName = config.name;
     this.playout.motion = config?.motion ?? null;
-    this.dom.setTitle(this.roomName);
-    this.dom.setRole(this.role);
-    this.dom.invalidate();
-  }
-
-  members(list: Member[]): void {
-    this.memberList = list;
-    this.dom.invalidate();
-  }
-
-  snapshot(payload: unknown): void {
-    this.playout.onSnapshot(payload);
-  }
-
-  tick(payload: unknown): void {
-    this.playout.onTick(payload);
-  }
-
-  ticks(payload: unknown): void {
-    this.playout.onTicks(payload);
-  }
-
-  phase(m: PhaseMsg): void {
-    this.lifecycle.phase(m);
-    this.dom.invalidate();
   }
 
   roundStart(): void {
@@ -106,48 +67,10 @@ export class CurveRoom implements RoomGameView {
     this.dom.invalidate();
   }
 
-  matchEnd(m: MatchEndMsg): void {
-    this.lifecycle.matchEnd(m);
-    this.dom.invalidate();
-    this.ctx.matchEnded();
-  }
-
-  matchSaved(matchId: number): void {
-    this.lifecycle.matchSaved(matchId);
-    this.dom.invalidate();
-  }
-
-  errored(): void {
-    this.playout.expectSnapshot();
-  }
-
-  rtt(ms: number): void {
-    this.playout.clock.rttMs = ms;
-  }
-
-  otherRooms(rooms: RoomSummary[]): void {
-    this.dom.renderOtherRooms(rooms);
-  }
-
-  destroy(): void {
-    this.playout.destroy();
-    cancelAnimationFrame(this.raf);
+  override destroy(): void {
+    super.destroy();
     this.steering.destroy();
     this.renderer.destroy();
-  }
-
-  /** What this client is in the room (a player refused a seat watches instead). */
-  get role() {
-    return this.ctx.channel.role;
-  }
-
-  /** Per-tick fingerprints, when a test asks for them (`window.__kurve.recordFingerprints()`). */
-  get fingerprints(): Map<number, string> | null {
-    return this.playout.fingerprints;
-  }
-
-  set fingerprints(m: Map<number, string> | null) {
-    this.playout.fingerprints = m;
   }
 
   private sendTurn(turn: number): void {
@@ -159,18 +82,7 @@ export class CurveRoom implements RoomGameView {
     this.playout.sent(seq, turn);
   }
 
-  private toggleReady(): void {
-    if (this.role !== "player") return;
-    const want = !this.lifecycle.ready;
-    this.dom.setReadyPending(true);
-    this.ctx.channel.ready(want, (ok) => {
-      if (ok) this.lifecycle.ready = want;
-      this.dom.setReadyPending(false);
-      if (ok) this.dom.invalidate();
-    });
-  }
-
-  private updateUi(): void {
+  protected updateUi(): void {
     const p = this.playout;
     const now = performance.now();
     this.dom.updateNet({ rttMs: p.clock.rttMs, predicting: p.predicting, resyncedAt: p.resyncedAt }, now);
