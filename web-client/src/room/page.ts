@@ -117,6 +117,9 @@ export class RoomPage {
     this.specEl = h("p", { class: "spectators", id: "spectators" });
     this.otherRoomsEl = h("ul", { class: "other-rooms", id: "other-rooms" });
     this.readyBtn = h("button", { class: "btn primary big", id: "ready-btn" }, "Ready");
+    // Hidden until the first render says this client is a player in a waiting room: a
+    // spectator never sees it, not even for the frame before that render.
+    this.readyBtn.hidden = true;
     this.readyBtn.addEventListener("click", () => on.ready());
 
     const side = h(
