@@ -144,7 +144,7 @@ async fn two_registered_players_finish_a_match_and_the_winner_is_ranked() {
     // The result is written without blocking the room; give it a moment.
     let mut board = Vec::new();
     for _ in 0..50 {
-        board = server.app.store.leaderboard(10).await.unwrap();
+        board = server.app.store.leaderboard(10, None).await.unwrap();
         if !board.is_empty() {
             break;
         }

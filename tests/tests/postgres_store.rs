@@ -100,8 +100,17 @@ async fn script(accounts: &Accounts, store: &Store) -> Vec<String> {
         .expect("second match");
     out.push(format!(
         "{:?}",
-        store.leaderboard(10).await.expect("leaderboard")
+        store.leaderboard(10, None).await.expect("leaderboard")
     ));
+    for game in ["curve", "bumper"] {
+        out.push(format!(
+            "{game}: {:?}",
+            store
+                .leaderboard(10, Some(game.into()))
+                .await
+                .expect("one game's leaderboard")
+        ));
+    }
     let listed = store.matches(10, None).await.expect("matches");
     out.push(format!(
         "{:?}",
@@ -166,8 +175,11 @@ async fn postgres_answers_as_sqlite_does() {
     // A second connection (another node) migrates nothing and sees the same data.
     let (again_accounts, again) = connect(&postgres.url).await;
     assert_eq!(
-        again.leaderboard(10).await.expect("leaderboard"),
-        on_postgres.leaderboard(10).await.expect("leaderboard")
+        again.leaderboard(10, None).await.expect("leaderboard"),
+        on_postgres
+            .leaderboard(10, None)
+            .await
+            .expect("leaderboard")
     );
     assert!(
         again_accounts
@@ -279,7 +291,10 @@ async fn a_database_the_old_runner_made_upgrades_with_its_rows() {
         "both old migrations recorded, not re-run, and the match's game added"
     );
     assert_eq!(
-        format!("{:?}", store.leaderboard(10).await.expect("leaderboard")),
+        format!(
+            "{:?}",
+            store.leaderboard(10, None).await.expect("leaderboard")
+        ),
         r#"[LeaderboardEntry { name: "Ada", wins: 1, points: 12, matches: 1 }]"#,
         "the old rows ranked"
     );

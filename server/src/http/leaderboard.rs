@@ -1,11 +1,12 @@
 //! `GET /api/leaderboard`: registered players ranked by wins, then points, then name.
 
 use axum::Router;
-use axum::extract::{FromRef, State};
+use axum::extract::{FromRef, Query, State};
 use axum::routing::get;
 use serde::Serialize;
 
 use super::error::{ApiError, ApiJson};
+use crate::protocol::valid_name;
 use crate::store::{LeaderboardEntry, Store};
 
 /// How many players the leaderboard lists: a page's worth, and a bound on the
@@ -26,8 +27,22 @@ struct Leaderboard {
     players: Vec<LeaderboardEntry>,
 }
 
-async fn leaderboard(State(store): State<Store>) -> Result<ApiJson<Leaderboard>, ApiError> {
-    let players = store.leaderboard(LEADERBOARD_SIZE).await?;
+/// `?game=<id>`: only that game's matches count.
+#[derive(Debug, serde::Deserialize)]
+struct LeaderboardQuery {
+    game: Option<String>,
+}
+
+async fn leaderboard(
+    State(store): State<Store>,
+    Query(query): Query<LeaderboardQuery>,
+) -> Result<ApiJson<Leaderboard>, ApiError> {
+    if query.game.as_deref().is_some_and(|g| !valid_name(g)) {
+        return Err(ApiError::BadRequest(
+            "game must match [a-z0-9_-]{1,32}".into(),
+        ));
+    }
+    let players = store.leaderboard(LEADERBOARD_SIZE, query.game).await?;
     Ok(ApiJson(Leaderboard { players }))
 }
 
@@ -42,10 +57,14 @@ mod tests {
     use tower::ServiceExt;
 
     async fn fetch(store: &Store) -> (StatusCode, Value) {
+        fetch_at(store, "/api/leaderboard").await
+    }
+
+    async fn fetch_at(store: &Store, uri: &str) -> (StatusCode, Value) {
         let response = routes::<Store>()
             .with_state(store.clone())
             .oneshot(
-                Request::get("/api/leaderboard")
+                Request::get(uri)
                     .body(Body::empty())
                     .expect("expected a valid request"),
             )
@@ -88,13 +107,13 @@ mod tests {
 
         let ada = accounts.register("Ada", "password1").await.expect("ada");
         let bob = accounts.register("Bob", "password2").await.expect("bob");
-        for winner in [&bob, &bob, &ada] {
+        for (winner, game) in [(&bob, "curve"), (&bob, "curve"), (&ada, "bumper")] {
             let loser = if winner.id == ada.id { &bob } else { &ada };
             store
                 .record_match(MatchRecord {
                     room_id: "r".into(),
                     room_name: "R".into(),
-                    game: "curve".into(),
+                    game: game.into(),
                     rounds: 1,
                     seed: 7,
                     started_at_ms: 0,
@@ -122,5 +141,18 @@ mod tests {
             ]}),
             "expected registered players ranked by points with the guest left out"
         );
+        let (_, bumper) = fetch_at(&store, "/api/leaderboard?game=bumper").await;
+        assert_eq!(
+            bumper,
+            json!({"players": [
+                {"name": "Ada", "wins": 0, "points": 4, "matches": 1},
+                {"name": "Bob", "wins": 0, "points": 1, "matches": 1},
+            ]}),
+            "expected only Bumper's match to count"
+        );
+        let (_, none) = fetch_at(&store, "/api/leaderboard?game=chess").await;
+        assert_eq!(none, json!({"players": []}), "no match of that game");
+        let (status, _) = fetch_at(&store, "/api/leaderboard?game=NOT%20A%20GAME").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
     }
 }

@@ -258,10 +258,16 @@ impl Store {
 
     /// Registered players with at least one match, best first: most wins, then
     /// most points, then name. Guests play but are not ranked.
-    pub async fn leaderboard(&self, limit: usize) -> Result<Vec<LeaderboardEntry>, DbError> {
+    /// The top `limit` registered players, over every game's matches or over one
+    /// game's (`game`).
+    pub async fn leaderboard(
+        &self,
+        limit: usize,
+        game: Option<String>,
+    ) -> Result<Vec<LeaderboardEntry>, DbError> {
         match self {
-            Store::Sqlite(db) => db.leaderboard(limit).await,
-            Store::Postgres(db) => db.leaderboard(limit).await,
+            Store::Sqlite(db) => db.leaderboard(limit, game).await,
+            Store::Postgres(db) => db.leaderboard(limit, game).await,
         }
     }
 

@@ -509,7 +509,11 @@ impl PgStore {
         Ok(row.get(0))
     }
 
-    pub async fn leaderboard(&self, limit: usize) -> Result<Vec<LeaderboardEntry>, DbError> {
+    pub async fn leaderboard(
+        &self,
+        limit: usize,
+        game: Option<String>,
+    ) -> Result<Vec<LeaderboardEntry>, DbError> {
         let client = self.client().await?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = client
@@ -518,11 +522,13 @@ impl PgStore {
                  FROM (SELECT user_id, SUM(CASE WHEN won THEN 1 ELSE 0 END)::int8 AS wins, \
                               SUM(points)::int8 AS points, COUNT(*) AS matches \
                        FROM match_players WHERE NOT guest AND user_id LIKE 'u%' \
+                         AND ($2::text IS NULL OR match_id IN \
+                              (SELECT id FROM matches WHERE game = $2::text)) \
                        GROUP BY user_id) AS s \
                  JOIN accounts AS a ON a.id::text = substr(s.user_id, 2) \
                  ORDER BY s.wins DESC, s.points DESC, a.name_key, a.id \
                  LIMIT $1",
-                &[&limit],
+                &[&limit, &game],
             )
             .await?;
         Ok(rows

@@ -298,20 +298,26 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn leaderboard(&self, limit: usize) -> Result<Vec<LeaderboardEntry>, DbError> {
+    pub async fn leaderboard(
+        &self,
+        limit: usize,
+        game: Option<String>,
+    ) -> Result<Vec<LeaderboardEntry>, DbError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with_conn(move |conn| {
             let mut query = conn.prepare_cached(
                 "SELECT a.name, s.wins, s.points, s.matches \
                  FROM (SELECT user_id, SUM(won) AS wins, SUM(points) AS points, \
                               COUNT(*) AS matches \
-                       FROM match_players WHERE guest = 0 GROUP BY user_id) AS s \
+                       FROM match_players WHERE guest = 0 \
+                         AND (?2 IS NULL OR match_id IN (SELECT id FROM matches WHERE game = ?2)) \
+                       GROUP BY user_id) AS s \
                  JOIN accounts AS a \
                    ON substr(s.user_id, 1, 1) = 'u' AND a.id = CAST(substr(s.user_id, 2) AS INTEGER) \
                  ORDER BY s.wins DESC, s.points DESC, a.name_key, a.id \
                  LIMIT ?1",
             )?;
-            let rows = query.query_map([limit], |row| {
+            let rows = query.query_map(params![limit, game], |row| {
                 Ok(LeaderboardEntry {
                     name: row.get(0)?,
                     wins: row.get(1)?,
@@ -667,7 +673,7 @@ mod tests {
     async fn leaderboard_ranks_registered_players() {
         let store = store();
         assert_eq!(
-            store.leaderboard(10).await.expect("leaderboard"),
+            store.leaderboard(10, None).await.expect("leaderboard"),
             vec![],
             "expected an empty leaderboard before any match"
         );
@@ -716,7 +722,7 @@ mod tests {
             .expect("expected the third match to be stored");
         assert_eq!(id, 3, "expected match ids to count up from 1");
 
-        let board = store.leaderboard(10).await.expect("leaderboard");
+        let board = store.leaderboard(10, None).await.expect("leaderboard");
         let entry = |name: &str, wins, points, matches| LeaderboardEntry {
             name: name.into(),
             wins,
@@ -733,7 +739,7 @@ mod tests {
             "expected wins desc, points desc, then name; guests and idle accounts absent"
         );
         assert_eq!(
-            store.leaderboard(1).await.expect("leaderboard").len(),
+            store.leaderboard(1, None).await.expect("leaderboard").len(),
             1,
             "expected the limit to cap the rows"
         );
