@@ -296,3 +296,23 @@ test("held keys make one of eight move vectors of length 100 (diagonals ±71), n
   assert.deepEqual(v("udr"), [100, 0]);
   assert.ok(Object.is(v("u")[0], 0), "no -0 on the wire");
 });
+
+test("a stick drag makes the move vector from where the thumb landed: clamped to length 100, integers", async () => {
+  const { stickVector, STICK_REACH } = await loadTs("games/bumper/touch.ts");
+  assert.equal(STICK_REACH, 100);
+  assert.deepEqual(stickVector(50, 50, 50, 50), [0, 0], "no drag, no move");
+  assert.deepEqual(stickVector(50, 50, 80, 10), [30, -40], "inside the reach: the difference itself");
+  assert.deepEqual(stickVector(50, 50, 350, 50), [100, 0], "a long drag is clamped to 100");
+  assert.deepEqual(stickVector(0, 0, -300, -400), [-60, -80], "clamped along its direction");
+  assert.deepEqual(stickVector(0, 0, 1000, 1000), [71, 71], "a diagonal: ±71");
+  assert.deepEqual(stickVector(10, 20, 12.4, 20.6), [2, 1], "rounded to integers");
+  assert.deepEqual(stickVector(0, 0, 30, 40, 50), [60, 80], "a shorter reach scales the drag up");
+  const [x, y] = stickVector(0, 0, -0.2, 0.3);
+  assert.ok(Object.is(x, 0) && Object.is(y, 0), "no -0 on the wire");
+  for (let a = 0; a < 360; a += 7) {
+    const r = (a * Math.PI) / 180;
+    const [vx, vy] = stickVector(5, 5, 5 + 500 * Math.cos(r), 5 + 500 * Math.sin(r));
+    assert.ok(Number.isInteger(vx) && Number.isInteger(vy) && Math.abs(vx) <= 100 && Math.abs(vy) <= 100, `${a}°: ${vx},${vy}`);
+    assert.ok(Math.abs(Math.hypot(vx, vy) - 100) <= 1, `${a}°: length ${Math.hypot(vx, vy)}`);
+  }
+});

@@ -8,6 +8,7 @@
 //   playout.ts    the playout buffer, discs between two ticks
 //   render.ts     the canvas
 //   keys.ts       keyboard → a `move` vector, a dash, ready
+//   touch.ts      touch (a virtual stick, a Dash button) → a `move` vector, a dash
 //   view.ts       the page around the canvas
 //   (room/gameroom.ts, shared: the events to the playout and the lifecycle, ready, the
 //   page redrawn each frame; room/lifecycle.ts: the JSON lifecycle events → ready,
@@ -22,6 +23,7 @@ import type { RoomContext } from "../types";
 import { BumperKeys, type Move } from "./keys";
 import { BumperPlayout } from "./playout";
 import { BumperRenderer } from "./render";
+import { BumperTouch } from "./touch";
 import { BumperDom } from "./view";
 import { bumperConfig, type BumperConfig, type Tick } from "./wire";
 
@@ -31,6 +33,9 @@ export class BumperRoom extends GameRoom {
   protected dom: BumperDom;
   protected playout: BumperPlayout;
   private keys: BumperKeys;
+  private touch: BumperTouch;
+  /** The stick's vector while a thumb is on it (it then overrides the keys). */
+  private stickMove: Move | null = null;
   private renderer: BumperRenderer;
   /** Inputs sent in this room view, numbered from 1 (`seq`). */
   private seq = 0;
@@ -52,11 +57,18 @@ export class BumperRoom extends GameRoom {
     this.renderer.discAt = (seat) => this.playout.discAt(seat);
     this.keys = new BumperKeys({
       move: (v) => this.sendMove(v, false),
-      dash: () => this.sendMove(this.keys.move, true),
+      dash: () => this.sendMove(this.held(), true),
       ready: () => {
         const st = this.playout.state;
         if (!st || st.phase === "waiting") this.toggleReady();
       },
+    });
+    this.touch = new BumperTouch(this.dom.stage, this.dom.touch, {
+      move: (v, active) => {
+        this.stickMove = active ? v : null;
+        this.sendMove(active ? v : this.keys.move, false);
+      },
+      dash: () => this.sendMove(this.held(), true),
     });
     this.startFrames();
   }
@@ -69,7 +81,13 @@ export class BumperRoom extends GameRoom {
   override destroy(): void {
     super.destroy();
     this.keys.destroy();
+    this.touch.destroy();
     this.renderer.destroy();
+  }
+
+  /** The vector held: the stick's while a thumb is on it, else the keys'. */
+  private held(): Move {
+    return this.stickMove ?? this.keys.move;
   }
 
   private playing(): boolean {
@@ -88,8 +106,9 @@ export class BumperRoom extends GameRoom {
     for (const e of t.ev) {
       if (e.e === "phase" && e.phase === "waiting") this.lifecycle.backToWaiting();
       // Keys held since before the match: the server hears them once play can use them.
-      if (e.e === "phase" && (e.phase === "countdown" || e.phase === "playing") && (this.keys.move[0] || this.keys.move[1])) {
-        this.sendMove(this.keys.move, false);
+      if (e.e === "phase" && (e.phase === "countdown" || e.phase === "playing")) {
+        const v = this.held();
+        if (v[0] || v[1]) this.sendMove(v, false);
       }
     }
     this.renderer.mySeat = this.playing() ? this.mySeat() : null;
@@ -139,7 +158,7 @@ export class BumperRoom extends GameRoom {
       id: this.ctx.roomId,
       role: this.role,
       seat: this.mySeat(),
-      move: [...this.keys.move],
+      move: [...this.held()],
       seq: this.seq,
       ackSeq: me?.ack ?? null,
       ready: this.lifecycle.ready,

@@ -73,7 +73,18 @@ function playerRows(s: BumperRoomState): Row[] {
 }
 
 export class BumperDom extends RoomPage {
+  /** The touch controls: the stick pad (`.touch-stick`) and the Dash button (`.touch-btn.dash`). */
+  readonly touch: HTMLElement;
+  /** The stage (the canvas and the touch controls): a drag on its left half is the stick. */
+  readonly stage: HTMLElement;
+
   constructor(roomId: string, roomName: string, on: RoomPageHandlers) {
+    const touch = h(
+      "div",
+      { class: "touch-controls bumper-touch", id: "touch-controls" },
+      h("div", { class: "touch-stick", id: "touch-stick", role: "img", "aria-label": "Move: drag" }, h("div", { class: "stick-ring" }, h("div", { class: "stick-knob" }))),
+      h("button", { class: "touch-btn dash", id: "touch-dash", "aria-label": "Dash" }, "Dash"),
+    );
     const keys = h(
       "p",
       { class: "hint keys player-only" },
@@ -88,7 +99,9 @@ export class BumperDom extends RoomPage {
       " ready",
     );
     const rules = h("p", { class: "hint" }, "Push the others off the ice. A push that sends someone into the water scores a point; falling alone costs one.");
-    super(roomId, roomName, on, { keys, scores: "Points · falls", scoresAfter: [rules], data: { "data-game": "bumper" }, predicts: false });
+    super(roomId, roomName, on, { stage: touch, keys, scores: "Points · falls", scoresAfter: [rules], data: { "data-game": "bumper" }, predicts: false });
+    this.touch = touch;
+    this.stage = touch.parentElement!;
     // Space is the dash here: a focused ready button must not catch it.
     this.readyBtn.addEventListener("click", () => this.readyBtn.blur());
   }
